@@ -1,0 +1,47 @@
+# dingstore — `make run` starts the server on the embedded default; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
+DATA_DIR ?= ./data
+PORT   ?= 8080
+
+.PHONY: help run test lint format bench clean
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP) $@
+
+run: $(STAMP)  ## Start the server on the embedded default (SQLite + files in ./data)
+	$(BIN)/dingstore serve --data-dir $(DATA_DIR) --port $(PORT)
+
+test: $(DEV)  ## Run the whole test suite
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV)  ## ruff, mypy and the layer contracts
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+format: $(DEV)  ## Format the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(DEV)  ## Run the benchmarks (see bench/README.md)
+	$(BIN)/python bench/get_task.py
+
+clean:  ## Remove the virtualenv and caches (not the data dir)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

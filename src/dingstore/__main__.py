@@ -1,0 +1,3 @@
+from dingstore.cli.main import app
+
+app()

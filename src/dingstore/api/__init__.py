@@ -1,0 +1,1 @@
+"""HTTP: routing, request and response models in DingTalk's camelCase, auth, the error envelope."""

@@ -1,0 +1,59 @@
+"""The app factory: ``create_app(settings)`` with an explicit route table, one middleware and
+the error handlers; the services are opened and closed in the lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from dingstore import __version__
+from dingstore.api import handlers, metrics, middleware, ratelimit
+from dingstore.api.routes import health, oauth2, tasks
+from dingstore.service.container import Services, open_services
+from dingstore.settings import Settings
+
+ROUTERS = (
+    health.router,
+    oauth2.router,
+    # storage 1.0, in the order of the spec
+    tasks.router,
+)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The ASGI app. Given ``services``, it uses them and leaves closing them to the caller."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or await open_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    app = FastAPI(
+        title="dingstore",
+        version=__version__,
+        description="DingTalk organization-storage open API (storage 1.0), self-hosted.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics.Metrics()
+    app.state.rate_limiter = ratelimit.RateLimiter(settings.rate_limit_qps, settings.rate_limits)
+    if services is not None:
+        app.state.services = services
+    for router in ROUTERS:
+        app.include_router(router)
+    handlers.install(app)
+    app.add_middleware(
+        middleware.RequestMiddleware,
+        metrics=app.state.metrics,
+        deadline=settings.request_timeout,
+    )
+    return app

@@ -1,0 +1,56 @@
+"""Exception handlers: every failure leaves as ``{"code","message","requestid"}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from dingstore import errors
+from dingstore.api import responses
+from dingstore.api.middleware import request_id_of
+
+
+def _validation_error(exc: RequestValidationError) -> errors.DingstoreError:
+    first = exc.errors()[0] if exc.errors() else {}
+    kind, loc = first.get("type", ""), tuple(first.get("loc", ()))
+    if kind == "json_invalid":
+        return errors.BadRequest("paramError", "the request body is not valid JSON")
+    if loc == ("body",):
+        if kind == "missing":
+            return errors.BadRequest("Missingbody", "body is mandatory for this action")
+        return errors.BadRequest("paramError", "the request body must be a JSON object")
+    field = ".".join(str(p) for p in loc[1:] if not isinstance(p, int)) or None
+    return errors.param_error(field, f"{field or 'parameter'}: {first.get('msg', 'invalid')}")
+
+
+def install(app: FastAPI) -> None:
+    async def on_dingstore_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.DingstoreError)
+        return responses.error(exc, request_id_of(request.scope))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return responses.error(_validation_error(exc), request_id_of(request.scope))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        error: errors.DingstoreError
+        if exc.status_code == 404:
+            error = errors.NotFound(message=f"no such API: {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            error = errors.MethodNotAllowed(
+                message=f"{request.method} is not allowed on {request.url.path}"
+            )
+        else:
+            error = errors.DingstoreError(str(exc.status_code), str(exc.detail))
+            error.status = exc.status_code  # type: ignore[misc]
+        response = responses.error(error, request_id_of(request.scope))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    app.add_exception_handler(errors.DingstoreError, on_dingstore_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)

@@ -1,0 +1,23 @@
+"""Operational endpoints: liveness with a database check, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from dingstore import errors
+from dingstore.api import metrics, responses, schemas
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=schemas.Health)
+async def healthz(request: Request) -> responses.JSON:
+    if not await request.app.state.services.db.ping():
+        raise errors.Unavailable("systemError", "the database does not answer")
+    return responses.ok(schemas.Health(status="ok"))
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+async def prometheus(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=metrics.CONTENT_TYPE)

@@ -1,0 +1,34 @@
+"""Tasks (spec §6 E.22)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from dingstore.api import responses, schemas
+from dingstore.api.auth import Caller, operation
+from dingstore.clock import iso
+
+router = APIRouter(prefix="/v1.0/storage", tags=["tasks"])
+
+
+@router.get("/tasks/{taskId}", response_model=schemas.GetTaskResponse, name="GetTask")
+async def get_task(
+    taskId: str,
+    request: Request,
+    caller: Caller = operation("GetTask", "Storage.Task.Read"),
+) -> responses.JSON:
+    task = await request.app.state.services.tasks.get(caller.principal, caller.operator, taskId)
+    return responses.ok(
+        schemas.GetTaskResponse(
+            task=schemas.Task(
+                id=str(task.id),
+                status=task.status,
+                total_count=task.total_count,
+                success_count=task.success_count,
+                fail_count=task.fail_count,
+                fail_message=task.fail_message,
+                begin_time=iso(task.begin_time),
+                end_time=iso(task.end_time),
+            )
+        )
+    )

@@ -1,0 +1,46 @@
+"""Request and response bodies, in DingTalk's camelCase."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class GetAccessTokenRequest(Wire):
+    app_key: str
+    app_secret: str | None = None
+
+
+class GetCorpAccessTokenRequest(Wire):
+    suite_key: str
+    suite_secret: str
+    auth_corp_id: str
+    suite_ticket: str
+
+
+class AccessTokenResponse(Wire):
+    access_token: str
+    expire_in: int
+
+
+class Task(Wire):
+    id: str
+    status: str
+    total_count: int | None = None
+    success_count: int | None = None
+    fail_count: int | None = None
+    fail_message: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+
+
+class GetTaskResponse(Wire):
+    task: Task
+
+
+class Health(Wire):
+    status: str

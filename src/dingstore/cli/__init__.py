@@ -1,0 +1,1 @@
+"""The ``dingstore`` command: serve, and admin commands on the same store."""

@@ -1,0 +1,233 @@
+"""``dingstore admin``: orgs, users, apps and suites, on the store a server may be using."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dingstore.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    Json,
+    console,
+    emit,
+    settings_from,
+    with_services,
+)
+from dingstore.service import models, scopes
+from dingstore.service.container import Services
+
+app = typer.Typer(help="Manage orgs, users, apps and third-party suites.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
+app_app = typer.Typer(help="Internal apps (appKey / appSecret).", no_args_is_help=True)
+suite_app = typer.Typer(help="Third-party enterprise apps (suites).", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(app_app, name="app")
+app.add_typer(suite_app, name="suite")
+
+Scopes = Annotated[
+    str | None,
+    typer.Option("--scopes", help="Comma-separated scopes; default every storage scope."),
+]
+
+
+def _scopes(text: str | None) -> tuple[str, ...]:
+    try:
+        return scopes.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scopes") from exc
+
+
+def _app_json(a: models.App) -> dict[str, Any]:
+    return {
+        "appId": a.app_id,
+        "corpId": a.corp_id,
+        "kind": a.kind,
+        "name": a.name,
+        "agentId": str(a.agent_id),
+        "appKey": a.app_key,
+        "suiteKey": a.suite_key,
+        "scopes": list(a.scopes),
+        "disabled": a.disabled,
+    }
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title)
+    for column in rows[0] if rows else ():
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
+    return table
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option("--name")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Create an organization."""
+    org = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.create_org(name)
+    )
+    emit(as_json, {"corpId": org.corp_id})
+
+
+@org_app.command("list")
+def org_list(
+    data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: Json = False
+) -> None:
+    """List organizations."""
+    orgs = with_services(settings_from(data_dir, database_url), lambda s: s.identity.list_orgs())
+    rows = [{"corpId": o.corp_id, "name": o.name} for o in orgs]
+    emit(as_json, {"orgs": rows}) if as_json else console.print(_table("orgs", rows))
+
+
+@user_app.command("create")
+def user_create(
+    corp_id: Annotated[str, typer.Option("--corp-id")],
+    name: Annotated[str, typer.Option("--name")],
+    admin: Annotated[bool, typer.Option("--admin", help="An org admin.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Create a user in an organization."""
+    user = with_services(
+        settings_from(data_dir, database_url),
+        lambda s: s.identity.create_user(corp_id, name, admin=admin),
+    )
+    emit(as_json, {"unionId": user.union_id, "userId": user.user_id})
+
+
+@user_app.command("list")
+def user_list(
+    corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """List users, of one organization or of all."""
+    users = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.list_users(corp_id)
+    )
+    rows = [
+        {
+            "unionId": u.union_id,
+            "userId": u.user_id,
+            "corpId": u.corp_id,
+            "name": u.name,
+            "admin": u.is_admin,
+        }
+        for u in users
+    ]
+    emit(as_json, {"users": rows}) if as_json else console.print(_table("users", rows))
+
+
+@app_app.command("create")
+def app_create(
+    corp_id: Annotated[str, typer.Option("--corp-id")],
+    name: Annotated[str, typer.Option("--name")],
+    scope_list: Scopes = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Create an internal app; its appSecret is shown once."""
+    wanted = _scopes(scope_list)
+    creds = with_services(
+        settings_from(data_dir, database_url),
+        lambda s: s.identity.create_app(corp_id, name, wanted),
+    )
+    emit(
+        as_json,
+        {
+            "appKey": creds.app.app_key,
+            "appSecret": creds.app_secret,
+            "agentId": str(creds.app.agent_id),
+        },
+    )
+
+
+@app_app.command("list")
+def app_list(
+    corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """List apps (internal and authorized suites)."""
+    apps = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.list_apps(corp_id)
+    )
+    rows = [_app_json(a) for a in apps]
+    emit(as_json, {"apps": rows}) if as_json else console.print(_table("apps", rows))
+
+
+@app_app.command("disable")
+def app_disable(
+    app_key: Annotated[str, typer.Option("--app-key", help="appKey or appId.")],
+    enable: Annotated[bool, typer.Option("--enable", help="Enable it again instead.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Disable an app: its tokens stop working and it gets no new ones."""
+    found = with_services(
+        settings_from(data_dir, database_url),
+        lambda s: s.identity.disable_app(app_key, disabled=not enable),
+    )
+    emit(as_json, _app_json(found))
+
+
+@app_app.command("rotate-secret")
+def app_rotate_secret(
+    app_key: Annotated[str, typer.Option("--app-key", help="appKey or appId.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Give an app a new appSecret; the old one and its tokens stop working."""
+    creds = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.rotate_secret(app_key)
+    )
+    emit(as_json, {"appKey": creds.app.app_key, "appSecret": creds.app_secret})
+
+
+@suite_app.command("create")
+def suite_create(
+    name: Annotated[str, typer.Option("--name")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Create a third-party enterprise app (suite)."""
+    key, secret = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.create_suite(name)
+    )
+    emit(as_json, {"suiteKey": key, "suiteSecret": secret})
+
+
+@suite_app.command("authorize")
+def suite_authorize(
+    suite_key: Annotated[str, typer.Option("--suite-key")],
+    corp_id: Annotated[str, typer.Option("--corp-id")],
+    scope_list: Scopes = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """An organization installs the suite; prints its suiteTicket."""
+    wanted = _scopes(scope_list)
+
+    async def work(s: Services) -> str:
+        return await s.identity.authorize_suite(suite_key, corp_id, wanted)
+
+    ticket = with_services(settings_from(data_dir, database_url), work)
+    emit(as_json, {"suiteTicket": ticket})

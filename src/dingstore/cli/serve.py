@@ -1,0 +1,74 @@
+"""``dingstore serve``: the API server (and, in the embedded shape, everything else)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.panel import Panel
+
+from dingstore import logs
+from dingstore.api.app import create_app
+from dingstore.cli.common import DatabaseUrl, DataDir, console, settings_from, with_services
+from dingstore.service.identity import Bootstrap
+from dingstore.settings import Settings
+
+
+def _announce(made: Bootstrap, settings: Settings) -> None:
+    host, port = settings.host, settings.port
+    snippet = f"""\
+from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models
+from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient
+from alibabacloud_dingtalk.storage_1_0 import models as storage_models
+from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
+from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_util.models import RuntimeOptions
+
+config = Config(protocol="http", endpoint="{host}:{port}")
+token = OAuthClient(config).get_access_token(oauth_models.GetAccessTokenRequest(
+    app_key="{made.credentials.app.app_key}",
+    app_secret="{made.credentials.app_secret}",
+)).body.access_token
+storage = StorageClient(config)
+union_id = "{made.admin.union_id}"
+# e.g. storage.get_task_with_options(task_id, storage_models.GetTaskRequest(union_id=union_id),
+#          storage_models.GetTaskHeaders(x_acs_dingtalk_access_token=token), RuntimeOptions())"""
+    console.print(
+        Panel.fit(
+            f"[bold]corpId[/bold]    {made.org.corp_id}\n"
+            f"[bold]unionId[/bold]   {made.admin.union_id}  (admin)\n"
+            f"[bold]appKey[/bold]    {made.credentials.app.app_key}\n"
+            f"[bold]appSecret[/bold] {made.credentials.app_secret}",
+            title="dingstore: first start — your org, admin and app",
+        )
+    )
+    # Plain print: a terminal-wide panel would cut the secret in the snippet.
+    print("The appSecret is shown this once; keep it. With the official Python SDK:\n")
+    print(snippet, flush=True)
+
+
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Bind address (env DINGSTORE_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (env DINGSTORE_PORT).")] = None,
+) -> None:
+    """Run the API server on the configured store (embedded SQLite + local files by default)."""
+    settings = settings_from(data_dir, database_url, host=host, port=port)
+    logs.configure(settings.log_level, json=settings.log_json)
+    made = with_services(settings, lambda s: s.identity.bootstrap())
+    if made is not None:
+        _announce(made, settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

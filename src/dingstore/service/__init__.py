@@ -1,0 +1,2 @@
+"""The storage semantics, free of HTTP: services take typed arguments, return dataclasses and
+raise ``dingstore.errors``."""

@@ -1,0 +1,259 @@
+"""Orgs, users, apps and third-party suites: what the admin CLI manages and auth looks up."""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from dataclasses import dataclass
+
+import cachetools
+
+from dingstore import errors
+from dingstore.clock import now_ms
+from dingstore.service import credentials, models, scopes
+from dingstore.store import base, identity, ids, schema
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    app: models.App
+    app_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    org: models.Org
+    admin: models.User
+    credentials: AppCredentials
+
+
+class IdentityService:
+    def __init__(
+        self,
+        db: base.BaseDatabase,
+        id_allocator: ids.IdAllocator,
+        *,
+        cache_ttl: float = 30.0,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._db = db
+        self._ids = id_allocator
+        self._users: cachetools.TTLCache[str, models.User] = cachetools.TTLCache(
+            cache_size, cache_ttl
+        )
+
+    # --- orgs -------------------------------------------------------------------------------
+
+    async def create_org(self, name: str) -> models.Org:
+        org = models.Org(corp_id=credentials.random_id("ding"), name=name, created_at=now_ms())
+        async with self._db.write() as conn:
+            await identity.insert(
+                conn, schema.orgs, corp_id=org.corp_id, name=name, created_at=org.created_at
+            )
+        return org
+
+    async def list_orgs(self) -> list[models.Org]:
+        async with self._db.read() as conn:
+            rows = await identity.list_orgs(conn)
+        return [models.Org(r.corp_id, r.name, int(r.created_at)) for r in rows]
+
+    async def _require_org(self, conn: object, corp_id: str) -> None:
+        if await identity.get_org(conn, corp_id) is None:  # type: ignore[arg-type]
+            raise errors.NotFound("orgNotExist", f"no organization with corpId {corp_id}")
+
+    # --- users ------------------------------------------------------------------------------
+
+    async def create_user(self, corp_id: str, name: str, *, admin: bool = False) -> models.User:
+        user_number = await self._ids.next()
+        user = models.User(
+            union_id=credentials.random_id("", 20),
+            corp_id=corp_id,
+            user_id=str(user_number),
+            name=name,
+            is_admin=admin,
+        )
+        async with self._db.write() as conn:
+            await self._require_org(conn, corp_id)
+            await identity.insert(
+                conn,
+                schema.users,
+                union_id=user.union_id,
+                corp_id=corp_id,
+                user_id=user.user_id,
+                name=name,
+                is_admin=admin,
+                created_at=now_ms(),
+            )
+        return user
+
+    async def list_users(self, corp_id: str | None = None) -> list[models.User]:
+        async with self._db.read() as conn:
+            return [models.User.from_row(r) for r in await identity.list_users(conn, corp_id)]
+
+    async def operator(self, corp_id: str, union_id: str) -> models.User:
+        """The acting user named by ``unionId``, who must belong to the token's org.
+
+        A unionId that is no user of that org is answered 403 ``permissionDenied``: such a user
+        holds no right in the org (docs/auth.md).
+        """
+        user = self._users.get(union_id)
+        if user is None:
+            async with self._db.read() as conn:
+                row = await identity.get_user(conn, union_id)
+            if row is not None:
+                user = models.User.from_row(row)
+                self._users[union_id] = user
+        if user is None or user.corp_id != corp_id:
+            raise errors.Forbidden(
+                "permissionDenied", f"unionId {union_id} is not a user of organization {corp_id}"
+            )
+        return user
+
+    # --- apps -------------------------------------------------------------------------------
+
+    async def create_app(
+        self, corp_id: str, name: str, app_scopes: tuple[str, ...] = scopes.ALL
+    ) -> AppCredentials:
+        secret = credentials.new_secret()
+        now = now_ms()
+        app = models.App(
+            app_id=credentials.random_id("ding"),
+            corp_id=corp_id,
+            kind="INTERNAL",
+            name=name,
+            agent_id=await self._ids.next(),
+            app_key=credentials.random_id("ding"),
+            suite_key=None,
+            scopes=app_scopes,
+            disabled=False,
+            created_at=now,
+            modified_at=now,
+        )
+        async with self._db.write() as conn:
+            await self._require_org(conn, corp_id)
+            await identity.insert(
+                conn,
+                schema.apps,
+                app_id=app.app_id,
+                corp_id=corp_id,
+                kind=app.kind,
+                name=name,
+                agent_id=app.agent_id,
+                app_key=app.app_key,
+                secret_hash=credentials.digest(secret),
+                scopes=",".join(app_scopes),
+                disabled=False,
+                created_at=now,
+                modified_at=now,
+            )
+        return AppCredentials(app, secret)
+
+    async def list_apps(self, corp_id: str | None = None) -> list[models.App]:
+        async with self._db.read() as conn:
+            return [models.App.from_row(r) for r in await identity.list_apps(conn, corp_id)]
+
+    async def get_app(self, app_id: str) -> models.App:
+        async with self._db.read() as conn:
+            row = await identity.get_app(conn, app_id)
+        if row is None:
+            raise errors.NotFound("appNotExist", f"no app {app_id}")
+        return models.App.from_row(row)
+
+    async def _find_app(self, conn: object, key_or_id: str) -> models.App:
+        row = await identity.get_app_by_key(conn, key_or_id)  # type: ignore[arg-type]
+        if row is None:
+            row = await identity.get_app(conn, key_or_id)  # type: ignore[arg-type]
+        if row is None:
+            raise errors.NotFound("appNotExist", f"no app with appKey or appId {key_or_id}")
+        return models.App.from_row(row)
+
+    async def disable_app(self, key_or_id: str, *, disabled: bool = True) -> models.App:
+        """Disable (or enable) an app; its tokens stop working at once in new processes and
+        within ``auth_cache_ttl`` in running ones."""
+        async with self._db.write() as conn:
+            app = await self._find_app(conn, key_or_id)
+            await identity.update_app(conn, app.app_id, disabled=disabled, modified_at=now_ms())
+            if disabled:
+                await identity.delete_tokens(conn, app.app_id)
+        return await self.get_app(app.app_id)
+
+    async def rotate_secret(self, key_or_id: str) -> AppCredentials:
+        """A new appSecret; the old one and every token issued under it stop working."""
+        secret = credentials.new_secret()
+        async with self._db.write() as conn:
+            app = await self._find_app(conn, key_or_id)
+            if app.kind != "INTERNAL":
+                raise errors.BadRequest("paramError", "only internal apps have an appSecret")
+            await identity.update_app(
+                conn, app.app_id, secret_hash=credentials.digest(secret), modified_at=now_ms()
+            )
+            await identity.delete_tokens(conn, app.app_id)
+        return AppCredentials(await self.get_app(app.app_id), secret)
+
+    # --- third-party suites -----------------------------------------------------------------
+
+    async def create_suite(self, name: str) -> tuple[str, str]:
+        suite_key, secret = credentials.random_id("suite"), credentials.new_secret()
+        async with self._db.write() as conn:
+            await identity.insert(
+                conn,
+                schema.suites,
+                suite_key=suite_key,
+                name=name,
+                secret_hash=credentials.digest(secret),
+                created_at=now_ms(),
+            )
+        return suite_key, secret
+
+    async def authorize_suite(
+        self, suite_key: str, corp_id: str, app_scopes: tuple[str, ...] = scopes.ALL
+    ) -> str:
+        """The org installs the suite: an app of kind SUITE acts for it in that org. Returns the
+        suite ticket (authorizing again issues a new ticket and replaces the scopes)."""
+        ticket = _secrets.token_urlsafe(24)
+        agent_id = await self._ids.next()
+        now = now_ms()
+        async with self._db.write() as conn:
+            suite = await identity.get_suite(conn, suite_key)
+            if suite is None:
+                raise errors.NotFound("suiteNotExist", f"no suite {suite_key}")
+            await self._require_org(conn, corp_id)
+            existing = await identity.get_suite_app(conn, suite_key, corp_id)
+            if existing is not None:
+                await identity.update_app(
+                    conn,
+                    existing.app_id,
+                    suite_ticket=credentials.digest(ticket),
+                    scopes=",".join(app_scopes),
+                    disabled=False,
+                    modified_at=now,
+                )
+            else:
+                await identity.insert(
+                    conn,
+                    schema.apps,
+                    app_id=credentials.random_id("ding"),
+                    corp_id=corp_id,
+                    kind="SUITE",
+                    name=suite.name,
+                    agent_id=agent_id,
+                    suite_key=suite_key,
+                    suite_ticket=credentials.digest(ticket),
+                    scopes=",".join(app_scopes),
+                    disabled=False,
+                    created_at=now,
+                    modified_at=now,
+                )
+        return ticket
+
+    # --- first start ------------------------------------------------------------------------
+
+    async def bootstrap(self) -> Bootstrap | None:
+        """On an empty store: a default org, its admin user and an internal app holding every
+        storage scope. Returns what was made (its secret is never shown again), else None."""
+        async with self._db.read() as conn:
+            if await identity.count_orgs(conn):
+                return None
+        org = await self.create_org("Default Organization")
+        admin = await self.create_user(org.corp_id, "admin", admin=True)
+        credentials = await self.create_app(org.corp_id, "dingstore")
+        return Bootstrap(org, admin, credentials)

@@ -1,0 +1,94 @@
+"""Tasks as users see them: GetTask, and the creation of task rows inside a request's
+transaction (the task engine runs them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dingstore import errors
+from dingstore.clock import now_ms
+from dingstore.service import models
+from dingstore.store import base, ids
+from dingstore.store import tasks as task_rows
+
+MAX_ID = 2**63 - 1
+STATUSES = ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL")
+
+
+def parse_task_id(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
+        raise errors.param_error("taskId", f"taskId must be a decimal id, got {text!r}")
+    return int(text)
+
+
+class TaskService:
+    def __init__(
+        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, retention_days: float
+    ) -> None:
+        self._db = db
+        self._ids = id_allocator
+        self._retention_ms = int(retention_days * 86_400_000)
+
+    async def new_id(self) -> int:
+        """An id for a task about to be created; take it before opening the write transaction."""
+        return await self._ids.next()
+
+    async def create(
+        self,
+        conn: AsyncConnection,
+        task_id: int,
+        *,
+        corp_id: str,
+        creator_id: str,
+        app_id: str | None,
+        kind: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """Write a task row (INIT) inside the caller's transaction."""
+        now = now_ms()
+        await task_rows.insert(
+            conn,
+            id=task_id,
+            corp_id=corp_id,
+            creator_id=creator_id,
+            app_id=app_id,
+            kind=kind,
+            status="INIT",
+            success_count=0,
+            fail_count=0,
+            payload=payload,
+            created_at=now,
+            modified_at=now,
+        )
+
+    async def get(
+        self, principal: models.Principal, operator: models.User, task_id: str
+    ) -> models.Task:
+        """GetTask. Tasks of other orgs do not exist for the caller (404, never 403); within the
+        org a task is visible to its creator and to org admins."""
+        number = parse_task_id(task_id)
+        async with self._db.read() as conn:
+            row = await task_rows.get_public(conn, number)
+        if row is None or row.corp_id != principal.corp_id:
+            raise errors.NotFound("taskNotExist", f"task {task_id} does not exist")
+        if row.creator_id != operator.union_id and not operator.is_admin:
+            raise errors.Forbidden(
+                "permissionDenied", "only the task's creator or an org admin may read it"
+            )
+        return models.Task(
+            id=int(row.id),
+            status=row.status,
+            total_count=row.total_count,
+            success_count=int(row.success_count),
+            fail_count=int(row.fail_count),
+            fail_message=row.fail_message,
+            begin_time=row.begin_time,
+            end_time=row.end_time,
+        )
+
+    async def purge_expired(self) -> int:
+        """Remove finished tasks older than the retention period."""
+        async with self._db.write() as conn:
+            return await task_rows.purge_finished(conn, now_ms() - self._retention_ms)

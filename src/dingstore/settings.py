@@ -1,0 +1,73 @@
+"""Settings, read from flags and ``DINGSTORE_*`` environment variables.
+
+Every setting is documented in ``docs/configuration.md``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DINGSTORE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    # A key for signing tokens and URLs; generated into the data dir when not given.
+    secret_key: str | None = None
+
+    token_ttl: int = Field(7200, gt=0)
+    auth_cache_ttl: float = Field(30.0, ge=0)
+    auth_cache_size: int = Field(10_000, gt=0)
+
+    request_timeout: float = Field(30.0, gt=0)
+    # Per-app, per-operation QPS limit; 0 = off. ``rate_limits`` overrides it per operation,
+    # e.g. ``{"GetTask": 50}`` (as JSON in the environment).
+    rate_limit_qps: float = Field(0.0, ge=0)
+    rate_limits: dict[str, float] = Field(default_factory=dict)
+
+    task_retention_days: float = Field(7.0, gt=0)
+    db_pool_size: int = Field(8, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dingstore.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or the one kept in ``DATA_DIR/secret.key`` (created on first use)."""
+        if self.secret_key:
+            return self.secret_key
+        import os
+        import secrets
+
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Written aside, then linked into place: two processes starting at once agree.
+            tmp = self.data_dir / f".secret.key.{os.getpid()}"
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Persistence: the SQL schema, its migrations and the queries, behind one database seam."""

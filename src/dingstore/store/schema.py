@@ -1,0 +1,114 @@
+"""The SQL schema, as SQLAlchemy Core tables. Alembic migrations create exactly this.
+
+Times are integer milliseconds since the epoch (UTC); ids of spaces, dentries and tasks are 64-bit
+integers handed out by ``id_blocks`` so that any process can make them without colliding.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+id_blocks = sa.Table(
+    "id_blocks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("next_value", sa.BigInteger, nullable=False),
+)
+
+orgs = sa.Table(
+    "orgs",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("union_id", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), sa.ForeignKey("orgs.corp_id"), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("corp_id", "user_id"),
+)
+
+suites = sa.Table(
+    "suites",
+    metadata,
+    sa.Column("suite_key", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# An app acts for one org: an internal app (kind INTERNAL, with appKey/appSecret) or a
+# third-party suite authorized by the org (kind SUITE, with the suite ticket of that grant).
+apps = sa.Table(
+    "apps",
+    metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), sa.ForeignKey("orgs.corp_id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("agent_id", sa.BigInteger, nullable=False),
+    sa.Column("app_key", sa.String(64), unique=True),
+    sa.Column("secret_hash", sa.String(128)),
+    sa.Column("suite_key", sa.String(64), sa.ForeignKey("suites.suite_key")),
+    sa.Column("suite_ticket", sa.String(128)),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("suite_key", "corp_id"),
+)
+
+# Access tokens are stored as their SHA-256 only; see service/tokens.py for how a still-valid
+# token can be handed out again without keeping it.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("app_id", sa.String(64), sa.ForeignKey("apps.app_id"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("reusable", sa.Boolean, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("corp_id", sa.String(64), sa.ForeignKey("orgs.corp_id"), nullable=False),
+    sa.Column("creator_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total_count", sa.BigInteger),
+    sa.Column("success_count", sa.BigInteger, nullable=False, default=0),
+    sa.Column("fail_count", sa.BigInteger, nullable=False, default=0),
+    sa.Column("fail_message", sa.String(256)),
+    sa.Column("begin_time", sa.BigInteger),
+    sa.Column("end_time", sa.BigInteger),
+    # Engine state: what to do, how far it got, and who holds it (the task engine).
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("cursor", sa.JSON),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_tasks_end_time", "end_time"),
+    sa.Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+)

@@ -1,0 +1,47 @@
+"""Queries for task rows (the engine's claiming and stepping queries join these later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dingstore.store.schema import tasks
+
+# What GetTask reads: the row's public face, without the engine's state.
+_PUBLIC = (
+    tasks.c.id,
+    tasks.c.corp_id,
+    tasks.c.creator_id,
+    tasks.c.status,
+    tasks.c.total_count,
+    tasks.c.success_count,
+    tasks.c.fail_count,
+    tasks.c.fail_message,
+    tasks.c.begin_time,
+    tasks.c.end_time,
+)
+_GET_PUBLIC = sa.select(*_PUBLIC).where(tasks.c.id == sa.bindparam("task_id"))
+
+
+async def insert(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(sa.insert(tasks).values(**values))
+
+
+async def get_public(conn: AsyncConnection, task_id: int) -> RowMapping | None:
+    return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
+
+
+async def update(conn: AsyncConnection, task_id: int, **values: Any) -> None:
+    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
+
+
+async def purge_finished(conn: AsyncConnection, ended_before: int) -> int:
+    result = await conn.execute(
+        sa.delete(tasks).where(
+            tasks.c.status.in_(("SUCCESS", "FAIL")), tasks.c.end_time < ended_before
+        )
+    )
+    return result.rowcount or 0

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from Tea.exceptions import TeaException
+
+from dingstore.service.identity import Bootstrap
+from dingstore.settings import Settings
+from tests.live import LiveServer, Sdk, free_port
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server on a fresh store; keyword arguments override settings."""
+    started: list[LiveServer] = []
+
+    def make(**overrides: Any) -> LiveServer:
+        settings = Settings(
+            data_dir=tmp_path / f"data{len(started)}",
+            port=free_port(),
+            log_json=False,
+            **overrides,
+        )
+        server = LiveServer(settings).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., LiveServer]) -> LiveServer:
+    return make_server()
+
+
+@pytest.fixture
+def sdk(server: LiveServer) -> Sdk:
+    return Sdk(server.endpoint)
+
+
+@dataclass
+class Tenant:
+    """An org with its admin and an internal app holding every scope, and that app's token."""
+
+    boot: Bootstrap
+    token: str
+
+    @property
+    def corp_id(self) -> str:
+        return self.boot.org.corp_id
+
+    @property
+    def admin_id(self) -> str:
+        return self.boot.admin.union_id
+
+
+def new_tenant(server: LiveServer, sdk: Sdk) -> Tenant:
+    assert server.services is not None
+    identity = server.services.identity
+    org = server.run(identity.create_org("Acme"))
+    admin = server.run(identity.create_user(org.corp_id, "alice", admin=True))
+    creds = server.run(identity.create_app(org.corp_id, "app"))
+    assert creds.app.app_key is not None
+    token = sdk.access_token(creds.app.app_key, creds.app_secret).access_token
+    return Tenant(Bootstrap(org, admin, creds), token)
+
+
+@pytest.fixture
+def tenant(server: LiveServer, sdk: Sdk) -> Tenant:
+    return new_tenant(server, sdk)
+
+
+def sdk_error(call: Callable[[], object]) -> TeaException:
+    """Run an SDK call that must fail; return the SDK's exception (unwrapped from the retry
+    layer's ``UnretryableException``, which drops ``accessDeniedDetail``)."""
+    with pytest.raises(TeaException) as info:
+        call()
+    inner = getattr(info.value, "inner_exception", None)
+    return inner if isinstance(inner, TeaException) else info.value

@@ -1,0 +1,126 @@
+"""A real dingstore server on a free loopback port, run in a thread of the test process, and
+the official DingTalk SDK pointed at it.
+
+Running in-process lets a test reach the server's services (to create task rows the way the
+engine would, or to make a service fail on purpose) while every call still crosses real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models
+from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient
+from alibabacloud_dingtalk.storage_1_0 import models as storage_models
+from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
+from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_util.models import RuntimeOptions
+
+from dingstore.api.app import create_app
+from dingstore.service.container import Services, open_services
+from dingstore.settings import Settings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.services: Services | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.settings.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop (where its database connections live)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        self.services = self.run(open_services(self.settings))
+        app = create_app(self.settings, self.services)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.settings.port,
+            loop="none",
+            log_config=None,
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(), self.loop)
+        while not self._server.started:
+            if self._serving.done():
+                self._serving.result()
+            threading.Event().wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._serving.result(timeout=30)
+        if self.services is not None:
+            self.run(self.services.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+@dataclass
+class Sdk:
+    """The official SDK clients for one server, with the calls the tests make."""
+
+    endpoint: str
+
+    def __post_init__(self) -> None:
+        config = Config(protocol="http", endpoint=self.endpoint)
+        self.oauth = OAuthClient(config)
+        self.storage = StorageClient(config)
+        self.runtime = RuntimeOptions(autoretry=False, max_attempts=0, read_timeout=30000)
+
+    def access_token(
+        self, app_key: str, app_secret: str | None
+    ) -> oauth_models.GetAccessTokenResponseBody:
+        request = oauth_models.GetAccessTokenRequest(app_key=app_key, app_secret=app_secret)
+        return self.oauth.get_access_token(request).body
+
+    def corp_access_token(
+        self, suite_key: str, suite_secret: str, auth_corp_id: str, suite_ticket: str
+    ) -> oauth_models.GetCorpAccessTokenResponseBody:
+        request = oauth_models.GetCorpAccessTokenRequest(
+            suite_key=suite_key,
+            suite_secret=suite_secret,
+            auth_corp_id=auth_corp_id,
+            suite_ticket=suite_ticket,
+        )
+        return self.oauth.get_corp_access_token(request).body
+
+    def get_task(
+        self, token: str | None, task_id: str, union_id: str | None
+    ) -> storage_models.GetTaskResponse:
+        return self.storage.get_task_with_options(
+            task_id,
+            storage_models.GetTaskRequest(union_id=union_id),
+            storage_models.GetTaskHeaders(x_acs_dingtalk_access_token=token),
+            self.runtime,
+        )
