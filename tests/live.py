@@ -58,7 +58,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         self._thread.start()
         self.services = self.run(open_services(self.settings))
-        app = create_app(self.settings, self.services)
+        self.app = app = create_app(self.settings, self.services)
         config = uvicorn.Config(
             app,
             host="127.0.0.1",

@@ -40,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version=__version__,
         description="DingTalk organization-storage open API (storage 1.0), self-hosted.",
         lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
         docs_url=None,
         redoc_url=None,
     )

@@ -44,3 +44,19 @@ class GetTaskResponse(Wire):
 
 class Health(Wire):
     status: str
+
+
+class AccessDeniedDetail(BaseModel):
+    requiredScopes: list[str]
+
+
+class Error(BaseModel):
+    """Every failure's body (spec §2.1); ``accessdenieddetail`` only for a missing scope."""
+
+    code: str
+    message: str
+    requestid: str
+    accessdenieddetail: AccessDeniedDetail | None = None
+
+
+ERRORS = {status: {"model": Error} for status in (400, 403, 404, 500, 503)}

@@ -11,7 +11,7 @@ from dingstore.api import responses, schemas
 from dingstore.api.auth import services
 from dingstore.service.container import Services
 
-router = APIRouter(prefix="/v1.0/oauth2", tags=["oauth2"])
+router = APIRouter(prefix="/v1.0/oauth2", tags=["oauth2"], responses=schemas.ERRORS)
 
 
 @router.post("/accessToken", response_model=schemas.AccessTokenResponse, name="GetAccessToken")

@@ -8,7 +8,7 @@ from dingstore.api import responses, schemas
 from dingstore.api.auth import Caller, operation
 from dingstore.clock import iso
 
-router = APIRouter(prefix="/v1.0/storage", tags=["tasks"])
+router = APIRouter(prefix="/v1.0/storage", tags=["tasks"], responses=schemas.ERRORS)
 
 
 @router.get("/tasks/{taskId}", response_model=schemas.GetTaskResponse, name="GetTask")

@@ -1,0 +1,457 @@
+"""Benchmark GetTask (``GET /v1.0/storage/tasks/{taskId}?unionId=U``) against a floor.
+
+What is measured
+----------------
+Throughput (requests/s) and latency (p50, p99) of the real ``dingstore serve`` — one uvicorn
+worker, uvloop + httptools, on a fresh store — answering GetTask for one existing task, loaded by
+``wrk`` at a fixed number of connections for a fixed time. Every request carries a valid access
+token and the admin's unionId, so each one passes the whole stack: the request middleware,
+FastAPI routing and dependency injection, token authentication (cached), the scope and rate-limit
+checks, the operator lookup (cached), the task read through SQLAlchemy on the read pool, the
+pydantic response model and orjson.
+
+The floor
+---------
+``bench/floor_app.py``: a bare Starlette app on the same uvicorn setup (uvloop, httptools, one
+worker, no access log) with the one route, reading the same row by primary key from the same
+database with the driver directly (one aiosqlite connection; an asyncpg pool for PostgreSQL) and
+returning it with ``JSONResponse``. It is what any Python ASGI server must pay for this request —
+HTTP parsing, an event-loop turn, one indexed read through the async driver, a JSON body — and
+nothing dingstore chooses to add. Their ratio is therefore the cost of dingstore's own layers,
+independent of the machine: the target is ratio >= 0.6 and a dingstore p99 <= 25 ms.
+
+Both servers run one after the other (never together) on an otherwise idle machine; wrk uses one
+thread. Results are printed and written to ``bench/results/get_task.json``.
+
+Run: ``.venv/bin/python bench/get_task.py [--backend sqlite|postgres] [--duration 10]
+[--connections 50]`` (needs ``wrk`` on PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_PATH = BENCH_DIR / "results" / "get_task.json"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+RATIO_TARGET = 0.6
+P99_TARGET_MS = 25.0
+WARMUP_S = 2
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+out = Console()
+err = Console(stderr=True)
+
+
+class BenchError(Exception):
+    """The benchmark cannot give a trustworthy figure; the message says why."""
+
+
+@dataclass(frozen=True)
+class Fixture:
+    token: str
+    union_id: str
+    task_id: int
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    socket_errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Server:
+    """How to start one server under test, and where to find it."""
+
+    label: str
+    cmd: list[str]
+    env: dict[str, str]
+    port: int
+    ready_path: str
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_PG_URL,
+        help="postgres: a URL to the maintenance database, as a user that may CREATE DATABASE; "
+        "a fresh dingstore_bench_<random> database is made next to it and dropped after",
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.connections <= 0:
+        parser.error("--duration and --connections must be positive")
+    return args
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        err.print(
+            "[red]error:[/red] this benchmark needs [bold]wrk[/bold] on PATH; "
+            "install it with `apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS)."
+        )
+        raise SystemExit(2)
+    return path
+
+
+def scrub_environment() -> None:
+    """Drop inherited ``DINGSTORE_*`` settings: they would change (or redirect!) the store."""
+    for name in [n for n in os.environ if n.startswith("DINGSTORE_")]:
+        err.print(f"[yellow]ignoring {name} from the environment[/yellow]")
+        del os.environ[name]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def create_pg_database(admin_url: str) -> str:
+    import asyncpg
+
+    name = f"dingstore_bench_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_pg_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
+    """A migrated store with the bootstrap org, admin and app, a token and one task."""
+    from dingstore.service.container import open_services
+    from dingstore.settings import Settings
+
+    settings = Settings(data_dir=data_dir, port=port, database_url=database_url)
+    svc = await open_services(settings)
+    try:
+        boot = await svc.identity.bootstrap()
+        if boot is None:
+            raise BenchError("the fresh store was not empty: bootstrap made nothing")
+        app = boot.credentials.app
+        assert app.app_key is not None
+        tok = await svc.tokens.issue_for_app(app.app_key, boot.credentials.app_secret)
+        task_id = await svc.tasks.new_id()
+        async with svc.db.write() as conn:
+            await svc.tasks.create(
+                conn,
+                task_id,
+                corp_id=boot.org.corp_id,
+                creator_id=boot.admin.union_id,
+                app_id=None,
+                kind="copy",
+                payload={},
+            )
+    finally:
+        await svc.close()
+    return Fixture(tok.access_token, boot.admin.union_id, task_id)
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+def dingstore_server(data_dir: Path, port: int, database_url: str | None) -> Server:
+    exe = Path(sys.executable).with_name("dingstore")
+    cmd = [str(exe) if exe.exists() else "dingstore"]
+    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
+    if database_url:
+        env["DINGSTORE_DATABASE_URL"] = database_url
+    cmd += ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+    return Server("dingstore GetTask", cmd, env, port, "/healthz")
+
+
+def floor_server(data_dir: Path, port: int, database_url: str | None, task_path: str) -> Server:
+    env = dict(os.environ)
+    if database_url:
+        env["FLOOR_DATABASE_URL"] = database_url
+    else:
+        env["FLOOR_SQLITE_PATH"] = str(data_dir / "dingstore.db")
+    cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(BENCH_DIR)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    cmd += ["--no-access-log", "--log-level", "warning"]
+    return Server("floor (bare Starlette, PK read)", cmd, env, port, task_path)
+
+
+@contextlib.contextmanager
+def running(server: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The server's process for the block; SIGTERM (then SIGKILL) when it ends, however."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(server.cmd, env=server.env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    except BaseException:
+        err.print(f"[red]{server.label} log (last lines):[/red]\n{tail(log_path)}")
+        raise
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"the server exited with status {proc.returncode} while starting")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"{url} did not answer 200 within {READY_TIMEOUT_S:g} s")
+
+
+def check_once(url: str, headers: dict[str, str]) -> None:
+    """One request must succeed with a task in its body: never benchmark errors."""
+    response = httpx.get(url, headers=headers, timeout=5)
+    body = response.text
+    if response.status_code != 200:
+        raise BenchError(f"GET {url} answered {response.status_code}: {body[:300]}")
+    try:
+        parsed = response.json()
+    except ValueError as exc:
+        raise BenchError(f"GET {url} answered a body that is not JSON: {body[:300]}") from exc
+    if not isinstance(parsed, dict) or "task" not in parsed:
+        raise BenchError(f"GET {url} answered JSON without a task: {body[:300]}")
+
+
+# --- load --------------------------------------------------------------------------------------
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_PERCENTILE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+_TOTAL = re.compile(r"^\s*(\d+) requests in", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def run_wrk(wrk: str, url: str, token: str, duration: int, connections: int) -> str:
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    cmd += ["-H", f"{TOKEN_HEADER}: {token}", url]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    return done.stdout
+
+
+def parse_wrk(text: str) -> Load:
+    """Requests/s, p50 and p99 (in ms) from wrk's ``--latency`` report; errors are fatal."""
+    non_2xx = _NON_2XX.search(text)
+    if non_2xx:
+        raise BenchError(f"wrk saw {non_2xx.group(1)} non-2xx/3xx responses:\n{text}")
+    percentiles = {
+        float(m.group(1)): float(m.group(2)) * _UNITS_MS[m.group(3)]
+        for m in _PERCENTILE.finditer(text)
+    }
+    rps, total = _RPS.search(text), _TOTAL.search(text)
+    if rps is None or total is None or 50.0 not in percentiles or 99.0 not in percentiles:
+        raise BenchError(f"could not read wrk's report:\n{text}")
+    if int(total.group(1)) == 0:
+        raise BenchError(f"wrk completed no request:\n{text}")
+    sockets = _SOCKET.search(text)
+    errors = {}
+    if sockets:
+        errors = dict(
+            zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()), strict=True)
+        )
+    return Load(
+        requests_per_s=float(rps.group(1)),
+        p50_ms=percentiles[50.0],
+        p99_ms=percentiles[99.0],
+        requests=int(total.group(1)),
+        socket_errors=errors,
+    )
+
+
+def measure(
+    server: Server, path: str, fixture: Fixture, args: argparse.Namespace, wrk: str, logs: Path
+) -> Load:
+    """Start the server, check one request, warm up, load it, stop it."""
+    base = f"http://127.0.0.1:{server.port}"
+    headers = {TOKEN_HEADER: fixture.token}
+    err.print(f"[dim]{server.label}: starting on {base}[/dim]")
+    with running(server, logs / f"server-{server.port}.log") as proc:
+        wait_ready(proc, base + server.ready_path, headers)
+        check_once(base + path, headers)
+        run_wrk(wrk, base + path, fixture.token, WARMUP_S, args.connections)
+        err.print(f"[dim]{server.label}: {args.duration} s at {args.connections} connections[/dim]")
+        load = parse_wrk(run_wrk(wrk, base + path, fixture.token, args.duration, args.connections))
+        if proc.poll() is not None:
+            raise BenchError(f"the server exited ({proc.returncode}) during the load")
+    if any(load.socket_errors.values()):
+        err.print(f"[yellow]{server.label}: wrk socket errors {load.socket_errors}[/yellow]")
+    return load
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "[green]met[/green]" if met else "[red]not met[/red]"
+
+
+def report(dingstore: Load, floor: Load, settings: dict[str, object]) -> dict[str, object]:
+    table = Table(
+        title=f"GetTask — {settings['backend']}, {settings['connections']} connections, "
+        f"{settings['duration_s']} s"
+    )
+    table.add_column("server")
+    for column in ("requests/s", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    for label, load in (
+        ("dingstore GetTask", dingstore),
+        ("floor (bare Starlette, PK read)", floor),
+    ):
+        table.add_row(
+            label, f"{load.requests_per_s:,.0f}", f"{load.p50_ms:.2f}", f"{load.p99_ms:.2f}"
+        )
+    out.print(table)
+
+    ratio = dingstore.requests_per_s / floor.requests_per_s
+    ratio_met, p99_met = ratio >= RATIO_TARGET, dingstore.p99_ms <= P99_TARGET_MS
+    out.print(f"ratio dingstore/floor requests/s: [bold]{ratio:.2f}[/bold]")
+    out.print(f"target ratio >= {RATIO_TARGET}: {verdict(ratio_met)}")
+    out.print(f"target dingstore p99 <= {P99_TARGET_MS:g} ms: {verdict(p99_met)}")
+    return {
+        "settings": settings,
+        "dingstore": asdict(dingstore),
+        "floor": asdict(floor),
+        "ratio": round(ratio, 4),
+        "targets": {
+            "ratio_min": RATIO_TARGET,
+            "ratio_met": ratio_met,
+            "dingstore_p99_max_ms": P99_TARGET_MS,
+            "dingstore_p99_met": p99_met,
+        },
+    }
+
+
+def write_results(results: dict[str, object]) -> None:
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2) + "\n")
+    err.print(f"[dim]wrote {RESULTS_PATH}[/dim]")
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix="dingstore-bench-"))
+    stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+    data_dir, logs = tmp / "data", tmp
+
+    database_url: str | None = None
+    if args.backend == "postgres":
+        name = asyncio.run(create_pg_database(args.database_url))
+        stack.callback(lambda: asyncio.run(drop_pg_database(args.database_url, name)))
+        database_url = with_database(args.database_url, name)
+
+    port, floor_port = free_port(), free_port()
+    fixture = asyncio.run(seed(data_dir, port, database_url))
+    path = f"/v1.0/storage/tasks/{fixture.task_id}?unionId={fixture.union_id}"
+
+    dingstore = measure(
+        dingstore_server(data_dir, port, database_url), path, fixture, args, wrk, logs
+    )
+    floor = floor_server(data_dir, floor_port, database_url, path)
+    floor_load = measure(floor, path, fixture, args, wrk, logs)
+
+    settings: dict[str, object] = {
+        "backend": args.backend,
+        "duration_s": args.duration,
+        "connections": args.connections,
+        "wrk_threads": 1,
+        "warmup_s": WARMUP_S,
+        "nproc": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    return report(dingstore, floor_load, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wrk = require_wrk()
+    scrub_environment()
+    # SIGTERM ends the run like Ctrl-C does: through the cleanups below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with contextlib.ExitStack() as stack:
+        try:
+            results = run(args, wrk, stack)
+        except BenchError as exc:
+            err.print(f"[red]benchmark failed:[/red] {exc}")
+            return 1
+    write_results(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
