@@ -10,17 +10,40 @@ from Tea.exceptions import TeaException
 
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
+from tests.backends import BACKENDS, PostgresDatabases
 from tests.live import LiveServer, Sdk, free_port
 
 
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, pg_databases: PostgresDatabases, tmp_path: Path
+) -> Iterator[str]:
+    """A fresh, empty store's database URL, for each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'dingstore.db'}"
+        return
+    url = pg_databases.new()
+    yield url
+    pg_databases.drop(url)
+
+
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start a server on a fresh store; keyword arguments override settings."""
+def make_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server on a fresh store; keyword arguments override settings. Several servers
+    made in one test share the store, as processes of one deployment do."""
     started: list[LiveServer] = []
 
     def make(**overrides: Any) -> LiveServer:
         settings = Settings(
-            data_dir=tmp_path / f"data{len(started)}",
+            data_dir=tmp_path,
+            database_url=database_url,
             port=free_port(),
             log_json=False,
             **overrides,

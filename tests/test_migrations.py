@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,8 +9,8 @@ from alembic.migration import MigrationContext
 from dingstore.store import database, schema
 
 
-async def test_migrations_match_the_models(tmp_path: Path) -> None:
-    db = await database.open_database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+async def test_migrations_match_the_models(database_url: str) -> None:
+    db = await database.open_database(database_url)
     try:
         async with db.read() as conn:
             diff = await conn.run_sync(

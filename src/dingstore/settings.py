@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     rate_limits: dict[str, float] = Field(default_factory=dict)
 
     task_retention_days: float = Field(7.0, gt=0)
+    housekeeping_interval: float = Field(300.0, gt=0)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
     log_json: bool = True

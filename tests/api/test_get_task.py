@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dingstore.clock import now_ms
 from dingstore.store import tasks as task_rows
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
@@ -141,3 +142,22 @@ def test_only_the_creator_and_org_admins_may_read(
     assert sdk.get_task(tenant.token, task_id, tenant.admin_id).body.task.id == task_id
     err = sdk_error(lambda: sdk.get_task(tenant.token, task_id, carol.union_id))
     assert (err.statusCode, err.code) == (403, "permissionDenied")
+
+
+def test_finished_tasks_go_after_their_retention(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(task_retention_days=1)
+    sdk = Sdk(server.endpoint)
+    tenant = new_tenant(server, sdk)
+    day = 86_400_000
+    now = now_ms()
+    old = make_task(
+        server, tenant.corp_id, tenant.admin_id, status="SUCCESS", end_time=now - 2 * day
+    )
+    recent = make_task(server, tenant.corp_id, tenant.admin_id, status="FAIL", end_time=now)
+    running = make_task(server, tenant.corp_id, tenant.admin_id, status="IN_PROGRESS")
+    removed = server.run(server.services.housekeeper.sweep())
+    assert removed["tasks"] == 1
+    err = sdk_error(lambda: sdk.get_task(tenant.token, old, tenant.admin_id))
+    assert err.code == "taskNotExist"
+    for task_id in (recent, running):
+        assert sdk.get_task(tenant.token, task_id, tenant.admin_id).body.task.id == task_id

@@ -8,14 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dingstore.settings import Settings
 from tests.conftest import sdk_error
 from tests.live import LiveServer, Sdk
 
 
-def admin(data_dir: Path, *args: str, ok: bool = True) -> dict[str, Any]:
-    """Run ``dingstore admin ARGS --json``; stdout must be exactly one JSON object."""
+def admin(store: Settings | Path, *args: str, ok: bool = True) -> dict[str, Any]:
+    """Run ``dingstore admin ARGS --json`` on a server's store (or a bare data dir); stdout
+    must be exactly one JSON object."""
+    where = ["--data-dir", str(store)]
+    if isinstance(store, Settings):
+        where = ["--data-dir", str(store.data_dir), "--database-url", str(store.database_url)]
     result = subprocess.run(
-        [sys.executable, "-m", "dingstore", "admin", *args, "--data-dir", str(data_dir), "--json"],
+        [sys.executable, "-m", "dingstore", "admin", *args, *where, "--json"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -32,7 +37,7 @@ def admin(data_dir: Path, *args: str, ok: bool = True) -> dict[str, Any]:
 
 
 def test_org_user_app_lifecycle_while_the_server_runs(server: LiveServer, sdk: Sdk) -> None:
-    data = server.settings.data_dir
+    data = server.settings
     corp_id = admin(data, "org", "create", "--name", "Acme")["corpId"]
     assert corp_id.startswith("ding")
     user = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Alice", "--admin")
@@ -61,7 +66,7 @@ def test_org_user_app_lifecycle_while_the_server_runs(server: LiveServer, sdk: S
 
 
 def test_app_with_chosen_scopes_and_unknown_scopes(server: LiveServer, sdk: Sdk) -> None:
-    data = server.settings.data_dir
+    data = server.settings
     corp_id = admin(data, "org", "create", "--name", "Acme")["corpId"]
     user = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Bob")
     app = admin(
@@ -86,7 +91,7 @@ def test_app_with_chosen_scopes_and_unknown_scopes(server: LiveServer, sdk: Sdk)
 
 
 def test_suite_create_and_authorize(server: LiveServer, sdk: Sdk) -> None:
-    data = server.settings.data_dir
+    data = server.settings
     corp_id = admin(data, "org", "create", "--name", "Acme")["corpId"]
     user = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Carol", "--admin")
     suite = admin(data, "suite", "create", "--name", "Partner")

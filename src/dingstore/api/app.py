@@ -3,6 +3,7 @@ the error handlers; the services are opened and closed in the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -29,9 +30,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await open_services(settings)
+        housekeeping = asyncio.create_task(app.state.services.housekeeper.run_forever())
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             if owned:
                 await app.state.services.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -59,4 +61,6 @@ class Error(BaseModel):
     accessdenieddetail: AccessDeniedDetail | None = None
 
 
-ERRORS = {status: {"model": Error} for status in (400, 403, 404, 500, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Error} for status in (400, 403, 404, 500, 503)
+}

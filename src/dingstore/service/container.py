@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
@@ -19,6 +20,7 @@ class Services:
     identity: IdentityService
     tokens: TokenService
     tasks: TaskService
+    housekeeper: Housekeeper
 
     async def close(self) -> None:
         await self.db.close()
@@ -32,6 +34,15 @@ async def open_services(settings: Settings) -> Services:
         settings.resolved_database_url, pool_size=settings.db_pool_size
     )
     allocator = ids.IdAllocator(db)
+    tokens = TokenService(
+        db,
+        allocator,
+        secret_key=settings.resolved_secret_key(),
+        ttl=settings.token_ttl,
+        cache_ttl=settings.auth_cache_ttl,
+        cache_size=settings.auth_cache_size,
+    )
+    tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
     return Services(
         settings=settings,
         db=db,
@@ -42,13 +53,7 @@ async def open_services(settings: Settings) -> Services:
             cache_ttl=settings.auth_cache_ttl,
             cache_size=settings.auth_cache_size,
         ),
-        tokens=TokenService(
-            db,
-            allocator,
-            secret_key=settings.resolved_secret_key(),
-            ttl=settings.token_ttl,
-            cache_ttl=settings.auth_cache_ttl,
-            cache_size=settings.auth_cache_size,
-        ),
-        tasks=TaskService(db, allocator, retention_days=settings.task_retention_days),
+        tokens=tokens,
+        tasks=tasks,
+        housekeeper=Housekeeper(tokens, tasks, interval=settings.housekeeping_interval),
     )
