@@ -12,7 +12,28 @@ import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+    "requestid",
+}
+
+
+def stamp_request_ids() -> None:
+    """Give every log record the current request id (``record.requestid``), whichever handler
+    formats it. Idempotent."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "stamps_request_ids", False):
+        return
+
+    def make_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.requestid = request_id.get()
+        return record
+
+    make_record.stamps_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +44,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = request_id.get()
+        rid = getattr(record, "requestid", None)
         if rid:
             entry["requestid"] = rid
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})

@@ -4,11 +4,13 @@ unexpected exceptions, deadlines and rate limits — always ``{"code","message",
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
 
+from dingstore import logs
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 
@@ -63,7 +65,9 @@ def test_unexpected_exception_is_500_without_a_trace(
     assert "secret internals" not in text and "Traceback" not in text and "RuntimeError" not in text
     logged = [r for r in caplog.records if r.levelname == "ERROR"]
     assert logged and logged[-1].exc_info is not None  # the trace went to the log instead
-    assert err.data["requestid"] in caplog.text or logged[-1].getMessage()
+    assert logged[-1].requestid == err.data["requestid"]  # type: ignore[attr-defined]
+    line = json.loads(logs.JsonFormatter().format(logged[-1]))
+    assert line["requestid"] == err.data["requestid"] and "RuntimeError" in line["exception"]
 
 
 def test_request_past_the_deadline_is_503(make_server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

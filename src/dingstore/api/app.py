@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from dingstore import __version__
+from dingstore import __version__, logs
 from dingstore.api import handlers, metrics, middleware, ratelimit
 from dingstore.api.routes import health, oauth2, tasks
 from dingstore.service.container import Services, open_services
@@ -40,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if owned:
                 await app.state.services.close()
 
+    logs.stamp_request_ids()
     app = FastAPI(
         title="dingstore",
         version=__version__,
