@@ -232,7 +232,7 @@ def running(server: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]
         proc = subprocess.Popen(server.cmd, env=server.env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc
-    except BaseException:
+    except Exception:
         err.print(f"[red]{server.label} log (last lines):[/red]\n{tail(log_path)}")
         raise
     finally:
@@ -252,9 +252,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def tail(path: Path, lines: int = 20) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+    return text or "(empty log)"
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str, headers: dict[str, str]) -> None:
@@ -400,6 +401,27 @@ def write_results(results: dict[str, object]) -> None:
     err.print(f"[dim]wrote {RESULTS_PATH}[/dim]")
 
 
+def git_revision() -> dict[str, object]:
+    """The commit measured, and whether the working tree differed from it."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv],
+            cwd=BENCH_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = git("rev-parse", "HEAD")
+        if commit:
+            return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain", "src"))}
+    return {}
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -433,6 +455,7 @@ def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict
         "nproc": os.cpu_count(),
         "python": sys.version.split()[0],
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **git_revision(),
     }
     return report(dingstore, floor_load, settings)
 
@@ -449,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             err.print(f"[red]benchmark failed:[/red] {exc}")
             return 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted; cleaning up[/yellow]")
+            return 130
     write_results(results)
     return 0
 

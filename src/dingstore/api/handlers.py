@@ -10,19 +10,7 @@ from starlette.responses import Response
 from dingstore import errors
 from dingstore.api import responses
 from dingstore.api.middleware import request_id_of
-
-
-def _validation_error(exc: RequestValidationError) -> errors.DingstoreError:
-    first = exc.errors()[0] if exc.errors() else {}
-    kind, loc = first.get("type", ""), tuple(first.get("loc", ()))
-    if kind == "json_invalid":
-        return errors.BadRequest("paramError", "the request body is not valid JSON")
-    if loc == ("body",):
-        if kind == "missing":
-            return errors.BadRequest("Missingbody", "body is mandatory for this action")
-        return errors.BadRequest("paramError", "the request body must be a JSON object")
-    field = ".".join(str(p) for p in loc[1:] if not isinstance(p, int)) or None
-    return errors.param_error(field, f"{field or 'parameter'}: {first.get('msg', 'invalid')}")
+from dingstore.api.validation import validation_error
 
 
 def install(app: FastAPI) -> None:
@@ -32,7 +20,8 @@ def install(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return responses.error(_validation_error(exc), request_id_of(request.scope))
+        error = validation_error(exc.errors(), location_prefix=1)
+        return responses.error(error, request_id_of(request.scope))
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

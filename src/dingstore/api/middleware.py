@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +20,12 @@ from dingstore.api import metrics, responses
 log = logging.getLogger("dingstore.api")
 
 REQUEST_ID_KEY = "dingstore.request_id"
+
+
+def new_request_id() -> str:
+    """A random id shaped like DingTalk's (an upper-case UUID); cheaper than ``uuid.uuid4()``."""
+    h = os.urandom(16).hex().upper()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -44,7 +50,7 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = str(uuid.uuid4()).upper()
+        rid = new_request_id()
         scope[REQUEST_ID_KEY] = rid
         token = logs.request_id.set(rid)
         started = time.perf_counter()

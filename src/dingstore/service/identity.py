@@ -56,8 +56,8 @@ class IdentityService:
             rows = await identity.list_orgs(conn)
         return [models.Org(r.corp_id, r.name, int(r.created_at)) for r in rows]
 
-    async def _require_org(self, conn: object, corp_id: str) -> None:
-        if await identity.get_org(conn, corp_id) is None:  # type: ignore[arg-type]
+    async def _require_org(self, conn: base.Connection, corp_id: str) -> None:
+        if await identity.get_org(conn, corp_id) is None:
             raise errors.NotFound("orgNotExist", f"no organization with corpId {corp_id}")
 
     # --- users ------------------------------------------------------------------------------
@@ -158,10 +158,10 @@ class IdentityService:
             raise errors.NotFound("appNotExist", f"no app {app_id}")
         return models.App.from_row(row)
 
-    async def _find_app(self, conn: object, key_or_id: str) -> models.App:
-        row = await identity.get_app_by_key(conn, key_or_id)  # type: ignore[arg-type]
+    async def _find_app(self, conn: base.Connection, key_or_id: str) -> models.App:
+        row = await identity.get_app_by_key(conn, key_or_id)
         if row is None:
-            row = await identity.get_app(conn, key_or_id)  # type: ignore[arg-type]
+            row = await identity.get_app(conn, key_or_id)
         if row is None:
             raise errors.NotFound("appNotExist", f"no app with appKey or appId {key_or_id}")
         return models.App.from_row(row)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import models
 from dingstore.store import base, ids
 from dingstore.store import tasks as task_rows
+from dingstore.store.base import Connection
 
 MAX_ID = 2**63 - 1
 STATUSES = ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL")
@@ -37,7 +36,7 @@ class TaskService:
 
     async def create(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         task_id: int,
         *,
         corp_id: str,

@@ -2,7 +2,8 @@
 
 A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transaction:
 
-* ``read()``  — a consistent snapshot for queries; never writes.
+* ``read()``  — a connection for queries; never writes. Each statement sees the latest commit
+  (PostgreSQL's READ COMMITTED, SQLite in autocommit); read what must agree in one statement.
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
   back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
   this process); on PostgreSQL any number run at once.
@@ -18,14 +19,22 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dingstore import errors
 
 log = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    """What queries get: SQLAlchemy's ``AsyncConnection`` or anything that answers the same."""
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class BaseDatabase:
@@ -47,10 +56,10 @@ class BaseDatabase:
         """The engine that runs migrations (the writer's)."""
         raise NotImplementedError
 
-    def read(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+    def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def write(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+    def write(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
     async def ping(self) -> bool:

@@ -18,7 +18,7 @@ def database_for(url: str, *, pool_size: int = 8) -> base.BaseDatabase:
     if url.startswith("sqlite"):
         if "+aiosqlite" not in url:
             url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
-        return sqlite.SQLiteDatabase(url, read_pool_size=min(pool_size, 8))
+        return sqlite.SQLiteDatabase(url)
     if url.startswith(("postgresql", "postgres")):
         return postgres.PostgresDatabase(url, pool_size=pool_size)
     raise errors.ServerError(message=f"unsupported database URL scheme: {url.split(':', 1)[0]}")

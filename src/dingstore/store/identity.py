@@ -6,76 +6,76 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dingstore.store.base import Connection
 from dingstore.store.schema import apps, orgs, suites, tokens, users
 
 
-async def _one(conn: AsyncConnection, stmt: sa.Select[Any]) -> RowMapping | None:
+async def _one(conn: Connection, stmt: sa.Select[Any]) -> RowMapping | None:
     return (await conn.execute(stmt)).mappings().first()
 
 
-async def _all(conn: AsyncConnection, stmt: sa.Select[Any]) -> list[RowMapping]:
+async def _all(conn: Connection, stmt: sa.Select[Any]) -> list[RowMapping]:
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def insert(conn: AsyncConnection, table: sa.Table, **values: Any) -> None:
+async def insert(conn: Connection, table: sa.Table, **values: Any) -> None:
     await conn.execute(sa.insert(table).values(**values))
 
 
-async def count_orgs(conn: AsyncConnection) -> int:
+async def count_orgs(conn: Connection) -> int:
     return int((await conn.execute(sa.select(sa.func.count()).select_from(orgs))).scalar_one())
 
 
-async def get_org(conn: AsyncConnection, corp_id: str) -> RowMapping | None:
+async def get_org(conn: Connection, corp_id: str) -> RowMapping | None:
     return await _one(conn, sa.select(orgs).where(orgs.c.corp_id == corp_id))
 
 
-async def list_orgs(conn: AsyncConnection) -> list[RowMapping]:
+async def list_orgs(conn: Connection) -> list[RowMapping]:
     return await _all(conn, sa.select(orgs).order_by(orgs.c.created_at))
 
 
-async def get_user(conn: AsyncConnection, union_id: str) -> RowMapping | None:
+async def get_user(conn: Connection, union_id: str) -> RowMapping | None:
     return await _one(conn, sa.select(users).where(users.c.union_id == union_id))
 
 
-async def list_users(conn: AsyncConnection, corp_id: str | None) -> list[RowMapping]:
+async def list_users(conn: Connection, corp_id: str | None) -> list[RowMapping]:
     stmt = sa.select(users).order_by(users.c.created_at, users.c.union_id)
     if corp_id is not None:
         stmt = stmt.where(users.c.corp_id == corp_id)
     return await _all(conn, stmt)
 
 
-async def get_suite(conn: AsyncConnection, suite_key: str) -> RowMapping | None:
+async def get_suite(conn: Connection, suite_key: str) -> RowMapping | None:
     return await _one(conn, sa.select(suites).where(suites.c.suite_key == suite_key))
 
 
-async def get_app(conn: AsyncConnection, app_id: str) -> RowMapping | None:
+async def get_app(conn: Connection, app_id: str) -> RowMapping | None:
     return await _one(conn, sa.select(apps).where(apps.c.app_id == app_id))
 
 
-async def get_app_by_key(conn: AsyncConnection, app_key: str) -> RowMapping | None:
+async def get_app_by_key(conn: Connection, app_key: str) -> RowMapping | None:
     return await _one(conn, sa.select(apps).where(apps.c.app_key == app_key))
 
 
-async def get_suite_app(conn: AsyncConnection, suite_key: str, corp_id: str) -> RowMapping | None:
+async def get_suite_app(conn: Connection, suite_key: str, corp_id: str) -> RowMapping | None:
     return await _one(
         conn, sa.select(apps).where(apps.c.suite_key == suite_key, apps.c.corp_id == corp_id)
     )
 
 
-async def list_apps(conn: AsyncConnection, corp_id: str | None) -> list[RowMapping]:
+async def list_apps(conn: Connection, corp_id: str | None) -> list[RowMapping]:
     stmt = sa.select(apps).order_by(apps.c.created_at, apps.c.app_id)
     if corp_id is not None:
         stmt = stmt.where(apps.c.corp_id == corp_id)
     return await _all(conn, stmt)
 
 
-async def update_app(conn: AsyncConnection, app_id: str, **values: Any) -> None:
+async def update_app(conn: Connection, app_id: str, **values: Any) -> None:
     await conn.execute(sa.update(apps).where(apps.c.app_id == app_id).values(**values))
 
 
-async def reusable_token(conn: AsyncConnection, app_id: str, now: int) -> RowMapping | None:
+async def reusable_token(conn: Connection, app_id: str, now: int) -> RowMapping | None:
     """The app's newest still-valid token that may be handed out again, if any."""
     stmt = (
         sa.select(tokens)
@@ -86,13 +86,13 @@ async def reusable_token(conn: AsyncConnection, app_id: str, now: int) -> RowMap
     return await _one(conn, stmt)
 
 
-async def extend_token(conn: AsyncConnection, token_id: int, expires_at: int) -> None:
+async def extend_token(conn: Connection, token_id: int, expires_at: int) -> None:
     await conn.execute(
         sa.update(tokens).where(tokens.c.id == token_id).values(expires_at=expires_at)
     )
 
 
-async def token_with_app(conn: AsyncConnection, token_hash: str) -> RowMapping | None:
+async def token_with_app(conn: Connection, token_hash: str) -> RowMapping | None:
     stmt = (
         sa.select(
             tokens.c.expires_at,
@@ -107,10 +107,10 @@ async def token_with_app(conn: AsyncConnection, token_hash: str) -> RowMapping |
     return await _one(conn, stmt)
 
 
-async def delete_tokens(conn: AsyncConnection, app_id: str) -> None:
+async def delete_tokens(conn: Connection, app_id: str) -> None:
     await conn.execute(sa.delete(tokens).where(tokens.c.app_id == app_id))
 
 
-async def purge_expired_tokens(conn: AsyncConnection, now: int) -> int:
+async def purge_expired_tokens(conn: Connection, now: int) -> int:
     result = await conn.execute(sa.delete(tokens).where(tokens.c.expires_at <= now))
     return result.rowcount or 0

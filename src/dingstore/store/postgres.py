@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dingstore.store import base
 
@@ -45,11 +45,11 @@ class PostgresDatabase(base.BaseDatabase):
         return self._engine
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self) -> AsyncIterator[base.Connection]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[base.Connection]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
             yield conn

@@ -1,29 +1,33 @@
 """The embedded database: one SQLite file in WAL mode.
 
-One writer at a time (``BEGIN IMMEDIATE`` on a single connection, serialized by a lock in this
-process and by SQLite's busy timeout across processes such as the admin CLI), readers on their
-own pool so that they never wait for the writer.
+* **Writes** go through one connection (``BEGIN IMMEDIATE``) on aiosqlite's thread, so that a
+  commit's fsync never stalls the event loop; a lock in this process makes writers take turns,
+  SQLite's busy timeout covers other processes (the admin CLI).
+* **Reads** run on the event loop itself, on plain ``sqlite3`` connections: in WAL mode a reader
+  never waits for the writer, and an indexed read costs microseconds — far less than the two
+  thread hops per statement that an async driver pays, which capped throughput at a few
+  connections' worth of round trips (bench/get_task.py). Reads must stay bounded: indexed
+  lookups and pages, never a scan of a whole table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dingstore.store import base
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
-def _make_engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
-
-    @sa.event.listens_for(engine.sync_engine, "connect")
+def _configure(engine: sa.Engine, *, begin: str | None) -> None:
+    @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves; pysqlite's implicit transactions are off.
         dbapi_conn.isolation_level = None
@@ -34,31 +38,58 @@ def _make_engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @sa.event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(begin)
+    if begin is not None:
 
-    return engine
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+
+class LoopConnection:
+    """A synchronous connection behind the async ``Connection`` interface: each call completes
+    without yielding to the event loop."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.sync_connection = connection
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self.sync_connection.execute(statement, parameters)
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(self.sync_connection, *args, **kwargs)
 
 
 class SQLiteDatabase(base.BaseDatabase):
     dialect = "sqlite"
 
-    def __init__(self, url: str, *, read_pool_size: int = 4) -> None:
+    def __init__(self, url: str) -> None:
         super().__init__(url)
-        self._read_pool_size = read_pool_size
         self._writer: AsyncEngine | None = None
-        self._reader: AsyncEngine | None = None
+        self._reader: sa.Engine | None = None
+        self._read_connection: LoopConnection | None = None
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        self._writer = _make_engine(self.url, begin="BEGIN IMMEDIATE", pool_size=1)
-        self._reader = _make_engine(self.url, begin="BEGIN", pool_size=self._read_pool_size)
+        self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_timeout=60)
+        _configure(self._writer.sync_engine, begin="BEGIN IMMEDIATE")
+        self._reader = sa.create_engine(
+            self.url.replace("+aiosqlite", "", 1),
+            poolclass=sa.pool.StaticPool,
+            connect_args={"check_same_thread": False},
+        )
+        # Readers run in autocommit: each statement sees the latest commit, as a statement does
+        # under PostgreSQL's READ COMMITTED, and no BEGIN/COMMIT round is paid.
+        _configure(self._reader, begin=None)
+        # Reads never yield to the loop mid-statement, so one connection serves them all.
+        self._read_connection = LoopConnection(self._reader.connect())
 
     async def close(self) -> None:
-        for engine in (self._writer, self._reader):
-            if engine is not None:
-                await engine.dispose()
+        if self._writer is not None:
+            await self._writer.dispose()
+        if self._read_connection is not None:
+            self._read_connection.sync_connection.close()
+        if self._reader is not None:
+            self._reader.dispose()
 
     @property
     def engine(self) -> AsyncEngine:
@@ -66,13 +97,20 @@ class SQLiteDatabase(base.BaseDatabase):
         return self._writer
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        assert self._reader is not None, "database not opened"
-        async with base.translate_driver_errors(), self._reader.begin() as conn:
-            yield conn
+    async def read(self) -> AsyncIterator[base.Connection]:
+        connection = self._read_connection
+        assert connection is not None, "database not opened"
+        try:
+            async with base.translate_driver_errors():
+                yield connection
+        except BaseException:
+            # Autocommit holds no transaction, but SQLAlchemy keeps one in its own books; a
+            # failed statement marks it invalid until rolled back.
+            connection.sync_connection.rollback()
+            raise
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[base.Connection]:
         assert self._writer is not None, "database not opened"
         async with self._write_lock, base.translate_driver_errors(), self._writer.begin() as conn:
             yield conn

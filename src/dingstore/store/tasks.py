@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dingstore.store.base import Connection
 from dingstore.store.schema import tasks
 
 # What GetTask reads: the row's public face, without the engine's state.
@@ -26,19 +26,19 @@ _PUBLIC = (
 _GET_PUBLIC = sa.select(*_PUBLIC).where(tasks.c.id == sa.bindparam("task_id"))
 
 
-async def insert(conn: AsyncConnection, **values: Any) -> None:
+async def insert(conn: Connection, **values: Any) -> None:
     await conn.execute(sa.insert(tasks).values(**values))
 
 
-async def get_public(conn: AsyncConnection, task_id: int) -> RowMapping | None:
+async def get_public(conn: Connection, task_id: int) -> RowMapping | None:
     return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
 
 
-async def update(conn: AsyncConnection, task_id: int, **values: Any) -> None:
+async def update(conn: Connection, task_id: int, **values: Any) -> None:
     await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
 
 
-async def purge_finished(conn: AsyncConnection, ended_before: int) -> int:
+async def purge_finished(conn: Connection, ended_before: int) -> int:
     result = await conn.execute(
         sa.delete(tasks).where(
             tasks.c.status.in_(("SUCCESS", "FAIL")), tasks.c.end_time < ended_before

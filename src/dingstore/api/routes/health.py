@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from dingstore import errors
 from dingstore.api import metrics, responses, schemas
+from dingstore.api.routing import api_router
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"], errors_documented=False)
 
 
 @router.get("/healthz", response_model=schemas.Health)

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import Body, Request
 
 from dingstore import errors
 from dingstore.api import responses, schemas
-from dingstore.api.auth import services
-from dingstore.service.container import Services
+from dingstore.api.routing import api_router
 
-router = APIRouter(prefix="/v1.0/oauth2", tags=["oauth2"], responses=schemas.ERRORS)
+router = api_router("/v1.0/oauth2", tags=["oauth2"])
 
 
 @router.post("/accessToken", response_model=schemas.AccessTokenResponse, name="GetAccessToken")
 async def get_access_token(
     body: Annotated[schemas.GetAccessTokenRequest, Body()],
-    svc: Annotated[Services, Depends(services)],
+    request: Request,
 ) -> responses.JSON:
     if not body.app_secret:
         raise errors.BadRequest("invalidClientIdOrSecret", "appSecret is required")
-    token = await svc.tokens.issue_for_app(body.app_key, body.app_secret)
+    token = await request.app.state.services.tokens.issue_for_app(body.app_key, body.app_secret)
     return responses.ok(
         schemas.AccessTokenResponse(access_token=token.access_token, expire_in=token.expire_in)
     )
@@ -32,9 +31,9 @@ async def get_access_token(
 )
 async def get_corp_access_token(
     body: Annotated[schemas.GetCorpAccessTokenRequest, Body()],
-    svc: Annotated[Services, Depends(services)],
+    request: Request,
 ) -> responses.JSON:
-    token = await svc.tokens.issue_for_suite(
+    token = await request.app.state.services.tokens.issue_for_suite(
         body.suite_key, body.suite_secret, body.auth_corp_id, body.suite_ticket
     )
     return responses.ok(

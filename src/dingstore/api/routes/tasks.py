@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from dingstore.api import responses, schemas
-from dingstore.api.auth import Caller, operation
+from dingstore.api.routing import Caller, api_router, operation
 from dingstore.clock import iso
 
-router = APIRouter(prefix="/v1.0/storage", tags=["tasks"], responses=schemas.ERRORS)
+router = api_router("/v1.0/storage", tags=["tasks"])
 
 
 @router.get("/tasks/{taskId}", response_model=schemas.GetTaskResponse, name="GetTask")

@@ -1,0 +1,170 @@
+"""How endpoints run: FastAPI documents each route from its signature, and ``ApiRoute`` runs it
+with a lean handler built once from that same signature.
+
+FastAPI's per-request dependency solving costs tens of microseconds a parameter (the token
+header, ``unionId``, a path id) — more than the whole rest of a GetTask (bench/get_task.py).
+``ApiRoute`` supports the few parameter kinds our endpoints use and nothing else, and fails at
+start-up on any other:
+
+* ``request: Request`` (services are ``request.app.state.services``)
+* ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit, operator
+* a path parameter ``taskId: str``
+* ``body: Annotated[Model, Body()]`` — the JSON body, validated by the pydantic model
+* ``query: Annotated[Model, Query()]`` — query parameters, validated by the pydantic model
+
+Validation failures become ``paramError.<field>`` exactly as FastAPI's would (api/handlers.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
+
+from fastapi import Body, Depends, Query, Request
+from fastapi import params as fastapi_params
+from fastapi.routing import APIRoute, APIRouter
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from dingstore import errors
+from dingstore.api import schemas
+from dingstore.api.validation import validation_error
+from dingstore.service import models
+from dingstore.service.container import Services
+
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+_token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: models.Principal
+    operator: models.User
+
+
+async def admit(request: Request, name: str, scope: str) -> Caller:
+    """Check, in order: the access token, the app's rate limit for ``name``, its ``scope``, and
+    the operator named by ``unionId`` (docs/auth.md)."""
+    svc: Services = request.app.state.services
+    principal = await svc.tokens.authenticate(request.headers.get(TOKEN_HEADER))
+    request.app.state.rate_limiter.check(principal.app_id, name)
+    if scope not in principal.scopes:
+        raise errors.ScopeDenied([scope])
+    union_id = request.query_params.get("unionId")
+    if not union_id:
+        raise errors.BadRequest("paramError", "unionId is required")
+    operator = await svc.identity.operator(principal.corp_id, union_id)
+    return Caller(principal, operator)
+
+
+def operation(name: str, scope: str) -> Any:
+    """The ``caller`` parameter of a storage endpoint: operation ``name``, needing ``scope``."""
+
+    async def documented(
+        request: Request,
+        token: Annotated[str | None, Depends(_token_header)] = None,
+        union_id: Annotated[
+            str | None, Query(alias="unionId", description="the operator's unionId (required)")
+        ] = None,
+    ) -> Caller:
+        return await admit(request, name, scope)
+
+    documented.operation = (name, scope)  # type: ignore[attr-defined]
+    return Depends(documented)
+
+
+Getter = Callable[[Request], Awaitable[Any]]
+
+
+async def _request(request: Request) -> Request:
+    return request
+
+
+def _path_getter(name: str) -> Getter:
+    async def get(request: Request) -> str:
+        return request.path_params[name]  # type: ignore[no-any-return]
+
+    return get
+
+
+def _model_getter(model: type[BaseModel], source: str) -> Getter:
+    required = any(field.is_required() for field in model.model_fields.values())
+
+    async def from_body(request: Request) -> BaseModel:
+        raw = await request.body()
+        try:
+            if not raw.strip():
+                if required:
+                    raise errors.BadRequest("Missingbody", "body is mandatory for this action")
+                return model.model_validate({})
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise validation_error(exc.errors()) from None
+
+    async def from_query(request: Request) -> BaseModel:
+        try:
+            return model.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            raise validation_error(exc.errors()) from None
+
+    return from_body if source == "body" else from_query
+
+
+def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> Getter:
+    default = param.default
+    if hint is Request:
+        return _request
+    if isinstance(default, fastapi_params.Depends):
+        marked = getattr(default.dependency, "operation", None)
+        if marked is not None:
+            op_name, scope = marked
+
+            async def caller(request: Request) -> Caller:
+                return await admit(request, op_name, scope)
+
+            return caller
+    if name in route.param_convertors:
+        return _path_getter(name)
+    if get_origin(hint) is Annotated:
+        model, *marks = get_args(hint)
+        for mark in marks:
+            if isinstance(mark, fastapi_params.Body):
+                return _model_getter(model, "body")
+            if isinstance(mark, fastapi_params.Query):
+                return _model_getter(model, "query")
+    raise TypeError(
+        f"{route.endpoint.__qualname__}: parameter {name!r} is not a kind ApiRoute runs"
+    )
+
+
+def api_router(prefix: str = "", *, tags: list[str], errors_documented: bool = True) -> APIRouter:
+    """A router of ``ApiRoute``s, each named (and so identified in OpenAPI) by its operation."""
+    return APIRouter(
+        prefix=prefix,
+        tags=list(tags),
+        route_class=ApiRoute,
+        responses=schemas.ERRORS if errors_documented else None,
+        generate_unique_id_function=lambda route: route.name,
+    )
+
+
+class ApiRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+        hints = get_type_hints(endpoint, include_extras=True)
+        plan = [
+            (name, _getter(self, name, param, hints.get(name)))
+            for name, param in inspect.signature(endpoint).parameters.items()
+        ]
+
+        async def handle(request: Request) -> Response:
+            kwargs = {name: await get(request) for name, get in plan}
+            return await endpoint(**kwargs)  # type: ignore[no-any-return]
+
+        return handle
+
+
+__all__ = ["Body", "Caller", "Query", "admit", "operation"]
