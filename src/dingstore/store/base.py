@@ -29,6 +29,17 @@ from dingstore import errors
 log = logging.getLogger(__name__)
 
 
+PREPARED = "dingstore_prepared"
+
+
+def prepared(statement: Any) -> Any:
+    """Mark a hot statement, built once with ``bindparam`` placeholders for its values, so that a
+    backend may run it on a faster path (SQLite's reader runs it on the driver directly). Only
+    columns and parameters that need no type conversion are allowed; SQLite checks at first use.
+    """
+    return statement.execution_options(**{PREPARED: True})
+
+
 class Connection(Protocol):
     """What queries get: SQLAlchemy's ``AsyncConnection`` or anything that answers the same."""
 

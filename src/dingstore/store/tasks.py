@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import tasks
 
@@ -23,7 +24,7 @@ _PUBLIC = (
     tasks.c.begin_time,
     tasks.c.end_time,
 )
-_GET_PUBLIC = sa.select(*_PUBLIC).where(tasks.c.id == sa.bindparam("task_id"))
+_GET_PUBLIC = base.prepared(sa.select(*_PUBLIC).where(tasks.c.id == sa.bindparam("task_id")))
 
 
 async def insert(conn: Connection, **values: Any) -> None:
