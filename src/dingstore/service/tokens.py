@@ -56,18 +56,7 @@ class TokenService:
             if current is not None:
                 await identity.extend_token(conn, current.id, expires_at)
                 return models.AccessToken(self._token(current.id), self.ttl)
-            token = self._token(token_id)
-            await identity.insert(
-                conn,
-                schema.tokens,
-                id=token_id,
-                app_id=app.app_id,
-                token_hash=credentials.digest(token),
-                reusable=True,
-                expires_at=expires_at,
-                created_at=now,
-            )
-        return models.AccessToken(token, self.ttl)
+            return await self._new_token(conn, token_id, app.app_id, reusable=True, now=now)
 
     async def issue_for_suite(
         self, suite_key: str, suite_secret: str, auth_corp_id: str, suite_ticket: str
@@ -86,17 +75,22 @@ class TokenService:
                 )
             if not credentials.matches(suite_ticket, app.suite_ticket):
                 raise errors.BadRequest("invalidSuiteTicket", "invalid suiteTicket")
-            token = self._token(token_id)
-            await identity.insert(
-                conn,
-                schema.tokens,
-                id=token_id,
-                app_id=app.app_id,
-                token_hash=credentials.digest(token),
-                reusable=False,
-                expires_at=now + self.ttl * 1000,
-                created_at=now,
-            )
+            return await self._new_token(conn, token_id, app.app_id, reusable=False, now=now)
+
+    async def _new_token(
+        self, conn: base.Connection, token_id: int, app_id: str, *, reusable: bool, now: int
+    ) -> models.AccessToken:
+        token = self._token(token_id)
+        await identity.insert(
+            conn,
+            schema.tokens,
+            id=token_id,
+            app_id=app_id,
+            token_hash=credentials.digest(token),
+            reusable=reusable,
+            expires_at=now + self.ttl * 1000,
+            created_at=now,
+        )
         return models.AccessToken(token, self.ttl)
 
     async def authenticate(self, token: str | None) -> models.Principal:
