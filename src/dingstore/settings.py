@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     # A key for signing tokens and URLs; generated into the data dir when not given.
     secret_key: str | None = None
 
+    # Where file bytes live: unset = DATA_DIR/blobs, ``file:///path``, ``memory://`` (tests).
+    blob_url: str | None = None
+    # The largest body one data-plane PUT may carry: a whole file, or one multipart part.
+    blob_max_object_size: int = Field(5 * 1024**3, gt=0)
+    blob_max_part_size: int = Field(5 * 1024**3, gt=0)
+
     token_ttl: int = Field(7200, gt=0)
     auth_cache_ttl: float = Field(30.0, ge=0)
     auth_cache_size: int = Field(10_000, gt=0)
@@ -35,6 +41,13 @@ class Settings(BaseSettings):
 
     task_retention_days: float = Field(7.0, gt=0)
     housekeeping_interval: float = Field(300.0, gt=0)
+    # Files: versions kept per file, how long an uploadKey and a transfer URL live, how long an
+    # unreferenced blob's bytes stay before collection, and the org's capacity (None = no cap).
+    version_retention: int = Field(100, ge=1)
+    upload_ttl: int = Field(86_400, gt=0)
+    transfer_expiry: int = Field(900, gt=0)
+    blob_grace: int = Field(3_600, ge=0)
+    org_quota: int | None = Field(None, ge=0)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
     log_json: bool = True

@@ -12,7 +12,17 @@ from fastapi import FastAPI
 
 from dingstore import __version__, logs
 from dingstore.api import handlers, metrics, middleware, ratelimit
-from dingstore.api.routes import health, oauth2, tasks
+from dingstore.api.routes import (
+    blobs,
+    dentries,
+    files,
+    health,
+    oauth2,
+    orgs,
+    spaces,
+    tasks,
+    versions,
+)
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
 
@@ -20,7 +30,14 @@ ROUTERS = (
     health.router,
     oauth2.router,
     # storage 1.0, in the order of the spec
+    orgs.router,
+    spaces.router,
+    dentries.router,
+    files.router,
     tasks.router,
+    versions.router,
+    # the data plane of the self-served blob stores (not a DingTalk API)
+    blobs.router,
 )
 
 
@@ -70,5 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         middleware.RequestMiddleware,
         metrics=app.state.metrics,
         deadline=settings.request_timeout,
+        # transfers take as long as their bytes take
+        no_deadline_prefixes=(blobs.PREFIX,),
     )
     return app

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import Body, Depends, Query, Request
@@ -39,10 +38,7 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 _token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    principal: models.Principal
-    operator: models.User
+Caller = models.Actor
 
 
 async def admit(request: Request, name: str, scope: str) -> Caller:

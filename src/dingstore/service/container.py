@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dingstore.blobs import stores as blob_stores
+from dingstore.blobs.base import BaseBlobStore
+from dingstore.service.dentries import DentryService
+from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
+from dingstore.service.properties import PropertyService
+from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
+from dingstore.service.versions import VersionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
 
@@ -21,15 +28,25 @@ class Services:
     tokens: TokenService
     tasks: TaskService
     housekeeper: Housekeeper
+    blobs: BaseBlobStore
+    spaces: SpaceService
+    dentries: DentryService
+    files: FileService
+    versions: VersionService
+    properties: PropertyService
 
     async def close(self) -> None:
+        await self.blobs.close()
         await self.db.close()
 
 
 async def open_services(settings: Settings) -> Services:
-    """Open the database (migrating it to head) and build every service on it."""
+    """Open the database (migrating it to head) and the blob store, and build every service on
+    them."""
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    blobs = blob_stores.blob_store_for(settings)
+    await blobs.open()
     db = await database.open_database(
         settings.resolved_database_url, pool_size=settings.db_pool_size
     )
@@ -43,6 +60,15 @@ async def open_services(settings: Settings) -> Services:
         cache_size=settings.auth_cache_size,
     )
     tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
+    files = FileService(
+        db,
+        allocator,
+        blobs,
+        version_retention=settings.version_retention,
+        upload_ttl=settings.upload_ttl,
+        transfer_expiry=settings.transfer_expiry,
+        blob_grace=settings.blob_grace,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -55,5 +81,11 @@ async def open_services(settings: Settings) -> Services:
         ),
         tokens=tokens,
         tasks=tasks,
-        housekeeper=Housekeeper(tokens, tasks, interval=settings.housekeeping_interval),
+        housekeeper=Housekeeper(tokens, tasks, files, interval=settings.housekeeping_interval),
+        blobs=blobs,
+        spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
+        dentries=DentryService(db, allocator, version_retention=settings.version_retention),
+        files=files,
+        versions=VersionService(db, retention=settings.version_retention),
+        properties=PropertyService(db),
     )

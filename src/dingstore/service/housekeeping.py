@@ -1,4 +1,5 @@
-"""Periodic upkeep of a store: expired tokens and finished tasks past their retention.
+"""Periodic upkeep of a store: expired tokens, finished tasks past their retention, expired
+uploads and the bytes of blobs nothing references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap."""
 
@@ -9,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from dingstore import errors
+from dingstore.service.files import FileService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
 
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 class Housekeeper:
     tokens: TokenService
     tasks: TaskService
+    files: FileService
     interval: float = 300.0
 
     async def sweep(self) -> dict[str, int]:
@@ -26,6 +29,7 @@ class Housekeeper:
         return {
             "tokens": await self.tokens.purge_expired(),
             "tasks": await self.tasks.purge_expired(),
+            **await self.files.collect(),
         }
 
     async def run_forever(self) -> None:

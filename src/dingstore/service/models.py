@@ -83,3 +83,84 @@ class Task:
     fail_message: str | None
     begin_time: int | None
     end_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: the app behind the token, in its org, for the operator named by unionId."""
+
+    principal: Principal
+    operator: User
+
+    @property
+    def corp_id(self) -> str:
+        return self.principal.corp_id
+
+    @property
+    def app_id(self) -> str:
+        return self.principal.app_id
+
+    @property
+    def union_id(self) -> str:
+        return self.operator.union_id
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    id: int
+    corp_id: str
+    app_id: str
+    name: str | None
+    owner_type: str
+    owner_id: str
+    creator_id: str
+    modifier_id: str
+    quota: int | None
+    used_quota: int
+    status: str
+    scene: str
+    scene_id: str
+    can_search: bool
+    can_rename: bool
+    can_record_recent_file: bool
+    created_at: int
+    modified_at: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Space:
+        return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class AppProperty:
+    name: str
+    value: str
+    visibility: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dentry:
+    id: int
+    space_id: int
+    parent_id: int
+    type: str
+    name: str
+    path: str
+    size: int | None
+    version: int | None
+    status: str
+    extension: str | None
+    uuid: str
+    creator_id: str
+    modifier_id: str
+    created_at: int
+    modified_at: int
+    app_properties: dict[str, list[AppProperty]]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``next_token`` is None on the last."""
+
+    items: list[Any]
+    next_token: str | None

@@ -112,3 +112,140 @@ tasks = sa.Table(
     sa.Index("ix_tasks_end_time", "end_time"),
     sa.Index("ix_tasks_status_lease", "status", "lease_expires_at"),
 )
+
+# --- spaces and the dentry tree -----------------------------------------------------------
+
+spaces = sa.Table(
+    "spaces",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("corp_id", sa.String(64), sa.ForeignKey("orgs.corp_id"), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(256)),
+    sa.Column("owner_type", sa.String(8), nullable=False),
+    sa.Column("owner_id", sa.String(64), nullable=False),
+    sa.Column("creator_id", sa.String(64), nullable=False),
+    sa.Column("modifier_id", sa.String(64), nullable=False),
+    sa.Column("quota", sa.BigInteger),
+    sa.Column("used_quota", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("scene", sa.String(128), nullable=False),
+    sa.Column("scene_id", sa.String(128), nullable=False),
+    sa.Column("can_search", sa.Boolean, nullable=False),
+    sa.Column("can_rename", sa.Boolean, nullable=False),
+    sa.Column("can_record_recent_file", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("corp_id", "app_id", "scene", "scene_id"),
+)
+
+# Blobs are immutable file contents, shared by every version that references them; a blob whose
+# count falls to zero is collected (its bytes deleted) after a grace period.
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("md5", sa.String(32)),
+    sa.Column("refcount", sa.BigInteger, nullable=False),
+    sa.Column("released_at", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_blobs_released_at", "released_at"),
+)
+
+_LIVE = sa.text("status = 'NORMAL'")
+
+dentries = sa.Table(
+    "dentries",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("space_id", sa.BigInteger, sa.ForeignKey("spaces.id"), nullable=False),
+    sa.Column("parent_id", sa.BigInteger, nullable=False),  # 0 = the space's root
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("type", sa.String(8), nullable=False),
+    sa.Column("size", sa.BigInteger),  # files only
+    sa.Column("blob_id", sa.BigInteger),  # files only: the current version's blob
+    sa.Column("version", sa.BigInteger),  # files only
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("uuid", sa.String(64), nullable=False, unique=True),
+    sa.Column("creator_id", sa.String(64), nullable=False),
+    sa.Column("modifier_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.Column("deleted_at", sa.BigInteger),
+    # No two live siblings share a name.
+    sa.Index(
+        "uq_dentries_live_name",
+        "space_id",
+        "parent_id",
+        "name",
+        unique=True,
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    ),
+    # Keyset pagination of one folder, for each order ListDentries offers, and of a space.
+    sa.Index("ix_dentries_by_modified", "space_id", "parent_id", "modified_at", "id"),
+    sa.Index("ix_dentries_by_created", "space_id", "parent_id", "created_at", "id"),
+    sa.Index("ix_dentries_by_size", "space_id", "parent_id", "size", "id"),
+    sa.Index("ix_dentries_space_modified", "space_id", "modified_at", "id"),
+)
+
+# Every stored version of a file, the current one included (it mirrors the dentry's row).
+dentry_versions = sa.Table(
+    "dentry_versions",
+    metadata,
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("blob_id", sa.BigInteger, nullable=False),
+    sa.Column("modifier_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+app_properties = sa.Table(
+    "app_properties",
+    metadata,
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("visibility", sa.String(8), nullable=False),
+)
+
+# An upload in progress: its bytes go to ``blobs/<blob_id>`` (or its parts), and CommitFile
+# turns it into a version. Expired uploads are collected with their bytes.
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("upload_key", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("creator_id", sa.String(64), nullable=False),
+    sa.Column("blob_id", sa.BigInteger, nullable=False),
+    sa.Column("multipart_id", sa.String(256)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("md5", sa.String(32)),
+    sa.Column("name", sa.String(1024)),
+    sa.Column("parent_id", sa.BigInteger),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)
+
+recycle_items = sa.Table(
+    "recycle_items",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("dentry_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("type", sa.String(8), nullable=False),
+    sa.Column("original_parent_id", sa.BigInteger, nullable=False),
+    sa.Column("original_name", sa.String(1024), nullable=False),
+    sa.Column("original_path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("operator_id", sa.String(64), nullable=False),
+    sa.Column("operator_time", sa.BigInteger, nullable=False),
+    sa.Index("ix_recycle_items_corp_time", "corp_id", "operator_time", "id"),
+)

@@ -1,0 +1,196 @@
+"""Dentries: files and folders (spec §6 C)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Body, Query, Request
+
+from dingstore.api import responses, views
+from dingstore.api import storage_schemas as wire
+from dingstore.api.routing import Caller, api_router, operation
+from dingstore.service.dentries import Moved
+
+router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
+
+
+def _moved(result: Moved) -> responses.JSON:
+    return responses.ok(
+        wire.CopyMoveResponse(
+            dentry=views.dentry(result.dentry) if result.dentry else None,
+            async_=result.task_id is not None,
+            task_id=str(result.task_id) if result.task_id is not None else None,
+        )
+    )
+
+
+@router.post("/{parentId}/folders", response_model=wire.DentryResponse, name="AddFolder")
+async def add_folder(
+    spaceId: str,
+    parentId: str,
+    request: Request,
+    body: Annotated[wire.AddFolderRequest, Body()],
+    caller: Caller = operation("AddFolder", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.AddFolderOption()
+    folder = await request.app.state.services.dentries.add_folder(
+        caller,
+        spaceId,
+        parentId,
+        body.name,
+        option.conflict_strategy,
+        views.property_inputs(option.app_properties),
+    )
+    return responses.ok(wire.DentryResponse(dentry=views.dentry(folder)))
+
+
+@router.post("/{dentryId}/query", response_model=wire.DentryResponse, name="GetDentry")
+async def get_dentry(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.GetDentryRequest, Body()],
+    caller: Caller = operation("GetDentry", "Storage.File.Read"),
+) -> responses.JSON:
+    option = body.option or wire.GetDentryOption()
+    found = await request.app.state.services.dentries.get(
+        caller, spaceId, dentryId, option.app_ids_for_app_properties
+    )
+    return responses.ok(wire.DentryResponse(dentry=views.dentry(found)))
+
+
+@router.post("/query", response_model=wire.GetDentriesResponse, name="GetDentries")
+async def get_dentries(
+    spaceId: str,
+    request: Request,
+    body: Annotated[wire.GetDentriesRequest, Body()],
+    caller: Caller = operation("GetDentries", "Storage.File.Read"),
+) -> responses.JSON:
+    option = body.option or wire.GetDentryOption()
+    items = await request.app.state.services.dentries.get_many(
+        caller, spaceId, body.dentry_ids, option.app_ids_for_app_properties
+    )
+    return responses.ok(
+        wire.GetDentriesResponse(
+            result_items=[
+                wire.DentryResultItem(
+                    space_id=spaceId,
+                    dentry_id=item.dentry_id,
+                    success=item.dentry is not None,
+                    error_code=item.error_code,
+                    dentry=views.dentry(item.dentry) if item.dentry else None,
+                )
+                for item in items
+            ]
+        )
+    )
+
+
+@router.get("", response_model=wire.DentriesPage, name="ListDentries")
+async def list_dentries(
+    spaceId: str,
+    request: Request,
+    query: Annotated[wire.ListDentriesQuery, Query()],
+    caller: Caller = operation("ListDentries", "Storage.File.Read"),
+) -> responses.JSON:
+    page = await request.app.state.services.dentries.list(
+        caller,
+        spaceId,
+        query.parent_id,
+        next_token=query.next_token,
+        max_results=query.max_results,
+        order_by=query.order_by,
+        order=query.order,
+    )
+    return responses.ok(
+        wire.DentriesPage(
+            dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
+        )
+    )
+
+
+@router.post("/listAll", response_model=wire.DentriesPage, name="ListAllDentries")
+async def list_all_dentries(
+    spaceId: str,
+    request: Request,
+    body: Annotated[wire.ListAllDentriesRequest, Body()],
+    caller: Caller = operation("ListAllDentries", "Storage.File.Read"),
+) -> responses.JSON:
+    option = body.option or wire.ListAllOption()
+    page = await request.app.state.services.dentries.list_all(
+        caller,
+        spaceId,
+        next_token=option.next_token,
+        max_results=option.max_results,
+        order=option.order,
+    )
+    return responses.ok(
+        wire.DentriesPage(
+            dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
+        )
+    )
+
+
+@router.post("/{dentryId}/rename", response_model=wire.DentryResponse, name="RenameDentry")
+async def rename_dentry(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.RenameRequest, Body()],
+    caller: Caller = operation("RenameDentry", "Storage.File.Write"),
+) -> responses.JSON:
+    renamed = await request.app.state.services.dentries.rename(
+        caller, spaceId, dentryId, body.new_name
+    )
+    return responses.ok(wire.DentryResponse(dentry=views.dentry(renamed)))
+
+
+@router.post("/{dentryId}/copy", response_model=wire.CopyMoveResponse, name="CopyDentry")
+async def copy_dentry(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.CopyRequest, Body()],
+    caller: Caller = operation("CopyDentry", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.ConflictOption()
+    result = await request.app.state.services.dentries.copy(
+        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
+        option.conflict_strategy,
+    )  # fmt: skip
+    return _moved(result)
+
+
+@router.post("/{dentryId}/move", response_model=wire.CopyMoveResponse, name="MoveDentry")
+async def move_dentry(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.MoveRequest, Body()],
+    caller: Caller = operation("MoveDentry", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.MoveOption()
+    result = await request.app.state.services.dentries.move(
+        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
+        option.conflict_strategy,
+    )  # fmt: skip
+    return _moved(result)
+
+
+@router.delete("/{dentryId}", response_model=wire.AsyncResponse, name="DeleteDentry")
+async def delete_dentry(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    query: Annotated[wire.DeleteQuery, Query()],
+    caller: Caller = operation("DeleteDentry", "Storage.File.Write"),
+) -> responses.JSON:
+    result = await request.app.state.services.dentries.delete(
+        caller, spaceId, dentryId, to_recycle_bin=bool(query.to_recycle_bin)
+    )
+    return responses.ok(
+        wire.AsyncResponse(
+            async_=result.task_id is not None,
+            task_id=str(result.task_id) if result.task_id is not None else None,
+        )
+    )

@@ -1,0 +1,71 @@
+"""Versions and app properties (spec §6 F, G)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Body, Query, Request
+
+from dingstore.api import responses, views
+from dingstore.api import storage_schemas as wire
+from dingstore.api.routing import Caller, api_router, operation
+
+router = api_router("/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}", tags=["versions"])
+
+
+@router.get("/versions", response_model=wire.DentriesPage, name="ListDentryVersions")
+async def list_dentry_versions(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    query: Annotated[wire.ListVersionsQuery, Query()],
+    caller: Caller = operation("ListDentryVersions", "Storage.File.Read"),
+) -> responses.JSON:
+    page = await request.app.state.services.versions.list(
+        caller, spaceId, dentryId, next_token=query.next_token, max_results=query.max_results
+    )
+    return responses.ok(
+        wire.DentriesPage(
+            dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
+        )
+    )
+
+
+@router.post("/versions/{version}/revert", response_model=wire.Success, name="RevertDentryVersion")
+async def revert_dentry_version(
+    spaceId: str,
+    dentryId: str,
+    version: str,
+    request: Request,
+    caller: Caller = operation("RevertDentryVersion", "Storage.File.Write"),
+) -> responses.JSON:
+    await request.app.state.services.versions.revert(caller, spaceId, dentryId, version)
+    return responses.ok(wire.Success())
+
+
+@router.put("/appProperties", response_model=wire.Success, name="UpdateDentryAppProperties")
+async def update_dentry_app_properties(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.UpdateAppPropertiesRequest, Body()],
+    caller: Caller = operation("UpdateDentryAppProperties", "Storage.File.Write"),
+) -> responses.JSON:
+    await request.app.state.services.properties.update(
+        caller, spaceId, dentryId, views.property_inputs(body.app_properties)
+    )
+    return responses.ok(wire.Success())
+
+
+@router.post("/appProperties/remove", response_model=wire.Success, name="DeleteDentryAppProperties")
+async def delete_dentry_app_properties(
+    spaceId: str,
+    dentryId: str,
+    request: Request,
+    body: Annotated[wire.DeleteAppPropertiesRequest, Body()],
+    caller: Caller = operation("DeleteDentryAppProperties", "Storage.File.Write"),
+) -> responses.JSON:
+    await request.app.state.services.properties.delete(
+        caller, spaceId, dentryId, body.property_names
+    )
+    return responses.ok(wire.Success())

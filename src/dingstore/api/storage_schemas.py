@@ -1,0 +1,345 @@
+"""Request and response bodies of the storage operations (spec §5, §6 A to D, F, G), in DingTalk's
+camelCase. Responses leave out what has no value (``exclude_none``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dingstore.api.schemas import Wire
+
+# --- shared objects (spec §5) -------------------------------------------------------------
+
+
+class Quota(Wire):
+    used: int
+    max: int | None = None
+    reserved: int | None = None
+    type: str
+
+
+class Partition(Wire):
+    partition_type: str = "PUBLIC_OSS_PARTITION"
+    quota: Quota
+
+
+class Capabilities(Wire):
+    can_search: bool = False
+    can_rename: bool = False
+    can_record_recent_file: bool = False
+
+
+class Space(Wire):
+    id: str
+    corp_id: str
+    app_id: str
+    name: str | None = None
+    owner_type: str
+    owner_id: str
+    creator_id: str
+    modifier_id: str
+    quota: int
+    used_quota: int
+    status: str
+    scene: str
+    scene_id: str
+    capabilities: Capabilities
+    partitions: list[Partition]
+    create_time: str
+    modified_time: str
+
+
+class AppProperty(Wire):
+    name: str
+    value: str
+    visibility: str = "PRIVATE"
+
+
+class DentryProperties(Wire):
+    read_only: bool = False
+
+
+class Dentry(Wire):
+    id: str
+    space_id: str
+    parent_id: str
+    type: str
+    name: str
+    size: int | None = None
+    path: str
+    version: int | None = None
+    status: str
+    extension: str | None = None
+    creator_id: str
+    modifier_id: str
+    create_time: str
+    modified_time: str
+    properties: DentryProperties = Field(default_factory=DentryProperties)
+    app_properties: dict[str, list[AppProperty]] = Field(default_factory=dict)
+    uuid: str
+    partition_type: str = "PUBLIC_OSS_PARTITION"
+    storage_driver: str = "DINGTALK"
+    category: str | None = None
+
+
+class HeaderSignatureInfo(Wire):
+    resource_urls: list[str]
+    headers: dict[str, str]
+    expiration_seconds: int
+    region: str
+    internal_resource_urls: list[str] = Field(default_factory=list)
+
+
+# --- A. org and app -----------------------------------------------------------------------
+
+
+class Org(Wire):
+    corp_id: str
+    partitions: list[Partition]
+
+
+class GetOrgResponse(Wire):
+    org: Org
+
+
+class App(Wire):
+    corp_id: str
+    app_id: str
+    name: str
+    create_time: str
+    modified_time: str
+    partitions: list[Partition]
+
+
+class GetCurrentAppResponse(Wire):
+    app: App
+
+
+# --- B. spaces ----------------------------------------------------------------------------
+
+
+class AddSpaceOption(Wire):
+    name: str | None = None
+    quota: int | None = None
+    capabilities: Capabilities | None = None
+    scene: str | None = None
+    scene_id: str | None = None
+    owner_type: str | None = None
+
+
+class AddSpaceRequest(Wire):
+    option: AddSpaceOption | None = None
+
+
+class SpaceResponse(Wire):
+    space: Space
+
+
+# --- C. dentries --------------------------------------------------------------------------
+
+
+class AddFolderOption(Wire):
+    conflict_strategy: str | None = None
+    app_properties: list[AppProperty] | None = None
+
+
+class AddFolderRequest(Wire):
+    name: str
+    option: AddFolderOption | None = None
+
+
+class DentryResponse(Wire):
+    dentry: Dentry
+
+
+class GetDentryOption(Wire):
+    app_ids_for_app_properties: list[str] | None = Field(None, max_length=20)
+    with_thumbnail: bool | None = None
+
+
+class GetDentryRequest(Wire):
+    option: GetDentryOption | None = None
+
+
+class GetDentriesRequest(Wire):
+    dentry_ids: list[str]
+    option: GetDentryOption | None = None
+
+
+class DentryResultItem(Wire):
+    space_id: str
+    dentry_id: str
+    success: bool
+    error_code: str | None = None
+    dentry: Dentry | None = None
+
+
+class GetDentriesResponse(Wire):
+    result_items: list[DentryResultItem]
+
+
+class ListDentriesQuery(Wire):
+    parent_id: str | None = None
+    next_token: str | None = None
+    max_results: int | None = None
+    order_by: str | None = None
+    order: str | None = None
+    with_thumbnail: bool | None = None
+
+
+class DentriesPage(Wire):
+    dentries: list[Dentry]
+    next_token: str | None = None
+
+
+class ListAllOption(Wire):
+    next_token: str | None = None
+    max_results: int | None = None
+    order: str | None = None
+    with_thumbnail: bool | None = None
+
+
+class ListAllDentriesRequest(Wire):
+    option: ListAllOption | None = None
+
+
+class RenameRequest(Wire):
+    new_name: str
+
+
+class ConflictOption(Wire):
+    conflict_strategy: str | None = None
+
+
+class CopyRequest(Wire):
+    target_space_id: str
+    target_folder_id: str
+    option: ConflictOption | None = None
+
+
+class MoveOption(Wire):
+    conflict_strategy: str | None = None
+    preserve_permissions: bool | None = None
+    preseve_permissions: bool | None = Field(None, alias="presevePermissions")
+
+
+class MoveRequest(Wire):
+    target_space_id: str
+    target_folder_id: str
+    option: MoveOption | None = None
+
+
+class CopyMoveResponse(Wire):
+    dentry: Dentry | None = None
+    async_: bool = Field(False, alias="async")
+    task_id: str | None = None
+
+
+class DeleteQuery(Wire):
+    to_recycle_bin: bool | None = None
+
+
+class AsyncResponse(Wire):
+    async_: bool = Field(False, alias="async")
+    task_id: str | None = None
+
+
+# --- D. upload and download ---------------------------------------------------------------
+
+
+class PreCheckParam(Wire):
+    md5: str | None = None
+    size: int | None = None
+    parent_id: str | None = None
+    name: str | None = None
+
+
+class UploadOption(Wire):
+    storage_driver: str | None = None
+    pre_check_param: PreCheckParam | None = None
+    prefer_region: str | None = None
+    prefer_intranet: bool | None = None
+
+
+class GetFileUploadInfoRequest(Wire):
+    protocol: str | None = None
+    multipart: bool | None = None
+    option: UploadOption | None = None
+
+
+class GetFileUploadInfoResponse(Wire):
+    upload_key: str
+    storage_driver: str = "DINGTALK"
+    protocol: str = "HEADER_SIGNATURE"
+    header_signature_info: HeaderSignatureInfo | None = None
+
+
+class CommitOption(Wire):
+    size: int | None = None
+    conflict_strategy: str | None = None
+    app_properties: list[AppProperty] | None = None
+
+
+class CommitFileRequest(Wire):
+    upload_key: str
+    name: str
+    parent_id: str
+    overwrite_dentry_id: str | None = None
+    option: CommitOption | None = None
+
+
+class InitMultipartRequest(Wire):
+    option: UploadOption | None = None
+
+
+class InitMultipartResponse(Wire):
+    upload_key: str
+    storage_driver: str = "DINGTALK"
+
+
+class GetMultipartInfosRequest(Wire):
+    upload_key: str | None = None
+    part_numbers: list[int] | None = None
+    option: UploadOption | None = None
+
+
+class PartInfo(Wire):
+    part_number: int
+    header_signature_info: HeaderSignatureInfo
+
+
+class GetMultipartInfosResponse(Wire):
+    multipart_header_signature_infos: list[PartInfo]
+
+
+class DownloadOption(Wire):
+    version: int | None = None
+    prefer_intranet: bool | None = None
+
+
+class GetFileDownloadInfoRequest(Wire):
+    option: DownloadOption | None = None
+
+
+class GetFileDownloadInfoResponse(Wire):
+    protocol: str = "HEADER_SIGNATURE"
+    header_signature_info: HeaderSignatureInfo
+
+
+# --- F. versions, G. app properties -------------------------------------------------------
+
+
+class ListVersionsQuery(Wire):
+    next_token: str | None = None
+    max_results: int | None = None
+
+
+class Success(Wire):
+    success: bool = True
+
+
+class UpdateAppPropertiesRequest(Wire):
+    app_properties: list[AppProperty]
+
+
+class DeleteAppPropertiesRequest(Wire):
+    property_names: list[str]

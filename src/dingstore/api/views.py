@@ -1,0 +1,98 @@
+"""Service results as wire objects."""
+
+from __future__ import annotations
+
+from dingstore.api import storage_schemas as wire
+from dingstore.blobs.base import Transfer
+from dingstore.clock import iso
+from dingstore.service import models
+from dingstore.service.properties import PropertyInput
+from dingstore.service.spaces import Usage
+
+_CATEGORIES = {
+    "IMAGE": {"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "heic", "tif", "tiff"},
+    "VIDEO": {"mp4", "mov", "avi", "mkv", "wmv", "flv", "webm", "m4v"},
+    "AUDIO": {"mp3", "wav", "aac", "flac", "ogg", "m4a", "amr", "wma"},
+    "ARCHIVE": {"zip", "rar", "7z", "tar", "gz", "bz2", "xz", "tgz"},
+    "DOCUMENT": {
+        "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "md", "csv", "rtf",
+        "odt", "ods", "odp", "key", "numbers", "pages",
+    },
+}  # fmt: skip
+REGION = "UNKNOWN"
+
+
+def category(extension: str | None) -> str:
+    ext = (extension or "").lower()
+    return next((name for name, exts in _CATEGORIES.items() if ext in exts), "OTHER")
+
+
+def partition(usage: Usage) -> wire.Partition:
+    kind = "PRIVATE" if usage.max is not None else "SHARE"
+    return wire.Partition(quota=wire.Quota(used=usage.used, max=usage.max, type=kind))
+
+
+def space(s: models.Space) -> wire.Space:
+    return wire.Space(
+        id=str(s.id),
+        corp_id=s.corp_id,
+        app_id=s.app_id,
+        name=s.name,
+        owner_type=s.owner_type,
+        owner_id=s.owner_id,
+        creator_id=s.creator_id,
+        modifier_id=s.modifier_id,
+        quota=-1 if s.quota is None else s.quota,
+        used_quota=s.used_quota,
+        status=s.status,
+        scene=s.scene,
+        scene_id=s.scene_id,
+        capabilities=wire.Capabilities(
+            can_search=s.can_search,
+            can_rename=s.can_rename,
+            can_record_recent_file=s.can_record_recent_file,
+        ),
+        partitions=[partition(Usage(s.used_quota, s.quota))],
+        create_time=iso(s.created_at) or "",
+        modified_time=iso(s.modified_at) or "",
+    )
+
+
+def dentry(d: models.Dentry) -> wire.Dentry:
+    return wire.Dentry(
+        id=str(d.id),
+        space_id=str(d.space_id),
+        parent_id=str(d.parent_id),
+        type=d.type,
+        name=d.name,
+        size=d.size,
+        path=d.path,
+        version=d.version,
+        status=d.status,
+        extension=d.extension,
+        creator_id=d.creator_id,
+        modifier_id=d.modifier_id,
+        create_time=iso(d.created_at) or "",
+        modified_time=iso(d.modified_at) or "",
+        app_properties={
+            owner: [
+                wire.AppProperty(name=p.name, value=p.value, visibility=p.visibility) for p in ps
+            ]
+            for owner, ps in d.app_properties.items()
+        },
+        uuid=d.uuid,
+        category=category(d.extension) if d.type == "FILE" else None,
+    )
+
+
+def signature(t: Transfer) -> wire.HeaderSignatureInfo:
+    return wire.HeaderSignatureInfo(
+        resource_urls=[t.url],
+        headers=dict(t.headers),
+        expiration_seconds=t.expires_in,
+        region=REGION,
+    )
+
+
+def property_inputs(items: list[wire.AppProperty] | None) -> list[PropertyInput]:
+    return [PropertyInput(p.name, p.value, p.visibility) for p in items or ()]

@@ -1,0 +1,1 @@
+"""Where file bytes live: the blob-store seam (``base.py``) and its implementations."""

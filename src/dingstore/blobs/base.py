@@ -1,0 +1,211 @@
+"""The blob-store seam: where file bytes live.
+
+A blob store keeps immutable byte strings ("objects") under string keys that dingstore makes,
+such as ``blobs/10000000123`` or ``uploads/<uploadKey>``. It knows nothing of spaces, dentries
+or reference counts; the service layer does (``store/blobs.py`` keeps the rows).
+
+Keys are ``/``-separated segments of ``[A-Za-z0-9_.-]``: no empty segment, none starting with
+``.`` (so no ``.``/``..``, and stores may keep their own files under dot-names), none longer
+than 255 characters (a file name), at most ``MAX_KEY_LENGTH`` characters in all. Anything else raises ``InvalidKey`` (a ``ValueError``). A key is
+never also the "folder" of another key (``a`` beside ``a/b``); a store may refuse that.
+
+Every write is atomic: the bytes stream into a temporary object that is published under its key
+only once complete, so a reader sees the whole object or nothing, and a failed, refused or
+cancelled write leaves nothing behind. Writing an existing key replaces it atomically.
+
+Besides storing bytes, a store says how a *client* moves them: ``upload_target``,
+``part_target`` and ``download_target`` return the URL and headers that GetFileUploadInfo,
+GetMultipartFileUploadInfos and GetFileDownloadInfo hand out (``resourceUrls`` + ``headers``).
+Stores whose bytes pass through dingstore (local files, memory) point them at dingstore's own
+signed data plane, ``/_blobs/{key}`` (``signing.py``, ``api/routes/blobs.py``); an S3 store
+returns the object store's own pre-signed URLs.
+
+Implementations: ``local.py`` (files under the data dir), ``memory.py`` (tests); chosen by URL in
+``stores.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dingstore.blobs import signing
+
+CHUNK_SIZE = 1024 * 1024
+MAX_KEY_LENGTH = 1024
+MAX_PART_NUMBER = 10_000
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}")
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
+
+
+class NotFound(LookupError):
+    """No object under the key (or no such part)."""
+
+
+class UploadNotFound(NotFound):
+    """No multipart upload with that id for that key (never started, completed or aborted)."""
+
+
+class InvalidKey(ValueError):
+    """A key, prefix, upload id or part number that breaks the rules above."""
+
+
+class TooLarge(ValueError):
+    """More bytes arrived than ``max_size`` allowed; nothing was published."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        super().__init__(f"the object is larger than {max_size} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """How a client moves bytes: PUT (upload targets) or GET (download targets) ``url``,
+    sending every one of ``headers``, within ``expires_in`` seconds."""
+
+    url: str
+    headers: dict[str, str]
+    expires_in: int
+
+
+def check_key(key: str) -> str:
+    """``key`` itself when it is a valid key; ``InvalidKey`` otherwise."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidKey(f"invalid blob key {key!r}")
+    if not all(_SEGMENT.fullmatch(segment) for segment in key.split("/")):
+        raise InvalidKey(f"invalid blob key {key!r}")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A prefix is a key, optionally with a trailing ``/``; returned without it."""
+    return check_key(prefix[:-1] if prefix.endswith("/") else prefix)
+
+
+def check_upload_id(upload_id: str) -> str:
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
+        raise InvalidKey(f"invalid upload id {upload_id!r}")
+    return upload_id
+
+
+def check_part_number(part_number: int) -> int:
+    if isinstance(part_number, bool) or not isinstance(part_number, int):
+        raise InvalidKey(f"invalid part number {part_number!r}")
+    if not 1 <= part_number <= MAX_PART_NUMBER:
+        raise InvalidKey(f"part numbers run from 1 to {MAX_PART_NUMBER}, not {part_number}")
+    return part_number
+
+
+def check_part_list(part_numbers: list[int]) -> None:
+    """What ``complete_multipart`` accepts: at least one part, none twice."""
+    if not part_numbers:
+        raise ValueError("a multipart upload completes with at least one part")
+    for n in part_numbers:
+        check_part_number(n)
+    if len(set(part_numbers)) != len(part_numbers):
+        raise ValueError("a part is listed more than once")
+
+
+def check_range(start: int, end: int | None) -> None:
+    if start < 0 or (end is not None and end < start):
+        raise ValueError(f"invalid byte range [{start}, {end})")
+
+
+class BaseBlobStore:
+    #: Set by stores whose transfer targets point at dingstore's own data plane (``/_blobs/``):
+    #: the data plane checks each request with it. ``None`` for stores that hand out their own
+    #: URLs (S3): dingstore then serves no data plane for them.
+    signer: signing.Signer | None = None
+
+    async def open(self) -> None:
+        """Make the store ready (create directories, check the bucket). Called once, first."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what ``open`` took."""
+        raise NotImplementedError
+
+    # -- objects ------------------------------------------------------------------------------
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+    ) -> int:
+        """Stream ``chunks`` into a new object and publish it under ``key`` once all arrived;
+        return its size. Never holds the whole object in memory. More than ``max_size`` bytes:
+        ``TooLarge``, and nothing is published. An exception from ``chunks`` (a client that went
+        away) propagates, and nothing is published either."""
+        raise NotImplementedError
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes ``[start, end)`` of the object (``end`` None or past the size: to the end),
+        in chunks of about ``CHUNK_SIZE``. An async generator: ``NotFound`` is raised when
+        iteration starts, before the first chunk. Once started, a read sees the object it began
+        with even if the key is replaced or deleted meanwhile."""
+        raise NotImplementedError
+
+    async def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is no object under ``key``."""
+        raise NotImplementedError
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; nothing happens when there is none."""
+        raise NotImplementedError
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object whose key starts with ``prefix + "/"``; return how many."""
+        raise NotImplementedError
+
+    # -- multipart uploads --------------------------------------------------------------------
+
+    async def start_multipart(self, key: str) -> str:
+        """Begin a multipart upload that will publish ``key``; return its upload id."""
+        raise NotImplementedError
+
+    async def write_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+    ) -> int:
+        """Store part ``part_number`` (1…10000) of the upload, as ``write`` stores an object
+        (atomic, ``TooLarge`` past ``max_size``); writing a part again replaces it. Return its
+        size. ``UploadNotFound`` when the upload does not exist (or ended meanwhile)."""
+        raise NotImplementedError
+
+    async def part_sizes(self, key: str, upload_id: str) -> dict[int, int]:
+        """The parts stored so far: part number → size. ``UploadNotFound`` as above."""
+        raise NotImplementedError
+
+    async def complete_multipart(self, key: str, upload_id: str, part_numbers: list[int]) -> int:
+        """Publish ``key`` as the listed parts concatenated in the given order (streamed, never
+        all in memory), then remove the upload and its parts; return the object's size.
+        ``UploadNotFound`` for an unknown upload, ``NotFound`` when a listed part was never
+        stored, ``ValueError`` for an empty list or a repeated part."""
+        raise NotImplementedError
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts. Idempotent: an unknown upload is no error."""
+        raise NotImplementedError
+
+    # -- transfer targets ---------------------------------------------------------------------
+
+    def upload_target(self, key: str, *, expires_in: int) -> Transfer:
+        """Where a client PUTs the bytes of ``key``, valid for ``expires_in`` seconds."""
+        raise NotImplementedError
+
+    def part_target(
+        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+    ) -> Transfer:
+        """Where a client PUTs part ``part_number`` of a multipart upload."""
+        raise NotImplementedError
+
+    def download_target(self, key: str, *, expires_in: int) -> Transfer:
+        """Where a client GETs the bytes of ``key`` (HTTP ``Range`` honoured)."""
+        raise NotImplementedError

@@ -1,0 +1,309 @@
+"""Objects as files under a root directory (the embedded default: ``DATA_DIR/blobs``).
+
+Layout: an object at ``root/<key>``; bytes being received in ``root/.tmp/<random>``; the parts of
+a multipart upload in ``root/.parts/<uploadId>/<partNumber>``, beside a ``key`` file naming the
+key the upload publishes. Every write lands in a temporary file that is fsynced, then renamed
+into place (``os.replace``, atomic) and its directory fsynced: a crash loses nothing that was
+acknowledged and never leaves half an object under a key. Temporary files a crash left behind
+are swept at start-up once a day old.
+
+All file I/O runs on worker threads (in ~1 MiB pieces), so a large transfer never stalls the
+event loop; a cancelled transfer waits for its current piece, then cleans up. Every path is
+resolved and must stay inside the root. I/O failures (disk full, permissions) leave the seam as
+``errors.Unavailable`` (503).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import stat
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import anyio.to_thread
+
+from dingstore import errors
+from dingstore.blobs import base, signing
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STALE_AFTER = 24 * 3600
+_KEY_FILE = "key"
+
+
+async def _thread(fn: Callable[..., T], *args: Any) -> T:
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except OSError as exc:
+        log.error("blob store I/O failed: %s", exc)
+        raise errors.Unavailable("systemError", "the file store failed; retry later") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _makedirs(path: Path) -> None:
+    """``mkdir -p`` that also makes each new directory entry durable."""
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
+        _fsync_dir(directory.parent)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Rename a complete, fsynced temporary file to ``path``; remove it if that fails."""
+    try:
+        _makedirs(path.parent)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except (IsADirectoryError, NotADirectoryError, FileExistsError):
+        raise base.InvalidKey(f"{path.name}: a key may not be a folder of other keys") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write(f: BinaryIO, pieces: list[bytes], last: bool) -> None:
+    f.writelines(pieces)
+    if last:
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+
+
+def _open_at(path: Path, start: int) -> BinaryIO:
+    try:
+        f = path.open("rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise base.NotFound(str(path)) from None
+    f.seek(start)
+    return f
+
+
+class LocalBlobStore(signing.SelfServed):
+    def __init__(self, root: Path, signer: signing.Signer, public_url: str) -> None:
+        super().__init__(signer, public_url)
+        self.root = Path(root).resolve()
+        self._tmp = self.root / ".tmp"
+        self._parts = self.root / ".parts"
+
+    async def open(self) -> None:
+        await _thread(self._open)
+
+    def _open(self) -> None:
+        for directory in (self.root, self._tmp, self._parts):
+            _makedirs(directory)
+        cutoff = time.time() - STALE_AFTER
+        for entry in os.scandir(self._tmp):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+    async def close(self) -> None:
+        pass
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / base.check_key(key)).resolve()
+        if path == self.root or not path.is_relative_to(self.root):
+            raise base.InvalidKey(f"blob key {key!r} leads outside the store")
+        return path
+
+    async def _receive(
+        self, chunks: AsyncIterable[bytes], max_size: int | None
+    ) -> tuple[Path, int]:
+        """Stream ``chunks`` into a new temporary file, fsynced and closed; return it and its
+        size. Removed again if anything fails (too large, a client gone, a cancellation)."""
+        tmp = self._tmp / secrets.token_hex(16)
+        f: BinaryIO = await _thread(tmp.open, "xb")
+        try:
+            size, pieces, pending = 0, [], 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise base.TooLarge(max_size)
+                pieces.append(chunk)
+                pending += len(chunk)
+                if pending >= base.CHUNK_SIZE:
+                    await _thread(_write, f, pieces, False)
+                    pieces, pending = [], 0
+            await _thread(_write, f, pieces, True)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, size
+
+    async def write(
+        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+    ) -> int:
+        path = self._path(key)
+        tmp, size = await self._receive(chunks, max_size)
+        await _thread(_publish, tmp, path)
+        return size
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        base.check_range(start, end)
+        f = await _thread(_open_at, path, start)
+        try:
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                wanted = base.CHUNK_SIZE if remaining is None else min(base.CHUNK_SIZE, remaining)
+                data = await _thread(f.read, wanted)
+                if not data:
+                    return
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+        finally:
+            f.close()
+
+    async def size(self, key: str) -> int | None:
+        try:
+            found = self._path(key).stat()
+        except OSError:
+            return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_file():
+            await _thread(path.unlink, True)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        return await _thread(self._delete_tree, self._path(base.check_prefix(prefix)))
+
+    def _delete_tree(self, top: Path) -> int:
+        if not top.is_dir():
+            return 0
+        removed = 0
+        for folder, dirs, files in os.walk(top, topdown=False):
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(folder, name))
+        with contextlib.suppress(OSError):
+            top.rmdir()
+        return removed
+
+    # -- multipart uploads --------------------------------------------------------------------
+
+    def _upload(self, key: str, upload_id: str) -> Path:
+        """The upload's directory, after checking that it exists and publishes ``key``."""
+        folder = self._parts / base.check_upload_id(upload_id)
+        try:
+            recorded = (folder / _KEY_FILE).read_text()
+        except (FileNotFoundError, NotADirectoryError):
+            recorded = None
+        if recorded != key:
+            raise base.UploadNotFound(f"no multipart upload {upload_id} for {key}")
+        return folder
+
+    async def start_multipart(self, key: str) -> str:
+        self._path(key)
+        upload_id = secrets.token_hex(16)
+        await _thread(self._start, key, upload_id)
+        return upload_id
+
+    def _start(self, key: str, upload_id: str) -> None:
+        folder = self._parts / upload_id
+        folder.mkdir()
+        with (folder / _KEY_FILE).open("x") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(folder)
+        _fsync_dir(self._parts)
+
+    async def write_part(
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+    ) -> int:
+        self._path(key)
+        base.check_part_number(part_number)
+        await _thread(self._upload, key, upload_id)
+        tmp, size = await self._receive(chunks, max_size)
+        await _thread(self._publish_part, tmp, key, upload_id, part_number)
+        return size
+
+    def _publish_part(self, tmp: Path, key: str, upload_id: str, part_number: int) -> None:
+        try:
+            folder = self._upload(key, upload_id)
+            os.replace(tmp, folder / str(part_number))
+            _fsync_dir(folder)
+        except FileNotFoundError:  # completed or aborted meanwhile
+            raise base.UploadNotFound(f"no multipart upload {upload_id} for {key}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def part_sizes(self, key: str, upload_id: str) -> dict[int, int]:
+        self._path(key)
+        return await _thread(self._part_sizes, key, upload_id)
+
+    def _part_sizes(self, key: str, upload_id: str) -> dict[int, int]:
+        folder = self._upload(key, upload_id)
+        sizes = {}
+        for entry in os.scandir(folder):
+            if entry.name.isdigit():
+                with contextlib.suppress(FileNotFoundError):
+                    sizes[int(entry.name)] = entry.stat().st_size
+        return dict(sorted(sizes.items()))
+
+    async def complete_multipart(self, key: str, upload_id: str, part_numbers: list[int]) -> int:
+        path = self._path(key)
+        base.check_part_list(part_numbers)
+        return await _thread(self._complete, path, key, upload_id, part_numbers)
+
+    def _complete(self, path: Path, key: str, upload_id: str, part_numbers: list[int]) -> int:
+        folder = self._upload(key, upload_id)
+        missing = [n for n in part_numbers if not (folder / str(n)).is_file()]
+        if missing:
+            raise base.NotFound(f"parts {missing} of upload {upload_id} were never stored")
+        tmp = self._tmp / secrets.token_hex(16)
+        try:
+            with tmp.open("xb") as out:
+                for n in part_numbers:
+                    with (folder / str(n)).open("rb") as part:
+                        shutil.copyfileobj(part, out, base.CHUNK_SIZE)
+                out.flush()
+                os.fsync(out.fileno())
+            size = tmp.stat().st_size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _publish(tmp, path)
+        shutil.rmtree(folder, ignore_errors=True)
+        return size
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        self._path(key)
+        await _thread(self._abort, key, upload_id)
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(base.UploadNotFound):
+            shutil.rmtree(self._upload(key, upload_id), ignore_errors=True)

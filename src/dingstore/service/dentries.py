@@ -1,0 +1,401 @@
+"""Folders and the tree: AddFolder, GetDentry(ies), ListDentries, ListAllDentries, RenameDentry,
+and the synchronous single-item copy, move and delete of a file or an empty folder."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import RowMapping
+
+from dingstore import errors
+from dingstore.clock import now_ms
+from dingstore.service import models, names, tree, versions
+from dingstore.service.properties import PropertyInput, write_properties
+from dingstore.store import base, blobs, dentries, ids, properties
+from dingstore.store import recycle as recycle_rows
+from dingstore.store.base import Connection
+
+LIST_DEFAULT, LIST_MAX = 50, 50
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """One item of GetDentries."""
+
+    dentry_id: str
+    dentry: models.Dentry | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """CopyDentry / MoveDentry / DeleteDentry: the resulting dentry, or a task for a folder with
+    children (the task engine)."""
+
+    dentry: models.Dentry | None
+    task_id: int | None = None
+
+
+def _needs_engine(kind: str) -> errors.DingstoreError:
+    return errors.BadRequest(
+        "operationNotSupported",
+        f"{kind} of a folder with children runs as a background task, which this server does "
+        "not run yet",
+    )
+
+
+class DentryService:
+    def __init__(
+        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, version_retention: int
+    ) -> None:
+        self._db = db
+        self._ids = id_allocator
+        self._retention = version_retention
+
+    async def add_folder(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        parent_id: str,
+        name: str | None,
+        conflict_strategy: str | None,
+        app_properties: Sequence[PropertyInput] = (),
+    ) -> models.Dentry:
+        clean = names.valid(name)
+        how = tree.strategy(conflict_strategy)
+        parent = tree.parse_id(parent_id, "parentId", root_ok=True)
+        new_id = await self._ids.next()
+        now = now_ms()
+        async with self._db.write() as conn:
+            space = await tree.space(conn, actor, space_id)
+            await tree.folder(conn, space.id, parent)
+            placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
+            if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
+                return await tree.view(conn, actor, placed.existing)
+            await dentries.insert(
+                conn,
+                id=new_id,
+                space_id=space.id,
+                parent_id=parent,
+                name=placed.name,
+                type="FOLDER",
+                size=0,
+                status="NORMAL",
+                uuid=uuid.uuid4().hex,
+                creator_id=actor.union_id,
+                modifier_id=actor.union_id,
+                created_at=now,
+                modified_at=now,
+            )
+            await write_properties(conn, new_id, actor.app_id, app_properties)
+            return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(new_id)))
+
+    async def get(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        app_ids: Sequence[str] | None = None,
+    ) -> models.Dentry:
+        async with self._db.read() as conn:
+            space = await tree.space(conn, actor, space_id)
+            row = await tree.dentry(conn, space.id, dentry_id)
+            return (await tree.views(conn, actor, [row], app_ids=app_ids))[0]
+
+    async def get_many(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_ids: Sequence[str],
+        app_ids: Sequence[str] | None = None,
+    ) -> list[ItemResult]:
+        if not dentry_ids or len(dentry_ids) > 30:
+            raise errors.param_error("dentryIds", "dentryIds must hold 1 to 30 ids")
+        wanted = [tree.parse_id(i, "dentryIds") for i in dentry_ids]
+        async with self._db.read() as conn:
+            space = await tree.space(conn, actor, space_id)
+            rows = await dentries.get_many(conn, space.id, wanted)
+            found = {v.id: v for v in await tree.views(conn, actor, rows, app_ids=app_ids)}
+        return [
+            ItemResult(text, found[number])
+            if number in found
+            else ItemResult(text, error_code="dentryNotExist")
+            for text, number in zip(dentry_ids, wanted, strict=True)
+        ]
+
+    async def list(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        parent_id: str | None,
+        *,
+        next_token: str | None,
+        max_results: int | None,
+        order_by: str | None,
+        order: str | None,
+    ) -> models.Page:
+        """ListDentries: one folder level, by ``orderBy`` (default MODIFIED_TIME) and ``order``
+        (default DESC), paged by keyset so that the last page costs what the first does."""
+        if parent_id is None:
+            raise errors.param_error("parentId", "parentId is required")
+        parent = tree.parse_id(parent_id, "parentId", root_ok=True)
+        key = order_by or "MODIFIED_TIME"
+        if key not in dentries.ORDER_COLUMNS:
+            raise errors.param_error(
+                "orderBy", "orderBy must be MODIFIED_TIME, CREATE_TIME, NAME or SIZE"
+            )
+        desc = _descending(order, default="DESC")
+        limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
+        after = tree.decode_token(next_token, 1 if key == "NAME" else 2)
+        async with self._db.read() as conn:
+            space = await tree.space(conn, actor, space_id)
+            await tree.folder(conn, space.id, parent)
+            rows = await dentries.page_children(
+                conn, space.id, parent, order_by=key, desc=desc, after=after, limit=limit + 1
+            )
+            items = await tree.views(conn, actor, rows[:limit])
+        token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            column = dentries.ORDER_COLUMNS[key].name
+            token = tree.encode_token([last[column]] if key == "NAME" else [last[column], last.id])
+        return models.Page(items, token)
+
+    async def list_all(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        *,
+        next_token: str | None,
+        max_results: int | None,
+        order: str | None,
+    ) -> models.Page:
+        """ListAllDentries: every live file and folder of the space, by modified time."""
+        desc = _descending(order, default="ASC")
+        limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
+        after = tree.decode_token(next_token, 2)
+        async with self._db.read() as conn:
+            space = await tree.space(conn, actor, space_id)
+            rows = await dentries.page_space(
+                conn, space.id, desc=desc, after=after, limit=limit + 1
+            )
+            items = await tree.views(conn, actor, rows[:limit])
+        token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            token = tree.encode_token([last.modified_at, last.id])
+        return models.Page(items, token)
+
+    async def rename(
+        self, actor: models.Actor, space_id: str, dentry_id: str, new_name: str | None
+    ) -> models.Dentry:
+        if dentry_id == "0":
+            raise errors.param_error("dentryId", "the root folder cannot be renamed")
+        clean = names.valid(new_name, code="paramError.name")
+        async with self._db.write() as conn:
+            space = await tree.space(conn, actor, space_id)
+            row = await tree.dentry(conn, space.id, dentry_id)
+            if clean != row.name:
+                if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
+                    raise errors.BadRequest("dentryAlreadyExist", f"{clean!r} already exists")
+                await dentries.update(
+                    conn, int(row.id), name=clean, modifier_id=actor.union_id, modified_at=now_ms()
+                )
+            return await tree.view(conn, actor, await tree.dentry(conn, space.id, dentry_id))
+
+    async def copy(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Moved:
+        how = tree.strategy(conflict_strategy)
+        target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
+        new_id = await self._ids.next()
+        now = now_ms()
+        async with self._db.write() as conn:
+            space = await tree.space(conn, actor, space_id)
+            row = await tree.dentry(conn, space.id, dentry_id)
+            target = await _target_space(conn, actor, target_space_id)
+            await tree.folder(conn, target.id, target_parent)
+            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
+                raise _needs_engine("copying")
+            is_file = row.type == "FILE"
+            placed = await tree.place(
+                conn, target.id, target_parent, row.name, how, is_file=is_file
+            )
+            if placed.existing is not None:
+                if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
+                    return Moved(await tree.view(conn, actor, placed.existing))
+                await versions.add(  # a file copied onto a file: a new version of it
+                    conn,
+                    actor,
+                    placed.existing,
+                    blob_id=int(row.blob_id),
+                    size=int(row.size),
+                    now=now,
+                    retention=self._retention,
+                )
+                fresh = await tree.dentry(conn, target.id, str(placed.existing.id))
+                return Moved(await tree.view(conn, actor, fresh))
+            if is_file:
+                await tree.charge(conn, target.id, int(row.size))
+                await blobs.add_refs(conn, [int(row.blob_id)])
+            await dentries.insert(
+                conn,
+                id=new_id,
+                space_id=target.id,
+                parent_id=target_parent,
+                name=placed.name,
+                type=row.type,
+                size=row.size,
+                blob_id=row.blob_id,
+                version=1 if is_file else None,
+                status="NORMAL",
+                uuid=uuid.uuid4().hex,
+                creator_id=actor.union_id,
+                modifier_id=actor.union_id,
+                created_at=now,
+                modified_at=now,
+            )
+            if is_file:
+                await dentries.insert_version(
+                    conn,
+                    dentry_id=new_id,
+                    version=1,
+                    space_id=target.id,
+                    name=placed.name,
+                    size=row.size,
+                    blob_id=row.blob_id,
+                    modifier_id=actor.union_id,
+                    created_at=now,
+                )
+            await properties.copy(conn, int(row.id), new_id)
+            return Moved(
+                await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
+            )
+
+    async def move(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Moved:
+        how = tree.strategy(conflict_strategy)
+        target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
+        now = now_ms()
+        async with self._db.write() as conn:
+            space = await tree.space(conn, actor, space_id)
+            row = await tree.dentry(conn, space.id, dentry_id)
+            target = await _target_space(conn, actor, target_space_id)
+            await tree.folder(conn, target.id, target_parent)
+            if target_parent == int(row.id) or (
+                target_parent and int(row.id) in await dentries.ancestor_ids(conn, target_parent)
+            ):
+                raise errors.param_error(
+                    "targetFolderId", "a folder cannot be moved into itself or its descendants"
+                )
+            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
+                raise _needs_engine("moving")
+            if target.id == space.id and target_parent == int(row.parent_id):
+                return Moved(await tree.view(conn, actor, row))  # already there
+            is_file = row.type == "FILE"
+            placed = await tree.place(
+                conn, target.id, target_parent, row.name, how, is_file=is_file
+            )
+            if placed.existing is not None:
+                if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
+                    return Moved(await tree.view(conn, actor, placed.existing))
+                # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
+                await purge_file(conn, placed.existing, now)
+            if target.id != space.id:
+                stored = await _stored_bytes(conn, int(row.id)) if is_file else 0
+                await tree.charge(conn, target.id, stored)
+                await tree.charge(conn, space.id, -stored)
+            await dentries.update(
+                conn,
+                int(row.id),
+                space_id=target.id,
+                parent_id=target_parent,
+                name=placed.name,
+                modifier_id=actor.union_id,
+                modified_at=now,
+            )
+            if is_file and target.id != space.id:
+                await dentries.move_versions(conn, int(row.id), target.id)
+            return Moved(
+                await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
+            )
+
+    async def delete(
+        self, actor: models.Actor, space_id: str, dentry_id: str, *, to_recycle_bin: bool
+    ) -> Moved:
+        if dentry_id == "0":
+            raise errors.param_error("dentryId", "the root folder cannot be deleted")
+        item_id = await self._ids.next()
+        now = now_ms()
+        async with self._db.write() as conn:
+            space = await tree.space(conn, actor, space_id)
+            row = await tree.dentry(conn, space.id, dentry_id)
+            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
+                raise _needs_engine("deleting")
+            if to_recycle_bin:
+                path = (await tree.view(conn, actor, row)).path
+                stored = await _stored_bytes(conn, int(row.id)) if row.type == "FILE" else 0
+                await recycle_rows.insert(
+                    conn,
+                    id=item_id,
+                    corp_id=actor.corp_id,
+                    space_id=space.id,
+                    dentry_id=int(row.id),
+                    type=row.type,
+                    original_parent_id=int(row.parent_id),
+                    original_name=row.name,
+                    original_path=path,
+                    size=stored,
+                    operator_id=actor.union_id,
+                    operator_time=now,
+                )
+                await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
+            elif row.type == "FILE":
+                await purge_file(conn, row, now)
+            else:
+                await properties.drop_all(conn, int(row.id))
+                await dentries.delete(conn, int(row.id))
+        return Moved(None)
+
+
+def _descending(order: str | None, *, default: str) -> bool:
+    value = order or default
+    if value not in ("ASC", "DESC"):
+        raise errors.param_error("order", "order must be ASC or DESC")
+    return value == "DESC"
+
+
+async def _target_space(conn: Connection, actor: models.Actor, target_space_id: str) -> RowMapping:
+    try:
+        return await tree.space(conn, actor, target_space_id)
+    except errors.BadRequest as exc:
+        raise errors.param_error("targetSpaceId", exc.message) from None
+
+
+async def _stored_bytes(conn: Connection, dentry_id: int) -> int:
+    return sum(int(v.size) for v in await dentries.versions_of(conn, dentry_id))
+
+
+async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
+    """Remove a file for good: its versions, their blob references, its quota, its properties."""
+    versions = await dentries.versions_of(conn, int(row.id))
+    await blobs.release(conn, [int(v.blob_id) for v in versions], now)
+    await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in versions))
+    await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in versions])
+    await properties.drop_all(conn, int(row.id))
+    await dentries.delete(conn, int(row.id))

@@ -1,0 +1,181 @@
+"""What the dentry services share: parsing ids and page tokens, finding a caller's space and
+folders, placing a name under a conflict strategy, and turning rows into ``models.Dentry``.
+
+Interim access rule (until roles arrive): the operator must be a user of the space's org; a
+space of another org does not exist for the caller (404 ``spaceNotExist``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from dingstore import errors
+from dingstore.service import models, names
+from dingstore.store import dentries, properties, spaces
+from dingstore.store.base import Connection
+
+MAX_ID = 2**63 - 1
+STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")
+
+
+def parse_id(text: str | None, field: str, *, root_ok: bool = False) -> int:
+    """A decimal id (``"0"``, the root, only where ``root_ok``) or ``paramError.<field>``."""
+    if text is not None and text.isascii() and text.isdigit() and len(text) <= 19:
+        value = int(text)
+        if (value == 0 and root_ok) or 0 < value <= MAX_ID:
+            return value
+    raise errors.param_error(field, f"{field} must be a decimal id, got {text!r}")
+
+
+def strategy(value: str | None) -> str:
+    if value is None:
+        return "AUTO_RENAME"
+    if value not in STRATEGIES:
+        raise errors.param_error(
+            "conflictStrategy", f"conflictStrategy must be one of {', '.join(STRATEGIES)}"
+        )
+    return value
+
+
+def page_size(value: int | None, *, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not 1 <= value <= maximum:
+        raise errors.param_error("maxResults", f"maxResults must be between 1 and {maximum}")
+    return value
+
+
+def encode_token(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None, arity: int) -> list[Any] | None:
+    """A ``nextToken`` this server issued (an opaque base64 of the last row's sort keys)."""
+    if not token:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != arity:
+        raise errors.param_error("nextToken", "nextToken is not one this server issued")
+    return values
+
+
+async def space(conn: Connection, actor: models.Actor, space_id: str) -> RowMapping:
+    number = parse_id(space_id, "spaceId")
+    row = await spaces.get(conn, number)
+    if row is None or row.corp_id != actor.corp_id:
+        raise errors.NotFound("spaceNotExist", f"space {space_id} does not exist")
+    return row
+
+
+async def dentry(conn: Connection, space_id: int, dentry_id: str) -> RowMapping:
+    row = await dentries.get(conn, space_id, parse_id(dentry_id, "dentryId"))
+    if row is None:
+        raise errors.NotFound("dentryNotExist", f"dentry {dentry_id} does not exist")
+    return row
+
+
+async def folder(conn: Connection, space_id: int, folder_id: int) -> RowMapping | None:
+    """The live folder (None for the root), or 404 ``dentryNotExist``."""
+    if folder_id == 0:
+        return None
+    row = await dentries.get(conn, space_id, folder_id)
+    if row is None or row.type != "FOLDER":
+        raise errors.NotFound("dentryNotExist", f"folder {folder_id} does not exist")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new entry goes: its final ``name``, and the live sibling that held it, if any.
+
+    ``existing`` is set only for OVERWRITE and RETURN_DENTRY_IF_EXISTS; with AUTO_RENAME the
+    name is already free."""
+
+    name: str
+    existing: RowMapping | None = None
+
+
+async def place(
+    conn: Connection,
+    space_id: int,
+    parent_id: int,
+    name: str,
+    how: str,
+    *,
+    is_file: bool,
+    conflict_code: str = "dentryAlreadyExist",
+) -> Placement:
+    existing = await dentries.child(conn, space_id, parent_id, name)
+    if existing is None:
+        return Placement(name)
+    if how == "AUTO_RENAME":
+        stem, _ = names.split(name, is_file=is_file)
+        taken = await dentries.names_starting(conn, space_id, parent_id, stem)
+        return Placement(names.renamed(name, taken, is_file=is_file))
+    if how == "RETURN_ERROR_IF_EXISTS":
+        raise errors.BadRequest(conflict_code, f"{name!r} already exists in the target folder")
+    if how == "OVERWRITE" and (existing.type == "FILE") != is_file:
+        raise errors.BadRequest(
+            conflict_code, f"{name!r} exists as a {existing.type.lower()}: cannot overwrite"
+        )
+    return Placement(name, existing)
+
+
+async def charge(conn: Connection, space_id: int, delta: int) -> None:
+    if delta and not await spaces.charge(conn, space_id, delta):
+        raise errors.BadRequest("spaceQuotaInsufficient", "the space's quota is used up")
+
+
+async def views(
+    conn: Connection,
+    actor: models.Actor,
+    rows: Sequence[RowMapping],
+    *,
+    app_ids: Sequence[str] | None = None,
+) -> list[models.Dentry]:
+    """Rows as the API shows them: with paths and the app properties the caller may see
+    (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given)."""
+    paths = await dentries.folder_paths(conn, {int(r.parent_id) for r in rows})
+    props: dict[int, dict[str, list[models.AppProperty]]] = {}
+    for p in await properties.of(conn, [int(r.id) for r in rows]):
+        if p.visibility != "PUBLIC" and p.owner_id != actor.app_id:
+            continue
+        if app_ids is not None and p.owner_id not in app_ids:
+            continue
+        props.setdefault(int(p.dentry_id), {}).setdefault(p.owner_id, []).append(
+            models.AppProperty(p.name, p.value, p.visibility)
+        )
+    return [
+        models.Dentry(
+            id=int(r.id),
+            space_id=int(r.space_id),
+            parent_id=int(r.parent_id),
+            type=r.type,
+            name=r.name,
+            path=f"{paths.get(int(r.parent_id), '')}/{r.name}",
+            size=int(r.size) if r.type == "FILE" else None,
+            version=int(r.version) if r.type == "FILE" else None,
+            status=r.status,
+            extension=names.extension(r.name) if r.type == "FILE" else None,
+            uuid=r.uuid,
+            creator_id=r.creator_id,
+            modifier_id=r.modifier_id,
+            created_at=int(r.created_at),
+            modified_at=int(r.modified_at),
+            app_properties=props.get(int(r.id), {}),
+        )
+        for r in rows
+    ]
+
+
+async def view(conn: Connection, actor: models.Actor, row: RowMapping) -> models.Dentry:
+    return (await views(conn, actor, [row]))[0]

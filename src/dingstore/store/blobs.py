@@ -1,0 +1,55 @@
+"""Queries for blob rows and their reference counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from dingstore.store.base import Connection
+from dingstore.store.schema import blobs
+
+
+async def insert(conn: Connection, blob_id: int, size: int, md5: str | None, now: int) -> None:
+    await conn.execute(
+        sa.insert(blobs).values(id=blob_id, size=size, md5=md5, refcount=1, created_at=now)
+    )
+
+
+async def add_refs(conn: Connection, blob_ids: Iterable[int]) -> None:
+    for blob_id, n in Counter(blob_ids).items():
+        await conn.execute(
+            sa.update(blobs)
+            .where(blobs.c.id == blob_id)
+            .values(refcount=blobs.c.refcount + n, released_at=None)
+        )
+
+
+async def release(conn: Connection, blob_ids: Iterable[int], now: int) -> None:
+    """Drop one reference per id given; a blob left with none is marked for collection."""
+    for blob_id, n in Counter(blob_ids).items():
+        await conn.execute(
+            sa.update(blobs)
+            .where(blobs.c.id == blob_id)
+            .values(
+                refcount=blobs.c.refcount - n,
+                released_at=sa.case((blobs.c.refcount - n <= 0, now), else_=None),
+            )
+        )
+
+
+async def collectable(conn: Connection, released_before: int, limit: int) -> list[int]:
+    stmt = (
+        sa.select(blobs.c.id)
+        .where(blobs.c.refcount <= 0, blobs.c.released_at < released_before)
+        .limit(limit)
+    )
+    return [int(i) for i in (await conn.execute(stmt)).scalars().all()]
+
+
+async def forget(conn: Connection, blob_ids: Iterable[int]) -> None:
+    """Delete rows of blobs whose bytes are gone (only while still unreferenced)."""
+    await conn.execute(
+        sa.delete(blobs).where(blobs.c.id.in_(list(blob_ids)), blobs.c.refcount <= 0)
+    )

@@ -1,0 +1,186 @@
+"""Queries for the dentry tree: rows, siblings, paths, pages, and file versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from dingstore.store.base import Connection
+from dingstore.store.schema import dentries as d
+from dingstore.store.schema import dentry_versions as v
+
+LIVE = d.c.status == "NORMAL"
+
+ORDER_COLUMNS = {
+    "MODIFIED_TIME": d.c.modified_at,
+    "CREATE_TIME": d.c.created_at,
+    "SIZE": d.c.size,
+    "NAME": d.c.name,
+}
+
+
+async def get(conn: Connection, space_id: int, dentry_id: int) -> RowMapping | None:
+    """A live dentry of the space."""
+    stmt = sa.select(d).where(d.c.id == dentry_id, d.c.space_id == space_id, LIVE)
+    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+
+
+async def get_many(conn: Connection, space_id: int, ids: Iterable[int]) -> list[RowMapping]:
+    stmt = sa.select(d).where(d.c.id.in_(list(ids)), d.c.space_id == space_id, LIVE)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def child(conn: Connection, space_id: int, parent_id: int, name: str) -> RowMapping | None:
+    stmt = sa.select(d).where(
+        d.c.space_id == space_id, d.c.parent_id == parent_id, d.c.name == name, LIVE
+    )
+    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+
+
+async def names_starting(conn: Connection, space_id: int, parent_id: int, stem: str) -> set[str]:
+    """Live sibling names that begin with ``stem`` (candidates an AUTO_RENAME must avoid)."""
+    pattern = stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    stmt = sa.select(d.c.name).where(
+        d.c.space_id == space_id,
+        d.c.parent_id == parent_id,
+        d.c.name.like(pattern, escape="\\"),
+        LIVE,
+    )
+    return set((await conn.execute(stmt)).scalars().all())
+
+
+async def has_children(conn: Connection, space_id: int, dentry_id: int) -> bool:
+    stmt = sa.select(d.c.id).where(d.c.space_id == space_id, d.c.parent_id == dentry_id, LIVE)
+    return (await conn.execute(stmt.limit(1))).first() is not None
+
+
+async def ancestor_ids(conn: Connection, dentry_id: int) -> list[int]:
+    """The ids from the dentry up to (not including) the root, nearest first."""
+    chain = sa.select(d.c.id, d.c.parent_id).where(d.c.id == dentry_id).cte("chain", recursive=True)
+    chain = chain.union_all(
+        sa.select(d.c.id, d.c.parent_id).join(chain, d.c.id == chain.c.parent_id)
+    )
+    return [int(i) for i in (await conn.execute(sa.select(chain.c.id))).scalars().all()]
+
+
+async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int, str]:
+    """``/a/b`` for each folder id (the root ``0`` is ``""``), in one recursive query."""
+    wanted = {int(i) for i in folder_ids} - {0}
+    paths: dict[int, str] = {0: ""}
+    if not wanted:
+        return paths
+    start = sa.select(
+        d.c.id.label("origin"), d.c.id, d.c.parent_id, d.c.name, sa.literal(0).label("depth")
+    ).where(d.c.id.in_(wanted))
+    chain = start.cte("chain", recursive=True)
+    chain = chain.union_all(
+        sa.select(chain.c.origin, d.c.id, d.c.parent_id, d.c.name, chain.c.depth + 1).join(
+            chain, d.c.id == chain.c.parent_id
+        )
+    )
+    rows = (await conn.execute(sa.select(chain.c.origin, chain.c.name, chain.c.depth))).all()
+    parts: dict[int, list[tuple[int, str]]] = {}
+    for origin, name, depth in rows:
+        parts.setdefault(int(origin), []).append((int(depth), name))
+    for origin, names in parts.items():
+        paths[origin] = "".join("/" + n for _, n in sorted(names, reverse=True))
+    return paths
+
+
+def _keyset(columns: list[sa.ColumnElement[Any]], after: list[Any] | None, desc: bool) -> Any:
+    if after is None:
+        return sa.true()
+    row, bound = sa.tuple_(*columns), sa.tuple_(*[sa.literal(a) for a in after])
+    return row < bound if desc else row > bound
+
+
+async def page_children(
+    conn: Connection,
+    space_id: int,
+    parent_id: int,
+    *,
+    order_by: str,
+    desc: bool,
+    after: list[Any] | None,
+    limit: int,
+) -> list[RowMapping]:
+    """One page of a folder's live children, ordered by ``order_by`` then id."""
+    column = ORDER_COLUMNS[order_by]
+    keys: list[sa.ColumnElement[Any]] = [column] if order_by == "NAME" else [column, d.c.id]
+    ordering = [k.desc() if desc else k.asc() for k in keys]
+    stmt = (
+        sa.select(d)
+        .where(d.c.space_id == space_id, d.c.parent_id == parent_id, LIVE)
+        .where(_keyset(keys, after, desc))
+        .order_by(*ordering)
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def page_space(
+    conn: Connection, space_id: int, *, desc: bool, after: list[Any] | None, limit: int
+) -> list[RowMapping]:
+    """One page of every live dentry of the space, by modified time then id."""
+    keys: list[sa.ColumnElement[Any]] = [d.c.modified_at, d.c.id]
+    stmt = (
+        sa.select(d)
+        .where(d.c.space_id == space_id, LIVE)
+        .where(_keyset(keys, after, desc))
+        .order_by(*[k.desc() if desc else k.asc() for k in keys])
+        .limit(limit)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def insert(conn: Connection, **values: Any) -> None:
+    await conn.execute(sa.insert(d).values(**values))
+
+
+async def update(conn: Connection, dentry_id: int, **values: Any) -> None:
+    await conn.execute(sa.update(d).where(d.c.id == dentry_id).values(**values))
+
+
+async def delete(conn: Connection, dentry_id: int) -> None:
+    await conn.execute(sa.delete(d).where(d.c.id == dentry_id))
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+async def insert_version(conn: Connection, **values: Any) -> None:
+    await conn.execute(sa.insert(v).values(**values))
+
+
+async def version(conn: Connection, dentry_id: int, number: int) -> RowMapping | None:
+    stmt = sa.select(v).where(v.c.dentry_id == dentry_id, v.c.version == number)
+    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+
+
+async def page_versions(
+    conn: Connection, dentry_id: int, *, before: int | None, limit: int
+) -> list[RowMapping]:
+    """Newest first."""
+    stmt = sa.select(v).where(v.c.dentry_id == dentry_id)
+    if before is not None:
+        stmt = stmt.where(v.c.version < before)
+    stmt = stmt.order_by(v.c.version.desc()).limit(limit)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def versions_of(conn: Connection, dentry_id: int) -> list[RowMapping]:
+    stmt = sa.select(v).where(v.c.dentry_id == dentry_id).order_by(v.c.version.desc())
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def delete_versions(conn: Connection, dentry_id: int, numbers: Iterable[int]) -> None:
+    await conn.execute(
+        sa.delete(v).where(v.c.dentry_id == dentry_id, v.c.version.in_(list(numbers)))
+    )
+
+
+async def move_versions(conn: Connection, dentry_id: int, space_id: int) -> None:
+    await conn.execute(sa.update(v).where(v.c.dentry_id == dentry_id).values(space_id=space_id))

@@ -1,0 +1,65 @@
+"""Queries for app properties of dentries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from dingstore.store.base import Connection
+from dingstore.store.schema import app_properties as p
+
+
+async def of(conn: Connection, dentry_ids: Iterable[int]) -> list[RowMapping]:
+    ids = list(dentry_ids)
+    if not ids:
+        return []
+    stmt = sa.select(p).where(p.c.dentry_id.in_(ids)).order_by(p.c.owner_id, p.c.name)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def names(conn: Connection, dentry_id: int, owner_id: str) -> set[str]:
+    stmt = sa.select(p.c.name).where(p.c.dentry_id == dentry_id, p.c.owner_id == owner_id)
+    return set((await conn.execute(stmt)).scalars().all())
+
+
+async def put(
+    conn: Connection, dentry_id: int, owner_id: str, name: str, value: str, visibility: str
+) -> None:
+    where = (p.c.dentry_id == dentry_id, p.c.owner_id == owner_id, p.c.name == name)
+    updated = await conn.execute(
+        sa.update(p).where(*where).values(value=value, visibility=visibility)
+    )
+    if not updated.rowcount:
+        await conn.execute(
+            sa.insert(p).values(
+                dentry_id=dentry_id,
+                owner_id=owner_id,
+                name=name,
+                value=value,
+                visibility=visibility,
+            )
+        )
+
+
+async def remove(conn: Connection, dentry_id: int, owner_id: str, names: Iterable[str]) -> None:
+    await conn.execute(
+        sa.delete(p).where(
+            p.c.dentry_id == dentry_id, p.c.owner_id == owner_id, p.c.name.in_(list(names))
+        )
+    )
+
+
+async def copy(conn: Connection, source_id: int, target_id: int) -> None:
+    cols = [p.c.owner_id, p.c.name, p.c.value, p.c.visibility]
+    await conn.execute(
+        sa.insert(p).from_select(
+            ["dentry_id", "owner_id", "name", "value", "visibility"],
+            sa.select(sa.literal(target_id), *cols).where(p.c.dentry_id == source_id),
+        )
+    )
+
+
+async def drop_all(conn: Connection, dentry_id: int) -> None:
+    await conn.execute(sa.delete(p).where(p.c.dentry_id == dentry_id))

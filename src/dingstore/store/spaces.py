@@ -1,0 +1,59 @@
+"""Queries for spaces and their quota."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from dingstore.store.base import Connection
+from dingstore.store.schema import spaces
+
+_BY_ID = sa.select(spaces).where(spaces.c.id == sa.bindparam("space_id"))
+
+
+async def insert(conn: Connection, **values: Any) -> None:
+    await conn.execute(sa.insert(spaces).values(**values))
+
+
+async def get(conn: Connection, space_id: int) -> RowMapping | None:
+    return (await conn.execute(_BY_ID, {"space_id": space_id})).mappings().first()  # type: ignore[no-any-return]
+
+
+async def by_scene(
+    conn: Connection, corp_id: str, app_id: str, scene: str, scene_id: str
+) -> RowMapping | None:
+    stmt = sa.select(spaces).where(
+        spaces.c.corp_id == corp_id,
+        spaces.c.app_id == app_id,
+        spaces.c.scene == scene,
+        spaces.c.scene_id == scene_id,
+    )
+    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+
+
+async def charge(conn: Connection, space_id: int, delta: int) -> bool:
+    """Add ``delta`` bytes to the space's usage; False (and nothing changed) when it would pass
+    the quota. Negative deltas always succeed."""
+    stmt = (
+        sa.update(spaces)
+        .where(spaces.c.id == space_id)
+        .values(used_quota=spaces.c.used_quota + delta)
+    )
+    if delta > 0:
+        stmt = stmt.where(
+            sa.or_(spaces.c.quota.is_(None), spaces.c.used_quota + delta <= spaces.c.quota)
+        )
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
+
+
+async def usage(conn: Connection, corp_id: str, app_id: str | None = None) -> int:
+    """Bytes used by the org's spaces (or one app's)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(spaces.c.used_quota), 0)).where(
+        spaces.c.corp_id == corp_id
+    )
+    if app_id is not None:
+        stmt = stmt.where(spaces.c.app_id == app_id)
+    return int((await conn.execute(stmt)).scalar_one())
