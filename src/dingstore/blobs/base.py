@@ -6,8 +6,9 @@ or reference counts; the service layer does (``store/blobs.py`` keeps the rows).
 
 Keys are ``/``-separated segments of ``[A-Za-z0-9_.-]``: no empty segment, none starting with
 ``.`` (so no ``.``/``..``, and stores may keep their own files under dot-names), none longer
-than 255 characters (a file name), at most ``MAX_KEY_LENGTH`` characters in all. Anything else raises ``InvalidKey`` (a ``ValueError``). A key is
-never also the "folder" of another key (``a`` beside ``a/b``); a store may refuse that.
+than 255 characters (a file name), at most ``MAX_KEY_LENGTH`` characters in all. Anything else
+raises ``InvalidKey`` (a ``ValueError``). A key is never also the "folder" of another key (``a``
+beside ``a/b``); a store may refuse that.
 
 Every write is atomic: the bytes stream into a temporary object that is published under its key
 only once complete, so a reader sees the whole object or nothing, and a failed, refused or

@@ -148,7 +148,7 @@ class DentryService:
             )
         desc = _descending(order, default="DESC")
         limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
-        after = tree.decode_token(next_token, 1 if key == "NAME" else 2)
+        after = tree.decode_token(next_token, 1 if key == "NAME" else 2, text=key == "NAME")
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
             await tree.folder(conn, space.id, parent)

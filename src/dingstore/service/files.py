@@ -198,10 +198,11 @@ class FileService:
         upload = await self._upload(actor, commit.upload_key)
         blob_id = int(upload.blob_id)
         size = await self._bytes_of(upload)
-        if commit.size is not None and commit.size != size:
-            raise errors.BadRequest(
-                "dentryUploadError", f"{size} bytes were uploaded, not the {commit.size} declared"
-            )
+        for declared in (commit.size, upload.size):  # CommitFile's option.size, the pre-check's
+            if declared is not None and declared != size:
+                raise errors.BadRequest(
+                    "dentryUploadError", f"{size} bytes were uploaded, not the {declared} declared"
+                )
         new_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:

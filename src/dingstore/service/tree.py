@@ -55,15 +55,23 @@ def encode_token(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None, arity: int) -> list[Any] | None:
-    """A ``nextToken`` this server issued (an opaque base64 of the last row's sort keys)."""
+def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[Any] | None:
+    """A ``nextToken`` this server issued (an opaque base64 of the last row's sort keys: 64-bit
+    integers, or strings where ``text``)."""
     if not token:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
         values = None
-    if not isinstance(values, list) or len(values) != arity:
+    if (
+        not isinstance(values, list)
+        or len(values) != arity
+        or not all(
+            isinstance(v, str) if text else type(v) is int and -MAX_ID - 1 <= v <= MAX_ID
+            for v in values
+        )
+    ):
         raise errors.param_error("nextToken", "nextToken is not one this server issued")
     return values
 

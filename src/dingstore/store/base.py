@@ -43,6 +43,9 @@ def prepared(statement: Any) -> Any:
 class Connection(Protocol):
     """What queries get: SQLAlchemy's ``AsyncConnection`` or anything that answers the same."""
 
+    @property
+    def dialect(self) -> Any: ...
+
     async def execute(self, statement: Any, parameters: Any = None) -> Any: ...
 
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...

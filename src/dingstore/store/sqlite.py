@@ -115,6 +115,10 @@ class LoopConnection:
         self.sync_connection = connection
         self._plans: dict[int, _Plan] = {}
 
+    @property
+    def dialect(self) -> sa.Dialect:
+        return self.sync_connection.dialect
+
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
         if statement.get_execution_options().get(base.PREPARED):
             return self._run_prepared(statement, parameters or {})

@@ -1,0 +1,168 @@
+"""Claiming, fencing and finishing task rows.
+
+A worker claims a runnable task (INIT, or IN_PROGRESS whose lease expired) by writing its own
+name and a lease expiry on the row. Every step then runs in one write transaction that first
+renews the lease *only if it is still this worker's* (``WHERE lease_owner = :me``) — the fence —
+then applies the work, advances the persisted cursor and adds to the counts. A worker that
+stalled past its lease finds the fence closed and its step rolled back: nothing is applied twice.
+
+On PostgreSQL the claim takes the row with ``FOR UPDATE SKIP LOCKED`` so that many workers in
+many processes never contend for one task; on SQLite the single writer makes it atomic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from dingstore.clock import now_ms
+from dingstore.store.base import Connection
+from dingstore.store.schema import tasks as t
+
+RUNNABLE = ("INIT", "IN_PROGRESS")
+
+
+class LeaseLost(Exception):
+    """The task's lease passed to another worker: this worker must drop the task."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    kind: str
+    corp_id: str
+    creator_id: str
+    app_id: str | None
+    status: str
+    payload: dict[str, Any]
+    cursor: dict[str, Any] | None
+    total_count: int | None
+
+
+async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
+    """Take the oldest runnable task nobody holds, for ``lease_ms``."""
+    now = now_ms()
+    pick = (
+        sa.select(t.c.id)
+        .where(
+            t.c.status.in_(RUNNABLE),
+            sa.or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < now),
+        )
+        .order_by(t.c.created_at, t.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    row = (
+        await conn.execute(
+            sa.update(t)
+            .where(t.c.id == pick.scalar_subquery())
+            .values(lease_owner=owner, lease_expires_at=now + lease_ms)
+            .returning(
+                t.c.id,
+                t.c.kind,
+                t.c.corp_id,
+                t.c.creator_id,
+                t.c.app_id,
+                t.c.status,
+                t.c.payload,
+                t.c.cursor,
+                t.c.total_count,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Claimed(
+        id=int(row.id),
+        kind=row.kind,
+        corp_id=row.corp_id,
+        creator_id=row.creator_id,
+        app_id=row.app_id,
+        status=row.status,
+        payload=dict(row.payload or {}),
+        cursor=dict(row.cursor) if row.cursor is not None else None,
+        total_count=row.total_count,
+    )
+
+
+async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int) -> None:
+    """Renew the lease inside the step's transaction, or raise ``LeaseLost``."""
+    result = await conn.execute(
+        sa.update(t)
+        .where(t.c.id == task_id, t.c.lease_owner == owner, t.c.status.in_(RUNNABLE))
+        .values(lease_expires_at=now_ms() + lease_ms, modified_at=now_ms())
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(task_id)
+
+
+async def begin(conn: Connection, task_id: int, total_count: int) -> None:
+    """INIT → IN_PROGRESS: the task's size is fixed and its clock starts."""
+    await conn.execute(
+        sa.update(t)
+        .where(t.c.id == task_id)
+        .values(status="IN_PROGRESS", total_count=total_count, begin_time=now_ms())
+    )
+
+
+async def advance(
+    conn: Connection,
+    task_id: int,
+    *,
+    cursor: dict[str, Any],
+    succeeded: int,
+    failed: int,
+    fail_message: str | None,
+) -> None:
+    values: dict[str, Any] = {
+        "cursor": cursor,
+        "success_count": t.c.success_count + succeeded,
+        "fail_count": t.c.fail_count + failed,
+    }
+    if fail_message is not None:
+        values["fail_message"] = sa.func.coalesce(t.c.fail_message, fail_message)
+    await conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
+
+
+async def finish(conn: Connection, task_id: int, *, fail_message: str | None = None) -> None:
+    """End the task: FAIL when any node failed (or ``fail_message`` says it failed as a whole),
+    SUCCESS otherwise. Counts not reached are counted failed, so that they add up to the total."""
+    now = now_ms()
+    row = (
+        await conn.execute(
+            sa.select(t.c.total_count, t.c.success_count, t.c.fail_count, t.c.fail_message).where(
+                t.c.id == task_id
+            )
+        )
+    ).first()
+    assert row is not None
+    total = int(row.total_count or 0)
+    done = int(row.success_count) + int(row.fail_count)
+    fail_count = int(row.fail_count) + max(0, total - done) if fail_message else int(row.fail_count)
+    message = row.fail_message or fail_message
+    await conn.execute(
+        sa.update(t)
+        .where(t.c.id == task_id)
+        .values(
+            status="FAIL" if fail_count or fail_message else "SUCCESS",
+            fail_count=fail_count,
+            fail_message=message if (fail_count or fail_message) else None,
+            total_count=max(total, int(row.success_count) + fail_count),
+            begin_time=sa.func.coalesce(t.c.begin_time, now),
+            end_time=now,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+
+
+async def release(conn: Connection, task_id: int, owner: str) -> None:
+    """Give the lease back (a worker shutting down mid-task): another may claim it at once."""
+    await conn.execute(
+        sa.update(t)
+        .where(t.c.id == task_id, t.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )

@@ -1,0 +1,183 @@
+"""Workers: claim a task, run its handler step by step until it ends, claim the next.
+
+A handler (registered per task kind by the service layer) does the work; the worker gives it a
+fenced transaction per step and keeps the books. ``WorkerPool`` runs N such workers as asyncio
+tasks in one process; they sleep until woken (a task was enqueued in this process) or until the
+poll interval passes (a task enqueued elsewhere, a lease that expired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dingstore import errors
+from dingstore.store import base
+from dingstore.tasks import queue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Step:
+    """What one step did: the cursor to resume from, the nodes it settled, and whether the task
+    is done. ``fail_message`` names the first failure's reason."""
+
+    cursor: dict[str, Any]
+    succeeded: int = 0
+    failed: int = 0
+    fail_message: str | None = None
+    done: bool = False
+
+
+class Handler(Protocol):
+    """The work of one task kind. Both methods run inside the step's transaction."""
+
+    async def start(self, conn: base.Connection, task: queue.Claimed) -> tuple[int, dict[str, Any]]:
+        """Fix the task's size (every node it covers) and its first cursor."""
+        ...
+
+    async def step(self, conn: base.Connection, task: queue.Claimed, limit: int) -> Step:
+        """Apply the next chunk of at most ``limit`` nodes."""
+        ...
+
+
+class SystemicFailure(Exception):
+    """The task cannot go on at all (its source vanished, its target was deleted): it ends FAIL
+    with ``code`` as failMessage, the nodes not reached counted failed."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class WorkerPool:
+    db: base.BaseDatabase
+    handlers: Mapping[str, Handler]
+    concurrency: int = 2
+    chunk: int = 1000
+    lease_ms: int = 30_000
+    poll_interval: float = 1.0
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _workers: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: bool = False
+
+    def wake(self) -> None:
+        """A task was enqueued: let a sleeping worker look now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        for n in range(self.concurrency):
+            owner = f"{self.name}:{n}:{uuid.uuid4().hex[:6]}"
+            self._workers.append(asyncio.create_task(self._run(owner), name=owner))
+
+    async def stop(self) -> None:
+        """Finish the current step of every worker, give its lease back, and stop."""
+        self._stopping = True
+        self._wake.set()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def _run(self, owner: str) -> None:
+        while not self._stopping:
+            try:
+                async with self.db.write() as conn:
+                    task = await queue.claim(conn, owner, self.lease_ms)
+            except errors.DingstoreError as exc:
+                log.warning("claiming a task failed: %s", exc)
+                task = None
+            if task is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                continue
+            await self._drive(task, owner)
+
+    async def _drive(self, task: queue.Claimed, owner: str) -> None:
+        handler = self.handlers.get(task.kind)
+        try:
+            if handler is None:
+                raise SystemicFailure("systemError")
+            while not self._stopping:
+                if await self._step(handler, task, owner):
+                    return
+                task = await self._reload(task)
+            async with self.db.write() as conn:
+                await queue.release(conn, task.id, owner)
+        except queue.LeaseLost:
+            log.warning("task %s: lease lost to another worker", task.id)
+        except SystemicFailure as failure:
+            await self._end(task, owner, failure.code)
+        except Exception:
+            log.exception("task %s failed unexpectedly", task.id)
+            await self._end(task, owner, "systemError")
+
+    async def _step(self, handler: Handler, task: queue.Claimed, owner: str) -> bool:
+        """One fenced transaction; True when the task has ended."""
+        while True:
+            try:
+                async with self.db.write() as conn:
+                    await queue.fence(conn, task.id, owner, self.lease_ms)
+                    if task.status == "INIT":
+                        total, cursor = await handler.start(conn, task)
+                        await queue.begin(conn, task.id, total)
+                        await queue.advance(
+                            conn, task.id, cursor=cursor, succeeded=0, failed=0, fail_message=None
+                        )
+                        return False
+                    result = await handler.step(conn, task, self.chunk)
+                    await queue.advance(
+                        conn,
+                        task.id,
+                        cursor=result.cursor,
+                        succeeded=result.succeeded,
+                        failed=result.failed,
+                        fail_message=result.fail_message,
+                    )
+                    if result.done:
+                        await queue.finish(conn, task.id)
+                    return result.done
+            except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
+                log.warning("task %s: step deferred: %s", task.id, exc)
+                await asyncio.sleep(0.2)
+
+    async def _reload(self, task: queue.Claimed) -> queue.Claimed:
+        import sqlalchemy as sa
+
+        from dingstore.store.schema import tasks as t
+
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.c.status, t.c.cursor, t.c.total_count).where(t.c.id == task.id)
+                )
+            ).first()
+        assert row is not None
+        return queue.Claimed(
+            id=task.id,
+            kind=task.kind,
+            corp_id=task.corp_id,
+            creator_id=task.creator_id,
+            app_id=task.app_id,
+            status=row.status,
+            payload=task.payload,
+            cursor=dict(row.cursor) if row.cursor is not None else None,
+            total_count=row.total_count,
+        )
+
+    async def _end(self, task: queue.Claimed, owner: str, code: str) -> None:
+        try:
+            async with self.db.write() as conn:
+                await queue.fence(conn, task.id, owner, self.lease_ms)
+                await queue.finish(conn, task.id, fail_message=code)
+        except (queue.LeaseLost, errors.DingstoreError) as exc:
+            log.warning("task %s: could not record its failure: %s", task.id, exc)
