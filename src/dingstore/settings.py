@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     rate_limits: dict[str, float] = Field(default_factory=dict)
 
     task_retention_days: float = Field(7.0, gt=0)
+    # The task engine: workers in this process (0 = none), nodes a step settles, how long a
+    # worker's lease on a task lasts without renewal, and how often idle workers look for work.
+    workers: int = Field(2, ge=0)
+    task_chunk: int = Field(1000, gt=0)
+    task_lease: float = Field(30.0, gt=0)
+    task_poll_interval: float = Field(1.0, gt=0)
     housekeeping_interval: float = Field(300.0, gt=0)
     # Files: versions kept per file, how long an uploadKey and a transfer URL live, how long an
     # unreferenced blob's bytes stay before collection, and the org's capacity (None = no cap).

@@ -53,9 +53,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         housekeeping = asyncio.create_task(app.state.services.housekeeper.run_forever())
+        engine = app.state.services.engine
+        engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
         try:
             yield
         finally:
+            await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping

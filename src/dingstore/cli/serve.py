@@ -55,9 +55,13 @@ def serve(
         str | None, typer.Option("--host", help="Bind address (env DINGSTORE_HOST).")
     ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (env DINGSTORE_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Task workers in this process (env DINGSTORE_WORKERS)."),
+    ] = None,
 ) -> None:
     """Run the API server on the configured store (embedded SQLite + local files by default)."""
-    settings = settings_from(data_dir, database_url, host=host, port=port)
+    settings = settings_from(data_dir, database_url, host=host, port=port, workers=workers)
     logs.configure(settings.log_level, json=settings.log_json)
     made = with_services(settings, lambda s: s.identity.bootstrap())
     if made is not None:

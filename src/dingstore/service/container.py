@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
+from dingstore.service import bulk
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -17,6 +18,7 @@ from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
+from dingstore.tasks.worker import WorkerPool
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Services:
     files: FileService
     versions: VersionService
     properties: PropertyService
+    engine: WorkerPool
 
     async def close(self) -> None:
         await self.blobs.close()
@@ -60,6 +63,14 @@ async def open_services(settings: Settings) -> Services:
         cache_size=settings.auth_cache_size,
     )
     tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
+    engine = WorkerPool(
+        db,
+        bulk.handlers(),
+        concurrency=settings.workers,
+        chunk=settings.task_chunk,
+        lease_ms=int(settings.task_lease * 1000),
+        poll_interval=settings.task_poll_interval,
+    )
     files = FileService(
         db,
         allocator,
@@ -84,8 +95,11 @@ async def open_services(settings: Settings) -> Services:
         housekeeper=Housekeeper(tokens, tasks, files, interval=settings.housekeeping_interval),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
-        dentries=DentryService(db, allocator, version_retention=settings.version_retention),
+        dentries=DentryService(
+            db, allocator, version_retention=settings.version_retention, wake=engine.wake
+        ),
         files=files,
         versions=VersionService(db, retention=settings.version_retention),
         properties=PropertyService(db),
+        engine=engine,
     )

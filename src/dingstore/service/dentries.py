@@ -4,16 +4,16 @@ and the synchronous single-item copy, move and delete of a file or an empty fold
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models, names, tree, versions
+from dingstore.service import bulk, models, names, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
-from dingstore.store import base, blobs, dentries, ids, properties
+from dingstore.store import base, blobs, dentries, ids, properties, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 
@@ -31,28 +31,34 @@ class ItemResult:
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """CopyDentry / MoveDentry / DeleteDentry: the resulting dentry, or a task for a folder with
-    children (the task engine)."""
+    """CopyDentry / MoveDentry / DeleteDentry: the resulting dentry and, for a folder with
+    children, the task that finishes the work (service/bulk.py)."""
 
     dentry: models.Dentry | None
     task_id: int | None = None
 
 
-def _needs_engine(kind: str) -> errors.DingstoreError:
+def _no_merge(name: str) -> errors.DingstoreError:
     return errors.BadRequest(
-        "operationNotSupported",
-        f"{kind} of a folder with children runs as a background task, which this server does "
-        "not run yet",
+        "dentryAlreadyExist",
+        f"{name!r} exists in the target folder; OVERWRITE does not merge a folder with children "
+        "into it (use AUTO_RENAME)",
     )
 
 
 class DentryService:
     def __init__(
-        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, version_retention: int
+        self,
+        db: base.BaseDatabase,
+        id_allocator: ids.IdAllocator,
+        *,
+        version_retention: int,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._retention = version_retention
+        self._wake = wake  # tells the task engine a task was just enqueued
 
     async def add_folder(
         self,
@@ -71,6 +77,7 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id)
             await tree.folder(conn, space.id, parent)
+            await bulk.check_free(conn, parent)
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
             if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
                 return await tree.view(conn, actor, placed.existing)
@@ -197,6 +204,7 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry(conn, space.id, dentry_id)
+            await bulk.check_free(conn, int(row.id))
             if clean != row.name:
                 if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
                     raise errors.BadRequest("dentryAlreadyExist", f"{clean!r} already exists")
@@ -216,20 +224,23 @@ class DentryService:
     ) -> Moved:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
-        new_id = await self._ids.next()
+        new_id, task_id = await self._ids.next(), await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry(conn, space.id, dentry_id)
             target = await _target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, target_parent)
-            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
-                raise _needs_engine("copying")
+            await bulk.check_free(conn, int(row.id))
+            await bulk.check_free(conn, target_parent)
             is_file = row.type == "FILE"
+            nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
                 conn, target.id, target_parent, row.name, how, is_file=is_file
             )
             if placed.existing is not None:
+                if nested and how == "OVERWRITE":
+                    raise _no_merge(row.name)
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
                     return Moved(await tree.view(conn, actor, placed.existing))
                 await versions.add(  # a file copied onto a file: a new version of it
@@ -276,9 +287,17 @@ class DentryService:
                     created_at=now,
                 )
             await properties.copy(conn, int(row.id), new_id)
-            return Moved(
-                await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
-            )
+            if nested:
+                await bulk.enqueue(
+                    conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                    app_id=actor.app_id, kind=bulk.COPY,
+                    payload={"root": int(row.id), "target_space": target.id, "copy_root": new_id},
+                    holds=[(space.id, int(row.id)), (target.id, new_id)],
+                )  # fmt: skip
+            copied = await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
+        if nested:
+            self._wake()
+        return Moved(copied, task_id if nested else None)
 
     async def move(
         self,
@@ -291,6 +310,7 @@ class DentryService:
     ) -> Moved:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
+        task_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id)
@@ -303,21 +323,24 @@ class DentryService:
                 raise errors.param_error(
                     "targetFolderId", "a folder cannot be moved into itself or its descendants"
                 )
-            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
-                raise _needs_engine("moving")
+            await bulk.check_free(conn, int(row.id))
+            await bulk.check_free(conn, target_parent)
             if target.id == space.id and target_parent == int(row.parent_id):
                 return Moved(await tree.view(conn, actor, row))  # already there
             is_file = row.type == "FILE"
+            nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
                 conn, target.id, target_parent, row.name, how, is_file=is_file
             )
             if placed.existing is not None:
+                if nested and how == "OVERWRITE":
+                    raise _no_merge(row.name)
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
                     return Moved(await tree.view(conn, actor, placed.existing))
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
                 await purge_file(conn, placed.existing, now)
             if target.id != space.id:
-                stored = await _stored_bytes(conn, int(row.id)) if is_file else 0
+                stored = await subtree.stored_bytes(conn, int(row.id))
                 await tree.charge(conn, target.id, stored)
                 await tree.charge(conn, space.id, -stored)
             await dentries.update(
@@ -331,25 +354,43 @@ class DentryService:
             )
             if is_file and target.id != space.id:
                 await dentries.move_versions(conn, int(row.id), target.id)
-            return Moved(
-                await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
-            )
+            if nested:
+                across = target.id != space.id
+                await bulk.enqueue(
+                    conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                    app_id=actor.app_id, kind=bulk.MOVE if across else bulk.COUNT,
+                    payload={"root": int(row.id), "target_space": target.id},
+                    holds=[(target.id, int(row.id))] if across else [],
+                )  # fmt: skip
+            moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
+        if nested:
+            self._wake()
+        return Moved(moved, task_id if nested else None)
 
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, *, to_recycle_bin: bool
     ) -> Moved:
         if dentry_id == "0":
             raise errors.param_error("dentryId", "the root folder cannot be deleted")
-        item_id = await self._ids.next()
+        item_id, task_id = await self._ids.next(), await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry(conn, space.id, dentry_id)
-            if row.type == "FOLDER" and await dentries.has_children(conn, space.id, int(row.id)):
-                raise _needs_engine("deleting")
+            await bulk.check_free(conn, int(row.id))
+            nested = row.type == "FOLDER" and await dentries.has_children(
+                conn, space.id, int(row.id)
+            )
+            if nested:
+                kind = bulk.COUNT if to_recycle_bin else bulk.DELETE
+                await bulk.enqueue(
+                    conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                    app_id=actor.app_id, kind=kind, payload={"root": int(row.id)},
+                    holds=[] if to_recycle_bin else [(space.id, int(row.id))],
+                )  # fmt: skip
             if to_recycle_bin:
                 path = (await tree.view(conn, actor, row)).path
-                stored = await _stored_bytes(conn, int(row.id)) if row.type == "FILE" else 0
+                stored = await subtree.stored_bytes(conn, int(row.id))
                 await recycle_rows.insert(
                     conn,
                     id=item_id,
@@ -365,12 +406,16 @@ class DentryService:
                     operator_time=now,
                 )
                 await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
+            elif nested:  # it leaves every listing now; the task purges it
+                await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
             elif row.type == "FILE":
                 await purge_file(conn, row, now)
             else:
                 await properties.drop_all(conn, int(row.id))
                 await dentries.delete(conn, int(row.id))
-        return Moved(None)
+        if nested:
+            self._wake()
+        return Moved(None, task_id if nested else None)
 
 
 def _descending(order: str | None, *, default: str) -> bool:
@@ -385,10 +430,6 @@ async def _target_space(conn: Connection, actor: models.Actor, target_space_id: 
         return await tree.space(conn, actor, target_space_id)
     except errors.BadRequest as exc:
         raise errors.param_error("targetSpaceId", exc.message) from None
-
-
-async def _stored_bytes(conn: Connection, dentry_id: int) -> int:
-    return sum(int(v.size) for v in await dentries.versions_of(conn, dentry_id))
 
 
 async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:

@@ -46,16 +46,25 @@ def split(name: str, *, is_file: bool) -> tuple[str, str]:
 
 def renamed(name: str, taken: set[str], *, is_file: bool) -> str:
     """AUTO_RENAME: ``name`` if free, else the first free ``stem(n)suffix`` for n = 1, 2, ...
+    (the stem cut short where the whole would pass ``MAX_LENGTH``).
 
     ``report.pdf`` → ``report(1).pdf``; folder ``docs`` → ``docs(1)``."""
     if name not in taken:
         return name
     stem, suffix = split(name, is_file=is_file)
     n = 1
-    while f"{stem}({n}){suffix}" in taken:
+    while (candidate := _numbered(stem, n, suffix)) in taken:
         n += 1
-    candidate = f"{stem}({n}){suffix}"
-    if len(candidate) > MAX_LENGTH:
-        keep = MAX_LENGTH - len(f"({n}){suffix}")
-        candidate = f"{stem[:keep]}({n}){suffix}"
     return candidate
+
+
+def rename_prefix(name: str, *, is_file: bool) -> str:
+    """A prefix of every name ``renamed`` may produce for ``name`` (its siblings that start so
+    are the ``taken`` it needs)."""
+    stem, suffix = split(name, is_file=is_file)
+    return stem[: max(0, MAX_LENGTH - len(suffix) - 22)]  # room for "(n)", n < 10**20
+
+
+def _numbered(stem: str, n: int, suffix: str) -> str:
+    tail = f"({n}){suffix}"
+    return stem[: max(0, MAX_LENGTH - len(tail))] + tail

@@ -85,10 +85,16 @@ async def space(conn: Connection, actor: models.Actor, space_id: str) -> RowMapp
 
 
 async def dentry(conn: Connection, space_id: int, dentry_id: str) -> RowMapping:
+    """A live dentry: itself and every ancestor not deleted, or 404 ``dentryNotExist``."""
     row = await dentries.get(conn, space_id, parse_id(dentry_id, "dentryId"))
-    if row is None:
+    if row is None or not await _reachable(conn, int(row.parent_id)):
         raise errors.NotFound("dentryNotExist", f"dentry {dentry_id} does not exist")
     return row
+
+
+async def _reachable(conn: Connection, folder_id: int) -> bool:
+    """The folder and all its ancestors are live (a recycled folder hides its whole subtree)."""
+    return folder_id == 0 or (await dentries.folder_paths(conn, [folder_id]))[folder_id] is not None
 
 
 async def folder(conn: Connection, space_id: int, folder_id: int) -> RowMapping | None:
@@ -96,7 +102,7 @@ async def folder(conn: Connection, space_id: int, folder_id: int) -> RowMapping 
     if folder_id == 0:
         return None
     row = await dentries.get(conn, space_id, folder_id)
-    if row is None or row.type != "FOLDER":
+    if row is None or row.type != "FOLDER" or not await _reachable(conn, int(row.parent_id)):
         raise errors.NotFound("dentryNotExist", f"folder {folder_id} does not exist")
     return row
 
@@ -126,8 +132,8 @@ async def place(
     if existing is None:
         return Placement(name)
     if how == "AUTO_RENAME":
-        stem, _ = names.split(name, is_file=is_file)
-        taken = await dentries.names_starting(conn, space_id, parent_id, stem)
+        prefix = names.rename_prefix(name, is_file=is_file)
+        taken = await dentries.names_starting(conn, space_id, parent_id, prefix)
         return Placement(names.renamed(name, taken, is_file=is_file))
     if how == "RETURN_ERROR_IF_EXISTS":
         raise errors.BadRequest(conflict_code, f"{name!r} already exists in the target folder")
@@ -153,6 +159,7 @@ async def views(
     """Rows as the API shows them: with paths and the app properties the caller may see
     (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given)."""
     paths = await dentries.folder_paths(conn, {int(r.parent_id) for r in rows})
+    rows = [r for r in rows if paths.get(int(r.parent_id)) is not None]  # not under a recycled one
     props: dict[int, dict[str, list[models.AppProperty]]] = {}
     for p in await properties.of(conn, [int(r.id) for r in rows]):
         if p.visibility != "PUBLIC" and p.owner_id != actor.app_id:
@@ -169,7 +176,7 @@ async def views(
             parent_id=int(r.parent_id),
             type=r.type,
             name=r.name,
-            path=f"{paths.get(int(r.parent_id), '')}/{r.name}",
+            path=f"{paths[int(r.parent_id)]}/{r.name}",
             size=int(r.size) if r.type == "FILE" else None,
             version=int(r.version) if r.type == "FILE" else None,
             status=r.status,

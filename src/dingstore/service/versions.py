@@ -7,7 +7,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models, tree
+from dingstore.service import bulk, models, tree
 from dingstore.store import base, blobs, dentries
 from dingstore.store.base import Connection
 
@@ -117,6 +117,7 @@ class VersionService:
             row = await tree.dentry(conn, space.id, dentry_id)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
+            await bulk.check_free(conn, int(row.id))
             old = await dentries.version(conn, int(row.id), int(version))
             if old is None:
                 raise errors.BadRequest("paramError", f"file {dentry_id} has no version {version}")

@@ -66,27 +66,38 @@ async def ancestor_ids(conn: Connection, dentry_id: int) -> list[int]:
     return [int(i) for i in (await conn.execute(sa.select(chain.c.id))).scalars().all()]
 
 
-async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int, str]:
-    """``/a/b`` for each folder id (the root ``0`` is ``""``), in one recursive query."""
+async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int, str | None]:
+    """``/a/b`` for each folder id (the root ``0`` is ``""``), in one recursive query; ``None``
+    for a folder that is itself, or lies under, a deleted (recycled) folder."""
     wanted = {int(i) for i in folder_ids} - {0}
-    paths: dict[int, str] = {0: ""}
+    paths: dict[int, str | None] = {0: ""}
     if not wanted:
         return paths
     start = sa.select(
-        d.c.id.label("origin"), d.c.id, d.c.parent_id, d.c.name, sa.literal(0).label("depth")
+        d.c.id.label("origin"),
+        d.c.id,
+        d.c.parent_id,
+        d.c.name,
+        d.c.status,
+        sa.literal(0).label("depth"),
     ).where(d.c.id.in_(wanted))
     chain = start.cte("chain", recursive=True)
     chain = chain.union_all(
-        sa.select(chain.c.origin, d.c.id, d.c.parent_id, d.c.name, chain.c.depth + 1).join(
-            chain, d.c.id == chain.c.parent_id
-        )
+        sa.select(
+            chain.c.origin, d.c.id, d.c.parent_id, d.c.name, d.c.status, chain.c.depth + 1
+        ).join(chain, d.c.id == chain.c.parent_id)
     )
-    rows = (await conn.execute(sa.select(chain.c.origin, chain.c.name, chain.c.depth))).all()
+    stmt = sa.select(chain.c.origin, chain.c.name, chain.c.status, chain.c.depth)
     parts: dict[int, list[tuple[int, str]]] = {}
-    for origin, name, depth in rows:
+    hidden: set[int] = set()
+    for origin, name, status, depth in (await conn.execute(stmt)).all():
         parts.setdefault(int(origin), []).append((int(depth), name))
+        if status != "NORMAL":
+            hidden.add(int(origin))
     for origin, names in parts.items():
-        paths[origin] = "".join("/" + n for _, n in sorted(names, reverse=True))
+        paths[origin] = (
+            None if origin in hidden else "".join("/" + n for _, n in sorted(names, reverse=True))
+        )
     return paths
 
 

@@ -30,15 +30,7 @@ class IdAllocator:
         Runs its own write transaction: never call it inside ``db.write()``.
         """
         async with self._db.write() as conn:
-            end = (
-                await conn.execute(
-                    sa.update(_t)
-                    .where(_t.c.name == "global")
-                    .values(next_value=_t.c.next_value + count)
-                    .returning(_t.c.next_value)
-                )
-            ).scalar_one()
-        return int(end) - count
+            return await reserve_in(conn, count)
 
     async def next(self) -> int:
         async with self._lock:
@@ -48,3 +40,17 @@ class IdAllocator:
             value = self._next
             self._next += 1
             return value
+
+
+async def reserve_in(conn: base.Connection, count: int) -> int:
+    """Reserve ``count`` consecutive ids inside the caller's write transaction (they are the
+    caller's only if it commits); returns the first."""
+    end = (
+        await conn.execute(
+            sa.update(_t)
+            .where(_t.c.name == "global")
+            .values(next_value=_t.c.next_value + count)
+            .returning(_t.c.next_value)
+        )
+    ).scalar_one()
+    return int(end) - count

@@ -249,3 +249,31 @@ recycle_items = sa.Table(
     sa.Column("operator_time", sa.BigInteger, nullable=False),
     sa.Index("ix_recycle_items_corp_time", "corp_id", "operator_time", "id"),
 )
+
+# --- the task engine's working sets -----------------------------------------------------------
+
+# The subtree a bulk task covers, snapshotted when it starts: steps walk it by (depth, node_id),
+# so a step is a range of this table and every node is settled exactly once.
+task_nodes = sa.Table(
+    "task_nodes",
+    metadata,
+    sa.Column("task_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("node_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("parent_id", sa.BigInteger, nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(8), nullable=False),
+    sa.Column("new_id", sa.BigInteger),
+    sa.Column("failed", sa.Boolean, nullable=False),
+    sa.Index("ix_task_nodes_walk", "task_id", "depth", "node_id"),
+)
+
+# Subtrees a running task holds: other operations on them (or on their ancestors) are refused
+# with operationConcurrentControl until the task ends.
+task_holds = sa.Table(
+    "task_holds",
+    metadata,
+    sa.Column("task_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Index("ix_task_holds_space", "space_id"),
+)

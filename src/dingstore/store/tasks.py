@@ -9,7 +9,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore.store import base
 from dingstore.store.base import Connection
-from dingstore.store.schema import tasks
+from dingstore.store.schema import task_holds, tasks
 
 # What GetTask reads: the row's public face, without the engine's state.
 _PUBLIC = (
@@ -46,3 +46,21 @@ async def purge_finished(conn: Connection, ended_before: int) -> int:
         )
     )
     return result.rowcount or 0
+
+
+# --- subtrees held by running tasks ------------------------------------------------------------
+
+
+async def hold(conn: Connection, task_id: int, space_id: int, dentry_id: int) -> None:
+    await conn.execute(
+        sa.insert(task_holds).values(task_id=task_id, space_id=space_id, dentry_id=dentry_id)
+    )
+
+
+async def all_holds(conn: Connection) -> list[RowMapping]:
+    """Every hold: one or two per running bulk task, so a small table."""
+    return list((await conn.execute(sa.select(task_holds))).mappings().all())
+
+
+async def release_holds(conn: Connection, task_id: int) -> None:
+    await conn.execute(sa.delete(task_holds).where(task_holds.c.task_id == task_id))

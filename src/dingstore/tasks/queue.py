@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dingstore.clock import now_ms
+from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
 from dingstore.store.schema import tasks as t
 
@@ -157,6 +158,7 @@ async def finish(conn: Connection, task_id: int, *, fail_message: str | None = N
             lease_expires_at=None,
         )
     )
+    await task_rows.release_holds(conn, task_id)
 
 
 async def release(conn: Connection, task_id: int, owner: str) -> None:

@@ -40,8 +40,8 @@ class Step:
 class Handler(Protocol):
     """The work of one task kind. Both methods run inside the step's transaction."""
 
-    async def start(self, conn: base.Connection, task: queue.Claimed) -> tuple[int, dict[str, Any]]:
-        """Fix the task's size (every node it covers) and its first cursor."""
+    async def start(self, conn: base.Connection, task: queue.Claimed) -> tuple[int, Step]:
+        """Fix the task's size (every node it covers) and take its first step."""
         ...
 
     async def step(self, conn: base.Connection, task: queue.Claimed, limit: int) -> Step:
@@ -128,13 +128,10 @@ class WorkerPool:
                 async with self.db.write() as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms)
                     if task.status == "INIT":
-                        total, cursor = await handler.start(conn, task)
+                        total, result = await handler.start(conn, task)
                         await queue.begin(conn, task.id, total)
-                        await queue.advance(
-                            conn, task.id, cursor=cursor, succeeded=0, failed=0, fail_message=None
-                        )
-                        return False
-                    result = await handler.step(conn, task, self.chunk)
+                    else:
+                        result = await handler.step(conn, task, self.chunk)
                     await queue.advance(
                         conn,
                         task.id,

@@ -1,0 +1,258 @@
+"""Set-based queries over a whole subtree, for the bulk operations of the task engine.
+
+A task snapshots the live descendants of its root into ``task_nodes`` (one recursive query),
+then settles them a range at a time: every statement here works on one range with joins and
+``IN`` lists, never one round trip per node. Recycled descendants (status DELETED) and what lies
+under them stay out of every walk: they belong to the recycle bin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from dingstore.store.base import Connection
+from dingstore.store.schema import app_properties as props
+from dingstore.store.schema import blobs as b
+from dingstore.store.schema import dentries as d
+from dingstore.store.schema import dentry_versions as v
+from dingstore.store.schema import task_nodes as tn
+
+_LIVE = d.c.status == "NORMAL"
+
+
+def _descendants(root_id: int) -> Any:
+    """A recursive CTE of (id, parent_id, type, depth) for the live descendants of a node."""
+    start = sa.select(d.c.id, d.c.parent_id, d.c.type, sa.literal(1).label("depth")).where(
+        d.c.parent_id == root_id, _LIVE
+    )
+    walk = start.cte("walk", recursive=True)
+    return walk.union_all(
+        sa.select(d.c.id, d.c.parent_id, d.c.type, walk.c.depth + 1)
+        .join(walk, d.c.parent_id == walk.c.id)
+        .where(_LIVE)
+    )
+
+
+async def count(conn: Connection, root_id: int) -> int:
+    """Live descendants of the node (the node itself not counted)."""
+    walk = _descendants(root_id)
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(walk))).scalar_one())
+
+
+async def stored_bytes(conn: Connection, root_id: int) -> int:
+    """Bytes of every stored version of the node and its live descendants."""
+    walk = _descendants(root_id)
+    ids = sa.union_all(sa.select(walk.c.id), sa.select(sa.literal(root_id))).subquery()
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(v.c.size), 0)).where(
+        v.c.dentry_id.in_(sa.select(ids.c[0]))
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def snapshot(conn: Connection, task_id: int, root_id: int) -> int:
+    """Record the node's live descendants for the task; returns how many."""
+    walk = _descendants(root_id)
+    rows = sa.select(
+        sa.literal(task_id), walk.c.id, walk.c.parent_id, walk.c.depth, walk.c.type, sa.false()
+    )
+    await conn.execute(
+        sa.insert(tn).from_select(
+            ["task_id", "node_id", "parent_id", "depth", "type", "failed"], rows
+        )
+    )
+    return await _snapshot_size(conn, task_id)
+
+
+async def _snapshot_size(conn: Connection, task_id: int) -> int:
+    stmt = sa.select(sa.func.count()).select_from(tn).where(tn.c.task_id == task_id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def number(conn: Connection, task_id: int, first_id: int) -> None:
+    """Give every snapshotted node a new id, ``first_id`` onwards in walk order (for copies)."""
+    ranked = (
+        sa.select(
+            tn.c.node_id,
+            sa.func.row_number().over(order_by=(tn.c.depth, tn.c.node_id)).label("rank"),
+        )
+        .where(tn.c.task_id == task_id)
+        .subquery()
+    )
+    await conn.execute(
+        sa.update(tn)
+        .where(tn.c.task_id == task_id, tn.c.node_id == ranked.c.node_id)
+        .values(new_id=ranked.c.rank + (first_id - 1))
+    )
+
+
+async def next_range(
+    conn: Connection, task_id: int, after: Sequence[int] | None, limit: int, *, deepest_first: bool
+) -> list[RowMapping]:
+    """The next ``limit`` snapshotted nodes after ``after`` = (depth, node_id) in walk order
+    (parents before children; ``deepest_first`` reverses it, for deletes)."""
+    keys = sa.tuple_(tn.c.depth, tn.c.node_id)
+    stmt = sa.select(tn).where(tn.c.task_id == task_id)
+    if after is not None:
+        bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+        stmt = stmt.where(keys < bound if deepest_first else keys > bound)
+    order = (
+        (tn.c.depth.desc(), tn.c.node_id.desc()) if deepest_first else (tn.c.depth, tn.c.node_id)
+    )
+    return list((await conn.execute(stmt.order_by(*order).limit(limit))).mappings().all())
+
+
+async def file_sizes(conn: Connection, node_ids: Sequence[int]) -> dict[int, int]:
+    """Current size of each file among the nodes."""
+    stmt = sa.select(d.c.id, d.c.size).where(d.c.id.in_(node_ids), d.c.type == "FILE")
+    return {int(i): int(s) for i, s in (await conn.execute(stmt)).all()}
+
+
+async def failed_among(conn: Connection, task_id: int, node_ids: Sequence[int]) -> set[int]:
+    stmt = sa.select(tn.c.node_id).where(
+        tn.c.task_id == task_id, tn.c.node_id.in_(node_ids), tn.c.failed
+    )
+    return {int(i) for i in (await conn.execute(stmt)).scalars().all()}
+
+
+async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -> None:
+    if node_ids:
+        await conn.execute(
+            sa.update(tn)
+            .where(tn.c.task_id == task_id, tn.c.node_id.in_(node_ids))
+            .values(failed=True)
+        )
+
+
+async def copy_nodes(
+    conn: Connection,
+    task_id: int,
+    node_ids: Sequence[int],
+    *,
+    space_id: int,
+    root_copy_id: int,
+    operator: str,
+    now: int,
+) -> None:
+    """Copy the nodes under their parents' copies (depth 1: under ``root_copy_id``): rows,
+    first versions sharing the same blobs, blob references, app properties."""
+    parent = tn.alias("parent")
+    picked = sa.and_(tn.c.task_id == task_id, tn.c.node_id.in_(node_ids))
+    source = (
+        sa.select(
+            tn.c.new_id,
+            sa.literal(space_id),
+            sa.func.coalesce(parent.c.new_id, root_copy_id),
+            d.c.name,
+            d.c.type,
+            d.c.size,
+            d.c.blob_id,
+            sa.case((d.c.type == "FILE", 1), else_=None),
+            sa.literal("NORMAL"),
+            sa.literal("c") + sa.cast(tn.c.new_id, sa.String),
+            sa.literal(operator),
+            sa.literal(operator),
+            sa.literal(now),
+            sa.literal(now),
+        )
+        .select_from(tn)
+        .join(d, d.c.id == tn.c.node_id)
+        .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
+        .where(picked)
+    )
+    columns = [
+        "id", "space_id", "parent_id", "name", "type", "size", "blob_id", "version", "status",
+        "uuid", "creator_id", "modifier_id", "created_at", "modified_at",
+    ]  # fmt: skip
+    await conn.execute(sa.insert(d).from_select(columns, source))
+    files = (
+        sa.select(
+            tn.c.new_id,
+            sa.literal(1),
+            sa.literal(space_id),
+            d.c.name,
+            d.c.size,
+            d.c.blob_id,
+            sa.literal(operator),
+            sa.literal(now),
+        )
+        .select_from(tn)
+        .join(d, d.c.id == tn.c.node_id)
+        .where(picked, d.c.type == "FILE")
+    )
+    await conn.execute(
+        sa.insert(v).from_select(
+            ["dentry_id", "version", "space_id", "name", "size", "blob_id", "modifier_id",
+             "created_at"],
+            files,
+        )
+    )  # fmt: skip
+    refs = (
+        sa.select(sa.func.count())
+        .select_from(tn)
+        .join(d, d.c.id == tn.c.node_id)
+        .where(picked, d.c.blob_id == b.c.id)
+        .scalar_subquery()
+    )
+    used = sa.select(d.c.blob_id).where(d.c.id.in_(node_ids), d.c.type == "FILE")
+    await conn.execute(
+        sa.update(b).where(b.c.id.in_(used)).values(refcount=b.c.refcount + refs, released_at=None)
+    )
+    properties = (
+        sa.select(tn.c.new_id, props.c.owner_id, props.c.name, props.c.value, props.c.visibility)
+        .select_from(props)
+        .join(tn, sa.and_(tn.c.node_id == props.c.dentry_id, tn.c.task_id == task_id))
+        .where(tn.c.node_id.in_(node_ids))
+    )
+    await conn.execute(
+        sa.insert(props).from_select(
+            ["dentry_id", "owner_id", "name", "value", "visibility"], properties
+        )
+    )
+
+
+async def move_nodes(conn: Connection, node_ids: Sequence[int], space_id: int) -> None:
+    """Carry the nodes (and their versions) into another space."""
+    await conn.execute(sa.update(d).where(d.c.id.in_(node_ids)).values(space_id=space_id))
+    await conn.execute(sa.update(v).where(v.c.dentry_id.in_(node_ids)).values(space_id=space_id))
+
+
+async def purge_nodes(conn: Connection, node_ids: Sequence[int], now: int) -> dict[int, int]:
+    """Delete the nodes for good: release their versions' blobs, drop versions, properties and
+    rows. Returns the bytes freed per space, for the quotas."""
+    freed = {
+        int(space): int(total)
+        for space, total in (
+            await conn.execute(
+                sa.select(v.c.space_id, sa.func.sum(v.c.size))
+                .where(v.c.dentry_id.in_(node_ids))
+                .group_by(v.c.space_id)
+            )
+        ).all()
+    }
+    refs = (
+        sa.select(sa.func.count())
+        .where(v.c.dentry_id.in_(node_ids), v.c.blob_id == b.c.id)
+        .scalar_subquery()
+    )
+    used = sa.select(v.c.blob_id).where(v.c.dentry_id.in_(node_ids))
+    await conn.execute(
+        sa.update(b)
+        .where(b.c.id.in_(used))
+        .values(
+            refcount=b.c.refcount - refs,
+            released_at=sa.case((b.c.refcount - refs <= 0, now), else_=b.c.released_at),
+        )
+    )
+    await conn.execute(sa.delete(v).where(v.c.dentry_id.in_(node_ids)))
+    await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(node_ids)))
+    await conn.execute(sa.delete(d).where(d.c.id.in_(node_ids)))
+    return freed
+
+
+async def forget(conn: Connection, task_id: int) -> None:
+    """Drop the task's snapshot."""
+    await conn.execute(sa.delete(tn).where(tn.c.task_id == task_id))

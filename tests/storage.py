@@ -1,0 +1,528 @@
+"""The storage operations as tests call them: one ``Storage`` bound to a live server, an access
+token and an operator (unionId), with a method per SDK call that returns the typed response body
+(or the part of it tests look at).
+
+Every call goes through the official SDK; failures raise the SDK's ``TeaException`` (catch it
+with ``tests.conftest.sdk_error``). ``raw`` and the ``raw_*`` helpers read exact JSON bodies over
+plain HTTP, for what the SDK model hides: keys left out of a body, and ``appProperties``, whose
+keys the SDK loses (spec §8.2).
+
+    st = Storage.of(server, sdk, tenant)
+    space = st.new_space(quota=1000)
+    folder = st.add_folder(space.id, "docs")
+    file = st.upload(space.id, b"hello", "a.txt", parent_id=folder.id)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from alibabacloud_dingtalk.storage_1_0 import models as m
+
+from dingstore.service import models
+from tests.conftest import Tenant
+from tests.live import LiveServer, Sdk
+
+Property = tuple[str, str, str]
+"""An app property as (name, value, visibility)."""
+
+_scenes = itertools.count(1)
+
+
+class Storage:
+    def __init__(self, server: LiveServer, sdk: Sdk, token: str, union_id: str) -> None:
+        self.server = server
+        self.sdk = sdk
+        self.token = token
+        self.union_id = union_id
+
+    @classmethod
+    def of(cls, server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
+        """The tenant's app, acting as the tenant's admin."""
+        return cls(server, sdk, tenant.token, tenant.admin_id)
+
+    def as_user(self, union_id: str) -> Storage:
+        """The same app acting for another operator."""
+        return Storage(self.server, self.sdk, self.token, union_id)
+
+    def _h(self, headers: type[Any]) -> Any:
+        return headers(x_acs_dingtalk_access_token=self.token)
+
+    @property
+    def _api(self) -> Any:
+        return self.sdk.storage
+
+    @property
+    def _rt(self) -> Any:
+        return self.sdk.runtime
+
+    # --- A. org and app ---------------------------------------------------------------------
+
+    def get_org(self, corp_id: str) -> m.GetOrgResponseBodyOrg:
+        request = m.GetOrgRequest(union_id=self.union_id)
+        return self._api.get_org_with_options(  # type: ignore[no-any-return]
+            corp_id, request, self._h(m.GetOrgHeaders), self._rt
+        ).body.org
+
+    def current_app(self) -> m.GetCurrentAppResponseBodyApp:
+        request = m.GetCurrentAppRequest(union_id=self.union_id)
+        return self._api.get_current_app_with_options(  # type: ignore[no-any-return]
+            request, self._h(m.GetCurrentAppHeaders), self._rt
+        ).body.app
+
+    # --- B. spaces ----------------------------------------------------------------------------
+
+    def add_space(
+        self,
+        *,
+        name: str | None = None,
+        quota: int | None = None,
+        scene: str | None = None,
+        scene_id: str | None = None,
+        owner_type: str | None = None,
+        can_search: bool | None = None,
+        can_rename: bool | None = None,
+        can_record_recent_file: bool | None = None,
+    ) -> m.AddSpaceResponseBodySpace:
+        """AddSpace with exactly the options given (none: the default scene's space)."""
+        caps = None
+        if (can_search, can_rename, can_record_recent_file) != (None, None, None):
+            caps = m.AddSpaceRequestOptionCapabilities(
+                can_search=can_search,
+                can_rename=can_rename,
+                can_record_recent_file=can_record_recent_file,
+            )
+        option = m.AddSpaceRequestOption(
+            name=name,
+            quota=quota,
+            scene=scene,
+            scene_id=scene_id,
+            owner_type=owner_type,
+            capabilities=caps,
+        )
+        request = m.AddSpaceRequest(union_id=self.union_id, option=option)
+        return self._api.add_space_with_options(  # type: ignore[no-any-return]
+            request, self._h(m.AddSpaceHeaders), self._rt
+        ).body.space
+
+    def new_space(self, *, quota: int | None = None, **options: Any) -> m.AddSpaceResponseBodySpace:
+        """A space of its own (a sceneId no other call of this process used)."""
+        options.setdefault("scene", "tests")
+        options.setdefault("scene_id", f"s{next(_scenes)}")
+        return self.add_space(quota=quota, **options)
+
+    def get_space(self, space_id: str) -> m.GetSpaceResponseBodySpace:
+        request = m.GetSpaceRequest(union_id=self.union_id)
+        return self._api.get_space_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.GetSpaceHeaders), self._rt
+        ).body.space
+
+    def used_quota(self, space_id: str) -> int:
+        return int(self.get_space(space_id).used_quota)
+
+    # --- C. dentries --------------------------------------------------------------------------
+
+    def add_folder(
+        self,
+        space_id: str,
+        name: str,
+        parent_id: str = "0",
+        *,
+        conflict_strategy: str | None = None,
+        app_properties: Sequence[Property] | None = None,
+    ) -> m.AddFolderResponseBodyDentry:
+        option = None
+        if conflict_strategy is not None or app_properties is not None:
+            option = m.AddFolderRequestOption(
+                conflict_strategy=conflict_strategy,
+                app_properties=None
+                if app_properties is None
+                else [
+                    m.AddFolderRequestOptionAppProperties(name=n, value=v, visibility=vis)
+                    for n, v, vis in app_properties
+                ],
+            )
+        request = m.AddFolderRequest(union_id=self.union_id, name=name, option=option)
+        return self._api.add_folder_with_options(  # type: ignore[no-any-return]
+            space_id, parent_id, request, self._h(m.AddFolderHeaders), self._rt
+        ).body.dentry
+
+    def get_dentry(
+        self,
+        space_id: str,
+        dentry_id: str,
+        *,
+        app_ids: list[str] | None = None,
+        with_thumbnail: bool | None = None,
+    ) -> m.GetDentryResponseBodyDentry:
+        option = None
+        if app_ids is not None or with_thumbnail is not None:
+            option = m.GetDentryRequestOption(
+                app_ids_for_app_properties=app_ids, with_thumbnail=with_thumbnail
+            )
+        request = m.GetDentryRequest(union_id=self.union_id, option=option)
+        return self._api.get_dentry_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.GetDentryHeaders), self._rt
+        ).body.dentry
+
+    def get_dentries(
+        self,
+        space_id: str,
+        dentry_ids: list[str],
+        *,
+        app_ids: list[str] | None = None,
+        with_thumbnail: bool | None = None,
+    ) -> list[m.GetDentriesResponseBodyResultItems]:
+        option = None
+        if app_ids is not None or with_thumbnail is not None:
+            option = m.GetDentriesRequestOption(
+                app_ids_for_app_properties=app_ids, with_thumbnail=with_thumbnail
+            )
+        request = m.GetDentriesRequest(union_id=self.union_id, dentry_ids=dentry_ids, option=option)
+        return self._api.get_dentries_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.GetDentriesHeaders), self._rt
+        ).body.result_items
+
+    def list_page(
+        self,
+        space_id: str,
+        parent_id: str | None = "0",
+        *,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        order_by: str | None = None,
+        order: str | None = None,
+        with_thumbnail: bool | None = None,
+    ) -> m.ListDentriesResponseBody:
+        """One page of ListDentries."""
+        request = m.ListDentriesRequest(
+            union_id=self.union_id,
+            parent_id=parent_id,
+            next_token=next_token,
+            max_results=max_results,
+            order_by=order_by,
+            order=order,
+            with_thumbnail=with_thumbnail,
+        )
+        return self._api.list_dentries_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.ListDentriesHeaders), self._rt
+        ).body
+
+    def list_dentries(
+        self, space_id: str, parent_id: str = "0", *, max_results: int | None = None, **kw: Any
+    ) -> list[m.ListDentriesResponseBodyDentries]:
+        """Every child of the folder, following ``nextToken`` to the last page (each page is
+        checked to hold at most ``max_results`` and, but for the last, to be full)."""
+        found: list[m.ListDentriesResponseBodyDentries] = []
+        token = None
+        for _ in range(10_000):
+            page = self.list_page(
+                space_id, parent_id, next_token=token, max_results=max_results, **kw
+            )
+            items = page.dentries or []
+            if max_results is not None:
+                assert len(items) <= max_results
+                assert not page.next_token or len(items) == max_results
+            found.extend(items)
+            token = page.next_token
+            if not token:
+                return found
+        raise AssertionError("ListDentries never reached its last page")
+
+    def list_all_page(
+        self,
+        space_id: str,
+        *,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        order: str | None = None,
+        with_thumbnail: bool | None = None,
+    ) -> m.ListAllDentriesResponseBody:
+        """One page of ListAllDentries."""
+        option = m.ListAllDentriesRequestOption(
+            next_token=next_token,
+            max_results=max_results,
+            order=order,
+            with_thumbnail=with_thumbnail,
+        )
+        request = m.ListAllDentriesRequest(union_id=self.union_id, option=option)
+        return self._api.list_all_dentries_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.ListAllDentriesHeaders), self._rt
+        ).body
+
+    def list_all(
+        self, space_id: str, *, max_results: int | None = None, **kw: Any
+    ) -> list[m.ListAllDentriesResponseBodyDentries]:
+        """Every file and folder of the space, following ``nextToken`` to the last page."""
+        found: list[m.ListAllDentriesResponseBodyDentries] = []
+        token = None
+        for _ in range(10_000):
+            page = self.list_all_page(space_id, next_token=token, max_results=max_results, **kw)
+            items = page.dentries or []
+            if max_results is not None:
+                assert len(items) <= max_results
+            found.extend(items)
+            token = page.next_token
+            if not token:
+                return found
+        raise AssertionError("ListAllDentries never reached its last page")
+
+    def rename(
+        self, space_id: str, dentry_id: str, new_name: str
+    ) -> m.RenameDentryResponseBodyDentry:
+        request = m.RenameDentryRequest(union_id=self.union_id, new_name=new_name)
+        return self._api.rename_dentry_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.RenameDentryHeaders), self._rt
+        ).body.dentry
+
+    def copy(
+        self,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str = "0",
+        *,
+        conflict_strategy: str | None = None,
+    ) -> m.CopyDentryResponseBody:
+        option = None
+        if conflict_strategy is not None:
+            option = m.CopyDentryRequestOption(conflict_strategy=conflict_strategy)
+        request = m.CopyDentryRequest(
+            union_id=self.union_id,
+            target_space_id=target_space_id,
+            target_folder_id=target_folder_id,
+            option=option,
+        )
+        return self._api.copy_dentry_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.CopyDentryHeaders), self._rt
+        ).body
+
+    def move(
+        self,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str = "0",
+        *,
+        conflict_strategy: str | None = None,
+        preserve_permissions: bool | None = None,
+    ) -> m.MoveDentryResponseBody:
+        option = None
+        if conflict_strategy is not None or preserve_permissions is not None:
+            option = m.MoveDentryRequestOption(
+                conflict_strategy=conflict_strategy, preseve_permissions=preserve_permissions
+            )
+        request = m.MoveDentryRequest(
+            union_id=self.union_id,
+            target_space_id=target_space_id,
+            target_folder_id=target_folder_id,
+            option=option,
+        )
+        return self._api.move_dentry_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.MoveDentryHeaders), self._rt
+        ).body
+
+    def delete(
+        self, space_id: str, dentry_id: str, *, to_recycle_bin: bool | None = None
+    ) -> m.DeleteDentryResponseBody:
+        request = m.DeleteDentryRequest(union_id=self.union_id, to_recycle_bin=to_recycle_bin)
+        return self._api.delete_dentry_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.DeleteDentryHeaders), self._rt
+        ).body
+
+    # --- D. upload and download ---------------------------------------------------------------
+
+    def upload_info(
+        self,
+        space_id: str,
+        *,
+        multipart: bool = False,
+        pre_check: m.GetFileUploadInfoRequestOptionPreCheckParam | None = None,
+        storage_driver: str | None = None,
+    ) -> m.GetFileUploadInfoResponseBody:
+        option = None
+        if pre_check is not None or storage_driver is not None:
+            option = m.GetFileUploadInfoRequestOption(
+                pre_check_param=pre_check, storage_driver=storage_driver
+            )
+        request = m.GetFileUploadInfoRequest(
+            union_id=self.union_id, protocol="HEADER_SIGNATURE", multipart=multipart, option=option
+        )
+        return self._api.get_file_upload_info_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.GetFileUploadInfoHeaders), self._rt
+        ).body
+
+    @staticmethod
+    def put(info: m.GetFileUploadInfoResponseBody, data: bytes) -> httpx.Response:
+        """PUT ``data`` to the first resource URL with exactly the headers the server gave."""
+        signature = info.header_signature_info
+        return httpx.put(signature.resource_urls[0], content=data, headers=signature.headers)
+
+    def commit(
+        self,
+        space_id: str,
+        upload_key: str,
+        name: str,
+        parent_id: str = "0",
+        *,
+        conflict_strategy: str | None = None,
+        size: int | None = None,
+        app_properties: Sequence[Property] | None = None,
+        overwrite_dentry_id: str | None = None,
+    ) -> m.CommitFileResponseBodyDentry:
+        option = None
+        if (conflict_strategy, size, app_properties) != (None, None, None):
+            option = m.CommitFileRequestOption(
+                conflict_strategy=conflict_strategy,
+                size=size,
+                app_properties=None
+                if app_properties is None
+                else [
+                    m.CommitFileRequestOptionAppProperties(name=n, value=v, visibility=vis)
+                    for n, v, vis in app_properties
+                ],
+            )
+        request = m.CommitFileRequest(
+            union_id=self.union_id,
+            upload_key=upload_key,
+            name=name,
+            parent_id=parent_id,
+            overwrite_dentry_id=overwrite_dentry_id,
+            option=option,
+        )
+        return self._api.commit_file_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.CommitFileHeaders), self._rt
+        ).body.dentry
+
+    def upload(
+        self, space_id: str, data: bytes, name: str, parent_id: str = "0", **commit: Any
+    ) -> m.CommitFileResponseBodyDentry:
+        """The three steps of a single-part upload: GetFileUploadInfo, PUT, CommitFile."""
+        info = self.upload_info(space_id)
+        response = self.put(info, data)
+        assert response.status_code == 200, response.text
+        return self.commit(space_id, info.upload_key, name, parent_id, **commit)
+
+    def download_info(
+        self, space_id: str, dentry_id: str, *, version: int | None = None
+    ) -> m.GetFileDownloadInfoResponseBody:
+        option = None if version is None else m.GetFileDownloadInfoRequestOption(version=version)
+        request = m.GetFileDownloadInfoRequest(union_id=self.union_id, option=option)
+        return self._api.get_file_download_info_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.GetFileDownloadInfoHeaders), self._rt
+        ).body
+
+    def download(self, space_id: str, dentry_id: str, *, version: int | None = None) -> bytes:
+        """A file's content (GetFileDownloadInfo, then GET with the given headers)."""
+        signature = self.download_info(space_id, dentry_id, version=version).header_signature_info
+        response = httpx.get(signature.resource_urls[0], headers=signature.headers)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    # --- F. versions --------------------------------------------------------------------------
+
+    def versions_page(
+        self,
+        space_id: str,
+        dentry_id: str,
+        *,
+        next_token: str | None = None,
+        max_results: int | None = None,
+    ) -> m.ListDentryVersionsResponseBody:
+        request = m.ListDentryVersionsRequest(
+            union_id=self.union_id, next_token=next_token, max_results=max_results
+        )
+        return self._api.list_dentry_versions_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.ListDentryVersionsHeaders), self._rt
+        ).body
+
+    def versions(
+        self, space_id: str, dentry_id: str, *, max_results: int | None = None
+    ) -> list[m.ListDentryVersionsResponseBodyDentries]:
+        """Every version of a file, following ``nextToken``."""
+        found: list[m.ListDentryVersionsResponseBodyDentries] = []
+        token = None
+        for _ in range(10_000):
+            page = self.versions_page(
+                space_id, dentry_id, next_token=token, max_results=max_results
+            )
+            found.extend(page.dentries or [])
+            token = page.next_token
+            if not token:
+                return found
+        raise AssertionError("ListDentryVersions never reached its last page")
+
+    # --- E. tasks -----------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> m.GetTaskResponseBodyTask:
+        return self.sdk.get_task(self.token, task_id, self.union_id).body.task
+
+    def wait_task(self, task_id: str, timeout: float = 30) -> m.GetTaskResponseBodyTask:
+        """Poll GetTask until the task is SUCCESS or FAIL; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.get_task(task_id)
+            if task.status in ("SUCCESS", "FAIL"):
+                return task
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {task_id} is still {task.status} after {timeout} s")
+            time.sleep(0.02)
+
+    # --- raw HTTP -----------------------------------------------------------------------------
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """A storage call over plain HTTP: ``path`` below ``/v1.0/storage``, with this token
+        and ``unionId``."""
+        return httpx.request(
+            method,
+            f"{self.server.url}/v1.0/storage{path}",
+            params={"unionId": self.union_id, **(params or {})},
+            json=json,
+            headers={"x-acs-dingtalk-access-token": self.token},
+        )
+
+    def raw_ok(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """The JSON body of a call that must succeed."""
+        response = self.raw(method, path, **kw)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    def raw_dentry(self, space_id: str, dentry_id: str) -> dict[str, Any]:
+        """GetDentry's ``dentry`` exactly as sent."""
+        body = self.raw_ok("POST", f"/spaces/{space_id}/dentries/{dentry_id}/query", json={})
+        return body["dentry"]  # type: ignore[no-any-return]
+
+    def raw_children(self, space_id: str, parent_id: str = "0") -> list[dict[str, Any]]:
+        """ListDentries' ``dentries`` exactly as sent (every page)."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"parentId": parent_id, "maxResults": 50}
+        while True:
+            body = self.raw_ok("GET", f"/spaces/{space_id}/dentries", params=params)
+            found.extend(body["dentries"])
+            if not body.get("nextToken"):
+                return found
+            params["nextToken"] = body["nextToken"]
+
+    # --- the service layer, for fast set-up ---------------------------------------------------
+
+    def actor(self) -> models.Actor:
+        """This token and operator as the services see them, to call a service directly
+        (``server.run(server.services.dentries.add_folder(st.actor(), ...))``)."""
+        services = self.server.services
+        assert services is not None
+        principal = self.server.run(services.tokens.authenticate(self.token))
+        operator = self.server.run(services.identity.operator(principal.corp_id, self.union_id))
+        return models.Actor(principal, operator)
