@@ -33,43 +33,43 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from rich.console import Console
+from common import (
+    BENCH_DIR,
+    TOKEN_HEADER,
+    BenchError,
+    Server,
+    bootstrap_tenant,
+    dingstore_server,
+    err,
+    exit_on_sigterm,
+    free_port,
+    git_revision,
+    out,
+    running,
+    scrub_environment,
+    temp_dir,
+    verdict,
+    wait_ready,
+    write_results,
+)
 from rich.table import Table
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS_PATH = BENCH_DIR / "results" / "get_task.json"
-TOKEN_HEADER = "x-acs-dingtalk-access-token"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 RATIO_TARGET = 0.6
 P99_TARGET_MS = 25.0
 WARMUP_S = 2
-READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
-
-out = Console()
-err = Console(stderr=True)
-
-
-class BenchError(Exception):
-    """The benchmark cannot give a trustworthy figure; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,6 @@ class Load:
     p99_ms: float
     requests: int
     socket_errors: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Server:
-    """How to start one server under test, and where to find it."""
-
-    label: str
-    cmd: list[str]
-    env: dict[str, str]
-    port: int
-    ready_path: str
 
 
 # --- setup -------------------------------------------------------------------------------------
@@ -128,19 +117,6 @@ def require_wrk() -> str:
         )
         raise SystemExit(2)
     return path
-
-
-def scrub_environment() -> None:
-    """Drop inherited ``DINGSTORE_*`` settings: they would change (or redirect!) the store."""
-    for name in [n for n in os.environ if n.startswith("DINGSTORE_")]:
-        err.print(f"[yellow]ignoring {name} from the environment[/yellow]")
-        del os.environ[name]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def with_database(url: str, name: str) -> str:
@@ -178,39 +154,24 @@ async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
     settings = Settings(data_dir=data_dir, port=port, database_url=database_url)
     svc = await open_services(settings)
     try:
-        boot = await svc.identity.bootstrap()
-        if boot is None:
-            raise BenchError("the fresh store was not empty: bootstrap made nothing")
-        app = boot.credentials.app
-        assert app.app_key is not None
-        tok = await svc.tokens.issue_for_app(app.app_key, boot.credentials.app_secret)
+        tenant = await bootstrap_tenant(svc)
         task_id = await svc.tasks.new_id()
         async with svc.db.write() as conn:
             await svc.tasks.create(
                 conn,
                 task_id,
-                corp_id=boot.org.corp_id,
-                creator_id=boot.admin.union_id,
+                corp_id=tenant.corp_id,
+                creator_id=tenant.union_id,
                 app_id=None,
                 kind="copy",
                 payload={},
             )
     finally:
         await svc.close()
-    return Fixture(tok.access_token, boot.admin.union_id, task_id)
+    return Fixture(tenant.token, tenant.union_id, task_id)
 
 
 # --- servers -----------------------------------------------------------------------------------
-
-
-def dingstore_server(data_dir: Path, port: int, database_url: str | None) -> Server:
-    exe = Path(sys.executable).with_name("dingstore")
-    cmd = [str(exe) if exe.exists() else "dingstore"]
-    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
-    if database_url:
-        env["DINGSTORE_DATABASE_URL"] = database_url
-    cmd += ["serve", "--data-dir", str(data_dir), "--port", str(port)]
-    return Server("dingstore GetTask", cmd, env, port, "/healthz")
 
 
 def floor_server(data_dir: Path, port: int, database_url: str | None, task_path: str) -> Server:
@@ -223,51 +184,6 @@ def floor_server(data_dir: Path, port: int, database_url: str | None, task_path:
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
     cmd += ["--no-access-log", "--log-level", "warning"]
     return Server("floor (bare Starlette, PK read)", cmd, env, port, task_path)
-
-
-@contextlib.contextmanager
-def running(server: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The server's process for the block; SIGTERM (then SIGKILL) when it ends, however."""
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(server.cmd, env=server.env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    except Exception:
-        err.print(f"[red]{server.label} log (last lines):[/red]\n{tail(log_path)}")
-        raise
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-    return text or "(empty log)"
-
-
-def wait_ready(proc: subprocess.Popen[bytes], url: str, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"the server exited with status {proc.returncode} while starting")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise BenchError(f"{url} did not answer 200 within {READY_TIMEOUT_S:g} s")
 
 
 def check_once(url: str, headers: dict[str, str]) -> None:
@@ -355,10 +271,6 @@ def measure(
 # --- report ------------------------------------------------------------------------------------
 
 
-def verdict(met: bool) -> str:
-    return "[green]met[/green]" if met else "[red]not met[/red]"
-
-
 def report(dingstore: Load, floor: Load, settings: dict[str, object]) -> dict[str, object]:
     table = Table(
         title=f"GetTask — {settings['backend']}, {settings['connections']} connections, "
@@ -395,39 +307,11 @@ def report(dingstore: Load, floor: Load, settings: dict[str, object]) -> dict[st
     }
 
 
-def write_results(results: dict[str, object]) -> None:
-    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps(results, indent=2) + "\n")
-    err.print(f"[dim]wrote {RESULTS_PATH}[/dim]")
-
-
-def git_revision() -> dict[str, object]:
-    """The commit measured, and whether the working tree differed from it."""
-
-    def git(*argv: str) -> str:
-        done = subprocess.run(
-            ["git", *argv],
-            cwd=BENCH_DIR.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = git("rev-parse", "HEAD")
-        if commit:
-            return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain", "src"))}
-    return {}
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict[str, object]:
-    tmp = Path(tempfile.mkdtemp(prefix="dingstore-bench-"))
-    stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+    tmp = temp_dir(stack)
     data_dir, logs = tmp / "data", tmp
 
     database_url: str | None = None
@@ -441,7 +325,12 @@ def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict
     path = f"/v1.0/storage/tasks/{fixture.task_id}?unionId={fixture.union_id}"
 
     dingstore = measure(
-        dingstore_server(data_dir, port, database_url), path, fixture, args, wrk, logs
+        dingstore_server(data_dir, port, database_url, "dingstore GetTask"),
+        path,
+        fixture,
+        args,
+        wrk,
+        logs,
     )
     floor = floor_server(data_dir, floor_port, database_url, path)
     floor_load = measure(floor, path, fixture, args, wrk, logs)
@@ -464,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wrk = require_wrk()
     scrub_environment()
-    # SIGTERM ends the run like Ctrl-C does: through the cleanups below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    exit_on_sigterm()
     with contextlib.ExitStack() as stack:
         try:
             results = run(args, wrk, stack)
@@ -475,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             err.print("[yellow]interrupted; cleaning up[/yellow]")
             return 130
-    write_results(results)
+    write_results("get_task", results)
     return 0
 
 

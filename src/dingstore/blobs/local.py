@@ -15,6 +15,7 @@ resolved and must stay inside the root. I/O failures (disk full, permissions) le
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -131,6 +132,8 @@ class LocalBlobStore(signing.SelfServed):
         size. Removed again if anything fails (too large, a client gone, a cancellation)."""
         tmp = self._tmp / secrets.token_hex(16)
         f: BinaryIO = await _thread(tmp.open, "xb")
+        # One write in flight while the next megabyte arrives: receiving and writing overlap.
+        writing: asyncio.Future[None] | None = None
         try:
             size, pieces, pending = 0, [], 0
             async for chunk in chunks:
@@ -140,10 +143,17 @@ class LocalBlobStore(signing.SelfServed):
                 pieces.append(chunk)
                 pending += len(chunk)
                 if pending >= base.CHUNK_SIZE:
-                    await _thread(_write, f, pieces, False)
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.ensure_future(_thread(_write, f, pieces, False))
                     pieces, pending = [], 0
+            if writing is not None:
+                await writing
             await _thread(_write, f, pieces, True)
         except BaseException:
+            if writing is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(writing)
             with contextlib.suppress(OSError):
                 f.close()
             tmp.unlink(missing_ok=True)

@@ -1,0 +1,219 @@
+"""What the benchmarks share: a fresh store seeded through dingstore's own services, the real
+``dingstore serve`` as a subprocess that is always stopped, and the reporting conventions (rich
+output on stdout, diagnostics on stderr, results as JSON under ``bench/results/``).
+
+Imported by the benchmark scripts, which run as ``python bench/<name>.py`` (so ``bench/`` is on
+``sys.path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from dingstore.service.container import Services
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+out = Console()
+err = Console(stderr=True)
+
+
+class BenchError(Exception):
+    """The benchmark cannot give a trustworthy figure; the message says why."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The bootstrap org's admin and app, and an access token for that app."""
+
+    token: str
+    union_id: str
+    corp_id: str
+
+
+@dataclass(frozen=True)
+class Server:
+    """How to start one server under test, and where to find it."""
+
+    label: str
+    cmd: list[str]
+    env: dict[str, str]
+    port: int
+    ready_path: str
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+# --- environment -------------------------------------------------------------------------------
+
+
+def scrub_environment() -> None:
+    """Drop inherited ``DINGSTORE_*`` settings: they would change (or redirect!) the store."""
+    for name in [n for n in os.environ if n.startswith("DINGSTORE_")]:
+        err.print(f"[yellow]ignoring {name} from the environment[/yellow]")
+        del os.environ[name]
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the run like Ctrl-C does: through the caller's cleanups."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def temp_dir(stack: contextlib.ExitStack, prefix: str = "dingstore-bench-") -> Path:
+    """A fresh temporary directory, removed (with everything in it) when ``stack`` closes."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    stack.callback(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+# --- seeding -----------------------------------------------------------------------------------
+
+
+async def bootstrap_tenant(svc: Services) -> Tenant:
+    """On a fresh store: the bootstrap org, admin and app, and a token for the app."""
+    boot = await svc.identity.bootstrap()
+    if boot is None:
+        raise BenchError("the fresh store was not empty: bootstrap made nothing")
+    app = boot.credentials.app
+    assert app.app_key is not None
+    tok = await svc.tokens.issue_for_app(app.app_key, boot.credentials.app_secret)
+    return Tenant(tok.access_token, boot.admin.union_id, boot.org.corp_id)
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+def dingstore_server(
+    data_dir: Path, port: int, database_url: str | None = None, label: str = "dingstore"
+) -> Server:
+    """``dingstore serve`` on ``data_dir`` (and ``database_url``, if given), logging at WARNING."""
+    exe = Path(sys.executable).with_name("dingstore")
+    cmd = [str(exe) if exe.exists() else "dingstore"]
+    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
+    if database_url:
+        env["DINGSTORE_DATABASE_URL"] = database_url
+    cmd += ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+    return Server(label, cmd, env, port, "/healthz")
+
+
+@contextlib.contextmanager
+def running(server: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The server's process for the block; SIGTERM (then SIGKILL) when it ends, however."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(server.cmd, env=server.env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    except Exception:
+        err.print(f"[red]{server.label} log (last lines):[/red]\n{tail(log_path)}")
+        raise
+    finally:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+    return text or "(empty log)"
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"the server exited with status {proc.returncode} while starting")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"{url} did not answer 200 within {READY_TIMEOUT_S:g} s")
+
+
+def peak_rss_bytes(pid: int) -> int | None:
+    """The process's peak resident set size (``VmHWM``), while it still runs; Linux only."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def verdict(met: bool) -> str:
+    return "[green]met[/green]" if met else "[red]not met[/red]"
+
+
+def write_results(name: str, results: dict[str, object]) -> Path:
+    path = RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    err.print(f"[dim]wrote {path}[/dim]")
+    return path
+
+
+def git_revision() -> dict[str, object]:
+    """The commit measured, and whether the working tree differed from it."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv],
+            cwd=BENCH_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        commit = git("rev-parse", "HEAD")
+        if commit:
+            return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain", "src"))}
+    return {}
