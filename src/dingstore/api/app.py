@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from dingstore import __version__, logs
 from dingstore.api import handlers, metrics, middleware, ratelimit
 from dingstore.api.routes import (
+    batch,
     blobs,
     dentries,
     files,
@@ -34,6 +35,7 @@ ROUTERS = (
     spaces.router,
     dentries.router,
     files.router,
+    batch.router,
     tasks.router,
     versions.router,
     # the data plane of the self-served blob stores (not a DingTalk API)

@@ -4,7 +4,7 @@ and the synchronous single-item copy, move and delete of a file or an empty fold
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
@@ -367,6 +367,81 @@ class DentryService:
             self._wake()
         return Moved(moved, task_id if nested else None)
 
+    async def copy_many(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_ids: Sequence[str] | None,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Sequence[BatchItem]:
+        """CopyDentries: at most 3 items, each copied as CopyDentry would."""
+        await self._check_batch(
+            actor, space_id, target_space_id, target_folder_id, conflict_strategy
+        )
+        return await run_batch(
+            dentry_ids,
+            3,
+            lambda d: self.copy(
+                actor, space_id, d, target_space_id, target_folder_id, conflict_strategy
+            ),
+        )
+
+    async def move_many(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_ids: Sequence[str] | None,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Sequence[BatchItem]:
+        """MoveDentries: at most 30 items, each moved as MoveDentry would."""
+        await self._check_batch(
+            actor, space_id, target_space_id, target_folder_id, conflict_strategy
+        )
+        return await run_batch(
+            dentry_ids,
+            30,
+            lambda d: self.move(
+                actor, space_id, d, target_space_id, target_folder_id, conflict_strategy
+            ),
+        )
+
+    async def delete_many(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_ids: Sequence[str] | None,
+        *,
+        to_recycle_bin: bool,
+    ) -> Sequence[BatchItem]:
+        """DeleteDentries: at most 50 items, each deleted as DeleteDentry would."""
+        async with self._db.read() as conn:
+            await tree.space(conn, actor, space_id)
+        return await run_batch(
+            dentry_ids,
+            50,
+            lambda d: self.delete(actor, space_id, d, to_recycle_bin=to_recycle_bin),
+        )
+
+    async def _check_batch(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> None:
+        """What fails a whole batch: a bad strategy or target, a missing space or folder."""
+        tree.strategy(conflict_strategy)
+        folder = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
+        async with self._db.read() as conn:
+            await tree.space(conn, actor, space_id)
+            target = await _target_space(conn, actor, target_space_id)
+            await tree.folder(conn, target.id, folder)
+
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, *, to_recycle_bin: bool
     ) -> Moved:
@@ -440,3 +515,35 @@ async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
     await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in versions])
     await properties.drop_all(conn, int(row.id))
     await dentries.delete(conn, int(row.id))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One item of CopyDentries / MoveDentries / DeleteDentries."""
+
+    dentry_id: str
+    result: Moved | None = None
+    error_code: str | None = None
+
+
+async def run_batch(
+    dentry_ids: Sequence[str] | None,
+    limit: int,
+    each: Callable[[str], Awaitable[Moved]],
+) -> list[BatchItem]:
+    """Validate the whole list first (1 to ``limit`` well-formed ids, else 400
+    ``paramError.dentryIds`` and nothing happens), then run ``each`` per item in order; an item's
+    own failure (4xx) is reported in its result, not raised."""
+    if not dentry_ids or len(dentry_ids) > limit:
+        raise errors.param_error("dentryIds", f"dentryIds must hold 1 to {limit} ids")
+    for text in dentry_ids:
+        tree.parse_id(text, "dentryIds")
+    items = []
+    for text in dentry_ids:
+        try:
+            items.append(BatchItem(text, await each(text)))
+        except errors.DingstoreError as exc:
+            if exc.status >= 500:
+                raise
+            items.append(BatchItem(text, error_code=exc.code))
+    return items

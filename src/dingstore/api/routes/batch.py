@@ -1,0 +1,80 @@
+"""Batch copy, move and delete (spec §6 E.19 to E.21)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Body, Request
+
+from dingstore.api import responses
+from dingstore.api import storage_schemas as wire
+from dingstore.api.routing import Caller, api_router, operation
+from dingstore.service.dentries import BatchItem
+
+router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
+
+
+def _items(space_id: str, items: Sequence[BatchItem], *, targets: bool) -> responses.JSON:
+    out = []
+    for item in items:
+        done = item.result
+        dentry = done.dentry if done else None
+        is_async = done is not None and done.task_id is not None
+        out.append(
+            wire.BatchResultItem(
+                space_id=space_id,
+                dentry_id=item.dentry_id,
+                async_=is_async,
+                success=None if is_async else done is not None,
+                error_code=None if is_async else item.error_code,
+                task_id=str(done.task_id) if is_async and done else None,
+                target_space_id=str(dentry.space_id) if targets and dentry else None,
+                target_dentry_id=str(dentry.id) if targets and dentry else None,
+            )
+        )
+    return responses.ok(wire.BatchResponse(result_items=out))
+
+
+@router.post("/batchCopy", response_model=wire.BatchResponse, name="CopyDentries")
+async def copy_dentries(
+    spaceId: str,
+    request: Request,
+    body: Annotated[wire.BatchCopyRequest, Body()],
+    caller: Caller = operation("CopyDentries", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.ConflictOption()
+    items = await request.app.state.services.dentries.copy_many(
+        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
+        option.conflict_strategy,
+    )  # fmt: skip
+    return _items(spaceId, items, targets=True)
+
+
+@router.post("/batchMove", response_model=wire.BatchResponse, name="MoveDentries")
+async def move_dentries(
+    spaceId: str,
+    request: Request,
+    body: Annotated[wire.BatchMoveRequest, Body()],
+    caller: Caller = operation("MoveDentries", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.MoveOption()
+    items = await request.app.state.services.dentries.move_many(
+        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
+        option.conflict_strategy,
+    )  # fmt: skip
+    return _items(spaceId, items, targets=True)
+
+
+@router.post("/batchRemove", response_model=wire.BatchResponse, name="DeleteDentries")
+async def delete_dentries(
+    spaceId: str,
+    request: Request,
+    body: Annotated[wire.BatchRemoveRequest, Body()],
+    caller: Caller = operation("DeleteDentries", "Storage.File.Write"),
+) -> responses.JSON:
+    option = body.option or wire.DeleteOption()
+    items = await request.app.state.services.dentries.delete_many(
+        caller, spaceId, body.dentry_ids, to_recycle_bin=bool(option.to_recycle_bin)
+    )
+    return _items(spaceId, items, targets=False)
