@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dingstore.cli import admin, serve
+from dingstore.cli import admin, serve, worker
 
 app = typer.Typer(
     help="dingstore: a self-hostable server for DingTalk's organization-storage open API.",
@@ -12,4 +12,5 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.add_typer(admin.app, name="admin")

@@ -59,9 +59,15 @@ def serve(
         int | None,
         typer.Option("--workers", help="Task workers in this process (env DINGSTORE_WORKERS)."),
     ] = None,
+    no_workers: Annotated[
+        bool,
+        typer.Option("--no-workers", help="Serve the API only; `dingstore worker` runs tasks."),
+    ] = False,
 ) -> None:
     """Run the API server on the configured store (embedded SQLite + local files by default)."""
-    settings = settings_from(data_dir, database_url, host=host, port=port, workers=workers)
+    settings = settings_from(
+        data_dir, database_url, host=host, port=port, workers=0 if no_workers else workers
+    )
     logs.configure(settings.log_level, json=settings.log_json)
     made = with_services(settings, lambda s: s.identity.bootstrap())
     if made is not None:
