@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dingstore import errors
-from dingstore.store import base
+from dingstore.store import base, prepared
 
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
@@ -48,64 +47,6 @@ def _configure(engine: sa.Engine, *, begin: str | None) -> None:
             conn.exec_driver_sql(begin)
 
 
-class Record(dict[str, Any]):
-    """A row of a prepared statement: by key or by attribute, like SQLAlchemy's ``RowMapping``."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class PreparedResult:
-    """The rows of a prepared statement, with the part of SQLAlchemy's ``Result`` we use."""
-
-    def __init__(self, rows: list[Record]) -> None:
-        self._rows = rows
-
-    def mappings(self) -> PreparedResult:
-        return self
-
-    def first(self) -> Record | None:
-        return self._rows[0] if self._rows else None
-
-    def all(self) -> list[Record]:
-        return self._rows
-
-    def scalar(self) -> Any:
-        return next(iter(self._rows[0].values())) if self._rows else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    statement: Any
-    sql: str
-    names: tuple[str, ...]
-    columns: tuple[str, ...]
-
-    @classmethod
-    def of(cls, statement: Any, dialect: sa.Dialect) -> _Plan:
-        compiled = statement.compile(dialect=dialect)
-        converting = [
-            f"parameter {name}"
-            for name, bind in compiled.binds.items()
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None
-        ] + [
-            f"column {column.name}"
-            for column in statement.selected_columns
-            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None
-        ]
-        if converting:
-            raise TypeError(f"a prepared statement cannot convert types: {', '.join(converting)}")
-        return cls(
-            statement,
-            compiled.string,
-            tuple(compiled.positiontup or ()),
-            tuple(c.name for c in statement.selected_columns),
-        )
-
-
 class LoopConnection:
     """A synchronous connection behind the async ``Connection`` interface: each call completes
     without yielding to the event loop. Statements marked ``base.prepared`` skip SQLAlchemy's
@@ -113,7 +54,7 @@ class LoopConnection:
 
     def __init__(self, connection: sa.Connection) -> None:
         self.sync_connection = connection
-        self._plans: dict[int, _Plan] = {}
+        self._plans = prepared.Plans()
 
     @property
     def dialect(self) -> sa.Dialect:
@@ -124,18 +65,15 @@ class LoopConnection:
             return self._run_prepared(statement, parameters or {})
         return self.sync_connection.execute(statement, parameters)
 
-    def _run_prepared(self, statement: Any, parameters: dict[str, Any]) -> PreparedResult:
-        plan = self._plans.get(id(statement))
-        if plan is None or plan.statement is not statement:
-            plan = self._plans[id(statement)] = _Plan.of(statement, self.sync_connection.dialect)
+    def _run_prepared(self, statement: Any, parameters: dict[str, Any]) -> prepared.PreparedResult:
+        plan = self._plans.get(statement, self.sync_connection.dialect)
         dbapi = self.sync_connection.connection.dbapi_connection
         assert dbapi is not None
         try:
-            cursor = dbapi.execute(plan.sql, [parameters[name] for name in plan.names])
+            cursor = dbapi.execute(plan.sql, plan.arguments(parameters))
         except sqlite3.OperationalError as exc:
             raise errors.Unavailable(message="the database is busy or unavailable; retry") from exc
-        columns = plan.columns
-        return PreparedResult([Record(zip(columns, row, strict=True)) for row in cursor.fetchall()])
+        return plan.result(cursor.fetchall())
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(self.sync_connection, *args, **kwargs)
