@@ -34,7 +34,9 @@ COPY, MOVE, DELETE, COUNT = "copy", "move", "delete", "count"
 
 async def check_free(conn: Connection, node_id: int) -> None:
     """Refuse to touch a node inside, or above, a subtree a running task holds (the root, above
-    everything, is never refused: nothing operates on the root itself)."""
+    everything, is never refused: nothing operates on the root itself). The caller holds the
+    org's tree lock (``tree.space(..., write=True)``), so the holds it reads stay as they are
+    until it commits."""
     if node_id == 0:
         return
     held = await task_rows.all_holds(conn)

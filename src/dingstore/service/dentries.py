@@ -75,7 +75,7 @@ class DentryService:
         new_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder(conn, space.id, parent)
             await bulk.check_free(conn, parent)
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
@@ -202,7 +202,7 @@ class DentryService:
             raise errors.param_error("dentryId", "the root folder cannot be renamed")
         clean = names.valid(new_name, code="paramError.name")
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             await bulk.check_free(conn, int(row.id))
             if clean != row.name:
@@ -227,10 +227,11 @@ class DentryService:
         new_id, task_id = await self._ids.next(), await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             target = await _target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, target_parent)
+            await _not_into_itself(conn, int(row.id), target_parent)
             await bulk.check_free(conn, int(row.id))
             await bulk.check_free(conn, target_parent)
             is_file = row.type == "FILE"
@@ -313,16 +314,11 @@ class DentryService:
         task_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             target = await _target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, target_parent)
-            if target_parent == int(row.id) or (
-                target_parent and int(row.id) in await dentries.ancestor_ids(conn, target_parent)
-            ):
-                raise errors.param_error(
-                    "targetFolderId", "a folder cannot be moved into itself or its descendants"
-                )
+            await _not_into_itself(conn, int(row.id), target_parent)
             await bulk.check_free(conn, int(row.id))
             await bulk.check_free(conn, target_parent)
             if target.id == space.id and target_parent == int(row.parent_id):
@@ -450,7 +446,7 @@ class DentryService:
         item_id, task_id = await self._ids.next(), await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             await bulk.check_free(conn, int(row.id))
             nested = row.type == "FOLDER" and await dentries.has_children(
@@ -491,6 +487,15 @@ class DentryService:
         if nested:
             self._wake()
         return Moved(None, task_id if nested else None)
+
+
+async def _not_into_itself(conn: Connection, dentry_id: int, target_parent: int) -> None:
+    if target_parent == dentry_id or (
+        target_parent and dentry_id in await dentries.ancestor_ids(conn, target_parent)
+    ):
+        raise errors.param_error(
+            "targetFolderId", "a folder cannot go into itself or one of its descendants"
+        )
 
 
 def _descending(order: str | None, *, default: str) -> bool:

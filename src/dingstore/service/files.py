@@ -206,7 +206,7 @@ class FileService:
         new_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             if int(upload.space_id) != space.id:
                 raise errors.param_error("uploadKey", "this uploadKey belongs to another space")
             if not await uploads.delete(conn, commit.upload_key):  # single use

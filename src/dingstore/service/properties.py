@@ -69,7 +69,7 @@ class PropertyService:
         if not inputs:
             raise errors.param_error("appProperties", "appProperties must hold 1 to 3 items")
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             await bulk.check_free(conn, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
@@ -81,7 +81,7 @@ class PropertyService:
         if not names or len(names) > MAX_PER_APP:
             raise errors.param_error("propertyNames", "propertyNames must hold 1 to 3 names")
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             await bulk.check_free(conn, int(row.id))
             await properties.remove(conn, int(row.id), actor.app_id, names)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.service import models, names
-from dingstore.store import dentries, properties, spaces
+from dingstore.store import dentries, properties, spaces, subtree
 from dingstore.store.base import Connection
 
 MAX_ID = 2**63 - 1
@@ -76,8 +76,14 @@ def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[A
     return values
 
 
-async def space(conn: Connection, actor: models.Actor, space_id: str) -> RowMapping:
+async def space(
+    conn: Connection, actor: models.Actor, space_id: str, *, write: bool = False
+) -> RowMapping:
+    """The caller's space. ``write``: the request is about to change the org's tree — take the
+    org's tree lock first (store/subtree.py), so that what it checks holds until it commits."""
     number = parse_id(space_id, "spaceId")
+    if write:
+        await subtree.lock_tree(conn, actor.corp_id)
     row = await spaces.get(conn, number)
     if row is None or row.corp_id != actor.corp_id:
         raise errors.NotFound("spaceNotExist", f"space {space_id} does not exist")

@@ -113,7 +113,7 @@ class VersionService:
             raise errors.param_error("version", f"version must be a number, got {version!r}")
         now = now_ms()
         async with self._db.write() as conn:
-            space = await tree.space(conn, actor, space_id)
+            space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
