@@ -92,7 +92,7 @@ class CountHandler:
     fixes its size — the folder and every descendant — and succeeds."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        total = await subtree.count(conn, int(task.payload["root"])) + 1
+        total = await subtree.count(conn, int(task.payload["root"]), int(task.payload["space"])) + 1
         return total, Step(cursor={}, succeeded=total, done=True)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
@@ -101,7 +101,9 @@ class CountHandler:
 
 class CopyHandler:
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        n = await subtree.snapshot(conn, task.id, int(task.payload["root"]))
+        n = await subtree.snapshot(
+            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
+        )
         if n:
             await subtree.number(conn, task.id, await ids.reserve_in(conn, n))
         return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0)
@@ -161,7 +163,9 @@ class MoveHandler:
     """Across spaces: the folder moved in the request; its descendants follow, a range a step."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        n = await subtree.snapshot(conn, task.id, int(task.payload["root"]))
+        n = await subtree.snapshot(
+            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
+        )
         return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
@@ -181,7 +185,9 @@ class DeleteHandler:
     """Permanent delete: the subtree goes deepest first, then the folder itself."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        n = await subtree.snapshot(conn, task.id, int(task.payload["root"]))
+        n = await subtree.snapshot(
+            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
+        )
         return n + 1, Step(cursor={"after": None})
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:

@@ -292,7 +292,10 @@ class DentryService:
                 await bulk.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.COPY,
-                    payload={"root": int(row.id), "target_space": target.id, "copy_root": new_id},
+                    payload={
+                        "root": int(row.id), "space": space.id, "target_space": target.id,
+                        "copy_root": new_id,
+                    },
                     holds=[(space.id, int(row.id)), (target.id, new_id)],
                 )  # fmt: skip
             copied = await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
@@ -336,7 +339,7 @@ class DentryService:
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
                 await purge_file(conn, placed.existing, now)
             if target.id != space.id:
-                stored = await subtree.stored_bytes(conn, int(row.id))
+                stored = await subtree.stored_bytes(conn, int(row.id), space.id)
                 await tree.charge(conn, target.id, stored)
                 await tree.charge(conn, space.id, -stored)
             await dentries.update(
@@ -355,7 +358,7 @@ class DentryService:
                 await bulk.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.MOVE if across else bulk.COUNT,
-                    payload={"root": int(row.id), "target_space": target.id},
+                    payload={"root": int(row.id), "space": space.id, "target_space": target.id},
                     holds=[(target.id, int(row.id))] if across else [],
                 )  # fmt: skip
             moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
@@ -456,12 +459,13 @@ class DentryService:
                 kind = bulk.COUNT if to_recycle_bin else bulk.DELETE
                 await bulk.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
-                    app_id=actor.app_id, kind=kind, payload={"root": int(row.id)},
+                    app_id=actor.app_id, kind=kind,
+                    payload={"root": int(row.id), "space": space.id},
                     holds=[] if to_recycle_bin else [(space.id, int(row.id))],
                 )  # fmt: skip
             if to_recycle_bin:
                 path = (await tree.view(conn, actor, row)).path
-                stored = await subtree.stored_bytes(conn, int(row.id))
+                stored = await subtree.stored_bytes(conn, int(row.id), space.id)
                 await recycle_rows.insert(
                     conn,
                     id=item_id,

@@ -38,28 +38,29 @@ async def lock_tree(conn: Connection, corp_id: str) -> None:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def _descendants(root_id: int) -> Any:
-    """A recursive CTE of (id, parent_id, type, depth) for the live descendants of a node."""
+def _descendants(root_id: int, space_id: int) -> Any:
+    """A recursive CTE of (id, parent_id, type, depth) for the live descendants of a node, all
+    in ``space_id`` (naming the space lets each level use the (space_id, parent_id) indexes)."""
     start = sa.select(d.c.id, d.c.parent_id, d.c.type, sa.literal(1).label("depth")).where(
-        d.c.parent_id == root_id, _LIVE
+        d.c.space_id == space_id, d.c.parent_id == root_id, _LIVE
     )
     walk = start.cte("walk", recursive=True)
     return walk.union_all(
         sa.select(d.c.id, d.c.parent_id, d.c.type, walk.c.depth + 1)
         .join(walk, d.c.parent_id == walk.c.id)
-        .where(_LIVE)
+        .where(d.c.space_id == space_id, _LIVE)
     )
 
 
-async def count(conn: Connection, root_id: int) -> int:
+async def count(conn: Connection, root_id: int, space_id: int) -> int:
     """Live descendants of the node (the node itself not counted)."""
-    walk = _descendants(root_id)
+    walk = _descendants(root_id, space_id)
     return int((await conn.execute(sa.select(sa.func.count()).select_from(walk))).scalar_one())
 
 
-async def stored_bytes(conn: Connection, root_id: int) -> int:
+async def stored_bytes(conn: Connection, root_id: int, space_id: int) -> int:
     """Bytes of every stored version of the node and its live descendants."""
-    walk = _descendants(root_id)
+    walk = _descendants(root_id, space_id)
     ids = sa.union_all(sa.select(walk.c.id), sa.select(sa.literal(root_id))).subquery()
     stmt = sa.select(sa.func.coalesce(sa.func.sum(v.c.size), 0)).where(
         v.c.dentry_id.in_(sa.select(ids.c[0]))
@@ -67,9 +68,9 @@ async def stored_bytes(conn: Connection, root_id: int) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def snapshot(conn: Connection, task_id: int, root_id: int) -> int:
+async def snapshot(conn: Connection, task_id: int, root_id: int, space_id: int) -> int:
     """Record the node's live descendants for the task; returns how many."""
-    walk = _descendants(root_id)
+    walk = _descendants(root_id, space_id)
     rows = sa.select(
         sa.literal(task_id), walk.c.id, walk.c.parent_id, walk.c.depth, walk.c.type, sa.false()
     )
