@@ -23,6 +23,7 @@ from typing import Any
 
 from dingstore import errors
 from dingstore.clock import now_ms
+from dingstore.service import tasks
 from dingstore.store import dentries, ids, spaces, subtree
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
@@ -63,20 +64,14 @@ async def enqueue(
     holds: list[tuple[int, int]] = (),  # type: ignore[assignment]
 ) -> None:
     """Write the task row (INIT) and its holds in the request's transaction."""
-    now = now_ms()
-    await task_rows.insert(
+    await tasks.insert_task(
         conn,
-        id=task_id,
+        task_id,
         corp_id=corp_id,
         creator_id=creator_id,
         app_id=app_id,
         kind=kind,
-        status="INIT",
-        success_count=0,
-        fail_count=0,
         payload=payload,
-        created_at=now,
-        modified_at=now,
     )
     for space_id, dentry_id in holds:
         await task_rows.hold(conn, task_id, space_id, dentry_id)

@@ -376,16 +376,8 @@ class DentryService:
         conflict_strategy: str | None,
     ) -> Sequence[BatchItem]:
         """CopyDentries: at most 3 items, each copied as CopyDentry would."""
-        await self._check_batch(
-            actor, space_id, target_space_id, target_folder_id, conflict_strategy
-        )
-        return await run_batch(
-            dentry_ids,
-            3,
-            lambda d: self.copy(
-                actor, space_id, d, target_space_id, target_folder_id, conflict_strategy
-            ),
-        )
+        target = (target_space_id, target_folder_id, conflict_strategy)
+        return await self._transfer_many(self.copy, 3, actor, space_id, dentry_ids, *target)
 
     async def move_many(
         self,
@@ -397,16 +389,23 @@ class DentryService:
         conflict_strategy: str | None,
     ) -> Sequence[BatchItem]:
         """MoveDentries: at most 30 items, each moved as MoveDentry would."""
-        await self._check_batch(
-            actor, space_id, target_space_id, target_folder_id, conflict_strategy
-        )
-        return await run_batch(
-            dentry_ids,
-            30,
-            lambda d: self.move(
-                actor, space_id, d, target_space_id, target_folder_id, conflict_strategy
-            ),
-        )
+        target = (target_space_id, target_folder_id, conflict_strategy)
+        return await self._transfer_many(self.move, 30, actor, space_id, dentry_ids, *target)
+
+    async def _transfer_many(
+        self,
+        one: Callable[..., Awaitable[Moved]],
+        limit: int,
+        actor: models.Actor,
+        space_id: str,
+        dentry_ids: Sequence[str] | None,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Sequence[BatchItem]:
+        target = (target_space_id, target_folder_id, conflict_strategy)
+        await self._check_batch(actor, space_id, *target)
+        return await run_batch(dentry_ids, limit, lambda d: one(actor, space_id, d, *target))
 
     async def delete_many(
         self,

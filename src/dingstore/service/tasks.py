@@ -22,6 +22,35 @@ def parse_task_id(text: str) -> int:
     return int(text)
 
 
+async def insert_task(
+    conn: Connection,
+    task_id: int,
+    *,
+    corp_id: str,
+    creator_id: str,
+    app_id: str | None,
+    kind: str,
+    payload: dict[str, Any],
+) -> None:
+    """Write a task row (INIT) inside the caller's transaction: the task exists exactly when the
+    request's own change commits."""
+    now = now_ms()
+    await task_rows.insert(
+        conn,
+        id=task_id,
+        corp_id=corp_id,
+        creator_id=creator_id,
+        app_id=app_id,
+        kind=kind,
+        status="INIT",
+        success_count=0,
+        fail_count=0,
+        payload=payload,
+        created_at=now,
+        modified_at=now,
+    )
+
+
 class TaskService:
     def __init__(
         self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, retention_days: float
@@ -34,33 +63,9 @@ class TaskService:
         """An id for a task about to be created; take it before opening the write transaction."""
         return await self._ids.next()
 
-    async def create(
-        self,
-        conn: Connection,
-        task_id: int,
-        *,
-        corp_id: str,
-        creator_id: str,
-        app_id: str | None,
-        kind: str,
-        payload: dict[str, Any],
-    ) -> None:
-        """Write a task row (INIT) inside the caller's transaction."""
-        now = now_ms()
-        await task_rows.insert(
-            conn,
-            id=task_id,
-            corp_id=corp_id,
-            creator_id=creator_id,
-            app_id=app_id,
-            kind=kind,
-            status="INIT",
-            success_count=0,
-            fail_count=0,
-            payload=payload,
-            created_at=now,
-            modified_at=now,
-        )
+    async def create(self, conn: Connection, task_id: int, **fields: Any) -> None:
+        """Write a task row (INIT) inside the caller's transaction (see ``insert_task``)."""
+        await insert_task(conn, task_id, **fields)
 
     async def get(
         self, principal: models.Principal, operator: models.User, task_id: str
