@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from dingstore import errors
 from dingstore.store import base
+from dingstore.store import tasks as task_rows
 from dingstore.tasks import queue
 
 log = logging.getLogger(__name__)
@@ -148,25 +150,12 @@ class WorkerPool:
                 await asyncio.sleep(0.2)
 
     async def _reload(self, task: queue.Claimed) -> queue.Claimed:
-        import sqlalchemy as sa
-
-        from dingstore.store.schema import tasks as t
-
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(t.c.status, t.c.cursor, t.c.total_count).where(t.c.id == task.id)
-                )
-            ).first()
+            row = await task_rows.progress(conn, task.id)
         assert row is not None
-        return queue.Claimed(
-            id=task.id,
-            kind=task.kind,
-            corp_id=task.corp_id,
-            creator_id=task.creator_id,
-            app_id=task.app_id,
+        return dataclasses.replace(
+            task,
             status=row.status,
-            payload=task.payload,
             cursor=dict(row.cursor) if row.cursor is not None else None,
             total_count=row.total_count,
         )
