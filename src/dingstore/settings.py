@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     def resolved_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        # Bound to every interface: loopback is the one address sure to reach it; set
+        # DINGSTORE_PUBLIC_URL for clients on other machines.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     def resolved_secret_key(self) -> str:
         """The configured key, or the one kept in ``DATA_DIR/secret.key`` (created on first use)."""

@@ -87,3 +87,13 @@ async def test_id_allocator_hands_out_disjoint_ids(tmp_path: Path) -> None:
         assert not set(range(first, first + 100)) & set(seen)
     finally:
         await db.close()
+
+
+def test_public_url_defaults() -> None:
+    from dingstore.settings import Settings
+
+    assert Settings(host="10.1.2.3", port=9).resolved_public_url == "http://10.1.2.3:9"
+    assert Settings(host="0.0.0.0", port=9).resolved_public_url == "http://127.0.0.1:9"
+    assert Settings(public_url="https://drive.example/").resolved_public_url == (
+        "https://drive.example"
+    )
