@@ -135,8 +135,9 @@ class CopyHandler:
                 failed.add(node)
         await subtree.mark_failed(conn, task.id, lost)
         if ok:
+            span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
             await subtree.copy_nodes(
-                conn, task.id, ok, space_id=target_space, root_copy_id=copy_root,
+                conn, span, space_id=target_space, root_copy_id=copy_root,
                 operator=task.creator_id, now=now_ms(),
             )  # fmt: skip
             if charged:
@@ -166,9 +167,8 @@ class MoveHandler:
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         rows = await subtree.next_range(conn, task.id, _after(task), limit, deepest_first=False)
         if rows:
-            await subtree.move_nodes(
-                conn, [int(r.node_id) for r in rows], int(task.payload["target_space"])
-            )
+            span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
+            await subtree.move_nodes(conn, span.ids(), int(task.payload["target_space"]))
         done = len(rows) < limit
         if done:
             await subtree.forget(conn, task.id)
@@ -194,7 +194,9 @@ class DeleteHandler:
             )
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, succeeded=1, done=True)
-        freed = await subtree.purge_nodes(conn, [int(r.node_id) for r in rows], now)
+        last = (int(rows[-1].depth), int(rows[-1].node_id))
+        span = subtree.Span(task.id, _after(task), last, deepest_first=True)
+        freed = await subtree.purge_nodes(conn, span.ids(), now)
         await self._credit(conn, freed)
         return Step(
             cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]}, succeeded=len(rows)

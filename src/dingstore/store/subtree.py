@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -120,6 +121,33 @@ async def next_range(
     return list((await conn.execute(stmt.order_by(*order).limit(limit))).mappings().all())
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The nodes of one step: those after ``after`` up to ``last`` in walk order, named by their
+    bounds so that every statement of the step carries two keys, not a thousand ids."""
+
+    task_id: int
+    after: Sequence[int] | None
+    last: Sequence[int]
+    deepest_first: bool = False
+
+    def where(self) -> Any:
+        keys = sa.tuple_(tn.c.depth, tn.c.node_id)
+        last = sa.tuple_(sa.literal(self.last[0]), sa.literal(self.last[1]))
+        conditions = [
+            tn.c.task_id == self.task_id,
+            keys >= last if self.deepest_first else keys <= last,
+        ]
+        if self.after is not None:
+            after = sa.tuple_(sa.literal(self.after[0]), sa.literal(self.after[1]))
+            conditions.append(keys < after if self.deepest_first else keys > after)
+        return sa.and_(*conditions)
+
+    def ids(self, *, live_only: bool = False) -> Any:
+        stmt = sa.select(tn.c.node_id).where(self.where())
+        return stmt.where(~tn.c.failed) if live_only else stmt
+
+
 async def file_sizes(conn: Connection, node_ids: Sequence[int]) -> dict[int, int]:
     """Current size of each file among the nodes."""
     stmt = sa.select(d.c.id, d.c.size).where(d.c.id.in_(node_ids), d.c.type == "FILE")
@@ -144,8 +172,7 @@ async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -
 
 async def copy_nodes(
     conn: Connection,
-    task_id: int,
-    node_ids: Sequence[int],
+    span: Span,
     *,
     space_id: int,
     root_copy_id: int,
@@ -154,8 +181,9 @@ async def copy_nodes(
 ) -> None:
     """Copy the nodes under their parents' copies (depth 1: under ``root_copy_id``): rows,
     first versions sharing the same blobs, blob references, app properties."""
+    task_id = span.task_id
     parent = tn.alias("parent")
-    picked = sa.and_(tn.c.task_id == task_id, tn.c.node_id.in_(node_ids))
+    picked = sa.and_(span.where(), ~tn.c.failed)
     source = (
         sa.select(
             tn.c.new_id,
@@ -223,7 +251,7 @@ async def copy_nodes(
         sa.select(tn.c.new_id, props.c.owner_id, props.c.name, props.c.value, props.c.visibility)
         .select_from(props)
         .join(tn, sa.and_(tn.c.node_id == props.c.dentry_id, tn.c.task_id == task_id))
-        .where(tn.c.node_id.in_(node_ids))
+        .where(picked)
     )
     await conn.execute(
         sa.insert(props).from_select(
@@ -232,15 +260,17 @@ async def copy_nodes(
     )
 
 
-async def move_nodes(conn: Connection, node_ids: Sequence[int], space_id: int) -> None:
-    """Carry the nodes (and their versions) into another space."""
+async def move_nodes(conn: Connection, node_ids: Any, space_id: int) -> None:
+    """Carry the nodes (and their versions) into another space. ``node_ids``: ids, or a
+    select of them (``Span.ids()``)."""
     await conn.execute(sa.update(d).where(d.c.id.in_(node_ids)).values(space_id=space_id))
     await conn.execute(sa.update(v).where(v.c.dentry_id.in_(node_ids)).values(space_id=space_id))
 
 
-async def purge_nodes(conn: Connection, node_ids: Sequence[int], now: int) -> dict[int, int]:
+async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, int]:
     """Delete the nodes for good: release their versions' blobs, drop versions, properties and
-    rows. Returns the bytes freed per space, for the quotas."""
+    rows. Returns the bytes freed per space, for the quotas. ``node_ids``: ids, or a select of
+    them (``Span.ids()``)."""
     freed = {
         int(space): int(total)
         for space, total in (
