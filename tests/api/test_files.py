@@ -182,7 +182,7 @@ def test_upload_errors_change_nothing(st: Storage, server: LiveServer) -> None:
 
     ok = st.upload(space.id, b"fits", "ok.txt")
     err = sdk_error(lambda: st.commit(space.id, info.upload_key, "again.txt"))
-    assert err.code in ("spaceQuotaInsufficient",)  # still too big, still uncommitted
+    assert err.code == "spaceQuotaInsufficient"  # still too big, still uncommitted
     assert [d.id for d in st.list_dentries(space.id)] == [ok.id]
     reused = st.upload_info(space.id)
     st.put(reused, b"1")
