@@ -19,13 +19,13 @@ set-based statements, inside the engine's fenced transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
-from dingstore import errors
+from sqlalchemy.engine import RowMapping
+
 from dingstore.clock import now_ms
-from dingstore.service import tasks
+from dingstore.service import versions
 from dingstore.store import dentries, ids, spaces, subtree
-from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step, SystemicFailure
@@ -33,53 +33,53 @@ from dingstore.tasks.worker import Handler, Step, SystemicFailure
 COPY, MOVE, DELETE, COUNT = "copy", "move", "delete", "count"
 
 
-async def check_free(conn: Connection, node_id: int) -> None:
-    """Refuse to touch a node inside, or above, a subtree a running task holds (the root, above
-    everything, is never refused: nothing operates on the root itself). The caller holds the
-    org's tree lock (``tree.space(..., write=True)``), so the holds it reads stay as they are
-    until it commits."""
-    if node_id == 0:
-        return
-    held = await task_rows.all_holds(conn)
-    if not held:
-        return
-    chain = set(await dentries.ancestor_ids(conn, node_id))
-    for hold in held:
-        root = int(hold.dentry_id)
-        if root in chain or node_id in await dentries.ancestor_ids(conn, root):
-            raise errors.Conflict(
-                message=f"task {hold.task_id} is working on this part of the tree; retry later"
-            )
-
-
-async def enqueue(
-    conn: Connection,
-    task_id: int,
-    *,
-    corp_id: str,
-    creator_id: str,
-    app_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    holds: list[tuple[int, int]] = (),  # type: ignore[assignment]
-) -> None:
-    """Write the task row (INIT) and its holds in the request's transaction."""
-    await tasks.insert_task(
-        conn,
-        task_id,
-        corp_id=corp_id,
-        creator_id=creator_id,
-        app_id=app_id,
-        kind=kind,
-        payload=payload,
-    )
-    for space_id, dentry_id in holds:
-        await task_rows.hold(conn, task_id, space_id, dentry_id)
-
-
 def _after(task: Claimed) -> list[int] | None:
     after = (task.cursor or {}).get("after")
     return [int(after[0]), int(after[1])] if after else None
+
+
+@dataclass
+class Merge:
+    """How one step's OVERWRITE merge went: nodes that merged into their counterparts, and
+    nodes that failed, with their reasons."""
+
+    merged: set[int] = field(default_factory=set)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+async def _clashes(
+    conn: Connection, span: subtree.Span, depth: int, task: Claimed, root_key: str
+) -> tuple[list[RowMapping], list[RowMapping], Merge]:
+    """The merging nodes at ``depth`` that meet an entry of their name: folders meeting folders
+    merge (recorded here); a file meeting a folder or the reverse fails ``dentryAlreadyExist``.
+    Returns the files meeting files, their counterparts, and what was decided."""
+    p = task.payload
+    found = await subtree.clashes(
+        conn, span, depth, space_id=int(p["target_space"]), root_id=int(p[root_key])
+    )
+    outcome = Merge()
+    folders = []
+    files = []
+    for row in found:
+        node = int(row.node_id)
+        if row.type != row.match_type:
+            outcome.failed[node] = "dentryAlreadyExist"
+        elif row.type == "FOLDER":
+            folders.append((node, int(row.match_id)))
+        else:
+            files.append(row)
+    await subtree.mark_failed(conn, task.id, list(outcome.failed))
+    await subtree.mark_merged(conn, task.id, folders)
+    outcome.merged.update(node for node, _ in folders)
+    targets = await dentries.get_many(
+        conn, int(p["target_space"]), [int(f.match_id) for f in files]
+    )
+    by_id = {int(t.id): t for t in targets}
+    return files, [by_id[int(f.match_id)] for f in files], outcome
+
+
+def _levels(rows: list[RowMapping]) -> list[int]:
+    return sorted({int(r.depth) for r in rows})
 
 
 class CountHandler:
@@ -94,7 +94,15 @@ class CountHandler:
         return Step(cursor=task.cursor or {}, done=True)
 
 
+@dataclass
 class CopyHandler:
+    """Copies the descendants under the folder's copy (``copy_root``), parents before children.
+    With ``merge`` (OVERWRITE onto a folder of the same name, which ``copy_root`` then is), a
+    node meeting a folder of its name merges into it and one meeting a file becomes that file's
+    new version."""
+
+    version_retention: int
+
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         n = await subtree.snapshot(
             conn, task.id, int(task.payload["root"]), int(task.payload["space"])
@@ -112,68 +120,161 @@ class CopyHandler:
         if not rows:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
+        span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
+        now = now_ms()
+        merge = await self._merge(conn, task, span, rows, now) if p.get("merge") else Merge()
         node_ids = [int(r.node_id) for r in rows]
         sizes = await subtree.file_sizes(conn, node_ids)
         failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
         space = await spaces.get(conn, target_space)
         room = None if space is None or space.quota is None else space.quota - space.used_quota
-        ok: list[int] = []
+        ok = 0
         lost: list[int] = []
         charged = 0
-        reason = None
+        reason = next(iter(merge.failed.values()), None)
         for r in rows:
             node, size = int(r.node_id), sizes.get(int(r.node_id), 0)
-            if int(r.parent_id) in failed:
+            if node in merge.merged:
+                ok += 1
+                continue
+            if node in merge.failed or int(r.parent_id) in failed:
                 lost.append(node)
             elif room is not None and charged + size > room:
                 lost.append(node)
-                reason = "spaceQuotaInsufficient"
+                reason = reason or "spaceQuotaInsufficient"
             else:
-                ok.append(node)
+                ok += 1
                 charged += size
-            if node in lost:
-                failed.add(node)
+                continue
+            failed.add(node)
         await subtree.mark_failed(conn, task.id, lost)
-        if ok:
-            span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
+        if ok > len(merge.merged):
             await subtree.copy_nodes(
                 conn, span, space_id=target_space, root_copy_id=copy_root,
-                operator=task.creator_id, now=now_ms(),
+                operator=task.creator_id, now=now,
             )  # fmt: skip
             if charged:
                 await spaces.charge(conn, target_space, charged)
-        last = rows[-1]
         done = len(rows) < limit
         if done:
             await subtree.forget(conn, task.id)
         return Step(
-            cursor={"after": [int(last.depth), int(last.node_id)]},
-            succeeded=len(ok),
+            cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]},
+            succeeded=ok,
             failed=len(lost),
             fail_message=reason,
             done=done,
         )
 
+    async def _merge(
+        self, conn: Connection, task: Claimed, span: subtree.Span, rows: list[RowMapping], now: int
+    ) -> Merge:
+        outcome = Merge()
+        target_space = int(task.payload["target_space"])
+        for depth in _levels(rows):
+            files, targets, level = await _clashes(conn, span, depth, task, "copy_root")
+            outcome.merged |= level.merged
+            outcome.failed.update(level.failed)
+            space = await spaces.get(conn, target_space)
+            room = None if space is None or space.quota is None else space.quota - space.used_quota
+            versioned = []
+            for source, target in zip(files, targets, strict=True):
+                node, size = int(source.node_id), int(source.size)
+                if room is not None and size > room:
+                    outcome.failed[node] = "spaceQuotaInsufficient"
+                    continue
+                await versions.add(
+                    conn, task.creator_id, target, blob_id=int(source.blob_id), size=size,
+                    now=now, retention=self.version_retention,
+                )  # fmt: skip
+                room = None if room is None else room - size
+                versioned.append((node, int(target.id)))
+            await subtree.mark_failed(conn, task.id, [n for n in outcome.failed])
+            await subtree.mark_merged(conn, task.id, versioned)
+            outcome.merged.update(node for node, _ in versioned)
+        return outcome
+
 
 class MoveHandler:
-    """Across spaces: the folder moved in the request; its descendants follow, a range a step."""
+    """Across spaces: the folder moved in the request; its descendants follow, a range a step.
+    With ``merge`` (OVERWRITE onto a folder of the same name, ``target_root``): the folder stays
+    and its content goes into that one, level by level — a node meeting a folder of its name
+    merges into it, one meeting a file replaces it, the rest move with their subtrees — and at
+    the end the merged folders left empty are removed."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         n = await subtree.snapshot(
             conn, task.id, int(task.payload["root"]), int(task.payload["space"])
         )
-        return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0)
+        merge = bool(task.payload.get("merge"))
+        return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0 and not merge)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
+        p = task.payload
         rows = await subtree.next_range(conn, task.id, _after(task), limit, deepest_first=False)
-        if rows:
-            span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
-            await subtree.move_nodes(conn, span.ids(), int(task.payload["target_space"]))
-        done = len(rows) < limit
+        if not rows:
+            if p.get("merge"):
+                await self._sweep(conn, task)
+            await subtree.forget(conn, task.id)
+            return Step(cursor=task.cursor or {}, done=True)
+        span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
+        lost: list[int] = []
+        reason = None
+        if p.get("merge"):
+            merge = await self._merge(conn, task, span, rows)
+            reason = next(iter(merge.failed.values()), None)
+            failed = await subtree.failed_among(
+                conn, task.id, list({int(r.parent_id) for r in rows})
+            )
+            for r in rows:
+                node = int(r.node_id)
+                if node in merge.failed or int(r.parent_id) in failed:
+                    lost.append(node)
+                    failed.add(node)
+            await subtree.mark_failed(conn, task.id, lost)
+        source, target = int(p["space"]), int(p["target_space"])
+        if target != source:
+            moving = span.ids(live_only=True)
+            if p.get("merge"):  # the request charged nothing: the bytes move as they go
+                stored = await subtree.stored_bytes_of(conn, moving)
+                await spaces.charge(conn, target, stored)
+                await spaces.charge(conn, source, -stored)
+            await subtree.move_nodes(conn, moving, target)
+        done = len(rows) < limit and not p.get("merge")
         if done:
             await subtree.forget(conn, task.id)
-        cursor = {"after": [int(rows[-1].depth), int(rows[-1].node_id)]} if rows else task.cursor
-        return Step(cursor=cursor or {}, succeeded=len(rows), done=done)
+        return Step(
+            cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]},
+            succeeded=len(rows) - len(lost),
+            failed=len(lost),
+            fail_message=reason,
+            done=done,
+        )
+
+    async def _merge(
+        self, conn: Connection, task: Claimed, span: subtree.Span, rows: list[RowMapping]
+    ) -> Merge:
+        outcome = Merge()
+        now = now_ms()
+        for depth in _levels(rows):
+            _, targets, level = await _clashes(conn, span, depth, task, "target_root")
+            outcome.merged |= level.merged
+            outcome.failed.update(level.failed)
+            for target in targets:  # a file moved onto a file replaces it
+                await versions.purge_file(conn, target, now)
+            await subtree.reparent_merging(
+                conn, span, depth, space_id=int(task.payload["target_space"]),
+                root_id=int(task.payload["target_root"]), now=now,
+            )  # fmt: skip
+        return outcome
+
+    @staticmethod
+    async def _sweep(conn: Connection, task: Claimed) -> None:
+        """Remove the merged folders left empty, deepest first, then the moved folder."""
+        folders = await subtree.merged_folders(conn, task.id)
+        for depth in sorted({depth for depth, _ in folders}, reverse=True):
+            await subtree.drop_empty_folders(conn, [n for d, n in folders if d == depth])
+        await subtree.drop_empty_folders(conn, [int(task.payload["root"])])
 
 
 class DeleteHandler:
@@ -208,9 +309,9 @@ class DeleteHandler:
             await spaces.charge(conn, space_id, -size)
 
 
-def handlers() -> dict[str, Handler]:
+def handlers(*, version_retention: int) -> dict[str, Handler]:
     return {
-        COPY: CopyHandler(),
+        COPY: CopyHandler(version_retention),
         MOVE: MoveHandler(),
         DELETE: DeleteHandler(),
         COUNT: CountHandler(),

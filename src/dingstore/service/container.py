@@ -65,7 +65,7 @@ async def open_services(settings: Settings) -> Services:
     tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
     engine = WorkerPool(
         db,
-        bulk.handlers(),
+        bulk.handlers(version_retention=settings.version_retention),
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         lease_ms=int(settings.task_lease * 1000),

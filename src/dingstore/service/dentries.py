@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, names, tree, versions
+from dingstore.service import bulk, models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, blobs, dentries, ids, properties, subtree
 from dingstore.store import recycle as recycle_rows
@@ -38,12 +38,17 @@ class Moved:
     task_id: int | None = None
 
 
-def _no_merge(name: str) -> errors.DingstoreError:
-    return errors.BadRequest(
-        "dentryAlreadyExist",
-        f"{name!r} exists in the target folder; OVERWRITE does not merge a folder with children "
-        "into it (use AUTO_RENAME)",
-    )
+async def _mergeable(conn: Connection, row: RowMapping, existing: RowMapping) -> bool:
+    """May the folder ``row`` merge into the same-name folder ``existing`` (OVERWRITE)? Not into
+    one of its own ancestors; into itself is nothing to do (False)."""
+    if int(existing.id) == int(row.id):
+        return False
+    if int(existing.id) in await dentries.ancestor_ids(conn, int(row.id)):
+        raise errors.BadRequest(
+            "dentryAlreadyExist",
+            f"{row.name!r} in the target folder is an ancestor of the folder: cannot merge into it",
+        )
+    return True
 
 
 class DentryService:
@@ -77,7 +82,7 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder(conn, space.id, parent)
-            await bulk.check_free(conn, parent)
+            await tasks.check_free(conn, parent)
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
             if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
                 return await tree.view(conn, actor, placed.existing)
@@ -204,7 +209,7 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
-            await bulk.check_free(conn, int(row.id))
+            await tasks.check_free(conn, int(row.id))
             if clean != row.name:
                 if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
                     raise errors.BadRequest("dentryAlreadyExist", f"{clean!r} already exists")
@@ -214,6 +219,40 @@ class DentryService:
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, dentry_id))
 
     async def copy(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Moved:
+        """CopyDentry: a file or an empty folder at once; a folder with children gets its copy
+        (or, with OVERWRITE onto a folder of its name, merges into that one) and a task."""
+        target = (target_space_id, target_folder_id, conflict_strategy)
+        return self._woken(await self._copy(actor, space_id, dentry_id, *target))
+
+    async def move(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        target_space_id: str,
+        target_folder_id: str,
+        conflict_strategy: str | None,
+    ) -> Moved:
+        """MoveDentry: re-parents the entry; across spaces, or with OVERWRITE onto a folder of
+        its name (a merge), a folder's descendants follow in a task."""
+        target = (target_space_id, target_folder_id, conflict_strategy)
+        return self._woken(await self._move(actor, space_id, dentry_id, *target))
+
+    def _woken(self, result: Moved) -> Moved:
+        """Tell the task engine when the request (now committed) enqueued a task."""
+        if result.task_id is not None:
+            self._wake()
+        return result
+
+    async def _copy(
         self,
         actor: models.Actor,
         space_id: str,
@@ -232,21 +271,32 @@ class DentryService:
             target = await _target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, target_parent)
             await _not_into_itself(conn, int(row.id), target_parent)
-            await bulk.check_free(conn, int(row.id))
-            await bulk.check_free(conn, target_parent)
+            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, target_parent)
             is_file = row.type == "FILE"
             nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
                 conn, target.id, target_parent, row.name, how, is_file=is_file
             )
             if placed.existing is not None:
-                if nested and how == "OVERWRITE":
-                    raise _no_merge(row.name)
+                existing = placed.existing
+                if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
+                    await tasks.check_free(conn, int(existing.id))
+                    await tasks.enqueue(
+                        conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                        app_id=actor.app_id, kind=bulk.COPY,
+                        payload={
+                            "root": int(row.id), "space": space.id, "target_space": target.id,
+                            "copy_root": int(existing.id), "merge": True,
+                        },
+                        holds=[(space.id, int(row.id)), (target.id, int(existing.id))],
+                    )  # fmt: skip
+                    return Moved(await tree.view(conn, actor, existing), task_id)
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
-                    return Moved(await tree.view(conn, actor, placed.existing))
+                    return Moved(await tree.view(conn, actor, existing))
                 await versions.add(  # a file copied onto a file: a new version of it
                     conn,
-                    actor,
+                    actor.union_id,
                     placed.existing,
                     blob_id=int(row.blob_id),
                     size=int(row.size),
@@ -289,7 +339,7 @@ class DentryService:
                 )
             await properties.copy(conn, int(row.id), new_id)
             if nested:
-                await bulk.enqueue(
+                await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.COPY,
                     payload={
@@ -299,11 +349,9 @@ class DentryService:
                     holds=[(space.id, int(row.id)), (target.id, new_id)],
                 )  # fmt: skip
             copied = await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
-        if nested:
-            self._wake()
-        return Moved(copied, task_id if nested else None)
+            return Moved(copied, task_id if nested else None)
 
-    async def move(
+    async def _move(
         self,
         actor: models.Actor,
         space_id: str,
@@ -322,8 +370,8 @@ class DentryService:
             target = await _target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, target_parent)
             await _not_into_itself(conn, int(row.id), target_parent)
-            await bulk.check_free(conn, int(row.id))
-            await bulk.check_free(conn, target_parent)
+            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, target_parent)
             if target.id == space.id and target_parent == int(row.parent_id):
                 return Moved(await tree.view(conn, actor, row))  # already there
             is_file = row.type == "FILE"
@@ -332,12 +380,26 @@ class DentryService:
                 conn, target.id, target_parent, row.name, how, is_file=is_file
             )
             if placed.existing is not None:
-                if nested and how == "OVERWRITE":
-                    raise _no_merge(row.name)
+                existing = placed.existing
+                if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
+                    await tasks.check_free(conn, int(existing.id))
+                    if target.id != space.id:  # the bytes move as the task goes; they must fit
+                        stored = await subtree.stored_bytes(conn, int(row.id), space.id)
+                        await tree.check_room(conn, target.id, stored)
+                    await tasks.enqueue(
+                        conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                        app_id=actor.app_id, kind=bulk.MOVE,
+                        payload={
+                            "root": int(row.id), "space": space.id, "target_space": target.id,
+                            "target_root": int(existing.id), "merge": True,
+                        },
+                        holds=[(space.id, int(row.id)), (target.id, int(existing.id))],
+                    )  # fmt: skip
+                    return Moved(await tree.view(conn, actor, existing), task_id)
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
-                    return Moved(await tree.view(conn, actor, placed.existing))
+                    return Moved(await tree.view(conn, actor, existing))
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
-                await purge_file(conn, placed.existing, now)
+                await versions.purge_file(conn, placed.existing, now)
             if target.id != space.id:
                 stored = await subtree.stored_bytes(conn, int(row.id), space.id)
                 await tree.charge(conn, target.id, stored)
@@ -355,16 +417,14 @@ class DentryService:
                 await dentries.move_versions(conn, int(row.id), target.id)
             if nested:
                 across = target.id != space.id
-                await bulk.enqueue(
+                await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.MOVE if across else bulk.COUNT,
                     payload={"root": int(row.id), "space": space.id, "target_space": target.id},
                     holds=[(target.id, int(row.id))] if across else [],
                 )  # fmt: skip
             moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
-        if nested:
-            self._wake()
-        return Moved(moved, task_id if nested else None)
+            return Moved(moved, task_id if nested else None)
 
     async def copy_many(
         self,
@@ -450,13 +510,13 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
-            await bulk.check_free(conn, int(row.id))
+            await tasks.check_free(conn, int(row.id))
             nested = row.type == "FOLDER" and await dentries.has_children(
                 conn, space.id, int(row.id)
             )
             if nested:
                 kind = bulk.COUNT if to_recycle_bin else bulk.DELETE
-                await bulk.enqueue(
+                await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=kind,
                     payload={"root": int(row.id), "space": space.id},
@@ -483,7 +543,7 @@ class DentryService:
             elif nested:  # it leaves every listing now; the task purges it
                 await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
             elif row.type == "FILE":
-                await purge_file(conn, row, now)
+                await versions.purge_file(conn, row, now)
             else:
                 await properties.drop_all(conn, int(row.id))
                 await dentries.delete(conn, int(row.id))
@@ -513,16 +573,6 @@ async def _target_space(conn: Connection, actor: models.Actor, target_space_id: 
         return await tree.space(conn, actor, target_space_id)
     except errors.BadRequest as exc:
         raise errors.param_error("targetSpaceId", exc.message) from None
-
-
-async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
-    """Remove a file for good: its versions, their blob references, its quota, its properties."""
-    versions = await dentries.versions_of(conn, int(row.id))
-    await blobs.release(conn, [int(v.blob_id) for v in versions], now)
-    await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in versions))
-    await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in versions])
-    await properties.drop_all(conn, int(row.id))
-    await dentries.delete(conn, int(row.id))
 
 
 @dataclass(frozen=True, slots=True)

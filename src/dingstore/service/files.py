@@ -18,7 +18,7 @@ from typing import Any
 from dingstore import errors
 from dingstore.blobs import base as blob_base
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, names, tree, versions
+from dingstore.service import models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, blobs, dentries, ids, uploads
 
@@ -215,12 +215,12 @@ class FileService:
             target: Any
             if overwrite is not None:
                 target = await tree.dentry(conn, space.id, str(overwrite))
-                await bulk.check_free(conn, int(target.id))
+                await tasks.check_free(conn, int(target.id))
                 if target.type != "FILE":
                     raise errors.param_error("overwriteDentryId", "only a file can get a version")
             else:
                 await tree.folder(conn, space.id, parent)
-                await bulk.check_free(conn, parent)
+                await tasks.check_free(conn, parent)
                 placed = await tree.place(
                     conn,
                     space.id,
@@ -237,7 +237,7 @@ class FileService:
             if target is not None:
                 await versions.add(
                     conn,
-                    actor,
+                    actor.union_id,
                     target,
                     blob_id=blob_id,
                     size=size,

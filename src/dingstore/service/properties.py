@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, tree
+from dingstore.service import models, tasks, tree
 from dingstore.store import base, dentries, properties
 from dingstore.store.base import Connection
 
@@ -71,7 +71,7 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
-            await bulk.check_free(conn, int(row.id))
+            await tasks.check_free(conn, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
             await dentries.update(conn, int(row.id), modified_at=now_ms())
 
@@ -83,5 +83,5 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
-            await bulk.check_free(conn, int(row.id))
+            await tasks.check_free(conn, int(row.id))
             await properties.remove(conn, int(row.id), actor.app_id, names)

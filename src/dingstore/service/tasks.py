@@ -8,7 +8,7 @@ from typing import Any
 from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import models
-from dingstore.store import base, ids
+from dingstore.store import base, dentries, ids
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
 
@@ -49,6 +49,50 @@ async def insert_task(
         created_at=now,
         modified_at=now,
     )
+
+
+async def check_free(conn: Connection, node_id: int) -> None:
+    """Refuse to touch a node inside, or above, a subtree a running task holds (the root, above
+    everything, is never refused: nothing operates on the root itself). The caller holds the
+    org's tree lock (``tree.space(..., write=True)``), so the holds it reads stay as they are
+    until it commits."""
+    if node_id == 0:
+        return
+    held = await task_rows.all_holds(conn)
+    if not held:
+        return
+    chain = set(await dentries.ancestor_ids(conn, node_id))
+    for hold in held:
+        root = int(hold.dentry_id)
+        if root in chain or node_id in await dentries.ancestor_ids(conn, root):
+            raise errors.Conflict(
+                message=f"task {hold.task_id} is working on this part of the tree; retry later"
+            )
+
+
+async def enqueue(
+    conn: Connection,
+    task_id: int,
+    *,
+    corp_id: str,
+    creator_id: str,
+    app_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    holds: list[tuple[int, int]] = (),  # type: ignore[assignment]
+) -> None:
+    """Write the task row (INIT) and its holds in the request's transaction."""
+    await insert_task(
+        conn,
+        task_id,
+        corp_id=corp_id,
+        creator_id=creator_id,
+        app_id=app_id,
+        kind=kind,
+        payload=payload,
+    )
+    for space_id, dentry_id in holds:
+        await task_rows.hold(conn, task_id, space_id, dentry_id)
 
 
 class TaskService:

@@ -150,9 +150,19 @@ async def place(
     return Placement(name, existing)
 
 
+_QUOTA_USED_UP = "the space's quota is used up"
+
+
 async def charge(conn: Connection, space_id: int, delta: int) -> None:
     if delta and not await spaces.charge(conn, space_id, delta):
-        raise errors.BadRequest("spaceQuotaInsufficient", "the space's quota is used up")
+        raise errors.BadRequest("spaceQuotaInsufficient", _QUOTA_USED_UP)
+
+
+async def check_room(conn: Connection, space_id: int, size: int) -> None:
+    """Refuse (``spaceQuotaInsufficient``) when ``size`` more bytes would not fit the space."""
+    space = await spaces.get(conn, space_id)
+    if space is not None and space.quota is not None and space.used_quota + size > space.quota:
+        raise errors.BadRequest("spaceQuotaInsufficient", _QUOTA_USED_UP)
 
 
 async def views(

@@ -7,8 +7,8 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, tree
-from dingstore.store import base, blobs, dentries
+from dingstore.service import models, tasks, tree
+from dingstore.store import base, blobs, dentries, properties
 from dingstore.store.base import Connection
 
 VERSIONS_DEFAULT, VERSIONS_MAX = 100, 100
@@ -16,7 +16,7 @@ VERSIONS_DEFAULT, VERSIONS_MAX = 100, 100
 
 async def add(
     conn: Connection,
-    actor: models.Actor,
+    modifier_id: str,
     row: RowMapping,
     *,
     blob_id: int,
@@ -39,7 +39,7 @@ async def add(
         name=row.name,
         size=size,
         blob_id=blob_id,
-        modifier_id=actor.union_id,
+        modifier_id=modifier_id,
         created_at=now,
     )
     await dentries.update(
@@ -48,7 +48,7 @@ async def add(
         size=size,
         blob_id=blob_id,
         version=number,
-        modifier_id=actor.union_id,
+        modifier_id=modifier_id,
         modified_at=now,
     )
     await _prune(conn, row, keep=retention, now=now)
@@ -60,6 +60,16 @@ async def _prune(conn: Connection, row: RowMapping, *, keep: int, now: int) -> N
         await blobs.release(conn, [int(v.blob_id) for v in old], now)
         await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in old))
         await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in old])
+
+
+async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
+    """Remove a file for good: its versions, their blob references, its quota, its properties."""
+    old = await dentries.versions_of(conn, int(row.id))
+    await blobs.release(conn, [int(v.blob_id) for v in old], now)
+    await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in old))
+    await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in old])
+    await properties.drop_all(conn, int(row.id))
+    await dentries.delete(conn, int(row.id))
 
 
 class VersionService:
@@ -117,13 +127,13 @@ class VersionService:
             row = await tree.dentry(conn, space.id, dentry_id)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
-            await bulk.check_free(conn, int(row.id))
+            await tasks.check_free(conn, int(row.id))
             old = await dentries.version(conn, int(row.id), int(version))
             if old is None:
                 raise errors.BadRequest("paramError", f"file {dentry_id} has no version {version}")
             await add(
                 conn,
-                actor,
+                actor.union_id,
                 row,
                 blob_id=int(old.blob_id),
                 size=int(old.size),

@@ -264,6 +264,10 @@ task_nodes = sa.Table(
     sa.Column("type", sa.String(8), nullable=False),
     sa.Column("new_id", sa.BigInteger),
     sa.Column("failed", sa.Boolean, nullable=False),
+    # OVERWRITE merges: the node met a same-name entry in the target and went into it (a folder
+    # merged into a folder, a file made a new version of a file or replacing it); ``new_id``
+    # is then that entry's id.
+    sa.Column("merged", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_task_nodes_walk", "task_id", "depth", "node_id"),
 )
 

@@ -63,10 +63,7 @@ async def stored_bytes(conn: Connection, root_id: int, space_id: int) -> int:
     """Bytes of every stored version of the node and its live descendants."""
     walk = _descendants(root_id, space_id)
     ids = sa.union_all(sa.select(walk.c.id), sa.select(sa.literal(root_id))).subquery()
-    stmt = sa.select(sa.func.coalesce(sa.func.sum(v.c.size), 0)).where(
-        v.c.dentry_id.in_(sa.select(ids.c[0]))
-    )
-    return int((await conn.execute(stmt)).scalar_one())
+    return await stored_bytes_of(conn, sa.select(ids.c[0]))
 
 
 async def snapshot(conn: Connection, task_id: int, root_id: int, space_id: int) -> int:
@@ -144,8 +141,9 @@ class Span:
         return sa.and_(*conditions)
 
     def ids(self, *, live_only: bool = False) -> Any:
+        """The span's node ids; ``live_only``: only those that neither failed nor merged."""
         stmt = sa.select(tn.c.node_id).where(self.where())
-        return stmt.where(~tn.c.failed) if live_only else stmt
+        return stmt.where(~tn.c.failed, ~tn.c.merged) if live_only else stmt
 
 
 async def file_sizes(conn: Connection, node_ids: Sequence[int]) -> dict[int, int]:
@@ -170,6 +168,144 @@ async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -
         )
 
 
+# -- OVERWRITE merges ---------------------------------------------------------------------------
+#
+# A folder copied or moved with OVERWRITE onto a folder of the same name merges into it: level by
+# level, a node whose parent merged (every node of depth 1: the root merged) meets the entry of
+# its own name under its parent's counterpart, if any. A step resolves its range one depth at a
+# time, parents before children, so a node's parent is always settled before the node is.
+
+
+def _merge_level(span: Span, depth: int, parent: Any) -> Any:
+    """The span's nodes at ``depth`` that take part in the merge: not failed, and their parent
+    merged (or is the root)."""
+    return sa.and_(
+        span.where(),
+        tn.c.depth == depth,
+        ~tn.c.failed,
+        sa.or_(tn.c.depth == 1, parent.c.merged),
+    )
+
+
+def _counterpart(parent: Any, root_id: int) -> Any:
+    """Where a node goes in the target: under its parent's counterpart (the root's at depth 1)."""
+    return sa.func.coalesce(parent.c.new_id, root_id)
+
+
+def _parent_of(node: Any) -> tuple[Any, Any]:
+    parent = tn.alias("parent")
+    return parent, sa.and_(parent.c.task_id == node.c.task_id, parent.c.node_id == node.c.parent_id)
+
+
+async def clashes(
+    conn: Connection, span: Span, depth: int, *, space_id: int, root_id: int
+) -> list[RowMapping]:
+    """The span's merging nodes at ``depth`` that meet a live entry of their name in the target:
+    (node_id, type, size, blob_id, match_id, match_type)."""
+    parent, joined = _parent_of(tn)
+    source, match = d.alias("source"), d.alias("match")
+    stmt = (
+        sa.select(
+            tn.c.node_id,
+            source.c.type,
+            source.c.size,
+            source.c.blob_id,
+            match.c.id.label("match_id"),
+            match.c.type.label("match_type"),
+        )
+        .select_from(tn)
+        .join(source, source.c.id == tn.c.node_id)
+        .outerjoin(parent, joined)
+        .join(
+            match,
+            sa.and_(
+                match.c.space_id == space_id,
+                match.c.parent_id == _counterpart(parent, root_id),
+                match.c.name == source.c.name,
+                match.c.status == "NORMAL",
+            ),
+        )
+        .where(_merge_level(span, depth, parent))
+        .order_by(tn.c.node_id)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def mark_merged(conn: Connection, task_id: int, pairs: Sequence[tuple[int, int]]) -> None:
+    """Record that each node merged into its counterpart: (node_id, counterpart id) pairs."""
+    if pairs:
+        await conn.execute(
+            sa.update(tn)
+            .where(tn.c.task_id == task_id, tn.c.node_id == sa.bindparam("node"))
+            .values(merged=True, new_id=sa.bindparam("counterpart")),
+            [{"node": node, "counterpart": other} for node, other in pairs],
+        )
+
+
+async def reparent_merging(
+    conn: Connection, span: Span, depth: int, *, space_id: int, root_id: int, now: int
+) -> None:
+    """Move the span's merging nodes at ``depth`` that did not merge under their parents'
+    counterparts in the target (their subtrees come along)."""
+    parent, joined = _parent_of(tn)
+    moving = (
+        sa.select(tn.c.node_id)
+        .select_from(tn)
+        .outerjoin(parent, joined)
+        .where(_merge_level(span, depth, parent), ~tn.c.merged)
+    )
+    node = tn.alias("node")
+    node_parent, node_joined = _parent_of(node)
+    counterpart = (
+        sa.select(_counterpart(node_parent, root_id))
+        .select_from(node)
+        .outerjoin(node_parent, node_joined)
+        .where(node.c.task_id == span.task_id, node.c.node_id == d.c.id)
+        .scalar_subquery()
+    )
+    await conn.execute(
+        sa.update(d)
+        .where(d.c.id.in_(moving))
+        .values(parent_id=counterpart, space_id=space_id, modified_at=now)
+    )
+
+
+async def merged_folders(conn: Connection, task_id: int) -> list[tuple[int, int]]:
+    """(depth, node_id) of the folders that merged into their counterparts, deepest first."""
+    stmt = (
+        sa.select(tn.c.depth, tn.c.node_id)
+        .where(tn.c.task_id == task_id, tn.c.merged, tn.c.type == "FOLDER")
+        .order_by(tn.c.depth.desc(), tn.c.node_id)
+    )
+    return [(int(depth), int(node)) for depth, node in (await conn.execute(stmt)).all()]
+
+
+async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int]) -> None:
+    """Delete those of the folders that hold nothing at all (not even recycled entries)."""
+    child = d.alias("child")
+    empty = list(
+        (
+            await conn.execute(
+                sa.select(d.c.id).where(
+                    d.c.id.in_(folder_ids),
+                    ~sa.exists().where(child.c.parent_id == d.c.id),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if empty:
+        await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
+        await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
+
+
+async def stored_bytes_of(conn: Connection, node_ids: Any) -> int:
+    """Bytes of every stored version of the nodes (ids, or a select of them)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(v.c.size), 0)).where(v.c.dentry_id.in_(node_ids))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
 async def copy_nodes(
     conn: Connection,
     span: Span,
@@ -183,7 +319,7 @@ async def copy_nodes(
     first versions sharing the same blobs, blob references, app properties."""
     task_id = span.task_id
     parent = tn.alias("parent")
-    picked = sa.and_(span.where(), ~tn.c.failed)
+    picked = sa.and_(span.where(), ~tn.c.failed, ~tn.c.merged)
     source = (
         sa.select(
             tn.c.new_id,
