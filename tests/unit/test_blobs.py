@@ -168,22 +168,34 @@ async def test_delete_prefix(store: base.BaseBlobStore) -> None:
 # -- multipart --------------------------------------------------------------------------------
 
 
-async def test_multipart_assembles_in_the_given_order_and_cleans_up(
+async def test_multipart_assembles_in_ascending_order_and_cleans_up(
     store: base.BaseBlobStore,
 ) -> None:
+    n1, n2 = max(300_000, store.min_part_size), max(100, store.min_part_size)
     upload = await store.start_multipart("blobs/m")
-    parts = {1: b"a" * 300_000, 2: b"b" * 200_000, 3: b"c" * 5}
+    parts = {1: b"a" * n1, 2: b"b" * 200_000, 3: b"c" * 5}
     for n in (3, 1, 2):
         assert await store.write_part("blobs/m", upload, n, chunks(parts[n])) == len(parts[n])
-    assert await store.write_part("blobs/m", upload, 2, chunks(b"B" * 100)) == 100  # replaced
-    assert await store.part_sizes("blobs/m", upload) == {1: 300_000, 2: 100, 3: 5}
+    assert await store.write_part("blobs/m", upload, 2, chunks(b"B" * n2)) == n2  # replaced
+    assert await store.part_sizes("blobs/m", upload) == {1: n1, 2: n2, 3: 5}
     assert await store.size("blobs/m") is None
-    assert await store.complete_multipart("blobs/m", upload, [3, 1, 2]) == 300_105
-    assert await read_all(store, "blobs/m") == b"c" * 5 + b"a" * 300_000 + b"B" * 100
+    with pytest.raises(ValueError):
+        await store.complete_multipart("blobs/m", upload, [3, 1, 2])
+    assert await store.complete_multipart("blobs/m", upload, [1, 2, 3]) == n1 + n2 + 5
+    assert await read_all(store, "blobs/m") == b"a" * n1 + b"B" * n2 + b"c" * 5
     with pytest.raises(base.UploadNotFound):
         await store.part_sizes("blobs/m", upload)
     with pytest.raises(base.UploadNotFound):
         await store.write_part("blobs/m", upload, 4, chunks(b"late"))
+
+
+async def test_multipart_may_skip_part_numbers(store: base.BaseBlobStore) -> None:
+    upload = await store.start_multipart("blobs/m")
+    first = b"f" * max(1, store.min_part_size)
+    await store.write_part("blobs/m", upload, 2, chunks(first))
+    await store.write_part("blobs/m", upload, 7, chunks(b"last"))
+    assert await store.complete_multipart("blobs/m", upload, [2, 7]) == len(first) + 4
+    assert await read_all(store, "blobs/m") == first + b"last"
 
 
 async def test_multipart_refusals(store: base.BaseBlobStore) -> None:

@@ -21,12 +21,17 @@ Stores whose bytes pass through dingstore (local files, memory) point them at di
 signed data plane, ``/_blobs/{key}`` (``signing.py``, ``api/routes/blobs.py``); an S3 store
 returns the object store's own pre-signed URLs.
 
+Multipart uploads follow S3, the strictest store behind the seam: an upload completes with its
+parts in ascending part-number order, and a store may require every part but the last to hold at
+least ``min_part_size`` bytes (S3: 5 MiB).
+
 Implementations: ``local.py`` (files under the data dir), ``memory.py`` (tests); chosen by URL in
 ``stores.py``.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -53,6 +58,10 @@ class UploadNotFound(NotFound):
 
 class InvalidKey(ValueError):
     """A key, prefix, upload id or part number that breaks the rules above."""
+
+
+class PartTooSmall(ValueError):
+    """A part but the last of a multipart upload is smaller than the store's ``min_part_size``."""
 
 
 class TooLarge(ValueError):
@@ -102,13 +111,13 @@ def check_part_number(part_number: int) -> int:
 
 
 def check_part_list(part_numbers: list[int]) -> None:
-    """What ``complete_multipart`` accepts: at least one part, none twice."""
+    """What ``complete_multipart`` accepts: at least one part, in ascending order, none twice."""
     if not part_numbers:
         raise ValueError("a multipart upload completes with at least one part")
     for n in part_numbers:
         check_part_number(n)
-    if len(set(part_numbers)) != len(part_numbers):
-        raise ValueError("a part is listed more than once")
+    if any(a >= b for a, b in itertools.pairwise(part_numbers)):
+        raise ValueError("parts are listed in ascending order, each once")
 
 
 def check_range(start: int, end: int | None) -> None:
@@ -121,6 +130,8 @@ class BaseBlobStore:
     #: the data plane checks each request with it. ``None`` for stores that hand out their own
     #: URLs (S3): dingstore then serves no data plane for them.
     signer: signing.Signer | None = None
+    #: The fewest bytes ``complete_multipart`` accepts in each part but the last.
+    min_part_size: int = 0
 
     async def open(self) -> None:
         """Make the store ready (create directories, check the bucket). Called once, first."""
@@ -185,10 +196,11 @@ class BaseBlobStore:
         raise NotImplementedError
 
     async def complete_multipart(self, key: str, upload_id: str, part_numbers: list[int]) -> int:
-        """Publish ``key`` as the listed parts concatenated in the given order (streamed, never
-        all in memory), then remove the upload and its parts; return the object's size.
+        """Publish ``key`` as the listed parts concatenated in order (streamed, never all in
+        memory), then remove the upload and its parts; return the object's size.
         ``UploadNotFound`` for an unknown upload, ``NotFound`` when a listed part was never
-        stored, ``ValueError`` for an empty list or a repeated part."""
+        stored, ``PartTooSmall`` when a part but the last holds fewer than ``min_part_size``
+        bytes, ``ValueError`` for an empty list or one out of ascending order."""
         raise NotImplementedError
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:

@@ -301,10 +301,13 @@ class FileService:
                 "dentryUploadError", "no parts were uploaded for this uploadKey"
             )
         order = sorted(parts)
-        small = [n for n in order[:-1] if parts[n] < MIN_PART]
+        # DingTalk's minimum, or the blob store's when larger (S3: 5 MiB).
+        minimum = max(MIN_PART, self._blobs.min_part_size)
+        small = [n for n in order[:-1] if parts[n] < minimum]
         if small:
             raise errors.BadRequest(
-                "dentryUploadError", f"parts {small} are smaller than 100 KB (only the last may be)"
+                "dentryUploadError",
+                f"parts {small} are smaller than {minimum // 1024} KB (only the last may be)",
             )
         return await self._blobs.complete_multipart(key, upload.multipart_id, order)
 
