@@ -12,6 +12,7 @@ from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
 from tests.backends import BACKENDS, PostgresDatabases
 from tests.live import LiveServer, Sdk, free_port
+from tests.s3 import ENVIRONMENT, MotoS3
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,25 @@ def pg_databases() -> Iterator[PostgresDatabases]:
     databases = PostgresDatabases()
     yield databases
     databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[MotoS3]:
+    """An S3 server on loopback for the session, with the credentials stores read set."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in ENVIRONMENT.items():
+            env.setenv(name, value)
+        server = MotoS3()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: MotoS3) -> Iterator[str]:
+    """A fresh, empty bucket on ``moto_s3``, dropped after the test."""
+    bucket = moto_s3.new_bucket()
+    yield bucket
+    moto_s3.drop(bucket)
 
 
 @pytest.fixture(params=BACKENDS)

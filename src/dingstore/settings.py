@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     # A key for signing tokens and URLs; generated into the data dir when not given.
     secret_key: str | None = None
 
-    # Where file bytes live: unset = DATA_DIR/blobs, ``file:///path``, ``memory://`` (tests).
+    # Where file bytes live: unset = DATA_DIR/blobs, ``file:///path``, ``memory://`` (tests),
+    # or ``s3://BUCKET?endpoint=http://HOST:PORT&region=REGION`` (credentials: AWS_* variables).
     blob_url: str | None = None
     # The largest body one data-plane PUT may carry: a whole file, or one multipart part.
     blob_max_object_size: int = Field(5 * 1024**3, gt=0)

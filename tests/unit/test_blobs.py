@@ -1,5 +1,5 @@
-"""The blob-store seam: one conformance suite run against every store, then each store's quirks,
-the signer of the data plane, and choosing a store by URL."""
+"""The blob-store seam: one conformance suite run against every store (S3 on moto's server),
+then each store's quirks, the signer of the data plane, and choosing a store by URL."""
 
 from __future__ import annotations
 
@@ -7,28 +7,50 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
-from dingstore.blobs import base, local, memory, signing, stores
+from dingstore import errors
+from dingstore.blobs import base, local, memory, s3, signing, stores
 from dingstore.settings import Settings
+from tests.live import free_port
+from tests.s3 import REGION, MotoS3
 
 MiB = 1024 * 1024
 PUBLIC = "http://blobs.example:8080"
 
 
-@pytest.fixture(params=["local", "memory"])
+def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> base.BaseBlobStore:
+    signer = signing.Signer("test-secret")
+    if kind == "local":
+        return local.LocalBlobStore(tmp_path / "blobs", signer, PUBLIC)
+    if kind == "memory":
+        return memory.MemoryBlobStore(signer, PUBLIC)
+    moto: MotoS3 = request.getfixturevalue("moto_s3")
+    return s3.S3BlobStore(request.getfixturevalue("s3_bucket"), endpoint=moto.endpoint)
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[base.BaseBlobStore]:
-    signer = signing.Signer("test-secret")
-    opened: base.BaseBlobStore
-    if request.param == "local":
-        opened = local.LocalBlobStore(tmp_path / "blobs", signer, PUBLIC)
-    else:
-        opened = memory.MemoryBlobStore(signer, PUBLIC)
+    opened = make_store(request.param, request, tmp_path)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["local", "memory"])
+async def self_served(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[base.BaseBlobStore]:
+    """The stores whose transfer targets are dingstore's own data plane."""
+    opened = make_store(request.param, request, tmp_path)
     await opened.open()
     yield opened
     await opened.close()
@@ -214,8 +236,9 @@ async def test_multipart_refusals(store: base.BaseBlobStore) -> None:
         await store.write_part("blobs/m", upload, 0, chunks(b"x"))
     with pytest.raises(base.InvalidKey):
         await store.write_part("blobs/m", upload, 10_001, chunks(b"x"))
-    with pytest.raises(base.UploadNotFound):  # an upload belongs to its key
-        await store.write_part("blobs/other", upload, 1, chunks(b"x"))
+    if not isinstance(store, s3.S3BlobStore):  # S3 ties an upload to its key; moto does not
+        with pytest.raises(base.UploadNotFound):
+            await store.write_part("blobs/other", upload, 1, chunks(b"x"))
     with pytest.raises(base.UploadNotFound):
         await store.part_sizes("blobs/m", "0123456789abcdef")
     with pytest.raises(base.UploadNotFound):
@@ -263,7 +286,10 @@ async def test_good_keys_accepted(store: base.BaseBlobStore) -> None:
         assert await store.size(key) == 1
 
 
-async def test_transfer_targets_point_at_the_signed_data_plane(store: base.BaseBlobStore) -> None:
+async def test_transfer_targets_point_at_the_signed_data_plane(
+    self_served: base.BaseBlobStore,
+) -> None:
+    store = self_served
     assert store.signer is not None
     up = store.upload_target("blobs/1", expires_in=900)
     assert up.url == f"{PUBLIC}/_blobs/blobs/1" and up.expires_in == 900
@@ -366,11 +392,162 @@ async def test_local_open_sweeps_stale_temporary_files(files: local.LocalBlobSto
 
 
 async def test_local_io_failure_is_unavailable(files: local.LocalBlobStore) -> None:
-    from dingstore import errors
-
     (files.root / ".tmp").rmdir()
     with pytest.raises(errors.Unavailable):
         await files.write("blobs/1", chunks(b"x"))
+
+
+# -- the S3 store's quirks --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def bucket(moto_s3: MotoS3, s3_bucket: str) -> AsyncIterator[s3.S3BlobStore]:
+    opened = s3.S3BlobStore(s3_bucket, endpoint=moto_s3.endpoint, region=REGION)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+async def test_s3_presigned_put_then_size(
+    bucket: s3.S3BlobStore, moto_s3: MotoS3, s3_bucket: str
+) -> None:
+    target = bucket.upload_target("blobs/1", expires_in=900)
+    assert target.url.startswith(f"{moto_s3.endpoint}/{s3_bucket}/blobs/1?")
+    assert query_of(target.url)["X-Amz-Expires"] == "900" and target.expires_in == 900
+    assert target.headers == {} and bucket.signer is None  # signed in the query string
+    async with httpx.AsyncClient() as http:
+        response = await http.put(target.url, content=b"hello s3", headers=target.headers)
+    assert response.status_code == 200, response.text
+    assert await bucket.size("blobs/1") == 8
+    assert await read_all(bucket, "blobs/1") == b"hello s3"
+
+
+async def test_s3_presigned_parts_then_complete(
+    bucket: s3.S3BlobStore, moto_s3: MotoS3, s3_bucket: str
+) -> None:
+    upload = await bucket.start_multipart("blobs/m")
+    parts = {1: os.urandom(5 * MiB), 2: os.urandom(5 * MiB), 3: b"tail"}
+    async with httpx.AsyncClient() as http:
+        for n in (2, 3, 1):
+            target = bucket.part_target("blobs/m", upload, n, expires_in=60)
+            query = query_of(target.url)
+            assert (query["uploadId"], query["partNumber"]) == (upload, str(n))
+            response = await http.put(target.url, content=parts[n], headers=target.headers)
+            assert response.status_code == 200, response.text
+    assert moto_s3.uploads(s3_bucket) == ["blobs/m"]
+    assert await bucket.part_sizes("blobs/m", upload) == {1: 5 * MiB, 2: 5 * MiB, 3: 4}
+    assert await bucket.complete_multipart("blobs/m", upload, [1, 2, 3]) == 10 * MiB + 4
+    whole = parts[1] + parts[2] + parts[3]
+    assert hashlib.sha256(await read_all(bucket, "blobs/m")).digest() == (
+        hashlib.sha256(whole).digest()
+    )
+    assert moto_s3.uploads(s3_bucket) == [] and moto_s3.keys(s3_bucket) == ["blobs/m"]
+
+
+async def test_s3_presigned_get_honours_range(bucket: s3.S3BlobStore) -> None:
+    data = bytes(range(256)) * 40
+    await bucket.write("blobs/r", chunks(data))
+    target = bucket.download_target("blobs/r", expires_in=60)
+    async with httpx.AsyncClient() as http:
+        whole = await http.get(target.url, headers=target.headers)
+        part = await http.get(target.url, headers={**target.headers, "Range": "bytes=100-199"})
+    assert (whole.status_code, whole.content) == (200, data)
+    assert (part.status_code, part.content) == (206, data[100:200])
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+
+
+async def test_s3_parts_below_the_minimum_refused(bucket: s3.S3BlobStore) -> None:
+    assert bucket.min_part_size == 5 * MiB
+    upload = await bucket.start_multipart("blobs/m")
+    await bucket.write_part("blobs/m", upload, 1, chunks(b"x" * MiB))
+    await bucket.write_part("blobs/m", upload, 2, chunks(b"y"))
+    with pytest.raises(base.PartTooSmall):
+        await bucket.complete_multipart("blobs/m", upload, [1, 2])
+    assert await bucket.part_sizes("blobs/m", upload) == {1: MiB, 2: 1}  # nothing changed
+    assert await bucket.size("blobs/m") is None
+    assert await bucket.complete_multipart("blobs/m", upload, [1]) == MiB  # the last may be small
+
+
+async def test_s3_large_writes_go_in_parts_and_leave_nothing_when_refused(
+    bucket: s3.S3BlobStore, moto_s3: MotoS3, s3_bucket: str
+) -> None:
+    data = os.urandom(2 * s3.PART_SIZE + 1234)
+    pieces = [data[i : i + MiB] for i in range(0, len(data), MiB)]
+    assert await bucket.write("blobs/big", chunks(*pieces)) == len(data)
+    assert hashlib.sha256(await read_all(bucket, "blobs/big")).digest() == (
+        hashlib.sha256(data).digest()
+    )
+    whole_part = b"x" * s3.PART_SIZE
+    with pytest.raises(base.TooLarge):  # refused after a part went up
+        await bucket.write("blobs/2", chunks(whole_part, b"y" * 11), max_size=s3.PART_SIZE + 10)
+    with pytest.raises(ConnectionResetError):
+        await bucket.write("blobs/3", failing(whole_part, b"y"))
+    assert moto_s3.uploads(s3_bucket) == [] and moto_s3.keys(s3_bucket) == ["blobs/big"]
+
+
+async def test_s3_down_endpoint_is_unavailable(moto_s3: MotoS3) -> None:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto_s3.client.create_bucket(Bucket="dingstore-goes-down")  # moto's buckets are per process
+    store = s3.S3BlobStore("dingstore-goes-down", endpoint=endpoint, max_attempts=1)
+    await store.open()
+    upload = await store.start_multipart("blobs/m")
+    server.stop()
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: store.size("blobs/1"),
+        lambda: store.write("blobs/1", chunks(b"x")),
+        lambda: read_all(store, "blobs/1"),
+        lambda: store.delete("blobs/1"),
+        lambda: store.delete_prefix("blobs"),
+        lambda: store.start_multipart("blobs/m"),
+        lambda: store.write_part("blobs/m", upload, 1, chunks(b"x")),
+        lambda: store.part_sizes("blobs/m", upload),
+        lambda: store.complete_multipart("blobs/m", upload, [1]),
+        lambda: store.abort_multipart("blobs/m", upload),
+    ]
+    for call in calls:
+        with pytest.raises(errors.Unavailable) as info:
+            await call()
+        assert (info.value.status, info.value.message) == (
+            503,
+            "the object store failed; retry later",
+        )
+    assert store.download_target("blobs/1", expires_in=60).url.startswith(endpoint)  # offline
+    await store.close()
+    with pytest.raises(errors.Unavailable, match="unreachable"):
+        await s3.S3BlobStore("dingstore-goes-down", endpoint=endpoint, max_attempts=1).open()
+    moto_s3.client.delete_bucket(Bucket="dingstore-goes-down")
+
+
+async def test_s3_open_checks_bucket_and_credentials(
+    moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(errors.ServerError, match=r"'dingstore-none' .* does not exist"):
+        await s3.S3BlobStore("dingstore-none", endpoint=moto_s3.endpoint).open()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(errors.ServerError, match="AWS_ACCESS_KEY_ID"):
+        await s3.S3BlobStore("dingstore-none", endpoint=moto_s3.endpoint).open()
+
+
+async def test_s3_upload_ids_are_the_stores_own(bucket: s3.S3BlobStore) -> None:
+    for bad in ("", "has space", "x" * 257, "tab\t"):
+        with pytest.raises(base.InvalidKey):
+            await bucket.part_sizes("blobs/m", bad)
+        with pytest.raises(base.InvalidKey):
+            bucket.part_target("blobs/m", bad, 1, expires_in=60)
+    with pytest.raises(base.UploadNotFound):  # Ceph's shape: valid, unknown
+        await bucket.part_sizes("blobs/m", "2~abcDEF_1.2-3")
+    with pytest.raises(ValueError):
+        bucket.upload_target("blobs/1", expires_in=s3.MAX_EXPIRY + 1)
 
 
 # -- signing ----------------------------------------------------------------------------------
@@ -480,12 +657,40 @@ def test_store_chosen_by_url(tmp_path: Path) -> None:
     assert isinstance(there, local.LocalBlobStore) and there.root == (tmp_path / "b").resolve()
     mem = stores.blob_store_for(settings.model_copy(update={"blob_url": "memory://"}))
     assert isinstance(mem, memory.MemoryBlobStore)
+    url = "s3://my-bucket.eu?endpoint=http://127.0.0.1:9000&region=eu-west-1"
+    bucket = stores.blob_store_for(settings.model_copy(update={"blob_url": url}))
+    assert isinstance(bucket, s3.S3BlobStore)
+    assert (bucket.bucket, bucket.endpoint, bucket.region) == (
+        "my-bucket.eu",
+        "http://127.0.0.1:9000",
+        "eu-west-1",
+    )
+    aws = stores.blob_store_for(settings.model_copy(update={"blob_url": "s3://my-bucket"}))
+    assert isinstance(aws, s3.S3BlobStore) and (aws.endpoint, aws.region) == (None, "us-east-1")
+
+
+def test_s3_store_refuses_transfer_urls_longer_than_s3_allows(tmp_path: Path) -> None:
+    week = Settings(data_dir=tmp_path, secret_key="k", blob_url="s3://bucket")
+    assert isinstance(
+        stores.blob_store_for(week.model_copy(update={"transfer_expiry": 604_800})), s3.S3BlobStore
+    )
+    with pytest.raises(stores.UnsupportedBlobUrl, match="TRANSFER_EXPIRY"):
+        stores.blob_store_for(week.model_copy(update={"transfer_expiry": 604_801}))
 
 
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("s3://bucket/prefix", "not supported yet"),
+        ("s3://bucket/prefix", "names a bucket, not a path"),
+        ("s3://Not_A_Bucket", "bucket name"),
+        ("s3://ak:secret@bucket", "AWS_ACCESS_KEY_ID"),
+        ("s3://bucket?endpoint=ftp://host", "not an http"),
+        ("s3://bucket?endpoint=", "not an http"),
+        ("s3://bucket?endpoint", "malformed"),
+        ("s3://bucket?region=Mars_1", "not a region"),
+        ("s3://bucket?bucket=other", "unknown parameters"),
+        ("s3://bucket?region=a&region=b", "more than once"),
+        ("https://s3.amazonaws.com/bucket", "s3://BUCKET"),
         ("file://relative/path", "absolute"),
         ("ftp://host/x", "not supported"),
         ("/just/a/path", "not supported"),

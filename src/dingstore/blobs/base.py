@@ -25,8 +25,8 @@ Multipart uploads follow S3, the strictest store behind the seam: an upload comp
 parts in ascending part-number order, and a store may require every part but the last to hold at
 least ``min_part_size`` bytes (S3: 5 MiB).
 
-Implementations: ``local.py`` (files under the data dir), ``memory.py`` (tests); chosen by URL in
-``stores.py``.
+Implementations: ``local.py`` (files under the data dir), ``memory.py`` (tests), ``s3.py`` (an
+S3-compatible object store); chosen by URL in ``stores.py``.
 """
 
 from __future__ import annotations

@@ -2,22 +2,68 @@
 
 * unset — local files under ``DATA_DIR/blobs`` (the embedded default);
 * ``file:///absolute/path`` — local files under that directory;
-* ``memory://`` — a dict in the process, for tests.
+* ``memory://`` — a dict in the process, for tests;
+* ``s3://BUCKET?endpoint=http://HOST:PORT&region=REGION`` — an S3-compatible object store
+  (``endpoint`` left out: AWS itself; ``region`` left out: us-east-1), with credentials from
+  ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``.
 
 Anything else is refused at start-up with a message saying what is supported.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from dingstore.blobs import base, local, memory, signing
+from dingstore.blobs import base, local, memory, s3, signing
 from dingstore.settings import Settings
+
+S3_FORM = "s3://BUCKET?endpoint=http://HOST:PORT&region=REGION"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class UnsupportedBlobUrl(ValueError):
     pass
+
+
+def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStore:
+    def refuse(why: str) -> UnsupportedBlobUrl:
+        return UnsupportedBlobUrl(f"blob URL {url!r}: {why}; the form is {S3_FORM}")
+
+    if "@" in parts.netloc:
+        raise refuse(
+            "credentials do not belong in the URL, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if not _BUCKET.fullmatch(parts.netloc):
+        raise refuse("the bucket name must be 3-63 of a-z, 0-9, '.' and '-'")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise refuse("the URL names a bucket, not a path inside it")
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise refuse("the query is malformed") from None
+    unknown = sorted(set(query) - {"endpoint", "region"})
+    if unknown:
+        raise refuse(f"unknown parameters {unknown}: only endpoint and region")
+    repeated = sorted(name for name, values in query.items() if len(values) > 1)
+    if repeated:
+        raise refuse(f"{repeated} given more than once")
+    endpoint = query.get("endpoint", [None])[0]
+    if endpoint is not None:
+        where = urlsplit(endpoint)
+        if where.scheme not in ("http", "https") or not where.hostname or where.query:
+            raise refuse(f"endpoint {endpoint!r} is not an http:// or https:// address")
+    region = query.get("region", [s3.DEFAULT_REGION])[0]
+    if not _REGION.fullmatch(region):
+        raise refuse(f"region {region!r} is not a region name such as us-east-1")
+    if settings.transfer_expiry > s3.MAX_EXPIRY:
+        raise UnsupportedBlobUrl(
+            f"DINGSTORE_TRANSFER_EXPIRY is {settings.transfer_expiry}: an S3 pre-signed URL "
+            f"lives at most {s3.MAX_EXPIRY} seconds"
+        )
+    return s3.S3BlobStore(parts.netloc, endpoint=endpoint, region=region)
 
 
 def blob_store_for(settings: Settings) -> base.BaseBlobStore:
@@ -37,12 +83,9 @@ def blob_store_for(settings: Settings) -> base.BaseBlobStore:
         return local.LocalBlobStore(Path(path), signer, public_url)
     if parts.scheme == "memory":
         return memory.MemoryBlobStore(signer, public_url)
-    if parts.scheme in ("s3", "http", "https"):
-        raise UnsupportedBlobUrl(
-            f"blob URL {url!r}: S3-compatible object stores are not supported yet (planned); "
-            "use file:///absolute/path or leave DINGSTORE_BLOB_URL unset"
-        )
+    if parts.scheme == "s3":
+        return _s3_store(url, parts, settings)
     raise UnsupportedBlobUrl(
-        f"blob URL {url!r} is not supported: use file:///absolute/path, memory:// (tests), "
-        "or leave DINGSTORE_BLOB_URL unset for DATA_DIR/blobs"
+        f"blob URL {url!r} is not supported: use file:///absolute/path, {S3_FORM}, "
+        "memory:// (tests), or leave DINGSTORE_BLOB_URL unset for DATA_DIR/blobs"
     )
