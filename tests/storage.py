@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 from alibabacloud_dingtalk.storage_1_0 import models as m
@@ -29,6 +29,10 @@ from tests.live import LiveServer, Sdk
 
 Property = tuple[str, str, str]
 """An app property as (name, value, visibility)."""
+PartTarget: TypeAlias = (
+    m.GetMultipartFileUploadInfosResponseBodyMultipartHeaderSignatureInfosHeaderSignatureInfo
+)
+"""Where to PUT one part of a multipart upload: ``resource_urls`` and ``headers``."""
 
 _scenes = itertools.count(1)
 
@@ -361,6 +365,16 @@ class Storage:
         """PUT ``data`` to the first resource URL with exactly the headers the server gave."""
         signature = info.header_signature_info
         return httpx.put(signature.resource_urls[0], content=data, headers=signature.headers)
+
+    def part_infos(self, upload_key: str, part_numbers: Sequence[int]) -> dict[int, PartTarget]:
+        """GetMultipartFileUploadInfos: part number → where to PUT that part."""
+        request = m.GetMultipartFileUploadInfosRequest(
+            union_id=self.union_id, upload_key=upload_key, part_numbers=list(part_numbers)
+        )
+        infos = self._api.get_multipart_file_upload_infos_with_options(
+            request, self._h(m.GetMultipartFileUploadInfosHeaders), self._rt
+        ).body.multipart_header_signature_infos
+        return {info.part_number: info.header_signature_info for info in infos}
 
     def commit(
         self,
