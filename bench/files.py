@@ -189,6 +189,7 @@ async def insert_children(
     import sqlalchemy as sa
 
     from dingstore.clock import now_ms
+    from dingstore.store import dentries as store_dentries
     from dingstore.store.schema import dentries
 
     now = now_ms() - len(ids)
@@ -212,6 +213,7 @@ async def insert_children(
     async with svc.db.write() as conn:
         for start in range(0, len(rows), INSERT_BATCH):
             await conn.execute(sa.insert(dentries), rows[start : start + INSERT_BATCH])
+        await store_dentries.grow_chain(conn, parent_id, len(rows), 0)
 
 
 def make_source(path: Path, size: int) -> str:

@@ -260,8 +260,9 @@ def tree_rows(tree: Tree, creator: str, now: int) -> Iterator[tuple[str, dict[st
     folders = shape(tree.nodes)
 
     def dentry(
-        dentry_id: int, parent_id: int, name: str, is_file: bool, blob: int | None
+        dentry_id: int, parent_id: int, name: str, is_file: bool, blob: int | None, files: int = 0
     ) -> dict[str, Any]:
+        """A row; a folder holding ``files`` files in all, a file holding its one version."""
         return {
             "id": dentry_id,
             "space_id": tree.space_id,
@@ -277,11 +278,14 @@ def tree_rows(tree: Tree, creator: str, now: int) -> Iterator[tuple[str, dict[st
             "modifier_id": creator,
             "created_at": now,
             "modified_at": now,
+            "descendants": files if dentry_id != tree.root_id else tree.nodes - 1,
+            "stored": FILE_SIZE if is_file else files * FILE_SIZE,
         }
 
-    yield "dentries", dentry(tree.root_id, 0, f"tree-{tree.op}", False, None)
-    for n in range(len(folders)):
-        yield "dentries", dentry(tree.root_id + 1 + n, tree.root_id, f"folder-{n:04d}", False, None)
+    yield "dentries", dentry(tree.root_id, 0, f"tree-{tree.op}", False, None, sum(folders))
+    for n, count in enumerate(folders):
+        name = f"folder-{n:04d}"
+        yield "dentries", dentry(tree.root_id + 1 + n, tree.root_id, name, False, None, count)
     next_file, next_blob = tree.root_id + 1 + len(folders), tree.first_blob
     for n, count in enumerate(folders):
         for k in range(count):

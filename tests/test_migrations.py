@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -20,5 +21,72 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         assert diff == []
         assert [tuple(r) for r in ids] == [("global", 10_000_000_000)]
         await database.migrate(db)  # a second run is a no-op
+    finally:
+        await db.close()
+
+
+async def test_subtree_sizes_are_filled_in_for_an_existing_tree(database_url: str) -> None:
+    """0005 computes every node's live descendants and stored bytes from the rows it finds:
+    a recycled folder keeps its own sizes and adds nothing to its parent's."""
+    db = database.database_for(database_url)
+    await db.open()
+    try:
+        async with db.write() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(database.alembic_config(sync), "head"))
+            await conn.run_sync(  # back to before the sizes (this checks their downgrade too)
+                lambda sync: command.downgrade(database.alembic_config(sync), "0004")
+            )
+            await conn.execute(sa.insert(schema.orgs).values(corp_id="c", name="o", created_at=0))
+            await conn.execute(
+                sa.insert(schema.spaces).values(
+                    id=1, corp_id="c", app_id="a", name="s", owner_type="USER", owner_id="u",
+                    creator_id="u", modifier_id="u", used_quota=0, status="NORMAL", scene="x",
+                    scene_id="x", can_search=True, can_rename=True, can_record_recent_file=True,
+                    created_at=0, modified_at=0,
+                )
+            )  # fmt: skip
+            tree = [  # id, parent, type, status
+                (10, 0, "FOLDER", "NORMAL"),
+                (11, 10, "FILE", "NORMAL"),
+                (12, 10, "FOLDER", "NORMAL"),
+                (13, 12, "FILE", "NORMAL"),
+                (14, 10, "FOLDER", "DELETED"),
+                (15, 14, "FILE", "NORMAL"),
+            ]
+            await conn.execute(
+                sa.insert(schema.dentries),
+                [
+                    {"id": node, "space_id": 1, "parent_id": parent, "name": f"n{node}",
+                     "type": kind, "status": status, "uuid": f"n{node}", "creator_id": "u",
+                     "modifier_id": "u", "created_at": 0, "modified_at": 0}
+                    for node, parent, kind, status in tree
+                ],
+            )  # fmt: skip
+            await conn.execute(
+                sa.insert(schema.dentry_versions),
+                [
+                    {"dentry_id": node, "version": version, "space_id": 1, "name": "f",
+                     "size": size, "blob_id": 1, "modifier_id": "u", "created_at": 0}
+                    for node, version, size in [(11, 1, 5), (11, 2, 7), (13, 1, 100),
+                                                (15, 1, 1000)]
+                ],
+            )  # fmt: skip
+        await database.migrate(db)
+        async with db.read() as conn:
+            sizes = {
+                int(i): (int(n), int(s))
+                for i, n, s in await conn.execute(
+                    sa.select(schema.dentries.c.id, schema.dentries.c.descendants,
+                              schema.dentries.c.stored)
+                )
+            }  # fmt: skip
+        assert sizes == {
+            10: (3, 112),
+            11: (0, 12),
+            12: (1, 100),
+            13: (0, 100),
+            14: (1, 1000),
+            15: (0, 1000),
+        }
     finally:
         await db.close()

@@ -22,7 +22,7 @@ from dingstore.service import models
 from dingstore.service.container import Services, open_services
 from dingstore.service.spaces import NewSpace
 from dingstore.settings import Settings
-from dingstore.store import base, schema
+from dingstore.store import base, dentries, schema
 
 T = TypeVar("T")
 
@@ -204,6 +204,16 @@ async def seed_tree(
                 }
             )
         dentry_rows.append(row)
+    # Subtree sizes, children before parents (the plan lists parents first).
+    own = Counter({r["dentry_id"]: 0 for r in version_rows})
+    for r in version_rows:
+        own[r["dentry_id"]] += r["size"]
+    for row in dentry_rows:
+        row.update(descendants=0, stored=own[row["id"]])
+    for index in range(len(plan) - 1, 0, -1):
+        child, parent = dentry_rows[index], dentry_rows[plan[index][0]]
+        parent["descendants"] += 1 + child["descendants"]
+        parent["stored"] += child["stored"]
     refs = Counter(r["blob_id"] for r in version_rows)
     blob_rows = [
         {"id": i, "size": s, "md5": None, "refcount": refs[i], "created_at": now}
@@ -216,6 +226,8 @@ async def seed_tree(
         await conn.execute(sa.insert(v), version_rows)
         if property_rows:
             await conn.execute(sa.insert(props), property_rows)
+        top = dentry_rows[0]
+        await dentries.grow_chain(conn, parent_id, 1 + top["descendants"], top["stored"])
         await conn.execute(
             sa.update(spaces_t)
             .where(spaces_t.c.id == space_id)
@@ -329,6 +341,7 @@ async def problems(db: base.BaseDatabase) -> list[str]:
     * no two live siblings share a name;
     * each space's usedQuota is the sum of its versions' sizes; each version belongs to a
       dentry of its space; a file's row mirrors its current version;
+    * each node's subtree sizes (live descendants, bytes stored under it) are exact;
     * each blob's refcount is the number of versions that reference it;
     * no app property of a purged dentry;
     * every task ended SUCCESS or FAIL with successCount + failCount == totalCount, and left no
@@ -341,7 +354,8 @@ async def problems(db: base.BaseDatabase) -> list[str]:
             for r in (
                 await conn.execute(
                     sa.select(d.c.id, d.c.space_id, d.c.parent_id, d.c.name, d.c.type,
-                              d.c.status, d.c.size, d.c.blob_id, d.c.version)
+                              d.c.status, d.c.size, d.c.blob_id, d.c.version, d.c.descendants,
+                              d.c.stored)
                 )
             ).all()
         }  # fmt: skip
@@ -400,6 +414,12 @@ async def problems(db: base.BaseDatabase) -> list[str]:
             int(row.version), int(row.blob_id), int(row.size)
         ):  # fmt: skip
             found.append(f"file {node} does not mirror its current version")
+    for node, (count, size) in _sizes(rows, by_dentry).items():
+        row = rows[node]
+        if (int(row.descendants), int(row.stored)) != (count, size):
+            found.append(
+                f"dentry {node}: sizes ({row.descendants}, {row.stored}) != ({count}, {size})"
+            )
     for space, used in quotas.items():
         if used != charged[space]:
             found.append(f"space {space}: usedQuota {used} != {charged[space]} stored")
@@ -420,6 +440,33 @@ async def problems(db: base.BaseDatabase) -> list[str]:
     found += [f"task_nodes left for task {i}" for i in nodes_left]
     found += [f"task_holds left for task {i}" for i in holds_left]
     return found
+
+
+def _sizes(rows: dict[int, Any], versions: dict[int, list[Any]]) -> dict[int, tuple[int, int]]:
+    """What each node's (descendants, stored) should be, from the rows themselves."""
+    children: dict[int, list[int]] = {}
+    for node, row in rows.items():
+        children.setdefault(int(row.parent_id), []).append(node)
+    sizes: dict[int, tuple[int, int]] = {}
+    for start in rows:
+        stack = [(start, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in sizes:
+                continue
+            kids = [k for k in children.get(node, []) if k != node]
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((k, False) for k in kids if k not in sizes and k != start)
+                continue
+            count = 0
+            size = sum(int(x.size) for x in versions.get(node, []))
+            for kid in kids:
+                if rows[kid].status == "NORMAL" and kid in sizes:
+                    count += 1 + sizes[kid][0]
+                    size += sizes[kid][1]
+            sizes[node] = (count, size)
+    return sizes
 
 
 def _walk(

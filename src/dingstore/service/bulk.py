@@ -87,7 +87,7 @@ class CountHandler:
     fixes its size — the folder and every descendant — and succeeds."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        total = await subtree.count(conn, int(task.payload["root"]), int(task.payload["space"])) + 1
+        total = await dentries.descendants(conn, int(task.payload["root"])) + 1
         return total, Step(cursor={}, succeeded=total, done=True)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:

@@ -13,7 +13,7 @@ from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import bulk, models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
-from dingstore.store import base, blobs, dentries, ids, properties, subtree
+from dingstore.store import base, blobs, dentries, ids, properties
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 
@@ -384,8 +384,7 @@ class DentryService:
                 if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
                     await tasks.check_free(conn, int(existing.id))
                     if target.id != space.id:  # the bytes move as the task goes; they must fit
-                        stored = await subtree.stored_bytes(conn, int(row.id), space.id)
-                        await tree.check_room(conn, target.id, stored)
+                        await tree.check_room(conn, target.id, int(row.stored))
                     await tasks.enqueue(
                         conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                         app_id=actor.app_id, kind=bulk.MOVE,
@@ -401,9 +400,11 @@ class DentryService:
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
                 await versions.purge_file(conn, placed.existing, now)
             if target.id != space.id:
-                stored = await subtree.stored_bytes(conn, int(row.id), space.id)
-                await tree.charge(conn, target.id, stored)
-                await tree.charge(conn, space.id, -stored)
+                await tree.charge(conn, target.id, int(row.stored))
+                await tree.charge(conn, space.id, -int(row.stored))
+            count, size = dentries.weight(row)
+            await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
+            await dentries.grow_chain(conn, target_parent, count, size)
             await dentries.update(
                 conn,
                 int(row.id),
@@ -522,9 +523,11 @@ class DentryService:
                     payload={"root": int(row.id), "space": space.id},
                     holds=[] if to_recycle_bin else [(space.id, int(row.id))],
                 )  # fmt: skip
+            if to_recycle_bin or row.type == "FOLDER":  # (a file purged for good: purge_file)
+                count, size = dentries.weight(row)
+                await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
             if to_recycle_bin:
                 path = (await tree.view(conn, actor, row)).path
-                stored = await subtree.stored_bytes(conn, int(row.id), space.id)
                 await recycle_rows.insert(
                     conn,
                     id=item_id,
@@ -535,7 +538,7 @@ class DentryService:
                     original_parent_id=int(row.parent_id),
                     original_name=row.name,
                     original_path=path,
-                    size=stored,
+                    size=int(row.stored),
                     operator_id=actor.union_id,
                     operator_time=now,
                 )

@@ -42,6 +42,7 @@ async def add(
         modifier_id=modifier_id,
         created_at=now,
     )
+    await dentries.grow_chain(conn, int(row.id), 0, size)
     await dentries.update(
         conn,
         int(row.id),
@@ -58,18 +59,22 @@ async def _prune(conn: Connection, row: RowMapping, *, keep: int, now: int) -> N
     old = (await dentries.versions_of(conn, int(row.id)))[keep:]
     if old:
         await blobs.release(conn, [int(v.blob_id) for v in old], now)
-        await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in old))
+        freed = sum(int(v.size) for v in old)
+        await tree.charge(conn, int(row.space_id), -freed)
         await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in old])
+        await dentries.grow_chain(conn, int(row.id), 0, -freed)
 
 
 async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
     """Remove a file for good: its versions, their blob references, its quota, its properties."""
     old = await dentries.versions_of(conn, int(row.id))
+    freed = sum(int(v.size) for v in old)
     await blobs.release(conn, [int(v.blob_id) for v in old], now)
-    await tree.charge(conn, int(row.space_id), -sum(int(v.size) for v in old))
+    await tree.charge(conn, int(row.space_id), -freed)
     await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in old])
     await properties.drop_all(conn, int(row.id))
     await dentries.delete(conn, int(row.id))
+    await dentries.grow_chain(conn, int(row.parent_id), -1, -freed)
 
 
 class VersionService:

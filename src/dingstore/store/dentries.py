@@ -148,7 +148,12 @@ async def page_space(
 
 
 async def insert(conn: Connection, **values: Any) -> None:
-    await conn.execute(sa.insert(d).values(**values))
+    """A new node, with nothing under it: a folder, or a file whose one version is its size.
+    Its ancestors grow by it."""
+    stored = int(values.get("size") or 0) if values["type"] == "FILE" else 0
+    await conn.execute(sa.insert(d).values(**values, descendants=0, stored=stored))
+    if values["status"] == "NORMAL":
+        await grow_chain(conn, int(values["parent_id"]), 1, stored)
 
 
 async def update(conn: Connection, dentry_id: int, **values: Any) -> None:
@@ -157,6 +162,61 @@ async def update(conn: Connection, dentry_id: int, **values: Any) -> None:
 
 async def delete(conn: Connection, dentry_id: int) -> None:
     await conn.execute(sa.delete(d).where(d.c.id == dentry_id))
+
+
+# --- subtree sizes ----------------------------------------------------------------------------
+
+
+async def descendants(conn: Connection, node_id: int) -> int:
+    """The node's live descendants, whatever its own status."""
+    stmt = sa.select(d.c.descendants).where(d.c.id == node_id)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+def weight(row: RowMapping) -> tuple[int, int]:
+    """What a node adds to its ancestors' sizes: itself and its descendants, and their bytes."""
+    return 1 + int(row.descendants), int(row.stored)
+
+
+async def grow(conn: Connection, deltas: Any) -> None:
+    """Add to nodes' subtree sizes and to those of all their ancestors. ``deltas`` selects
+    (node_id, descendants, stored) rows; node ``0`` (a space's root, no row) is skipped. Two
+    statements, whatever the number of rows: one walks up the chains and sums per node, one
+    applies the sums."""
+    given = deltas.subquery()
+    start = sa.select(
+        given.c[0].label("node"), given.c[1].label("count"), given.c[2].label("bytes")
+    ).where(given.c[0] != 0)
+    up = start.cte("up", recursive=True)
+    up = up.union_all(
+        sa.select(d.c.parent_id, up.c.count, up.c.bytes)
+        .join(up, d.c.id == up.c.node)
+        .where(d.c.parent_id != 0)
+    )
+    sums = sa.select(up.c.node, sa.func.sum(up.c.count), sa.func.sum(up.c.bytes)).group_by(
+        up.c.node
+    )
+    changes = [
+        {"node": int(node), "count": int(count), "bytes": int(size)}
+        for node, count, size in (await conn.execute(sums)).all()
+        if count or size
+    ]
+    if changes:
+        await conn.execute(
+            sa.update(d)
+            .where(d.c.id == sa.bindparam("node"))
+            .values(
+                descendants=d.c.descendants + sa.bindparam("count"),
+                stored=d.c.stored + sa.bindparam("bytes"),
+            ),
+            changes,
+        )
+
+
+async def grow_chain(conn: Connection, node_id: int, count: int, size: int) -> None:
+    """Add ``count`` descendants and ``size`` bytes to the node and all its ancestors."""
+    if node_id and (count or size):
+        await grow(conn, sa.select(sa.literal(node_id), sa.literal(count), sa.literal(size)))
 
 
 # --- versions ---------------------------------------------------------------------------------

@@ -173,6 +173,12 @@ dentries = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("modified_at", sa.BigInteger, nullable=False),
     sa.Column("deleted_at", sa.BigInteger),
+    # The node's subtree in two numbers, kept exact by every change (``dentries.grow``): its
+    # live descendants (those under no recycled folder), and the bytes of every stored version
+    # of it and of them. Counting, moving or recycling a folder reads them: O(1), whatever its
+    # size.
+    sa.Column("descendants", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("stored", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     # No two live siblings share a name.
     sa.Index(
         "uq_dentries_live_name",

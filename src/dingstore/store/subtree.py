@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import dentries
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as props
 from dingstore.store.schema import blobs as b
@@ -51,19 +52,6 @@ def _descendants(root_id: int, space_id: int) -> Any:
         .join(walk, d.c.parent_id == walk.c.id)
         .where(d.c.space_id == space_id, _LIVE)
     )
-
-
-async def count(conn: Connection, root_id: int, space_id: int) -> int:
-    """Live descendants of the node (the node itself not counted)."""
-    walk = _descendants(root_id, space_id)
-    return int((await conn.execute(sa.select(sa.func.count()).select_from(walk))).scalar_one())
-
-
-async def stored_bytes(conn: Connection, root_id: int, space_id: int) -> int:
-    """Bytes of every stored version of the node and its live descendants."""
-    walk = _descendants(root_id, space_id)
-    ids = sa.union_all(sa.select(walk.c.id), sa.select(sa.literal(root_id))).subquery()
-    return await stored_bytes_of(conn, sa.select(ids.c[0]))
 
 
 async def snapshot(conn: Connection, task_id: int, root_id: int, space_id: int) -> int:
@@ -254,6 +242,26 @@ async def reparent_merging(
         .outerjoin(parent, joined)
         .where(_merge_level(span, depth, parent), ~tn.c.merged)
     )
+    weights = (
+        sa.select(
+            tn.c.parent_id.label("old"),
+            _counterpart(parent, root_id).label("new"),
+            (1 + d.c.descendants).label("count"),
+            d.c.stored,
+        )
+        .select_from(tn)
+        .join(d, d.c.id == tn.c.node_id)
+        .outerjoin(parent, joined)
+        .where(_merge_level(span, depth, parent), ~tn.c.merged)
+        .subquery()
+    )
+    for end, sign in ((weights.c.old, -1), (weights.c.new, 1)):
+        await dentries.grow(
+            conn,
+            sa.select(
+                end, sign * sa.func.sum(weights.c.count), sign * sa.func.sum(weights.c.stored)
+            ).group_by(end),
+        )
     node = tn.alias("node")
     node_parent, node_joined = _parent_of(node)
     counterpart = (
@@ -296,6 +304,12 @@ async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int]) -> Non
         .all()
     )
     if empty:
+        await dentries.grow(
+            conn,
+            sa.select(d.c.parent_id, -sa.func.count(), sa.literal(0))
+            .where(d.c.id.in_(empty))
+            .group_by(d.c.parent_id),
+        )
         await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
         await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
 
@@ -336,6 +350,8 @@ async def copy_nodes(
             sa.literal(operator),
             sa.literal(now),
             sa.literal(now),
+            sa.literal(0),
+            sa.case((d.c.type == "FILE", d.c.size), else_=0),
         )
         .select_from(tn)
         .join(d, d.c.id == tn.c.node_id)
@@ -344,9 +360,23 @@ async def copy_nodes(
     )
     columns = [
         "id", "space_id", "parent_id", "name", "type", "size", "blob_id", "version", "status",
-        "uuid", "creator_id", "modifier_id", "created_at", "modified_at",
+        "uuid", "creator_id", "modifier_id", "created_at", "modified_at", "descendants", "stored",
     ]  # fmt: skip
     await conn.execute(sa.insert(d).from_select(columns, source))
+    # The copies' ancestors (copies made by earlier steps among them) grow by what came in.
+    arrivals = (
+        sa.select(
+            sa.func.coalesce(parent.c.new_id, root_copy_id),
+            sa.func.count(),
+            sa.func.sum(sa.case((d.c.type == "FILE", d.c.size), else_=0)),
+        )
+        .select_from(tn)
+        .join(d, d.c.id == tn.c.node_id)
+        .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
+        .where(picked)
+        .group_by(parent.c.new_id)
+    )
+    await dentries.grow(conn, arrivals)
     files = (
         sa.select(
             tn.c.new_id,
