@@ -90,3 +90,56 @@ async def test_subtree_sizes_are_filled_in_for_an_existing_tree(database_url: st
         }
     finally:
         await db.close()
+
+
+async def test_tasks_running_across_the_upgrade_keep_their_place(database_url: str) -> None:
+    """0004 numbers the snapshot of a task that was running under the previous code and turns
+    its (depth, node_id) cursor into the count of nodes done, in the task's own walk order."""
+    db = database.database_for(database_url)
+    await db.open()
+    try:
+        async with db.write() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(database.alembic_config(sync), "head"))
+            await conn.run_sync(
+                lambda sync: command.downgrade(database.alembic_config(sync), "0003")
+            )
+            await conn.execute(sa.insert(schema.orgs).values(corp_id="c", name="o", created_at=0))
+            old_nodes = sa.table(
+                "task_nodes", *(sa.column(c) for c in
+                                ("task_id", "node_id", "parent_id", "depth", "type", "failed"))
+            )  # fmt: skip
+            for task_id, kind, after in [(1, "copy", [2, 22]), (2, "delete", [2, 22])]:
+                await conn.execute(
+                    sa.insert(schema.tasks).values(
+                        id=task_id, corp_id="c", creator_id="u", kind=kind,
+                        status="IN_PROGRESS", total_count=5, success_count=2, fail_count=0,
+                        payload={}, cursor={"after": after}, created_at=0, modified_at=0,
+                    )
+                )  # fmt: skip
+                await conn.execute(
+                    sa.insert(old_nodes),
+                    [
+                        {"task_id": task_id, "node_id": n, "parent_id": p, "depth": depth,
+                         "type": "FOLDER", "failed": False}
+                        for n, p, depth in [(11, 10, 1), (12, 10, 1), (21, 11, 2), (22, 11, 2)]
+                    ],
+                )  # fmt: skip
+        await database.migrate(db)
+        async with db.read() as conn:
+            tn = schema.task_nodes
+            seqs = (
+                await conn.execute(
+                    sa.select(tn.c.task_id, tn.c.node_id, tn.c.seq).order_by(tn.c.task_id, tn.c.seq)
+                )
+            ).all()
+            cursors = dict(
+                (await conn.execute(sa.select(schema.tasks.c.id, schema.tasks.c.cursor))).all()
+            )
+        assert [(t, n, s) for t, n, s in seqs if t == 1] == [
+            (1, 11, 1), (1, 12, 2), (1, 21, 3), (1, 22, 4),
+        ]  # fmt: skip
+        # a copy walks parents first: (2, 22) is its fourth node; a delete walks back from the
+        # deepest: (2, 22) is its first
+        assert cursors == {1: {"done": 4}, 2: {"done": 1}}
+    finally:
+        await db.close()

@@ -19,6 +19,7 @@ set-based statements, inside the engine's fenced transaction.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import RowMapping
@@ -30,12 +31,32 @@ from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step, SystemicFailure
 
+log = logging.getLogger(__name__)
+
 COPY, MOVE, DELETE, COUNT = "copy", "move", "delete", "count"
 
 
-def _after(task: Claimed) -> list[int] | None:
-    after = (task.cursor or {}).get("after")
-    return [int(after[0]), int(after[1])] if after else None
+def _done(task: Claimed) -> int:
+    """Snapshotted nodes the task has settled (its cursor)."""
+    return int((task.cursor or {}).get("done", 0))
+
+
+def _snapshotted(task: Claimed) -> int:
+    """The task's snapshot size: ``totalCount`` covers it and the folder itself."""
+    return int(task.total_count or 1) - 1
+
+
+def _next(task: Claimed, limit: int, *, deepest_first: bool = False) -> subtree.Span | None:
+    done, total = _done(task), _snapshotted(task)
+    return subtree.next_span(task.id, done, total, limit, deepest_first=deepest_first)
+
+
+async def _last(conn: Connection, task: Claimed, span: subtree.Span) -> bool:
+    """Whether ``span`` (walked in order) ends the snapshot; if so the snapshot is dropped."""
+    if span.last < _snapshotted(task):
+        return False
+    await subtree.forget(conn, task.id)
+    return True
 
 
 @dataclass
@@ -104,27 +125,51 @@ class CopyHandler:
     version_retention: int
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        n = await subtree.snapshot(
-            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
-        )
-        if n:
-            await subtree.number(conn, task.id, await ids.reserve_in(conn, n))
-        return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0)
+        root, space = int(task.payload["root"]), int(task.payload["space"])
+        expected = await dentries.descendants(conn, root)  # new ids for that many, in advance
+        first = await ids.reserve_in(conn, expected) if expected else None
+        n = await subtree.snapshot(conn, task.id, root, space, first_id=first)
+        if n != expected:  # the kept size was off (it never should be): number them afresh
+            log.warning("task %s: %s descendants found, %s kept", task.id, n, expected)
+            await subtree.forget(conn, task.id)
+            first = await ids.reserve_in(conn, n)
+            await subtree.snapshot(conn, task.id, root, space, first_id=first)
+        return n + 1, Step(cursor={"done": 0}, succeeded=1, done=n == 0)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
+        """A range at a time, in a few set-based statements, while every node succeeds; node
+        by node (``_careful``) for merges, once some node failed (its descendants fail too),
+        or when the range would not fit the target's quota."""
         p = task.payload
         target_space, copy_root = int(p["target_space"]), int(p["copy_root"])
         if await dentries.get(conn, target_space, copy_root) is None:
             raise SystemicFailure("dentryNotExist")  # the copy's folder went away
-        rows = await subtree.next_range(conn, task.id, _after(task), limit, deepest_first=False)
-        if not rows:
+        if p.get("merge") or (task.cursor or {}).get("failed"):
+            return await self._careful(conn, task, limit)
+        span = _next(task, limit)
+        if span is None:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
-        span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
+        size = await subtree.span_bytes(conn, span)
+        if size and not await spaces.charge(conn, target_space, size):
+            return await self._careful(conn, task, limit)
+        await subtree.copy_nodes(
+            conn, span, space_id=target_space, root_copy_id=copy_root,
+            operator=task.creator_id, now=now_ms(),
+        )  # fmt: skip
+        done = await _last(conn, task, span)
+        return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
+
+    async def _careful(self, conn: Connection, task: Claimed, limit: int) -> Step:
+        p = task.payload
+        target_space, copy_root = int(p["target_space"]), int(p["copy_root"])
+        span = _next(task, limit)
+        if span is None:
+            await subtree.forget(conn, task.id)
+            return Step(cursor=task.cursor or {}, done=True)
+        rows = await subtree.rows_of(conn, span)
         now = now_ms()
         merge = await self._merge(conn, task, span, rows, now) if p.get("merge") else Merge()
-        node_ids = [int(r.node_id) for r in rows]
-        sizes = await subtree.file_sizes(conn, node_ids)
         failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
         space = await spaces.get(conn, target_space)
         room = None if space is None or space.quota is None else space.quota - space.used_quota
@@ -133,7 +178,7 @@ class CopyHandler:
         charged = 0
         reason = next(iter(merge.failed.values()), None)
         for r in rows:
-            node, size = int(r.node_id), sizes.get(int(r.node_id), 0)
+            node, size = int(r.node_id), int(r.size or 0)
             if node in merge.merged:
                 ok += 1
                 continue
@@ -155,16 +200,9 @@ class CopyHandler:
             )  # fmt: skip
             if charged:
                 await spaces.charge(conn, target_space, charged)
-        done = len(rows) < limit
-        if done:
-            await subtree.forget(conn, task.id)
-        return Step(
-            cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]},
-            succeeded=ok,
-            failed=len(lost),
-            fail_message=reason,
-            done=done,
-        )
+        done = await _last(conn, task, span)
+        cursor = {"done": span.last, "failed": bool(lost or (task.cursor or {}).get("failed"))}
+        return Step(cursor, succeeded=ok, failed=len(lost), fail_message=reason, done=done)
 
     async def _merge(
         self, conn: Connection, task: Claimed, span: subtree.Span, rows: list[RowMapping], now: int
@@ -207,48 +245,48 @@ class MoveHandler:
             conn, task.id, int(task.payload["root"]), int(task.payload["space"])
         )
         merge = bool(task.payload.get("merge"))
-        return n + 1, Step(cursor={"after": None}, succeeded=1, done=n == 0 and not merge)
+        return n + 1, Step(cursor={"done": 0}, succeeded=1, done=n == 0 and not merge)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
-        p = task.payload
-        rows = await subtree.next_range(conn, task.id, _after(task), limit, deepest_first=False)
-        if not rows:
-            if p.get("merge"):
-                await self._sweep(conn, task)
+        if task.payload.get("merge"):
+            return await self._merge_step(conn, task, limit)
+        span = _next(task, limit)
+        if span is None:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
-        span = subtree.Span(task.id, _after(task), (int(rows[-1].depth), int(rows[-1].node_id)))
-        lost: list[int] = []
-        reason = None
-        if p.get("merge"):
-            merge = await self._merge(conn, task, span, rows)
-            reason = next(iter(merge.failed.values()), None)
-            failed = await subtree.failed_among(
-                conn, task.id, list({int(r.parent_id) for r in rows})
-            )
-            for r in rows:
-                node = int(r.node_id)
-                if node in merge.failed or int(r.parent_id) in failed:
-                    lost.append(node)
-                    failed.add(node)
-            await subtree.mark_failed(conn, task.id, lost)
-        source, target = int(p["space"]), int(p["target_space"])
-        if target != source:
-            moving = span.ids(live_only=True)
-            if p.get("merge"):  # the request charged nothing: the bytes move as they go
-                stored = await subtree.stored_bytes_of(conn, moving)
-                await spaces.charge(conn, target, stored)
-                await spaces.charge(conn, source, -stored)
-            await subtree.move_nodes(conn, moving, target)
-        done = len(rows) < limit and not p.get("merge")
-        if done:
+        await subtree.move_nodes(conn, span.ids(), int(task.payload["target_space"]))
+        done = await _last(conn, task, span)
+        return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
+
+    async def _merge_step(self, conn: Connection, task: Claimed, limit: int) -> Step:
+        p = task.payload
+        span = _next(task, limit)
+        if span is None:
+            await self._sweep(conn, task)
             await subtree.forget(conn, task.id)
+            return Step(cursor=task.cursor or {}, done=True)
+        rows = await subtree.rows_of(conn, span)
+        merge = await self._merge(conn, task, span, rows)
+        failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
+        lost: list[int] = []
+        for r in rows:
+            node = int(r.node_id)
+            if node in merge.failed or int(r.parent_id) in failed:
+                lost.append(node)
+                failed.add(node)
+        await subtree.mark_failed(conn, task.id, lost)
+        source, target = int(p["space"]), int(p["target_space"])
+        if target != source:  # the request charged nothing: the bytes move as the nodes go
+            moving = span.ids(live_only=True)
+            stored = await subtree.stored_bytes_of(conn, moving)
+            await spaces.charge(conn, target, stored)
+            await spaces.charge(conn, source, -stored)
+            await subtree.move_nodes(conn, moving, target)
         return Step(
-            cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]},
+            cursor={"done": span.last},
             succeeded=len(rows) - len(lost),
             failed=len(lost),
-            fail_message=reason,
-            done=done,
+            fail_message=next(iter(merge.failed.values()), None),
         )
 
     async def _merge(
@@ -284,24 +322,20 @@ class DeleteHandler:
         n = await subtree.snapshot(
             conn, task.id, int(task.payload["root"]), int(task.payload["space"])
         )
-        return n + 1, Step(cursor={"after": None})
+        return n + 1, Step(cursor={"done": 0})
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
-        rows = await subtree.next_range(conn, task.id, _after(task), limit, deepest_first=True)
+        span = _next(task, limit, deepest_first=True)
         now = now_ms()
-        if not rows:
-            await self._credit(
-                conn, await subtree.purge_nodes(conn, [int(task.payload["root"])], now)
-            )
+        if span is not None:
+            await self._credit(conn, await subtree.purge_nodes(conn, span.ids(), now))
+        if span is None or span.first == 1:  # the descendants are gone: the folder goes last
+            root = [int(task.payload["root"])]
+            await self._credit(conn, await subtree.purge_nodes(conn, root, now))
             await subtree.forget(conn, task.id)
-            return Step(cursor=task.cursor or {}, succeeded=1, done=True)
-        last = (int(rows[-1].depth), int(rows[-1].node_id))
-        span = subtree.Span(task.id, _after(task), last, deepest_first=True)
-        freed = await subtree.purge_nodes(conn, span.ids(), now)
-        await self._credit(conn, freed)
-        return Step(
-            cursor={"after": [int(rows[-1].depth), int(rows[-1].node_id)]}, succeeded=len(rows)
-        )
+            settled = 0 if span is None else span.size
+            return Step(cursor={"done": _done(task) + settled}, succeeded=settled + 1, done=True)
+        return Step(cursor={"done": _done(task) + span.size}, succeeded=span.size)
 
     @staticmethod
     async def _credit(conn: Connection, freed: dict[int, int]) -> None:

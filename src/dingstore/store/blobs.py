@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -17,26 +18,49 @@ async def insert(conn: Connection, blob_id: int, size: int, md5: str | None, now
     )
 
 
-async def add_refs(conn: Connection, blob_ids: Iterable[int]) -> None:
-    for blob_id, n in Counter(blob_ids).items():
+async def shift_refs(conn: Connection, deltas: Mapping[int, int], now: int) -> None:
+    """Add ``deltas[blob_id]`` references to each blob (negative: drop them), in one statement
+    whatever their number; a blob left with none is marked for collection at ``now``."""
+    n = sa.bindparam("n", type_=sa.BigInteger)
+    changes = [{"blob": blob_id, "n": k, "now": now} for blob_id, k in deltas.items() if k]
+    if changes:
         await conn.execute(
             sa.update(blobs)
-            .where(blobs.c.id == blob_id)
-            .values(refcount=blobs.c.refcount + n, released_at=None)
+            .where(blobs.c.id == sa.bindparam("blob"))
+            .values(
+                refcount=blobs.c.refcount + n,
+                released_at=sa.case(
+                    (blobs.c.refcount + n <= 0, sa.bindparam("now", type_=sa.BigInteger)),
+                    else_=None,
+                ),
+            ),
+            changes,
         )
+
+
+async def shift_refs_by(conn: Connection, deltas: sa.Select[Any], now: int) -> None:
+    """``shift_refs`` for many blobs: ``deltas`` selects (blob_id, references to add) rows,
+    and one joined update applies them all."""
+    given = deltas.subquery()
+    blob_id, n = given.c[0], given.c[1]
+    await conn.execute(
+        sa.update(blobs)
+        .where(blobs.c.id == blob_id)
+        .values(
+            refcount=blobs.c.refcount + n,
+            released_at=sa.case((blobs.c.refcount + n <= 0, now), else_=None),
+        )
+    )
+
+
+async def add_refs(conn: Connection, blob_ids: Iterable[int]) -> None:
+    """One more reference per id given."""
+    await shift_refs(conn, Counter(blob_ids), now=0)
 
 
 async def release(conn: Connection, blob_ids: Iterable[int], now: int) -> None:
     """Drop one reference per id given; a blob left with none is marked for collection."""
-    for blob_id, n in Counter(blob_ids).items():
-        await conn.execute(
-            sa.update(blobs)
-            .where(blobs.c.id == blob_id)
-            .values(
-                refcount=blobs.c.refcount - n,
-                released_at=sa.case((blobs.c.refcount - n <= 0, now), else_=None),
-            )
-        )
+    await shift_refs(conn, {blob_id: -n for blob_id, n in Counter(blob_ids).items()}, now)
 
 
 async def collectable(conn: Connection, released_before: int, limit: int) -> list[int]:

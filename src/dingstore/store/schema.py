@@ -258,8 +258,9 @@ recycle_items = sa.Table(
 
 # --- the task engine's working sets -----------------------------------------------------------
 
-# The subtree a bulk task covers, snapshotted when it starts: steps walk it by (depth, node_id),
-# so a step is a range of this table and every node is settled exactly once.
+# The subtree a bulk task covers, snapshotted when it starts and numbered 1… in walk order
+# (``seq``: by depth, then id): a step is a range of ``seq``, so every node is settled exactly
+# once and a step's statements name it by two numbers.
 task_nodes = sa.Table(
     "task_nodes",
     metadata,
@@ -274,7 +275,12 @@ task_nodes = sa.Table(
     # merged into a folder, a file made a new version of a file or replacing it); ``new_id``
     # is then that entry's id.
     sa.Column("merged", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Index("ix_task_nodes_walk", "task_id", "depth", "node_id"),
+    # Files: the size and blob of the current version when snapshotted (the subtree is held,
+    # so they stay so while the task runs).
+    sa.Column("size", sa.BigInteger),
+    sa.Column("blob_id", sa.BigInteger),
+    sa.Column("seq", sa.BigInteger),
+    sa.Index("ix_task_nodes_seq", "task_id", "seq"),
 )
 
 # Subtrees a running task holds: other operations on them (or on their ancestors) are refused

@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import blobs as blob_rows
 from dingstore.store import dentries
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as props
-from dingstore.store.schema import blobs as b
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
 from dingstore.store.schema import task_nodes as tn
@@ -41,92 +41,60 @@ async def lock_tree(conn: Connection, corp_id: str) -> None:
 
 
 def _descendants(root_id: int, space_id: int) -> Any:
-    """A recursive CTE of (id, parent_id, type, depth) for the live descendants of a node, all
-    in ``space_id`` (naming the space lets each level use the (space_id, parent_id) indexes)."""
-    start = sa.select(d.c.id, d.c.parent_id, d.c.type, sa.literal(1).label("depth")).where(
+    """A recursive CTE of (id, parent_id, type, size, blob_id, depth) for the live descendants of
+    a node, all in ``space_id`` (naming the space lets each level use the (space_id, parent_id)
+    indexes)."""
+    columns = (d.c.id, d.c.parent_id, d.c.type, d.c.size, d.c.blob_id)
+    start = sa.select(*columns, sa.literal(1).label("depth")).where(
         d.c.space_id == space_id, d.c.parent_id == root_id, _LIVE
     )
     walk = start.cte("walk", recursive=True)
     return walk.union_all(
-        sa.select(d.c.id, d.c.parent_id, d.c.type, walk.c.depth + 1)
+        sa.select(*columns, walk.c.depth + 1)
         .join(walk, d.c.parent_id == walk.c.id)
         .where(d.c.space_id == space_id, _LIVE)
     )
 
 
-async def snapshot(conn: Connection, task_id: int, root_id: int, space_id: int) -> int:
-    """Record the node's live descendants for the task; returns how many."""
+async def snapshot(
+    conn: Connection, task_id: int, root_id: int, space_id: int, *, first_id: int | None = None
+) -> int:
+    """Record the node's live descendants for the task, numbered 1… in walk order (``seq``:
+    parents before children), files with their size and blob; returns how many. With
+    ``first_id`` (copies), each also gets a new id: ``first_id + seq - 1``."""
     walk = _descendants(root_id, space_id)
+    file = walk.c.type == "FILE"
+    seq = sa.func.row_number().over(order_by=(walk.c.depth, walk.c.id))
+    new_id: Any = sa.null() if first_id is None else seq + (first_id - 1)
     rows = sa.select(
-        sa.literal(task_id), walk.c.id, walk.c.parent_id, walk.c.depth, walk.c.type, sa.false()
-    )
-    await conn.execute(
-        sa.insert(tn).from_select(
-            ["task_id", "node_id", "parent_id", "depth", "type", "failed"], rows
-        )
-    )
-    return await _snapshot_size(conn, task_id)
-
-
-async def _snapshot_size(conn: Connection, task_id: int) -> int:
+        sa.literal(task_id), walk.c.id, walk.c.parent_id, walk.c.depth, walk.c.type, sa.false(),
+        sa.case((file, walk.c.size), else_=None), sa.case((file, walk.c.blob_id), else_=None),
+        seq, new_id,
+    )  # fmt: skip
+    columns = [
+        "task_id", "node_id", "parent_id", "depth", "type", "failed", "size", "blob_id", "seq",
+        "new_id",
+    ]  # fmt: skip
+    await conn.execute(sa.insert(tn).from_select(columns, rows))
     stmt = sa.select(sa.func.count()).select_from(tn).where(tn.c.task_id == task_id)
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def number(conn: Connection, task_id: int, first_id: int) -> None:
-    """Give every snapshotted node a new id, ``first_id`` onwards in walk order (for copies)."""
-    ranked = (
-        sa.select(
-            tn.c.node_id,
-            sa.func.row_number().over(order_by=(tn.c.depth, tn.c.node_id)).label("rank"),
-        )
-        .where(tn.c.task_id == task_id)
-        .subquery()
-    )
-    await conn.execute(
-        sa.update(tn)
-        .where(tn.c.task_id == task_id, tn.c.node_id == ranked.c.node_id)
-        .values(new_id=ranked.c.rank + (first_id - 1))
-    )
-
-
-async def next_range(
-    conn: Connection, task_id: int, after: Sequence[int] | None, limit: int, *, deepest_first: bool
-) -> list[RowMapping]:
-    """The next ``limit`` snapshotted nodes after ``after`` = (depth, node_id) in walk order
-    (parents before children; ``deepest_first`` reverses it, for deletes)."""
-    keys = sa.tuple_(tn.c.depth, tn.c.node_id)
-    stmt = sa.select(tn).where(tn.c.task_id == task_id)
-    if after is not None:
-        bound = sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
-        stmt = stmt.where(keys < bound if deepest_first else keys > bound)
-    order = (
-        (tn.c.depth.desc(), tn.c.node_id.desc()) if deepest_first else (tn.c.depth, tn.c.node_id)
-    )
-    return list((await conn.execute(stmt.order_by(*order).limit(limit))).mappings().all())
-
-
 @dataclass(frozen=True, slots=True)
 class Span:
-    """The nodes of one step: those after ``after`` up to ``last`` in walk order, named by their
-    bounds so that every statement of the step carries two keys, not a thousand ids."""
+    """The nodes of one step: those numbered ``first`` to ``last`` (``seq``) — two numbers in
+    every statement of the step, not a thousand ids."""
 
     task_id: int
-    after: Sequence[int] | None
-    last: Sequence[int]
-    deepest_first: bool = False
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
 
     def where(self) -> Any:
-        keys = sa.tuple_(tn.c.depth, tn.c.node_id)
-        last = sa.tuple_(sa.literal(self.last[0]), sa.literal(self.last[1]))
-        conditions = [
-            tn.c.task_id == self.task_id,
-            keys >= last if self.deepest_first else keys <= last,
-        ]
-        if self.after is not None:
-            after = sa.tuple_(sa.literal(self.after[0]), sa.literal(self.after[1]))
-            conditions.append(keys < after if self.deepest_first else keys > after)
-        return sa.and_(*conditions)
+        return sa.and_(tn.c.task_id == self.task_id, tn.c.seq.between(self.first, self.last))
 
     def ids(self, *, live_only: bool = False) -> Any:
         """The span's node ids; ``live_only``: only those that neither failed nor merged."""
@@ -134,10 +102,33 @@ class Span:
         return stmt.where(~tn.c.failed, ~tn.c.merged) if live_only else stmt
 
 
-async def file_sizes(conn: Connection, node_ids: Sequence[int]) -> dict[int, int]:
-    """Current size of each file among the nodes."""
-    stmt = sa.select(d.c.id, d.c.size).where(d.c.id.in_(node_ids), d.c.type == "FILE")
-    return {int(i): int(s) for i, s in (await conn.execute(stmt)).all()}
+def next_span(
+    task_id: int, done: int, total: int, limit: int, *, deepest_first: bool = False
+) -> Span | None:
+    """The next ``limit`` of the task's ``total`` snapshotted nodes once ``done`` are settled:
+    in walk order, or from the last back (``deepest_first``: children before parents, for
+    deletes). None when all are settled."""
+    left = total - done
+    if left <= 0:
+        return None
+    count = min(limit, left)
+    if deepest_first:
+        return Span(task_id, left - count + 1, left)
+    return Span(task_id, done + 1, done + count)
+
+
+async def rows_of(conn: Connection, span: Span) -> list[RowMapping]:
+    """The span's snapshotted nodes, in walk order (for steps that look at each node)."""
+    stmt = sa.select(tn).where(span.where()).order_by(tn.c.seq)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def span_bytes(conn: Connection, span: Span) -> int:
+    """Bytes of the span's files (as snapshotted) that neither failed nor merged."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(tn.c.size), 0)).where(
+        span.where(), ~tn.c.failed, ~tn.c.merged
+    )
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 async def failed_among(conn: Connection, task_id: int, node_ids: Sequence[int]) -> set[int]:
@@ -368,10 +359,9 @@ async def copy_nodes(
         sa.select(
             sa.func.coalesce(parent.c.new_id, root_copy_id),
             sa.func.count(),
-            sa.func.sum(sa.case((d.c.type == "FILE", d.c.size), else_=0)),
+            sa.func.coalesce(sa.func.sum(tn.c.size), 0),
         )
         .select_from(tn)
-        .join(d, d.c.id == tn.c.node_id)
         .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
         .where(picked)
         .group_by(parent.c.new_id)
@@ -399,24 +389,16 @@ async def copy_nodes(
             files,
         )
     )  # fmt: skip
-    # One grouped count joined to the blobs (a correlated count per blob costs chunk² lookups).
     refs = (
-        sa.select(d.c.blob_id, sa.func.count().label("n"))
-        .select_from(tn)
-        .join(d, d.c.id == tn.c.node_id)
-        .where(picked, d.c.type == "FILE")
-        .group_by(d.c.blob_id)
-        .subquery()
+        sa.select(tn.c.blob_id, sa.func.count().label("n"))
+        .where(picked, tn.c.type == "FILE")
+        .group_by(tn.c.blob_id)
     )
-    await conn.execute(
-        sa.update(b)
-        .where(b.c.id == refs.c.blob_id)
-        .values(refcount=b.c.refcount + refs.c.n, released_at=None)
-    )
+    await blob_rows.shift_refs_by(conn, refs, now)
     properties = (
         sa.select(tn.c.new_id, props.c.owner_id, props.c.name, props.c.value, props.c.visibility)
-        .select_from(props)
-        .join(tn, sa.and_(tn.c.node_id == props.c.dentry_id, tn.c.task_id == task_id))
+        .select_from(tn)
+        .join(props, props.c.dentry_id == tn.c.node_id)
         .where(picked)
     )
     await conn.execute(
@@ -437,30 +419,18 @@ async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, in
     """Delete the nodes for good: release their versions' blobs, drop versions, properties and
     rows. Returns the bytes freed per space, for the quotas. ``node_ids``: ids, or a select of
     them (``Span.ids()``)."""
-    freed = {
-        int(space): int(total)
-        for space, total in (
-            await conn.execute(
-                sa.select(v.c.space_id, sa.func.sum(v.c.size))
-                .where(v.c.dentry_id.in_(node_ids))
-                .group_by(v.c.space_id)
-            )
-        ).all()
-    }
+    stored = (
+        sa.select(v.c.space_id, sa.func.sum(v.c.size))
+        .where(v.c.dentry_id.in_(node_ids))
+        .group_by(v.c.space_id)
+    )
+    freed = {int(space): int(size) for space, size in (await conn.execute(stored)).all()}
     refs = (
-        sa.select(v.c.blob_id, sa.func.count().label("n"))
+        sa.select(v.c.blob_id, -sa.func.count())
         .where(v.c.dentry_id.in_(node_ids))
         .group_by(v.c.blob_id)
-        .subquery()
     )
-    await conn.execute(
-        sa.update(b)
-        .where(b.c.id == refs.c.blob_id)
-        .values(
-            refcount=b.c.refcount - refs.c.n,
-            released_at=sa.case((b.c.refcount - refs.c.n <= 0, now), else_=b.c.released_at),
-        )
-    )
+    await blob_rows.shift_refs_by(conn, refs, now)
     await conn.execute(sa.delete(v).where(v.c.dentry_id.in_(node_ids)))
     await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(node_ids)))
     await conn.execute(sa.delete(d).where(d.c.id.in_(node_ids)))
