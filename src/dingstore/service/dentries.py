@@ -38,6 +38,34 @@ class Moved:
     task_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Merge:
+    """Folder ``row`` of ``space_id`` meets folder ``into`` of its name in ``target_id``
+    (OVERWRITE): a task merges them."""
+
+    actor: models.Actor
+    task_id: int
+    row: RowMapping
+    space_id: int
+    target_id: int
+    into: RowMapping
+
+    async def enqueue(self, conn: Connection, kind: str, into_key: str) -> Moved:
+        """Hold both folders and enqueue the ``kind`` task; the answer names ``into``."""
+        source, into = int(self.row.id), int(self.into.id)
+        await tasks.check_free(conn, into)
+        await tasks.enqueue(
+            conn, self.task_id, corp_id=self.actor.corp_id, creator_id=self.actor.union_id,
+            app_id=self.actor.app_id, kind=kind,
+            payload={
+                "root": source, "space": self.space_id, "target_space": self.target_id,
+                into_key: into, "merge": True,
+            },
+            holds=[(self.space_id, source), (self.target_id, into)],
+        )  # fmt: skip
+        return Moved(await tree.view(conn, self.actor, self.into), self.task_id)
+
+
 async def _mergeable(conn: Connection, row: RowMapping, existing: RowMapping) -> bool:
     """May the folder ``row`` merge into the same-name folder ``existing`` (OVERWRITE)? Not into
     one of its own ancestors; into itself is nothing to do (False)."""
@@ -281,17 +309,8 @@ class DentryService:
             if placed.existing is not None:
                 existing = placed.existing
                 if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
-                    await tasks.check_free(conn, int(existing.id))
-                    await tasks.enqueue(
-                        conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
-                        app_id=actor.app_id, kind=bulk.COPY,
-                        payload={
-                            "root": int(row.id), "space": space.id, "target_space": target.id,
-                            "copy_root": int(existing.id), "merge": True,
-                        },
-                        holds=[(space.id, int(row.id)), (target.id, int(existing.id))],
-                    )  # fmt: skip
-                    return Moved(await tree.view(conn, actor, existing), task_id)
+                    merge = _Merge(actor, task_id, row, space.id, target.id, existing)
+                    return await merge.enqueue(conn, bulk.COPY, "copy_root")
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
                     return Moved(await tree.view(conn, actor, existing))
                 await versions.add(  # a file copied onto a file: a new version of it
@@ -382,19 +401,10 @@ class DentryService:
             if placed.existing is not None:
                 existing = placed.existing
                 if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
-                    await tasks.check_free(conn, int(existing.id))
                     if target.id != space.id:  # the bytes move as the task goes; they must fit
                         await tree.check_room(conn, target.id, int(row.stored))
-                    await tasks.enqueue(
-                        conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
-                        app_id=actor.app_id, kind=bulk.MOVE,
-                        payload={
-                            "root": int(row.id), "space": space.id, "target_space": target.id,
-                            "target_root": int(existing.id), "merge": True,
-                        },
-                        holds=[(space.id, int(row.id)), (target.id, int(existing.id))],
-                    )  # fmt: skip
-                    return Moved(await tree.view(conn, actor, existing), task_id)
+                    merge = _Merge(actor, task_id, row, space.id, target.id, existing)
+                    return await merge.enqueue(conn, bulk.MOVE, "target_root")
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
                     return Moved(await tree.view(conn, actor, existing))
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
