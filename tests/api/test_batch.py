@@ -105,3 +105,26 @@ def test_move_and_remove_many(st: Storage) -> None:
         (True, None), (True, None), (False, "dentryNotExist"),
     ]  # fmt: skip
     assert st.list_all(space.id) == []
+
+
+@pytest.mark.parametrize("call", [batch_copy, batch_move])
+def test_several_folders_with_children_into_one_folder(st: Storage, call: Any) -> None:
+    """Each item's task holds its own subtree under the target folder; the next item adding
+    beside it is not refused (the target folder is above a held subtree, not inside one)."""
+    source, target = st.new_space(), st.new_space()
+    folders = []
+    for n in range(3):
+        folder = st.add_folder(source.id, f"f{n}")
+        st.upload(source.id, f"in {n}".encode(), "a.txt", folder.id)
+        folders.append(folder.id)
+    dest = st.add_folder(target.id, "dest")
+    items = call(st, source.id, folders, target.id, dest.id)
+    assert [(i.async_, i.success) for i in items] == [(True, None)] * 3
+    for item in items:
+        assert st.wait_task(item.task_id).status == "SUCCESS"
+    listed = {d.path: d.type for d in st.list_all(target.id)}
+    assert listed == {
+        "/dest": "FOLDER",
+        **{f"/dest/f{n}": "FOLDER" for n in range(3)},
+        **{f"/dest/f{n}/a.txt": "FILE" for n in range(3)},
+    }

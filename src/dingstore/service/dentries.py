@@ -110,7 +110,7 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder(conn, space.id, parent)
-            await tasks.check_free(conn, parent)
+            await tasks.check_free(conn, parent, adding=True)
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
             if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
                 return await tree.view(conn, actor, placed.existing)
@@ -300,7 +300,7 @@ class DentryService:
             await tree.folder(conn, target.id, target_parent)
             await _not_into_itself(conn, int(row.id), target_parent)
             await tasks.check_free(conn, int(row.id))
-            await tasks.check_free(conn, target_parent)
+            await tasks.check_free(conn, target_parent, adding=True)
             is_file = row.type == "FILE"
             nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
@@ -390,7 +390,7 @@ class DentryService:
             await tree.folder(conn, target.id, target_parent)
             await _not_into_itself(conn, int(row.id), target_parent)
             await tasks.check_free(conn, int(row.id))
-            await tasks.check_free(conn, target_parent)
+            await tasks.check_free(conn, target_parent, adding=True)
             if target.id == space.id and target_parent == int(row.parent_id):
                 return Moved(await tree.view(conn, actor, row))  # already there
             is_file = row.type == "FILE"

@@ -220,7 +220,7 @@ class FileService:
                     raise errors.param_error("overwriteDentryId", "only a file can get a version")
             else:
                 await tree.folder(conn, space.id, parent)
-                await tasks.check_free(conn, parent)
+                await tasks.check_free(conn, parent, adding=True)
                 placed = await tree.place(
                     conn,
                     space.id,

@@ -51,11 +51,13 @@ async def insert_task(
     )
 
 
-async def check_free(conn: Connection, node_id: int) -> None:
-    """Refuse to touch a node inside, or above, a subtree a running task holds (the root, above
-    everything, is never refused: nothing operates on the root itself). The caller holds the
-    org's tree lock (``tree.space(..., write=True)``), so the holds it reads stay as they are
-    until it commits."""
+async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:
+    """Refuse to touch a node inside a subtree a running task holds, or above one (moving,
+    renaming or deleting it would carry the held subtree along). ``adding`` a child into a
+    node is refused only inside a held subtree: a new sibling beside one leaves it alone. The
+    root, above everything, is never refused. The caller holds the org's tree lock
+    (``tree.space(..., write=True)``), so the holds it reads stay as they are until it
+    commits."""
     if node_id == 0:
         return
     held = await task_rows.all_holds(conn)
@@ -64,7 +66,7 @@ async def check_free(conn: Connection, node_id: int) -> None:
     chain = set(await dentries.ancestor_ids(conn, node_id))
     for hold in held:
         root = int(hold.dentry_id)
-        if root in chain or node_id in await dentries.ancestor_ids(conn, root):
+        if root in chain or (not adding and node_id in await dentries.ancestor_ids(conn, root)):
             raise errors.Conflict(
                 message=f"task {hold.task_id} is working on this part of the tree; retry later"
             )
