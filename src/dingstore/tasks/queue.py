@@ -130,7 +130,8 @@ async def advance(
 
 async def finish(conn: Connection, task_id: int, *, fail_message: str | None = None) -> None:
     """End the task: FAIL when any node failed (or ``fail_message`` says it failed as a whole),
-    SUCCESS otherwise. Counts not reached are counted failed, so that they add up to the total."""
+    SUCCESS otherwise. Counts not reached are counted failed, so that they add up to the total
+    (1, the folder itself, for a task that failed before it began)."""
     now = now_ms()
     row = (
         await conn.execute(
@@ -140,7 +141,9 @@ async def finish(conn: Connection, task_id: int, *, fail_message: str | None = N
         )
     ).first()
     assert row is not None
-    total = int(row.total_count or 0)
+    # A task that failed before it began never knew its size: the folder it was for is what
+    # failed.
+    total = 1 if row.total_count is None else int(row.total_count)
     done = int(row.success_count) + int(row.fail_count)
     fail_count = int(row.fail_count) + max(0, total - done) if fail_message else int(row.fail_count)
     message = row.fail_message or fail_message
