@@ -1,15 +1,19 @@
-"""The database seam on every backend: reads, writes, rollback, driver errors translated, and
-prepared statements answering exactly as SQLAlchemy does."""
+"""The database seam on every backend: reads, writes, rollback, driver errors translated,
+prepared statements answering exactly as SQLAlchemy does, and announcements heard by listeners
+(PostgreSQL) or left to polling (SQLite)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
 
 from dingstore import errors
-from dingstore.store import base, database, schema
+from dingstore.store import base, database, postgres, schema
+from dingstore.store import tasks as task_rows
 
 _t = schema.orgs
 _BY_ID = base.prepared(sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c")))
@@ -72,3 +76,60 @@ async def test_prepared_statements_refuse_type_conversions(tmp_path) -> None:  #
                 await conn.execute(converting)
     finally:
         await db.close()
+
+
+async def _announce(db: base.BaseDatabase, *, commit: bool) -> None:
+    with contextlib.suppress(RuntimeError):
+        async with db.write() as conn:
+            await task_rows.announce(conn)
+            if not commit:
+                raise RuntimeError("roll back")
+
+
+async def test_listeners_hear_announcements_when_they_commit(db: base.BaseDatabase) -> None:
+    heard = asyncio.Event()
+    listening = asyncio.create_task(db.listen(task_rows.CHANNEL, heard.set))
+    try:
+        if db.dialect == "sqlite":  # no notifications: it returns, and workers poll
+            await asyncio.wait_for(listening, 1)
+            return
+        await asyncio.wait_for(heard.wait(), 5)  # listening began (and said so)
+        heard.clear()
+        await _announce(db, commit=False)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(heard.wait(), 0.3)
+        await _announce(db, commit=True)
+        await asyncio.wait_for(heard.wait(), 2)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def test_a_lost_listener_connection_listens_again(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's listener connection")
+    db = await database.open_database(database_url)
+    heard = asyncio.Event()
+    listening = asyncio.create_task(db.listen(task_rows.CHANNEL, heard.set))
+    try:
+        await asyncio.wait_for(heard.wait(), 5)
+        heard.clear()
+        async with db.write() as conn:
+            killed = await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": postgres.LISTENER_NAME},
+            )
+            assert killed.scalars().all() == [True]
+        await asyncio.wait_for(heard.wait(), 5)  # listening again, and said so
+        heard.clear()
+        await _announce(db, commit=True)
+        await asyncio.wait_for(heard.wait(), 2)
+        assert not listening.done()
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await db.close()
+

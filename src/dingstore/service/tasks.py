@@ -33,7 +33,7 @@ async def insert_task(
     payload: dict[str, Any],
 ) -> None:
     """Write a task row (INIT) inside the caller's transaction: the task exists exactly when the
-    request's own change commits."""
+    request's own change commits, and only then are listening workers told of it."""
     now = now_ms()
     await task_rows.insert(
         conn,
@@ -49,6 +49,7 @@ async def insert_task(
         created_at=now,
         modified_at=now,
     )
+    await task_rows.announce(conn)
 
 
 async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:

@@ -7,6 +7,9 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
   back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
   this process); on PostgreSQL any number run at once.
+* ``listen(channel, notified)`` — calls ``notified`` each time a transaction that announced on
+  ``channel`` commits, in any process (PostgreSQL's ``LISTEN``/``NOTIFY``). SQLite has no such
+  thing: its ``listen`` returns at once, and callers fall back on polling.
 
 Driver exceptions never leave the seam raw: a database that cannot be reached or stays locked
 becomes ``errors.Unavailable`` (503), a violated uniqueness constraint becomes
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
@@ -75,6 +78,14 @@ class BaseDatabase:
 
     def write(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
+
+    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
+        """Call ``notified`` whenever a transaction that announced on ``channel`` (a
+        ``NOTIFY`` in it) commits, in this process or any other, until cancelled. A lost
+        connection is logged and re-established with backoff, never raised; ``notified`` is
+        also called each time listening (re)starts, for what was announced while it was not.
+        This base returns at once: a backend without notifications leaves callers to poll."""
+        return
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -26,9 +26,20 @@ _PUBLIC = (
 )
 _GET_PUBLIC = base.prepared(sa.select(*_PUBLIC).where(tasks.c.id == sa.bindparam("task_id")))
 
+# Where new runnable tasks are announced (``BaseDatabase.listen`` hears it).
+CHANNEL = "dingstore_tasks"
+
 
 async def insert(conn: Connection, **values: Any) -> None:
     await conn.execute(sa.insert(tasks).values(**values))
+
+
+async def announce(conn: Connection) -> None:
+    """Tell every process listening on ``CHANNEL`` that a task can be claimed: a ``NOTIFY``
+    in the caller's transaction, delivered when (and only if) it commits. On SQLite nothing:
+    the enqueuing process wakes its own workers, other processes poll."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")))
 
 
 async def get_public(conn: Connection, task_id: int) -> RowMapping | None:

@@ -2,8 +2,11 @@
 
 A handler (registered per task kind by the service layer) does the work; the worker gives it a
 fenced transaction per step and keeps the books. ``WorkerPool`` runs N such workers as asyncio
-tasks in one process; they sleep until woken (a task was enqueued in this process) or until the
-poll interval passes (a task enqueued elsewhere, a lease that expired).
+tasks in one process; they sleep until woken or until the poll interval passes (a lease that
+expired, a notification missed). A task enqueued in this process wakes them directly; on
+PostgreSQL the pool also listens for the ``NOTIFY`` every enqueue sends, so a task enqueued by
+any process wakes them as soon as it commits. On SQLite, tasks of other processes wait for
+the poll.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class WorkerPool:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
+    _listener: asyncio.Task[None] | None = None
     _stopping: bool = False
 
     def wake(self) -> None:
@@ -78,19 +82,31 @@ class WorkerPool:
         self._wake.set()
 
     def start(self) -> None:
+        """Start the workers and, when there are any, listen for tasks other processes
+        enqueue."""
         for n in range(self.concurrency):
             owner = f"{self.name}:{n}:{uuid.uuid4().hex[:6]}"
             self._workers.append(asyncio.create_task(self._run(owner), name=owner))
+        if self.concurrency:
+            listening = self.db.listen(task_rows.CHANNEL, self.wake)
+            self._listener = asyncio.create_task(listening, name=f"{self.name}:listener")
 
     async def stop(self) -> None:
         """Finish the current step of every worker, give its lease back, and stop."""
         self._stopping = True
         self._wake.set()
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
 
     async def _run(self, owner: str) -> None:
         while not self._stopping:
+            # Cleared before the claim, not after it: a wake-up that arrives while the claim
+            # runs (its task committed too late for the claim to see) must not be lost.
+            self._wake.clear()
             try:
                 async with self.db.write() as conn:
                     task = await queue.claim(conn, owner, self.lease_ms)
@@ -98,7 +114,6 @@ class WorkerPool:
                 log.warning("claiming a task failed: %s", exc)
                 task = None
             if task is None:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 continue
