@@ -133,3 +133,22 @@ async def test_a_lost_listener_connection_listens_again(database_url: str) -> No
         await asyncio.gather(listening, return_exceptions=True)
         await db.close()
 
+
+async def test_a_deadlock_victim_is_told_to_retry(db: base.BaseDatabase) -> None:
+    if db.dialect == "sqlite":
+        pytest.skip("one writer at a time: SQLite never deadlocks")
+    async with db.write() as conn:
+        for n in (1, 2):
+            await conn.execute(sa.insert(_t).values(corp_id=f"ding{n}", name="x", created_at=n))
+    both_hold = asyncio.Barrier(2)
+
+    async def rename(first: str, second: str) -> None:
+        async with db.write() as conn:
+            await conn.execute(sa.update(_t).where(_t.c.corp_id == first).values(name=first))
+            await both_hold.wait()
+            await conn.execute(sa.update(_t).where(_t.c.corp_id == second).values(name=first))
+
+    outcomes = await asyncio.gather(
+        rename("ding1", "ding2"), rename("ding2", "ding1"), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "Unavailable"], outcomes

@@ -11,10 +11,10 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   ``channel`` commits, in any process (PostgreSQL's ``LISTEN``/``NOTIFY``). SQLite has no such
   thing: its ``listen`` returns at once, and callers fall back on polling.
 
-Driver exceptions never leave the seam raw: a database that cannot be reached or stays locked
-becomes ``errors.Unavailable`` (503), a violated uniqueness constraint becomes
-``errors.Conflict``. Implementations: ``sqlite.py`` (embedded) and ``postgres.py`` (scale-out),
-chosen by URL in ``open_database``.
+Driver exceptions never leave the seam raw: a database that cannot be reached or stays locked,
+or that rolled the transaction back to break a deadlock, becomes ``errors.Unavailable`` (503:
+retry), a violated uniqueness constraint becomes ``errors.Conflict``. Implementations:
+``sqlite.py`` (embedded) and ``postgres.py`` (scale-out), chosen by URL in ``open_database``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 
 PREPARED = "dingstore_prepared"
+
+# PostgreSQL's SQLSTATEs for a transaction it rolled back to let others go on (a deadlock's
+# victim, a serialization failure): the same transaction again may well succeed.
+_ROLLED_BACK = ("40P01", "40001")
 
 
 def prepared(statement: Any) -> Any:
@@ -110,4 +114,7 @@ async def translate_driver_errors() -> AsyncIterator[None]:
     except sa.exc.DBAPIError as exc:
         if exc.connection_invalidated:
             raise errors.Unavailable(message="the database connection was lost; retry") from exc
+        if getattr(exc.orig, "sqlstate", None) in _ROLLED_BACK:
+            log.warning("transaction rolled back by the database: %s", exc.orig)
+            raise errors.Unavailable(message="a concurrent change got in the way; retry") from exc
         raise
