@@ -1,5 +1,5 @@
-"""``serve --no-workers`` answers the API and runs no task; ``dingstore worker`` runs them and
-stops cleanly on SIGTERM."""
+"""``serve --no-workers`` answers the API and runs no task; ``dingstore worker`` runs them and,
+on SIGTERM, finishes its step, gives the task's lease back and exits."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dingstore.service.container import open_services
 from dingstore.settings import Settings
 from tests.cli.test_serve import wait_healthy
 from tests.conftest import Tenant
+from tests.engine import trees
 from tests.live import LiveServer, Sdk, free_port
 from tests.storage import Storage
 
@@ -74,3 +75,93 @@ def test_a_separate_worker_runs_the_tasks(tmp_path: Path) -> None:
                 if process.poll() is None:
                     process.kill()
                 process.communicate()
+
+
+TREE = 10_000  # nodes of the copied folder, itself included
+CHUNK = 10  # nodes a step settles: a thousand steps, several seconds of work on either backend
+
+
+def test_sigterm_ends_the_step_and_gives_the_lease_back(tmp_path: Path, database_url: str) -> None:
+    """A worker told to stop mid-task exits 0 at once, the task's cursor and counts at a step
+    boundary and its lease free (long as it is), so another worker resumes at once and ends
+    the task with exact counts."""
+    store = trees.Store(Settings(data_dir=tmp_path, database_url=database_url, workers=1))
+    log = tmp_path / "worker.log"
+    out = log.open("wb")
+    worker = None
+    try:
+        acct = store.run(trees.new_account(store.services))
+        source = store.run(trees.new_space(store.services, acct, "from"))
+        target = store.run(trees.new_space(store.services, acct, "to"))
+        seeded = store.run(trees.seed_tree(store.services, acct, source, "top", TREE))
+        before = store.run(trees.tree(store.db, source))
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dingstore", "worker", "--data-dir", str(tmp_path),
+             "--database-url", database_url, "--concurrency", "1"],
+            env={**os.environ, "DINGSTORE_TASK_CHUNK": str(CHUNK), "DINGSTORE_TASK_LEASE": "600",
+                 "DINGSTORE_TASK_POLL_INTERVAL": "0.1", "DINGSTORE_LOG_LEVEL": "WARNING"},
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        copied = store.run(
+            store.services.dentries.copy(
+                acct.actor, str(source), str(seeded.root_id), str(target), "0", None
+            )
+        )
+        assert copied.task_id is not None
+        task_id = copied.task_id
+
+        deadline = time.monotonic() + 30
+        while True:  # let the worker take the task and settle a few hundred nodes
+            row = store.run(trees.task_rows(store.db))[task_id]
+            owner = (row.lease_owner or "").split(":")
+            if row.success_count >= 300 and len(owner) >= 3 and owner[-3] == str(worker.pid):
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+            time.sleep(0.01)
+        signalled = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        assert worker.returncode == 0, log.read_text()
+        assert time.monotonic() - signalled < 5, "the worker did not stop promptly"
+
+        row = store.run(trees.task_rows(store.db))[task_id]
+        assert row.status == "IN_PROGRESS" and row.lease_owner is None
+        assert row.cursor, row.cursor  # where the next step begins
+        done = int(row.success_count)
+        assert (row.total_count, row.fail_count) == (TREE, 0)
+        assert done < TREE, "the task ended before the worker was told to stop"
+        # A step boundary: the folder's copy (the task's first step) and whole chunks, and the
+        # target space holds exactly what the counts say.
+        assert (done - 1) % CHUNK == 0, done
+        assert store.run(trees.count_where(store.db, trees.d, trees.d.c.space_id == target)) == done
+
+        store.run(resume(store))  # another worker, in this process, lease as long
+        finished = store.run(trees.task_rows(store.db))[task_id]
+        assert (finished.status, finished.total_count, finished.success_count) == (
+            "SUCCESS", TREE, TREE,
+        )  # fmt: skip
+        assert finished.fail_count == 0
+        assert store.run(trees.tree(store.db, target)) == before
+        assert store.run(trees.problems(store.db)) == []
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        out.close()
+        store.close()
+
+
+async def resume(store: trees.Store) -> None:
+    """Run the engine of ``store`` until no task is left to run (within a minute)."""
+    engine = store.services.engine
+    engine.lease_ms, engine.chunk = 600_000, 1000
+    engine.start()
+    try:
+        deadline = time.monotonic() + 60
+        while any(
+            r.status in ("INIT", "IN_PROGRESS") for r in (await trees.task_rows(store.db)).values()
+        ):
+            assert time.monotonic() < deadline, "the task was not resumed"
+            await asyncio.sleep(0.05)
+    finally:
+        await engine.stop()
