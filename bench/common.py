@@ -8,9 +8,11 @@ Imported by the benchmark scripts, which run as ``python bench/<name>.py`` (so `
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from rich.console import Console
@@ -33,6 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432"
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -96,6 +100,44 @@ def temp_dir(stack: contextlib.ExitStack, prefix: str = "dingstore-bench-") -> P
     return path
 
 
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead of its own."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def _admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def admin_url(pg_url: str) -> str:
+    """Where to connect to manage databases: the URL's own database, or ``postgres``."""
+    return pg_url if urlsplit(pg_url).path.strip("/") else with_database(pg_url, "postgres")
+
+
+@contextlib.contextmanager
+def pg_database(pg_url: str) -> Iterator[str]:
+    """A fresh database ``dingstore_bench_<random>`` on the server of ``pg_url``, made through
+    the URL's own database (``postgres`` when it names none) as a user that may ``CREATE
+    DATABASE``, and dropped (``WITH (FORCE)``) when the block ends, however it ends; yields its
+    URL."""
+    admin = admin_url(pg_url)
+    name = f"dingstore_bench_{secrets.token_hex(4)}"
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield with_database(pg_url, name)
+    finally:
+        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 # --- seeding -----------------------------------------------------------------------------------
 
 
@@ -113,17 +155,30 @@ async def bootstrap_tenant(svc: Services) -> Tenant:
 # --- servers -----------------------------------------------------------------------------------
 
 
+def _dingstore(
+    data_dir: Path, database_url: str | None, *argv: str
+) -> tuple[list[str], dict[str, str]]:
+    exe = Path(sys.executable).with_name("dingstore")
+    cmd = [str(exe) if exe.exists() else "dingstore", *argv, "--data-dir", str(data_dir)]
+    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
+    if database_url:
+        env["DINGSTORE_DATABASE_URL"] = database_url
+    return cmd, env
+
+
 def dingstore_server(
     data_dir: Path, port: int, database_url: str | None = None, label: str = "dingstore"
 ) -> Server:
     """``dingstore serve`` on ``data_dir`` (and ``database_url``, if given), logging at WARNING."""
-    exe = Path(sys.executable).with_name("dingstore")
-    cmd = [str(exe) if exe.exists() else "dingstore"]
-    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
-    if database_url:
-        env["DINGSTORE_DATABASE_URL"] = database_url
-    cmd += ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+    cmd, env = _dingstore(data_dir, database_url, "serve", "--port", str(port))
     return Server(label, cmd, env, port, "/healthz")
+
+
+def dingstore_worker(data_dir: Path, database_url: str | None, label: str) -> Server:
+    """``dingstore worker --concurrency 1``: a process that runs one task at a time and serves
+    nothing (its ``port`` is 0)."""
+    cmd, env = _dingstore(data_dir, database_url, "worker", "--concurrency", "1")
+    return Server(label, cmd, env, 0, "")
 
 
 @contextlib.contextmanager
