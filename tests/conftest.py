@@ -12,7 +12,7 @@ from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
 from tests.backends import BACKENDS, PostgresDatabases
 from tests.live import LiveServer, Sdk, free_port
-from tests.s3 import ENVIRONMENT, MotoS3
+from tests.s3 import ENVIRONMENT, MotoS3, share_loader
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,7 @@ def moto_s3() -> Iterator[MotoS3]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in ENVIRONMENT.items():
             env.setenv(name, value)
+        share_loader(env)
         server = MotoS3()
         yield server
         server.stop()

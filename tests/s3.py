@@ -4,14 +4,22 @@ started once per session (``moto_s3`` in ``conftest.py``), with a fresh bucket p
 The stores under test find dummy credentials where every S3 client looks, ``AWS_ACCESS_KEY_ID``
 and ``AWS_SECRET_ACCESS_KEY``, which the session fixture sets (``ENVIRONMENT``), together with a
 switch that keeps boto from ever asking an instance-metadata address for credentials.
+
+Every server of the scale-out shape opens an S3 store, which makes a new boto3 session, and each
+new session parses botocore's S3 model afresh (a megabyte of JSON, ~0.1 s). ``share_loader``
+gives every session of the test process one loader, which keeps what it parsed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+from typing import Any
 
 import boto3.session
+import botocore.loaders
+import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.live import free_port
@@ -22,6 +30,18 @@ ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "dingstore-test-secret",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+def share_loader(patch: pytest.MonkeyPatch) -> None:
+    """Make every boto3 session use one botocore loader (it caches the models it loaded)."""
+    loader = botocore.loaders.create_loader()
+    loader.search_paths.append(os.path.join(os.path.dirname(boto3.__file__), "data"))
+
+    def setup_loader(self: Any) -> None:  # what boto3.session.Session does, with our loader
+        self._session.register_component("data_loader", loader)
+        self._loader = loader
+
+    patch.setattr(boto3.session.Session, "_setup_loader", setup_loader)
 
 
 class MotoS3:
