@@ -1,9 +1,18 @@
-"""The backends every server test runs on: embedded SQLite, and PostgreSQL with a fresh
-database per test (cloned from a template migrated once per session).
+"""The two shapes every server test runs on, as a deployment would:
 
-``DINGSTORE_TEST_BACKENDS=sqlite`` (comma-separated) narrows the set; PostgreSQL is expected at
-``DINGSTORE_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432``) and a test fails, not
-skips, when it is not there.
+* ``embedded`` — SQLite in the test's directory, file bytes as local files beside it, served
+  through dingstore's own data plane (``/_blobs/``);
+* ``scale-out`` — PostgreSQL, a fresh database per test (cloned from a template migrated once
+  per session), and file bytes in a fresh bucket of the S3 server the session starts on loopback
+  (``tests/s3.py``), moved through the bucket's own pre-signed URLs.
+
+``DINGSTORE_TEST_BACKENDS=embedded`` (comma-separated; ``sqlite`` and ``postgres`` are older
+names for the two) narrows the set. PostgreSQL is expected at ``DINGSTORE_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432``), and a test fails, not skips, when it is not there.
+
+A test about dingstore's own data plane carries ``@pytest.mark.data_plane``: it is generated for
+the embedded shape only (the scale-out shape has no data plane; its transfers are the object
+store's), and not at all when the set is narrowed to ``scale-out``.
 """
 
 from __future__ import annotations
@@ -17,9 +26,21 @@ import asyncpg
 from dingstore.store import database
 
 PG = os.environ.get("DINGSTORE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-BACKENDS = [
-    b.strip() for b in os.environ.get("DINGSTORE_TEST_BACKENDS", "sqlite,postgres").split(",")
-]
+EMBEDDED, SCALE_OUT = "embedded", "scale-out"
+_NAMES = {EMBEDDED: EMBEDDED, SCALE_OUT: SCALE_OUT, "sqlite": EMBEDDED, "postgres": SCALE_OUT}
+
+
+def _shapes(value: str) -> list[str]:
+    named = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in named if name not in _NAMES]
+    if unknown or not named:
+        raise ValueError(
+            f"DINGSTORE_TEST_BACKENDS={value!r}: {EMBEDDED} and/or {SCALE_OUT}, comma-separated"
+        )
+    return list(dict.fromkeys(_NAMES[name] for name in named))
+
+
+SHAPES = _shapes(os.environ.get("DINGSTORE_TEST_BACKENDS", f"{EMBEDDED},{SCALE_OUT}"))
 
 
 async def _admin(sql: str) -> None:

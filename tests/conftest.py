@@ -10,7 +10,8 @@ from Tea.exceptions import TeaException
 
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
-from tests.backends import BACKENDS, PostgresDatabases
+from tests import backends
+from tests.backends import PostgresDatabases
 from tests.live import LiveServer, Sdk, free_port
 from tests.s3 import ENVIRONMENT, MotoS3, share_loader
 
@@ -42,32 +43,78 @@ def s3_bucket(moto_s3: MotoS3) -> Iterator[str]:
     moto_s3.drop(bucket)
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(
-    request: pytest.FixtureRequest, pg_databases: PostgresDatabases, tmp_path: Path
-) -> Iterator[str]:
-    """A fresh, empty store's database URL, for each backend."""
-    if request.param == "sqlite":
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses ``shape`` (through ``database_url``, ``blob_url``, ``make_server``,
+    ``server``, ...) runs once per shape; a ``data_plane`` test on the embedded shape only."""
+    if "shape" not in metafunc.fixturenames:
+        return
+    shapes = backends.SHAPES
+    if metafunc.definition.get_closest_marker("data_plane") is not None:
+        shapes = [s for s in shapes if s == backends.EMBEDDED]
+    metafunc.parametrize("shape", shapes, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With the set narrowed to scale-out, ``data_plane`` tests have no shape: not run, rather
+    than reported as skipped."""
+    if backends.EMBEDDED in backends.SHAPES:
+        return
+    unshaped = [
+        item
+        for item in items
+        if item.get_closest_marker("data_plane") and "shape" in getattr(item, "fixturenames", ())
+    ]
+    config.hook.pytest_deselected(items=unshaped)
+    items[:] = [item for item in items if item not in unshaped]
+
+
+@pytest.fixture
+def shape(request: pytest.FixtureRequest) -> str:
+    """``embedded`` or ``scale-out`` (``tests.backends``), given by ``pytest_generate_tests``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(shape: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store's database URL: SQLite in the test's directory, or a new
+    PostgreSQL database dropped after the test."""
+    if shape == backends.EMBEDDED:
         yield f"sqlite+aiosqlite:///{tmp_path / 'dingstore.db'}"
         return
+    pg_databases: PostgresDatabases = request.getfixturevalue("pg_databases")
     url = pg_databases.new()
     yield url
     pg_databases.drop(url)
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., LiveServer]]:
-    """Start a server on a fresh store; keyword arguments override settings. Several servers
-    made in one test share the store, as processes of one deployment do."""
+def blob_url(shape: str, request: pytest.FixtureRequest) -> str | None:
+    """The shape's ``DINGSTORE_BLOB_URL``: None (local files under the data dir) or a fresh
+    bucket on ``moto_s3``."""
+    if shape == backends.EMBEDDED:
+        return None
+    moto: MotoS3 = request.getfixturevalue("moto_s3")
+    return moto.url(request.getfixturevalue("s3_bucket"))
+
+
+@pytest.fixture
+def make_server(
+    tmp_path: Path, database_url: str, blob_url: str | None
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server on a fresh store of the test's shape; keyword arguments override settings.
+    Several servers made in one test share the store, as processes of one deployment do."""
     started: list[LiveServer] = []
 
     def make(**overrides: Any) -> LiveServer:
         settings = Settings(
-            data_dir=tmp_path,
-            database_url=database_url,
-            port=free_port(),
-            log_json=False,
-            **overrides,
+            **{
+                "data_dir": tmp_path,
+                "database_url": database_url,
+                "blob_url": blob_url,
+                "port": free_port(),
+                "log_json": False,
+                **overrides,
+            }
         )
         server = LiveServer(settings).start()
         started.append(server)

@@ -1,7 +1,7 @@
 """Uploads and downloads through the official SDK with the scale-out blob store: an S3 bucket on
-moto's server, on each metadata backend. The bytes go to, and come from, the bucket's own
-pre-signed URLs, never through dingstore; CommitFile checks them in the bucket; collected blobs
-leave it.
+moto's server, with the metadata database of each shape (SQLite beside S3 is a deployment too).
+The bytes go to, and come from, the bucket's own pre-signed URLs, never through dingstore;
+CommitFile checks them in the bucket; collected blobs leave it.
 """
 
 from __future__ import annotations

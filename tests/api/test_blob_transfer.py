@@ -1,5 +1,8 @@
 """The data plane through real HTTP: signed PUTs and GETs against ``/_blobs/{key}``, with the
-targets the blob store hands out (what GetFileUploadInfo / GetFileDownloadInfo will return)."""
+targets the blob store hands out (what GetFileUploadInfo / GetFileDownloadInfo will return).
+
+Only the embedded shape has this data plane (``data_plane``); in the scale-out shape the object
+store answers transfers itself (``tests/test_s3_files.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import pytest
 from dingstore.api.routes.blobs import RangeNotSatisfiable, parse_range
 from dingstore.blobs import base, signing
 from tests.live import LiveServer
+
+pytestmark = pytest.mark.data_plane
 
 MB = 1_000_000
 

@@ -1,5 +1,6 @@
 """Uploads, downloads, versions and app properties through the official SDK (spec §6 D, F, G),
-with the byte-level data plane reached exactly as a client would (the returned URL and headers).
+with the bytes moved exactly as a client would move them (the returned URL and headers), to
+dingstore's data plane or to the object store, whichever the shape's server hands out.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
+from dingstore.store.schema import dentries, uploads
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
@@ -34,20 +37,31 @@ def blob_exists(server: LiveServer, blob_key: str) -> bool:
     return server.run(server.services.blobs.size(blob_key)) is not None
 
 
-def blob_of(server: LiveServer, dentry_id: str) -> str:
-    """The object key of a file's current blob."""
-    import sqlalchemy as sa
-
-    from dingstore.store.schema import dentries
-
+def _blob_key(server: LiveServer, blob_id: sa.Select[tuple[int]]) -> str:
     assert server.services is not None
 
     async def read() -> int:
         async with server.services.db.read() as conn:  # type: ignore[union-attr]
-            stmt = sa.select(dentries.c.blob_id).where(dentries.c.id == int(dentry_id))
-            return int((await conn.execute(stmt)).scalar_one())
+            return int((await conn.execute(blob_id)).scalar_one())
 
     return f"blobs/{server.run(read())}"
+
+
+def blob_of(server: LiveServer, dentry_id: str) -> str:
+    """The object key of a file's current blob."""
+    return _blob_key(server, sa.select(dentries.c.blob_id).where(dentries.c.id == int(dentry_id)))
+
+
+def blob_of_upload(server: LiveServer, upload_key: str) -> str:
+    """The object key an upload's bytes go to."""
+    return _blob_key(server, sa.select(uploads.c.blob_id).where(uploads.c.upload_key == upload_key))
+
+
+def min_part(server: LiveServer) -> int:
+    """The fewest bytes a part but the last may hold: DingTalk's 100 KB, or the blob store's
+    minimum when larger (S3: 5 MiB)."""
+    assert server.services is not None
+    return max(100 * KB, server.services.blobs.min_part_size)
 
 
 @pytest.mark.parametrize("size", [0, 1, 10 * MB])
@@ -63,7 +77,8 @@ def test_upload_then_download_is_byte_identical(st: Storage, size: int) -> None:
 
 def test_three_part_multipart_upload(st: Storage) -> None:
     space = st.new_space()
-    parts = [os.urandom(200 * KB), os.urandom(150 * KB), os.urandom(10 * KB)]
+    minimum = min_part(st.server)  # a part above it, one of exactly it, a small last one
+    parts = [os.urandom(minimum + 50 * KB), os.urandom(minimum), os.urandom(10 * KB)]
     init = st._api.init_multipart_file_upload_with_options(
         space.id,
         m.InitMultipartFileUploadRequest(union_id=st.union_id),
@@ -111,9 +126,9 @@ def test_multipart_errors(st: Storage) -> None:
     single = st.upload_info(space.id)
     assert sdk_error(lambda: part_infos([1], single.upload_key)).code == "paramError.uploadKey"
 
-    # A part under 100 KB that is not the last one is refused at commit.
+    # A part under the minimum that is not the last one is refused at commit.
     targets = part_infos([1, 2]).body.multipart_header_signature_infos  # type: ignore[attr-defined]
-    for target, data in zip(targets, (b"x" * KB, b"y" * KB), strict=True):
+    for target, data in zip(targets, (b"x" * (min_part(st.server) - 1), b"y" * KB), strict=True):
         sig = target.header_signature_info
         assert httpx.put(sig.resource_urls[0], content=data, headers=sig.headers).status_code == 200
     err = sdk_error(lambda: st.commit(space.id, info.upload_key, "small.bin"))
@@ -165,14 +180,6 @@ def test_upload_errors_change_nothing(st: Storage, server: LiveServer) -> None:
     err = sdk_error(lambda: st.commit(space.id, info.upload_key, "early.txt"))
     assert (err.statusCode, err.code) == (400, "dentryUploadError")  # no bytes yet
 
-    # A tampered signature stores nothing.
-    sig = info.header_signature_info
-    forged = {**sig.headers, "Authorization": sig.headers["Authorization"][:-4] + "0000"}
-    assert httpx.put(sig.resource_urls[0], content=b"evil", headers=forged).status_code == 403
-    assert (
-        sdk_error(lambda: st.commit(space.id, info.upload_key, "x.txt")).code == "dentryUploadError"
-    )
-
     assert st.put(info, b"z" * (11 * KB)).status_code == 200
     err = sdk_error(lambda: st.commit(space.id, info.upload_key, "big.txt", size=5))
     assert err.code == "dentryUploadError"  # declared size differs
@@ -190,6 +197,18 @@ def test_upload_errors_change_nothing(st: Storage, server: LiveServer) -> None:
     err = sdk_error(lambda: st.commit(space.id, reused.upload_key, "two.txt"))
     assert err.code == "paramError.uploadKey"  # single use
     assert sdk_error(lambda: st.commit(space.id, "nope", "n.txt")).code == "paramError.uploadKey"
+
+
+@pytest.mark.data_plane  # an object store checks its own signatures
+def test_a_tampered_upload_signature_stores_nothing(st: Storage) -> None:
+    space = st.new_space()
+    info = st.upload_info(space.id)
+    sig = info.header_signature_info
+    forged = {**sig.headers, "Authorization": sig.headers["Authorization"][:-4] + "0000"}
+    assert httpx.put(sig.resource_urls[0], content=b"evil", headers=forged).status_code == 403
+    assert (
+        sdk_error(lambda: st.commit(space.id, info.upload_key, "x.txt")).code == "dentryUploadError"
+    )
 
 
 def test_commit_conflict_strategies(st: Storage) -> None:
@@ -302,7 +321,7 @@ def test_uncommitted_uploads_expire_and_their_bytes_go(
     space = st.new_space()
     info = st.upload_info(space.id)
     st.put(info, b"abandoned")
-    key = info.header_signature_info.resource_urls[0].split("/_blobs/", 1)[1]
+    key = blob_of_upload(server, info.upload_key)
     assert blob_exists(server, key)
     import time
 
