@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     rate_limits: dict[str, float] = Field(default_factory=dict)
 
     task_retention_days: float = Field(7.0, gt=0)
+    # Items of the recycle bin older than this are purged for good by housekeeping.
+    recycle_retention_days: float = Field(30.0, gt=0)
     # The task engine: workers in this process (0 = none), nodes a step settles, how long a
     # worker's lease on a task lasts without renewal, and how often idle workers look for work.
     workers: int = Field(2, ge=0)

@@ -4,12 +4,14 @@ The request does the O(1) part in its own transaction and writes the task row th
 
 * copy — creates the top-level copy of the folder; the task copies every descendant under it.
 * move in one space — re-parents the folder: done; the task only counts what moved.
-* move across spaces — moves the folder and both spaces' quotas at once (one set-based sum);
-  the task carries the descendants (and their versions) into the target space.
+* move across spaces — moves the folder and both spaces' quotas at once (its kept size, and
+  the bytes of the recycle items under it); the task carries every descendant (and their
+  versions), those in the recycle bin included, into the target space.
 * delete to the recycle bin — marks the folder and records the recycle item: done; the task
-  counts what went.
-* permanent delete — marks the folder deleted (it leaves every listing at once); the task
-  purges the subtree deepest first, releasing blob references and quota.
+  counts what went. Restoring a folder from the bin is the same in reverse.
+* permanent delete, and purging an item of the recycle bin — marks the folder deleted (it
+  leaves every listing at once); the task purges the subtree deepest first, whatever lies in
+  it (recycled entries and their items too), releasing blob references and quota.
 
 A running task holds the subtrees it works on (``task_holds``): any other operation on a node
 inside them, or on one of their ancestors, is refused with ``operationConcurrentControl`` naming
@@ -104,8 +106,9 @@ def _levels(rows: list[RowMapping]) -> list[int]:
 
 
 class CountHandler:
-    """The work was done in the request (same-space move, delete to the recycle bin): the task
-    fixes its size — the folder and every descendant — and succeeds."""
+    """The work was done in the request (same-space move, delete to the recycle bin, restore
+    from it): the task fixes its size — the folder and every live descendant — and
+    succeeds."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         total = await dentries.descendants(conn, int(task.payload["root"])) + 1
@@ -234,17 +237,18 @@ class CopyHandler:
 
 
 class MoveHandler:
-    """Across spaces: the folder moved in the request; its descendants follow, a range a step.
-    With ``merge`` (OVERWRITE onto a folder of the same name, ``target_root``): the folder stays
-    and its content goes into that one, level by level — a node meeting a folder of its name
-    merges into it, one meeting a file replaces it, the rest move with their subtrees — and at
-    the end the merged folders left empty are removed."""
+    """Across spaces: the folder moved in the request; its descendants follow, a range a step,
+    those in the recycle bin included (the request moved their bytes too). With ``merge``
+    (OVERWRITE onto a folder of the same name, ``target_root``): the folder stays and its live
+    content goes into that one, level by level — a node meeting a folder of its name merges
+    into it, one meeting a file replaces it, the rest move with their subtrees — and at the end
+    the merged folders left empty are removed."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        n = await subtree.snapshot(
-            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
-        )
         merge = bool(task.payload.get("merge"))
+        n = await subtree.snapshot(
+            conn, task.id, int(task.payload["root"]), int(task.payload["space"]), every=not merge
+        )
         return n + 1, Step(cursor={"done": 0}, succeeded=1, done=n == 0 and not merge)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
@@ -316,11 +320,13 @@ class MoveHandler:
 
 
 class DeleteHandler:
-    """Permanent delete: the subtree goes deepest first, then the folder itself."""
+    """Permanent delete (of a live folder, or of a folder in the recycle bin): the subtree goes
+    deepest first, recycled entries in it and their items included, then the folder itself.
+    Nothing above the folder changes: its ancestors' sizes shrank when it was marked."""
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         n = await subtree.snapshot(
-            conn, task.id, int(task.payload["root"]), int(task.payload["space"])
+            conn, task.id, int(task.payload["root"]), int(task.payload["space"]), every=True
         )
         return n + 1, Step(cursor={"done": 0})
 

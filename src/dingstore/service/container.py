@@ -12,6 +12,7 @@ from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
 from dingstore.service.properties import PropertyService
+from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
@@ -36,6 +37,7 @@ class Services:
     files: FileService
     versions: VersionService
     properties: PropertyService
+    recycle: RecycleService
     engine: WorkerPool
 
     async def close(self) -> None:
@@ -80,6 +82,9 @@ async def open_services(settings: Settings) -> Services:
         transfer_expiry=settings.transfer_expiry,
         blob_grace=settings.blob_grace,
     )
+    recycle = RecycleService(
+        db, allocator, retention_days=settings.recycle_retention_days, wake=engine.wake
+    )
     return Services(
         settings=settings,
         db=db,
@@ -92,7 +97,9 @@ async def open_services(settings: Settings) -> Services:
         ),
         tokens=tokens,
         tasks=tasks,
-        housekeeper=Housekeeper(tokens, tasks, files, interval=settings.housekeeping_interval),
+        housekeeper=Housekeeper(
+            tokens, tasks, files, recycle, interval=settings.housekeeping_interval
+        ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
         dentries=DentryService(
@@ -101,5 +108,6 @@ async def open_services(settings: Settings) -> Services:
         files=files,
         versions=VersionService(db, retention=settings.version_retention),
         properties=PropertyService(db),
+        recycle=recycle,
         engine=engine,
     )

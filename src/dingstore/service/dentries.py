@@ -11,7 +11,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, names, tasks, tree, versions
+from dingstore.service import bulk, models, names, recycle, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, blobs, dentries, ids, properties
 from dingstore.store import recycle as recycle_rows
@@ -409,9 +409,20 @@ class DentryService:
                     return Moved(await tree.view(conn, actor, existing))
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
                 await versions.purge_file(conn, placed.existing, now)
-            if target.id != space.id:
-                await tree.charge(conn, target.id, int(row.stored))
-                await tree.charge(conn, space.id, -int(row.stored))
+            across = target.id != space.id
+            # Across spaces a folder takes its recycled entries along, and their bytes.
+            carried = (
+                across
+                and not is_file
+                and await dentries.has_children(conn, space.id, int(row.id), every=True)
+            )
+            if across:
+                moving = int(row.stored)
+                if carried:
+                    under = await recycle_rows.under(conn, actor.corp_id, space.id, [int(row.id)])
+                    moving += sum(int(item.stored) for item in under)
+                await tree.charge(conn, target.id, moving)
+                await tree.charge(conn, space.id, -moving)
             count, size = dentries.weight(row)
             await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
             await dentries.grow_chain(conn, target_parent, count, size)
@@ -424,10 +435,9 @@ class DentryService:
                 modifier_id=actor.union_id,
                 modified_at=now,
             )
-            if is_file and target.id != space.id:
+            if is_file and across:
                 await dentries.move_versions(conn, int(row.id), target.id)
-            if nested:
-                across = target.id != space.id
+            if nested or carried:
                 await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.MOVE if across else bulk.COUNT,
@@ -435,7 +445,7 @@ class DentryService:
                     holds=[(target.id, int(row.id))] if across else [],
                 )  # fmt: skip
             moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
-            return Moved(moved, task_id if nested else None)
+            return Moved(moved, task_id if nested or carried else None)
 
     async def copy_many(
         self,
@@ -522,8 +532,10 @@ class DentryService:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
             await tasks.check_free(conn, int(row.id))
+            # To the bin: a folder with live children answers with a task that counts them. For
+            # good: one with anything under it, its recycled entries too, is purged by a task.
             nested = row.type == "FOLDER" and await dentries.has_children(
-                conn, space.id, int(row.id)
+                conn, space.id, int(row.id), every=not to_recycle_bin
             )
             if nested:
                 kind = bulk.COUNT if to_recycle_bin else bulk.DELETE
@@ -533,33 +545,21 @@ class DentryService:
                     payload={"root": int(row.id), "space": space.id},
                     holds=[] if to_recycle_bin else [(space.id, int(row.id))],
                 )  # fmt: skip
-            if to_recycle_bin or row.type == "FOLDER":  # (a file purged for good: purge_file)
-                count, size = dentries.weight(row)
-                await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
             if to_recycle_bin:
-                path = (await tree.view(conn, actor, row)).path
-                await recycle_rows.insert(
-                    conn,
-                    id=item_id,
-                    corp_id=actor.corp_id,
-                    space_id=space.id,
-                    dentry_id=int(row.id),
-                    type=row.type,
-                    original_parent_id=int(row.parent_id),
-                    original_name=row.name,
-                    original_path=path,
-                    size=int(row.stored),
-                    operator_id=actor.union_id,
-                    operator_time=now,
-                )
-                await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
-            elif nested:  # it leaves every listing now; the task purges it
-                await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
+                await recycle.send(conn, actor, row, item_id, now)
             elif row.type == "FILE":
                 await versions.purge_file(conn, row, now)
             else:
-                await properties.drop_all(conn, int(row.id))
-                await dentries.delete(conn, int(row.id))
+                count, size = dentries.weight(row)
+                await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
+                if nested:  # it leaves every listing now, its nested items the bin; the task
+                    # purges the rest
+                    under = await recycle_rows.under(conn, actor.corp_id, space.id, [int(row.id)])
+                    await recycle_rows.drop(conn, [int(item.id) for item in under])
+                    await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
+                else:
+                    await properties.drop_all(conn, int(row.id))
+                    await dentries.delete(conn, int(row.id))
         if nested:
             self._wake()
         return Moved(None, task_id if nested else None)

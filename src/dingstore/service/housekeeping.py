@@ -1,5 +1,5 @@
-"""Periodic upkeep of a store: expired tokens, finished tasks past their retention, expired
-uploads and the bytes of blobs nothing references any more.
+"""Periodic upkeep of a store: expired tokens, finished tasks past their retention, recycle-bin
+items past theirs, expired uploads and the bytes of blobs nothing references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap."""
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.service.files import FileService
+from dingstore.service.recycle import RecycleService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
 
@@ -22,6 +23,7 @@ class Housekeeper:
     tokens: TokenService
     tasks: TaskService
     files: FileService
+    recycle: RecycleService
     interval: float = 300.0
 
     async def sweep(self) -> dict[str, int]:
@@ -29,6 +31,8 @@ class Housekeeper:
         return {
             "tokens": await self.tokens.purge_expired(),
             "tasks": await self.tasks.purge_expired(),
+            # before collecting blobs: bytes the purge releases may go in the same pass
+            "recycle_items": await self.recycle.purge_expired(),
             **await self.files.collect(),
         }
 

@@ -164,3 +164,30 @@ class Page:
 
     items: list[Any]
     next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecycleBin:
+    id: str
+    scope: str
+    scope_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecycleItem:
+    """An entry in the recycle bin: where it was, who sent it there and when, and the bytes it
+    keeps in its space's quota until purged (every stored version of it and under it)."""
+
+    id: int
+    space_id: int
+    dentry_id: int
+    type: str
+    size: int
+    original_name: str
+    original_path: str
+    operator_id: str
+    operator_time: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> RecycleItem:
+        return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[attr-defined]

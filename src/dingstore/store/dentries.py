@@ -28,6 +28,12 @@ async def get(conn: Connection, space_id: int, dentry_id: int) -> RowMapping | N
     return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
 
 
+async def get_any(conn: Connection, dentry_id: int) -> RowMapping | None:
+    """A dentry row whatever its status (one in the recycle bin, say)."""
+    stmt = sa.select(d).where(d.c.id == dentry_id)
+    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+
+
 async def get_many(conn: Connection, space_id: int, ids: Iterable[int]) -> list[RowMapping]:
     stmt = sa.select(d).where(d.c.id.in_(list(ids)), d.c.space_id == space_id, LIVE)
     return list((await conn.execute(stmt)).mappings().all())
@@ -52,8 +58,14 @@ async def names_starting(conn: Connection, space_id: int, parent_id: int, stem: 
     return set((await conn.execute(stmt)).scalars().all())
 
 
-async def has_children(conn: Connection, space_id: int, dentry_id: int) -> bool:
-    stmt = sa.select(d.c.id).where(d.c.space_id == space_id, d.c.parent_id == dentry_id, LIVE)
+async def has_children(
+    conn: Connection, space_id: int, dentry_id: int, *, every: bool = False
+) -> bool:
+    """Whether the folder has live children (``every``: children of any status, those in the
+    recycle bin included)."""
+    stmt = sa.select(d.c.id).where(d.c.space_id == space_id, d.c.parent_id == dentry_id)
+    if not every:
+        stmt = stmt.where(LIVE)
     return (await conn.execute(stmt.limit(1))).first() is not None
 
 

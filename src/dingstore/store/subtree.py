@@ -3,7 +3,9 @@
 A task snapshots the live descendants of its root into ``task_nodes`` (one recursive query),
 then settles them a range at a time: every statement here works on one range with joins and
 ``IN`` lists, never one round trip per node. Recycled descendants (status DELETED) and what lies
-under them stay out of every walk: they belong to the recycle bin.
+under them stay out of the walks that copy, count or merge: they belong to the recycle bin. The
+walks that carry a subtree into another space or purge it take every descendant whatever its
+status (``every``), so that recycled entries stay in their parent's space and never outlive it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from dingstore.store import blobs as blob_rows
-from dingstore.store import dentries
+from dingstore.store import dentries, recycle
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as props
 from dingstore.store.schema import dentries as d
@@ -40,29 +42,38 @@ async def lock_tree(conn: Connection, corp_id: str) -> None:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def _descendants(root_id: int, space_id: int) -> Any:
+def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:
     """A recursive CTE of (id, parent_id, type, size, blob_id, depth) for the live descendants of
-    a node, all in ``space_id`` (naming the space lets each level use the (space_id, parent_id)
+    a node (``every``: all its descendants, those in the recycle bin and under them included),
+    all in ``space_id`` (naming the space lets each level use the (space_id, parent_id)
     indexes)."""
     columns = (d.c.id, d.c.parent_id, d.c.type, d.c.size, d.c.blob_id)
+    live = sa.true() if every else _LIVE
     start = sa.select(*columns, sa.literal(1).label("depth")).where(
-        d.c.space_id == space_id, d.c.parent_id == root_id, _LIVE
+        d.c.space_id == space_id, d.c.parent_id == root_id, live
     )
     walk = start.cte("walk", recursive=True)
     return walk.union_all(
         sa.select(*columns, walk.c.depth + 1)
         .join(walk, d.c.parent_id == walk.c.id)
-        .where(d.c.space_id == space_id, _LIVE)
+        .where(d.c.space_id == space_id, live)
     )
 
 
 async def snapshot(
-    conn: Connection, task_id: int, root_id: int, space_id: int, *, first_id: int | None = None
+    conn: Connection,
+    task_id: int,
+    root_id: int,
+    space_id: int,
+    *,
+    first_id: int | None = None,
+    every: bool = False,
 ) -> int:
-    """Record the node's live descendants for the task, numbered 1… in walk order (``seq``:
-    parents before children), files with their size and blob; returns how many. With
-    ``first_id`` (copies), each also gets a new id: ``first_id + seq - 1``."""
-    walk = _descendants(root_id, space_id)
+    """Record the node's live descendants (``every``: all of them, whatever their status) for
+    the task, numbered 1… in walk order (``seq``: parents before children), files with their
+    size and blob; returns how many. With ``first_id`` (copies), each also gets a new id:
+    ``first_id + seq - 1``."""
+    walk = _descendants(root_id, space_id, every=every)
     file = walk.c.type == "FILE"
     seq = sa.func.row_number().over(order_by=(walk.c.depth, walk.c.id))
     new_id: Any = sa.null() if first_id is None else seq + (first_id - 1)
@@ -409,16 +420,17 @@ async def copy_nodes(
 
 
 async def move_nodes(conn: Connection, node_ids: Any, space_id: int) -> None:
-    """Carry the nodes (and their versions) into another space. ``node_ids``: ids, or a
-    select of them (``Span.ids()``)."""
+    """Carry the nodes (their versions, and the recycle items of those in the bin) into another
+    space. ``node_ids``: ids, or a select of them (``Span.ids()``)."""
     await conn.execute(sa.update(d).where(d.c.id.in_(node_ids)).values(space_id=space_id))
     await conn.execute(sa.update(v).where(v.c.dentry_id.in_(node_ids)).values(space_id=space_id))
+    await recycle.move_to_space(conn, node_ids, space_id)
 
 
 async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, int]:
-    """Delete the nodes for good: release their versions' blobs, drop versions, properties and
-    rows. Returns the bytes freed per space, for the quotas. ``node_ids``: ids, or a select of
-    them (``Span.ids()``)."""
+    """Delete the nodes for good: release their versions' blobs, drop versions, properties,
+    recycle items and rows. Returns the bytes freed per space, for the quotas. ``node_ids``:
+    ids, or a select of them (``Span.ids()``)."""
     stored = (
         sa.select(v.c.space_id, sa.func.sum(v.c.size))
         .where(v.c.dentry_id.in_(node_ids))
@@ -433,6 +445,7 @@ async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, in
     await blob_rows.shift_refs_by(conn, refs, now)
     await conn.execute(sa.delete(v).where(v.c.dentry_id.in_(node_ids)))
     await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(node_ids)))
+    await recycle.drop_for_dentries(conn, node_ids)
     await conn.execute(sa.delete(d).where(d.c.id.in_(node_ids)))
     return freed
 

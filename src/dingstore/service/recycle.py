@@ -1,0 +1,370 @@
+"""The org's recycle bin (spec §6 H): GetRecycleBin, ListRecycleItems, GetRecycleItem,
+RestoreRecycleItem(s), DeleteRecycleItem(s), ClearRecycleBin, and the purge of items past their
+retention (the housekeeper's).
+
+Sending an entry to the bin (``send``) and restoring it are O(1): the row is marked (unmarked)
+and its ancestors' kept sizes shrink (grow) by its weight; its bytes stay in its space's quota
+all along. A purge releases them: a file, or a folder with nothing at all under it, at once; any
+other folder through the task engine (a DELETE task holding it), which purges whatever lies in
+it. The items nested under an item being purged leave the bin with it, at once.
+
+The choices where the spec is silent are in docs/recycle-bin.md: one bin per org, its id derived
+from the corpId; items newest first; an item restores into its original folder wherever that
+folder now is in its space, or into the space's root when that folder is gone; with OVERWRITE,
+the entry holding its name goes to the bin in its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import RowMapping
+
+from dingstore import errors
+from dingstore.clock import now_ms
+from dingstore.service import bulk, models, tasks, tree
+from dingstore.store import base, dentries, identity, ids, spaces, subtree
+from dingstore.store import recycle as recycle_rows
+from dingstore.store import tasks as task_rows
+from dingstore.store.base import Connection
+
+SCOPE = "ORG"
+LIST_DEFAULT, LIST_MAX = 50, 50
+RESTORE_MAX, PURGE_MAX = 30, 50
+RETENTION_BATCH = 500  # expired items purged per org and transaction
+
+
+def bin_id(corp_id: str) -> str:
+    """The org's recycle bin: a decimal id derived from its corpId (no row of its own)."""
+    digest = hashlib.sha256(f"recycle-bin:{corp_id}".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big") >> 1 or 1)
+
+
+async def send(
+    conn: Connection, actor: models.Actor, row: RowMapping, item_id: int, now: int
+) -> None:
+    """Send a live entry to the org's recycle bin (the caller checked that no task holds it):
+    it and everything under it leave every listing, its ancestors lose its weight, and item
+    ``item_id`` records where it was."""
+    count, size = dentries.weight(row)
+    await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
+    await recycle_rows.insert(
+        conn,
+        id=item_id,
+        corp_id=actor.corp_id,
+        space_id=int(row.space_id),
+        dentry_id=int(row.id),
+        type=row.type,
+        original_parent_id=int(row.parent_id),
+        original_name=row.name,
+        original_path=(await tree.view(conn, actor, row)).path,
+        size=size,
+        operator_id=actor.union_id,
+        operator_time=now,
+    )
+    await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
+
+
+async def purge(
+    conn: Connection,
+    corp_id: str,
+    items: Sequence[RowMapping],
+    *,
+    creator_id: str | None,
+    app_id: str | None,
+    now: int,
+) -> list[int]:
+    """Purge the org's ``items`` for good (the caller holds the org's tree lock and checked
+    that no task holds them). They leave the bin at once, and so do the items nested under
+    them; a file or a folder with nothing under it goes at once, releasing its blobs and quota;
+    any other folder gets a DELETE task (created by ``creator_id``, or by the item's deleter),
+    whose ids are returned. Nothing above an item changes: its weight left its ancestors when
+    it was recycled."""
+    by_space: dict[int, list[RowMapping]] = {}
+    for item in items:
+        by_space.setdefault(int(item.space_id), []).append(item)
+    tops: list[RowMapping] = []
+    for space_id, group in by_space.items():
+        nested = await recycle_rows.under(
+            conn, corp_id, space_id, [int(i.dentry_id) for i in group]
+        )
+        inner = {int(n.id) for n in nested}
+        await recycle_rows.drop(conn, inner)  # their outer item's purge takes them
+        tops += [i for i in group if int(i.id) not in inner]
+    await recycle_rows.drop(conn, [int(i.id) for i in tops])
+    at_once: list[RowMapping] = []
+    tasked: list[RowMapping] = []
+    for item in tops:
+        has_content = item.type == "FOLDER" and await dentries.has_children(
+            conn, int(item.space_id), int(item.dentry_id), every=True
+        )
+        (tasked if has_content else at_once).append(item)
+    if at_once:
+        freed = await subtree.purge_nodes(conn, [int(i.dentry_id) for i in at_once], now)
+        for space_id, size in freed.items():
+            await spaces.charge(conn, space_id, -size)
+    first = await ids.reserve_in(conn, len(tasked)) if tasked else 0
+    for n, item in enumerate(tasked):
+        root, space_id = int(item.dentry_id), int(item.space_id)
+        await tasks.insert_task(
+            conn, first + n, corp_id=corp_id, creator_id=creator_id or item.operator_id,
+            app_id=app_id, kind=bulk.DELETE, payload={"root": root, "space": space_id},
+        )  # fmt: skip
+        await task_rows.hold(conn, first + n, space_id, root)
+    return [first + n for n in range(len(tasked))]
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """Where a restored item is now; for a folder with children, the task that counts them."""
+
+    space_id: int
+    dentry_id: int
+    task_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreItem:
+    """One item of RestoreRecycleItems: restored (``result``), or failed with ``error_code``."""
+
+    item_id: str
+    result: Restored | None = None
+    error_code: str | None = None
+
+
+async def _original_folder(conn: Connection, row: RowMapping) -> int:
+    """Where an item restores: its parent folder when that is a live folder of its space (it may
+    have moved), else the space's root (the folder was purged, or is in the bin, or under a
+    folder that is)."""
+    parent = int(row.parent_id)
+    try:
+        await tree.folder(conn, int(row.space_id), parent)
+    except errors.NotFound:
+        return 0
+    return parent
+
+
+def _item_ids(texts: Sequence[str] | None, limit: int) -> list[tuple[str, int]]:
+    """1 to ``limit`` decimal item ids (as given, and as numbers), else 400
+    ``paramError.recycleItemIds``."""
+    if not texts or len(texts) > limit:
+        raise errors.param_error("recycleItemIds", f"recycleItemIds must hold 1 to {limit} ids")
+    return [(t, tree.parse_id(t, "recycleItemIds")) for t in texts]
+
+
+class RecycleService:
+    def __init__(
+        self,
+        db: base.BaseDatabase,
+        id_allocator: ids.IdAllocator,
+        *,
+        retention_days: float,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._ids = id_allocator
+        self._retention_ms = int(retention_days * 86_400_000)
+        self._wake = wake  # tells the task engine a task was just enqueued
+
+    async def bin(
+        self, actor: models.Actor, scope: str | None, scope_id: str | None
+    ) -> models.RecycleBin:
+        """GetRecycleBin: the org's bin (scope ``ORG``, scopeId its corpId)."""
+        if scope != SCOPE:
+            raise errors.param_error("recycleBinScope", "recycleBinScope must be ORG")
+        if not scope_id:
+            raise errors.param_error("scopeId", "scopeId is required: the corpId")
+        if scope_id != actor.corp_id:
+            raise errors.NotFound("recycleBinNotExist", f"no recycle bin of {scope_id} here")
+        return models.RecycleBin(bin_id(actor.corp_id), SCOPE, actor.corp_id)
+
+    async def list(
+        self,
+        actor: models.Actor,
+        recycle_bin_id: str,
+        *,
+        next_token: str | None,
+        max_results: int | None,
+    ) -> models.Page:
+        """ListRecycleItems: the bin's items, newest first, paged by keyset."""
+        _check_bin(actor, recycle_bin_id)
+        limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
+        after = tree.decode_token(next_token, 2)
+        async with self._db.read() as conn:
+            rows = await recycle_rows.page(conn, actor.corp_id, after=after, limit=limit + 1)
+        items = [models.RecycleItem.from_row(r) for r in rows[:limit]]
+        token = None
+        if len(rows) > limit:
+            token = tree.encode_token([items[-1].operator_time, items[-1].id])
+        return models.Page(items, token)
+
+    async def get(
+        self, actor: models.Actor, recycle_bin_id: str, item_id: str
+    ) -> models.RecycleItem:
+        _check_bin(actor, recycle_bin_id)
+        number = tree.parse_id(item_id, "recycleItemId")
+        async with self._db.read() as conn:
+            row = await recycle_rows.get(conn, actor.corp_id, number)
+        if row is None:
+            raise _no_item(item_id)
+        return models.RecycleItem.from_row(row)
+
+    async def restore(
+        self, actor: models.Actor, recycle_bin_id: str, item_id: str, conflict_strategy: str | None
+    ) -> Restored:
+        """RestoreRecycleItem: back where it was (see ``_original_folder``), at once; a folder
+        with children answers with a task that counts them."""
+        _check_bin(actor, recycle_bin_id)
+        number = tree.parse_id(item_id, "recycleItemId")
+        how = tree.strategy(conflict_strategy)
+        return self._woken(await self._restore(actor, number, how))
+
+    async def restore_many(
+        self,
+        actor: models.Actor,
+        recycle_bin_id: str,
+        item_ids: Sequence[str] | None,
+        conflict_strategy: str | None,
+    ) -> Sequence[RestoreItem]:
+        """RestoreRecycleItems: at most 30 items, each restored as RestoreRecycleItem would;
+        an item's own failure is reported in its result."""
+        _check_bin(actor, recycle_bin_id)
+        how = tree.strategy(conflict_strategy)
+        results = []
+        for text, number in _item_ids(item_ids, RESTORE_MAX):
+            try:
+                restored = self._woken(await self._restore(actor, number, how))
+                results.append(RestoreItem(text, restored))
+            except errors.DingstoreError as exc:
+                if exc.status >= 500:
+                    raise
+                results.append(RestoreItem(text, error_code=exc.code))
+        return results
+
+    async def delete(self, actor: models.Actor, recycle_bin_id: str, item_id: str) -> None:
+        """DeleteRecycleItem: purge it for good (a folder with content through a task)."""
+        _check_bin(actor, recycle_bin_id)
+        await self._purge(actor, [tree.parse_id(item_id, "recycleItemId")])
+
+    async def delete_many(
+        self, actor: models.Actor, recycle_bin_id: str, item_ids: Sequence[str] | None
+    ) -> None:
+        """DeleteRecycleItems: at most 50 items, all purged or (one missing, one held by a
+        task) none."""
+        _check_bin(actor, recycle_bin_id)
+        await self._purge(actor, [number for _, number in _item_ids(item_ids, PURGE_MAX)])
+
+    async def clear(self, actor: models.Actor, recycle_bin_id: str) -> None:
+        """ClearRecycleBin: purge every item of the bin (none, if a task holds one)."""
+        _check_bin(actor, recycle_bin_id)
+        await self._purge(actor, None)
+
+    async def purge_expired(self) -> int:
+        """Purge the items deleted longer than the retention ago (those a running task holds
+        wait for a later pass); returns how many."""
+        now = now_ms()
+        cutoff = now - self._retention_ms
+        async with self._db.read() as conn:
+            orgs = [str(o.corp_id) for o in await identity.list_orgs(conn)]
+        purged, started = 0, False
+        for corp_id in orgs:
+            while True:
+                async with self._db.write() as conn:
+                    await subtree.lock_tree(conn, corp_id)
+                    found = await recycle_rows.of_org(
+                        conn, corp_id, before=cutoff, limit=RETENTION_BATCH
+                    )
+                    free = [i for i in found if await _free(conn, int(i.dentry_id))]
+                    tasked = await purge(conn, corp_id, free, creator_id=None, app_id=None, now=now)
+                purged += len(free)
+                started = started or bool(tasked)
+                if len(found) < RETENTION_BATCH or not free:
+                    break
+        if started:
+            self._wake()
+        return purged
+
+    # --- the work ---------------------------------------------------------------------------
+
+    def _woken(self, result: Restored) -> Restored:
+        if result.task_id is not None:
+            self._wake()
+        return result
+
+    async def _restore(self, actor: models.Actor, number: int, how: str) -> Restored:
+        displaced_id, task_id = await self._ids.next(), await self._ids.next()
+        now = now_ms()
+        async with self._db.write() as conn:
+            await subtree.lock_tree(conn, actor.corp_id)
+            item = await recycle_rows.get(conn, actor.corp_id, number)
+            row = None if item is None else await dentries.get_any(conn, int(item.dentry_id))
+            if item is None or row is None:
+                raise _no_item(str(number))
+            space_id, dentry_id, is_file = int(row.space_id), int(row.id), row.type == "FILE"
+            await tasks.check_free(conn, dentry_id)
+            folder = await _original_folder(conn, row)
+            await tasks.check_free(conn, folder, adding=True)
+            placed = await tree.place(conn, space_id, folder, row.name, how, is_file=is_file)
+            if placed.existing is not None:
+                if how == "RETURN_DENTRY_IF_EXISTS":  # the item stays in the bin
+                    return Restored(space_id, int(placed.existing.id))
+                # OVERWRITE: the entry holding the name goes to the bin in the item's place.
+                await tasks.check_free(conn, int(placed.existing.id))
+                await send(conn, actor, placed.existing, displaced_id, now)
+            await recycle_rows.drop(conn, [number])
+            await dentries.update(
+                conn, dentry_id, status="NORMAL", deleted_at=None, parent_id=folder,
+                name=placed.name,
+            )  # fmt: skip
+            count, size = dentries.weight(row)
+            await dentries.grow_chain(conn, folder, count, size)
+            nested = not is_file and await dentries.has_children(conn, space_id, dentry_id)
+            if nested:
+                await tasks.enqueue(
+                    conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
+                    app_id=actor.app_id, kind=bulk.COUNT,
+                    payload={"root": dentry_id, "space": space_id},
+                )  # fmt: skip
+            return Restored(space_id, dentry_id, task_id if nested else None)
+
+    async def _purge(self, actor: models.Actor, numbers: Sequence[int] | None) -> None:
+        """Purge the items ``numbers`` (None: the whole bin), or fail and change nothing."""
+        now = now_ms()
+        async with self._db.write() as conn:
+            await subtree.lock_tree(conn, actor.corp_id)
+            if numbers is None:
+                items = await recycle_rows.of_org(conn, actor.corp_id)
+            else:
+                items = await recycle_rows.get_many(conn, actor.corp_id, numbers)
+                missing = set(numbers) - {int(i.id) for i in items}
+                if missing:
+                    raise _no_item(str(min(missing)))
+            for item in items:
+                await tasks.check_free(conn, int(item.dentry_id))
+            tasked = await purge(
+                conn, actor.corp_id, items, creator_id=actor.union_id, app_id=actor.app_id, now=now
+            )
+        if tasked:
+            self._wake()
+
+
+def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:
+    if not (recycle_bin_id.isascii() and recycle_bin_id.isdigit() and len(recycle_bin_id) <= 19):
+        raise errors.param_error("recycleBinId", f"no recycle bin has the id {recycle_bin_id!r}")
+    if recycle_bin_id != bin_id(actor.corp_id):
+        raise errors.NotFound("recycleBinNotExist", f"recycle bin {recycle_bin_id} does not exist")
+
+
+def _no_item(item_id: str) -> errors.NotFound:
+    return errors.NotFound("recycleItemNotExist", f"recycle item {item_id} does not exist")
+
+
+async def _free(conn: Connection, dentry_id: int) -> bool:
+    """No running task holds the node (or a subtree around it)."""
+    try:
+        await tasks.check_free(conn, dentry_id)
+    except errors.Conflict:
+        return False
+    return True
