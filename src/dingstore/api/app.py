@@ -20,6 +20,7 @@ from dingstore.api.routes import (
     health,
     oauth2,
     orgs,
+    recycle,
     spaces,
     tasks,
     versions,
@@ -38,6 +39,7 @@ ROUTERS = (
     batch.router,
     tasks.router,
     versions.router,
+    recycle.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dingstore.api import storage_schemas as wire
 from dingstore.blobs.base import Transfer
 from dingstore.clock import iso
@@ -82,6 +84,29 @@ def dentry(d: models.Dentry) -> wire.Dentry:
         },
         uuid=d.uuid,
         category=category(d.extension) if d.type == "FILE" else None,
+    )
+
+
+def outcome(*, is_async: bool, succeeded: bool, error_code: str | None) -> dict[str, Any]:
+    """How one item of a batch went, as its result item says it (spec §1.11): an async item
+    has ``async`` and neither ``success`` nor ``errorCode``; a sync one ``success`` and, when
+    it failed, its ``errorCode``."""
+    if is_async:
+        return {"async_": True}
+    return {"async_": False, "success": succeeded, "error_code": error_code}
+
+
+def recycle_item(item: models.RecycleItem) -> wire.RecycleItem:
+    return wire.RecycleItem(
+        id=str(item.id),
+        space_id=str(item.space_id),
+        dentry_id=str(item.dentry_id),
+        size=item.size,
+        type=item.type,
+        original_name=item.original_name,
+        original_path=item.original_path,
+        operator_id=item.operator_id,
+        operator_time=iso(item.operator_time) or "",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Body, Request
 
-from dingstore.api import responses
+from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation
 from dingstore.service.dentries import BatchItem
@@ -25,9 +25,9 @@ def _items(space_id: str, items: Sequence[BatchItem], *, targets: bool) -> respo
             wire.BatchResultItem(
                 space_id=space_id,
                 dentry_id=item.dentry_id,
-                async_=is_async,
-                success=None if is_async else done is not None,
-                error_code=None if is_async else item.error_code,
+                **views.outcome(
+                    is_async=is_async, succeeded=done is not None, error_code=item.error_code
+                ),
                 task_id=str(done.task_id) if is_async and done else None,
                 target_space_id=str(dentry.space_id) if targets and dentry else None,
                 target_dentry_id=str(dentry.id) if targets and dentry else None,
