@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
 import httpx
@@ -470,6 +470,91 @@ class Storage:
                 return found
         raise AssertionError("ListDentryVersions never reached its last page")
 
+    # --- H. recycle bin ----------------------------------------------------------------------
+
+    def get_recycle_bin(
+        self, scope_id: str | None, scope: str | None = "ORG"
+    ) -> m.GetRecycleBinResponseBodyRecycleBin:
+        """GetRecycleBin; the org's bin has ``scope_id`` = its corpId."""
+        request = m.GetRecycleBinRequest(
+            union_id=self.union_id, recycle_bin_scope=scope, scope_id=scope_id
+        )
+        return self._api.get_recycle_bin_with_options(  # type: ignore[no-any-return]
+            request, self._h(m.GetRecycleBinHeaders), self._rt
+        ).body.recycle_bin
+
+    def recycle_page(
+        self, bin_id: str, *, next_token: str | None = None, max_results: int | None = None
+    ) -> m.ListRecycleItemsResponseBody:
+        """One page of ListRecycleItems."""
+        request = m.ListRecycleItemsRequest(
+            union_id=self.union_id, next_token=next_token, max_results=max_results
+        )
+        return self._api.list_recycle_items_with_options(  # type: ignore[no-any-return]
+            bin_id, request, self._h(m.ListRecycleItemsHeaders), self._rt
+        ).body
+
+    def recycle_items(
+        self, bin_id: str, *, max_results: int | None = None
+    ) -> list[m.ListRecycleItemsResponseBodyRecycleItems]:
+        """Every item of the bin, following ``nextToken`` to the last page (each page checked
+        as ``every_page`` does)."""
+        return every_page(
+            lambda token: self.recycle_page(bin_id, next_token=token, max_results=max_results),
+            lambda page: page.recycle_items,
+            max_results,
+        )
+
+    def get_recycle_item(self, bin_id: str, item_id: str) -> m.GetRecycleItemResponseBodyItem:
+        request = m.GetRecycleItemRequest(union_id=self.union_id)
+        return self._api.get_recycle_item_with_options(  # type: ignore[no-any-return]
+            bin_id, item_id, request, self._h(m.GetRecycleItemHeaders), self._rt
+        ).body.item
+
+    def restore_recycle_item(
+        self, bin_id: str, item_id: str, *, conflict_strategy: str | None = None
+    ) -> m.RestoreRecycleItemResponseBody:
+        option = None
+        if conflict_strategy is not None:
+            option = m.RestoreRecycleItemRequestOption(conflict_strategy=conflict_strategy)
+        request = m.RestoreRecycleItemRequest(union_id=self.union_id, option=option)
+        return self._api.restore_recycle_item_with_options(  # type: ignore[no-any-return]
+            bin_id, item_id, request, self._h(m.RestoreRecycleItemHeaders), self._rt
+        ).body
+
+    def restore_recycle_items(
+        self, bin_id: str, item_ids: list[str] | None, *, conflict_strategy: str | None = None
+    ) -> list[m.RestoreRecycleItemsResponseBodyResultItems]:
+        option = None
+        if conflict_strategy is not None:
+            option = m.RestoreRecycleItemsRequestOption(conflict_strategy=conflict_strategy)
+        request = m.RestoreRecycleItemsRequest(
+            union_id=self.union_id, recycle_item_ids=item_ids, option=option
+        )
+        return self._api.restore_recycle_items_with_options(  # type: ignore[no-any-return]
+            bin_id, request, self._h(m.RestoreRecycleItemsHeaders), self._rt
+        ).body.result_items
+
+    def delete_recycle_item(self, bin_id: str, item_id: str) -> m.DeleteRecycleItemResponseBody:
+        request = m.DeleteRecycleItemRequest(union_id=self.union_id)
+        return self._api.delete_recycle_item_with_options(  # type: ignore[no-any-return]
+            bin_id, item_id, request, self._h(m.DeleteRecycleItemHeaders), self._rt
+        ).body
+
+    def delete_recycle_items(
+        self, bin_id: str, item_ids: list[str] | None
+    ) -> m.DeleteRecycleItemsResponseBody:
+        request = m.DeleteRecycleItemsRequest(union_id=self.union_id, recycle_item_ids=item_ids)
+        return self._api.delete_recycle_items_with_options(  # type: ignore[no-any-return]
+            bin_id, request, self._h(m.DeleteRecycleItemsHeaders), self._rt
+        ).body
+
+    def clear_recycle_bin(self, bin_id: str) -> m.ClearRecycleBinResponseBody:
+        request = m.ClearRecycleBinRequest(union_id=self.union_id)
+        return self._api.clear_recycle_bin_with_options(  # type: ignore[no-any-return]
+            bin_id, request, self._h(m.ClearRecycleBinHeaders), self._rt
+        ).body
+
     # --- E. tasks -----------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> m.GetTaskResponseBodyTask:
@@ -540,3 +625,26 @@ class Storage:
         principal = self.server.run(services.tokens.authenticate(self.token))
         operator = self.server.run(services.identity.operator(principal.corp_id, self.union_id))
         return models.Actor(principal, operator)
+
+
+def every_page(
+    fetch: Callable[[str | None], Any],
+    items_of: Callable[[Any], list[Any] | None],
+    limit: int | None,
+) -> list[Any]:
+    """The items of every page of a listing: ``fetch(nextToken)`` gives a page, ``items_of`` its
+    items; each page is checked to hold at most ``limit`` items and, but for the last, to be
+    full."""
+    found: list[Any] = []
+    token = None
+    for _ in range(10_000):
+        page = fetch(token)
+        items = items_of(page) or []
+        if limit is not None:
+            assert len(items) <= limit
+            assert not page.next_token or len(items) == limit
+        found.extend(items)
+        token = page.next_token
+        if not token:
+            return found
+    raise AssertionError("the listing never reached its last page")
