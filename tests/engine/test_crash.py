@@ -240,14 +240,19 @@ def run(store: Store, server: Server, began: float) -> None:
     )  # fmt: skip
 
     # Permanent delete: nothing of the subtree left, its blobs released, the quota back.
-    lo, hi = purged.node_ids[0], purged.node_ids[-1]
-    assert count(d, d.c.id.between(lo, hi)) == 0
-    assert count(v, v.c.dentry_id.between(lo, hi)) == 0
-    assert count(props, props.c.dentry_id.between(lo, hi)) == 0
-    released = store.run(trees.blob_refcounts(db, purged.blob_ids))
-    assert len(released) == len(purged.blob_ids) and set(released.values()) == {0}
+    assert_purged(store, purged)
     assert tree(purge_in) == [e for e in before[purge_in] if e[0].startswith("/kept")]
     assert quota(purge_in) == kept_by_purge.stored
 
     # And the whole store keeps every invariant: blob references, quotas, no task leftovers.
     assert store.run(trees.problems(db)) == []
+
+
+def assert_purged(store: Store, seeded: trees.Seeded) -> None:
+    """Nothing of a seeded tree is left — no rows, versions or app properties — and every blob
+    it referenced is released."""
+    lo, hi = seeded.node_ids[0], seeded.node_ids[-1]
+    for table, column in ((d, d.c.id), (v, v.c.dentry_id), (props, props.c.dentry_id)):
+        assert store.run(trees.count_where(store.db, table, column.between(lo, hi))) == 0
+    released = store.run(trees.blob_refcounts(store.db, seeded.blob_ids))
+    assert len(released) == len(seeded.blob_ids) and set(released.values()) == {0}
