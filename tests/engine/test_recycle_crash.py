@@ -3,7 +3,7 @@ while it restores a batch of folders from one org's bin and purges another org's
 and restarted on the same store each time. Nothing may be lost or done twice: the trees, quotas,
 blob references and task counts must come out exact.
 
-* ClearRecycleBin (two 10k-node folders holding nested items, and loose items): its purge
+* ClearRecycleBin (two 20k-node folders holding nested items, and loose items): its purge
   tasks are killed as tests/engine/test_crash.py kills tasks: each round waits for the new
   process to hold their leases, and each task must take ``KILLS`` kills while it did.
 * RestoreRecycleItems (30 folders, 20k nodes): each restore is one O(1) transaction and a
@@ -34,7 +34,7 @@ from tests.storage import Storage
 
 RESTORED = 30  # folders restored in one batch (the most RestoreRecycleItems takes)
 RESTORED_SIZE = 667  # nodes each: 20k in all
-PURGED_SIZE = 10_000  # nodes of each of the two folders ClearRecycleBin purges
+PURGED_SIZE = 20_000  # nodes of each of the two folders ClearRecycleBin purges
 KILLS = 5
 
 
@@ -81,11 +81,12 @@ def run(store: Store, server: Server) -> None:
     for tree in restored:
         rs.delete(str(restore_in), str(tree.root_id), to_recycle_bin=True)
     restorer_tasks = set(store.run(trees.task_rows(db)))
-    # The bin to clear: in each big folder two subfolders and a file recycled first (items
-    # inside the folder's item), then the folder; a loose file. Cleared last, so that the
+    # The bin to clear: in each big folder two subfolders and a file of a third recycled first
+    # (items inside the folder's item), then the folder; a loose file. Cleared last, so that the
     # first round finds its purges at their start.
     for tree in purged:
-        folders, files = _children(store, tree.root_id)
+        folders, _ = _children(store, tree.root_id)
+        _, files = _children(store, folders[2])
         for node in (*folders[:2], files[0]):
             ps.delete(str(purge_in), str(node), to_recycle_bin=True)
         ps.delete(str(purge_in), str(tree.root_id), to_recycle_bin=True)
