@@ -10,9 +10,10 @@
 names for the two) narrows the set. PostgreSQL is expected at ``DINGSTORE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432``), and a test fails, not skips, when it is not there.
 
-A test about dingstore's own data plane carries ``@pytest.mark.data_plane``: it is generated for
-the embedded shape only (the scale-out shape has no data plane; its transfers are the object
-store's), and not at all when the set is narrowed to ``scale-out``.
+A test of what only one shape has is generated for that shape alone, never skipped: mark it
+``@pytest.mark.shapes(backends.EMBEDDED)`` (dingstore's own data plane, ``/_blobs/``: the
+scale-out shape's transfers are the object store's) or ``@pytest.mark.shapes(backends.SCALE_OUT)``
+(PostgreSQL's LISTEN/NOTIFY, deadlocks). A run narrowed to the other shape leaves it out.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _shapes(value: str) -> list[str]:
     return list(dict.fromkeys(_NAMES[name] for name in named))
 
 
-SHAPES = _shapes(os.environ.get("DINGSTORE_TEST_BACKENDS", f"{EMBEDDED},{SCALE_OUT}"))
+SHAPES = _shapes(os.environ.get("DINGSTORE_TEST_BACKENDS") or f"{EMBEDDED},{SCALE_OUT}")
 
 
 async def _admin(sql: str) -> None:

@@ -43,29 +43,34 @@ def s3_bucket(moto_s3: MotoS3) -> Iterator[str]:
     moto_s3.drop(bucket)
 
 
+def _shapes_for(node: pytest.Item) -> list[str]:
+    """The shapes of the run a test is generated for: all, or those its ``shapes`` mark names."""
+    mark = node.get_closest_marker("shapes")
+    if mark is None:
+        return backends.SHAPES
+    if not mark.args or not set(mark.args) <= {backends.EMBEDDED, backends.SCALE_OUT}:
+        raise ValueError(f"{node.nodeid}: shapes{mark.args} must name embedded and/or scale-out")
+    return [s for s in backends.SHAPES if s in mark.args]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses ``shape`` (through ``database_url``, ``blob_url``, ``make_server``,
-    ``server``, ...) runs once per shape; a ``data_plane`` test on the embedded shape only."""
-    if "shape" not in metafunc.fixturenames:
-        return
-    shapes = backends.SHAPES
-    if metafunc.definition.get_closest_marker("data_plane") is not None:
-        shapes = [s for s in shapes if s == backends.EMBEDDED]
-    metafunc.parametrize("shape", shapes, indirect=True)
+    ``server``, ...) runs once per shape, or only on those its ``shapes`` mark names."""
+    if "shape" in metafunc.fixturenames:
+        metafunc.parametrize("shape", _shapes_for(metafunc.definition), indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With the set narrowed to scale-out, ``data_plane`` tests have no shape: not run, rather
+    """A test whose shapes the run leaves out (``DINGSTORE_TEST_BACKENDS``) is not run, rather
     than reported as skipped."""
-    if backends.EMBEDDED in backends.SHAPES:
-        return
     unshaped = [
         item
         for item in items
-        if item.get_closest_marker("data_plane") and "shape" in getattr(item, "fixturenames", ())
+        if "shape" in getattr(item, "fixturenames", ()) and not _shapes_for(item)
     ]
-    config.hook.pytest_deselected(items=unshaped)
-    items[:] = [item for item in items if item not in unshaped]
+    if unshaped:
+        config.hook.pytest_deselected(items=unshaped)
+        items[:] = [item for item in items if item not in unshaped]
 
 
 @pytest.fixture

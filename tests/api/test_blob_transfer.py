@@ -1,8 +1,8 @@
 """The data plane through real HTTP: signed PUTs and GETs against ``/_blobs/{key}``, with the
 targets the blob store hands out (what GetFileUploadInfo / GetFileDownloadInfo will return).
 
-Only the embedded shape has this data plane (``data_plane``); in the scale-out shape the object
-store answers transfers itself (``tests/test_s3_files.py``)."""
+Only the embedded shape has this data plane; in the scale-out shape the object store answers
+transfers itself (``tests/test_s3_files.py``)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import pytest
 
 from dingstore.api.routes.blobs import RangeNotSatisfiable, parse_range
 from dingstore.blobs import base, signing
+from tests import backends
 from tests.live import LiveServer
 
-pytestmark = pytest.mark.data_plane
+pytestmark = pytest.mark.shapes(backends.EMBEDDED)
 
 MB = 1_000_000
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from dingstore.store.schema import dentries, uploads
+from tests import backends
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
@@ -199,7 +200,7 @@ def test_upload_errors_change_nothing(st: Storage, server: LiveServer) -> None:
     assert sdk_error(lambda: st.commit(space.id, "nope", "n.txt")).code == "paramError.uploadKey"
 
 
-@pytest.mark.data_plane  # an object store checks its own signatures
+@pytest.mark.shapes(backends.EMBEDDED)  # the data plane's signature; S3 checks its own
 def test_a_tampered_upload_signature_stores_nothing(st: Storage) -> None:
     space = st.new_space()
     info = st.upload_info(space.id)
