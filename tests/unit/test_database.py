@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dingstore import errors
 from dingstore.store import base, database, postgres, schema
 from dingstore.store import tasks as task_rows
+from tests import backends
 
 _t = schema.orgs
 _BY_ID = base.prepared(sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c")))
@@ -105,9 +106,8 @@ async def test_listeners_hear_announcements_when_they_commit(db: base.BaseDataba
         await asyncio.gather(listening, return_exceptions=True)
 
 
+@pytest.mark.shapes(backends.SCALE_OUT)  # PostgreSQL's listener connection
 async def test_a_lost_listener_connection_listens_again(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's listener connection")
     db = await database.open_database(database_url)
     heard = asyncio.Event()
     listening = asyncio.create_task(db.listen(task_rows.CHANNEL, heard.set))
@@ -134,9 +134,8 @@ async def test_a_lost_listener_connection_listens_again(database_url: str) -> No
         await db.close()
 
 
+@pytest.mark.shapes(backends.SCALE_OUT)  # one writer at a time: SQLite never deadlocks
 async def test_a_deadlock_victim_is_told_to_retry(db: base.BaseDatabase) -> None:
-    if db.dialect == "sqlite":
-        pytest.skip("one writer at a time: SQLite never deadlocks")
     async with db.write() as conn:
         for n in (1, 2):
             await conn.execute(sa.insert(_t).values(corp_id=f"ding{n}", name="x", created_at=n))
