@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from dingstore.settings import Settings
 from dingstore.store import postgres
+from tests import backends
 from tests.engine import trees
 
 POLL = 60.0  # seconds: a task picked up sooner was announced, not polled for
@@ -109,11 +110,10 @@ def test_a_task_enqueued_in_the_process_wakes_its_workers(
         store.close()
 
 
+@pytest.mark.shapes(backends.SCALE_OUT)  # on SQLite the workers of other processes poll
 def test_a_task_enqueued_by_another_process_wakes_a_worker_through_notify(
     tmp_path: Path, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("on SQLite the workers of other processes poll")
     store = trees.Store(Settings(data_dir=tmp_path, database_url=database_url))
     log = tmp_path / "worker.log"
     out: IO[bytes] = log.open("wb")
