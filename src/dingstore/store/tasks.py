@@ -46,14 +46,6 @@ async def get_public(conn: Connection, task_id: int) -> RowMapping | None:
     return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
 
 
-async def progress(conn: Connection, task_id: int) -> RowMapping | None:
-    """Where a running task stands: status, cursor, size."""
-    stmt = sa.select(tasks.c.status, tasks.c.cursor, tasks.c.total_count).where(
-        tasks.c.id == task_id
-    )
-    return (await conn.execute(stmt)).mappings().first()
-
-
 async def update(conn: Connection, task_id: int, **values: Any) -> None:
     await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
 

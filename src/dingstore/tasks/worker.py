@@ -125,9 +125,10 @@ class WorkerPool:
             if handler is None:
                 raise SystemicFailure("systemError")
             while not self._stopping:
-                if await self._step(handler, task, owner):
+                stepped = await self._step(handler, task, owner)
+                if stepped is None:
                     return
-                task = await self._reload(task)
+                task = stepped
             async with self.db.write() as conn:
                 await queue.release(conn, task.id, owner)
         except queue.LeaseLost:
@@ -138,15 +139,21 @@ class WorkerPool:
             log.exception("task %s failed unexpectedly", task.id)
             await self._end(task, owner, "systemError")
 
-    async def _step(self, handler: Handler, task: queue.Claimed, owner: str) -> bool:
-        """One fenced transaction; True when the task has ended."""
+    async def _step(
+        self, handler: Handler, task: queue.Claimed, owner: str
+    ) -> queue.Claimed | None:
+        """One fenced transaction. Returns the task as its row now stands (only this worker
+        writes it while the lease is its own, so no need to read it back), or None when the
+        task has ended."""
         while True:
             try:
                 async with self.db.write() as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms)
+                    now = task
                     if task.status == "INIT":
                         total, result = await handler.start(conn, task)
                         await queue.begin(conn, task.id, total)
+                        now = dataclasses.replace(task, status="IN_PROGRESS", total_count=total)
                     else:
                         result = await handler.step(conn, task, self.chunk)
                     await queue.advance(
@@ -159,21 +166,11 @@ class WorkerPool:
                     )
                     if result.done:
                         await queue.finish(conn, task.id)
-                    return result.done
+                # Committed.
+                return None if result.done else dataclasses.replace(now, cursor=result.cursor)
             except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
                 log.warning("task %s: step deferred: %s", task.id, exc)
                 await asyncio.sleep(0.2)
-
-    async def _reload(self, task: queue.Claimed) -> queue.Claimed:
-        async with self.db.read() as conn:
-            row = await task_rows.progress(conn, task.id)
-        assert row is not None
-        return dataclasses.replace(
-            task,
-            status=row.status,
-            cursor=dict(row.cursor) if row.cursor is not None else None,
-            total_count=row.total_count,
-        )
 
     async def _end(self, task: queue.Claimed, owner: str, code: str) -> None:
         try:
