@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dingstore import errors
-from dingstore.store import base
+from dingstore.store import base, subtree
 from dingstore.store import tasks as task_rows
 from dingstore.tasks import queue
 
@@ -149,6 +149,10 @@ class WorkerPool:
             try:
                 async with self.db.write() as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms)
+                    # Steps change the org's tree (rows, subtree sizes, quotas) as requests do:
+                    # on PostgreSQL they take its tree lock too, so neither deadlocks nor reads
+                    # sizes the other is changing.
+                    await subtree.lock_tree(conn, task.corp_id)
                     now = task
                     if task.status == "INIT":
                         total, result = await handler.start(conn, task)
