@@ -9,8 +9,8 @@ import cachetools
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import credentials, models, scopes
-from dingstore.store import base, identity, ids, schema
+from dingstore.service import access, credentials, models, scopes
+from dingstore.store import base, identity, ids, permissions, schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,41 @@ class IdentityService:
                 "permissionDenied", f"unionId {union_id} is not a user of organization {corp_id}"
             )
         return user
+
+    # --- departments, tags and conversations ---------------------------------------------------
+
+    async def _group_user(
+        self, conn: base.Connection, corp_id: str, kind: str, group_id: str, union_id: str
+    ) -> None:
+        if kind not in access.GROUP_KINDS:
+            raise errors.BadRequest(
+                "paramError", f"kind must be one of {', '.join(access.GROUP_KINDS)}"
+            )
+        if not group_id or len(group_id) > 128:
+            raise errors.BadRequest("paramError", "a group id is 1 to 128 characters")
+        row = await identity.get_user(conn, union_id)
+        if row is None or row.corp_id != corp_id:
+            raise errors.NotFound("userNotExist", f"no user {union_id} in organization {corp_id}")
+
+    async def add_to_group(self, corp_id: str, kind: str, group_id: str, union_id: str) -> None:
+        """Put the user in a department, tag or conversation of their org: grants to it reach
+        them (service/access.py)."""
+        async with self._db.write() as conn:
+            await self._group_user(conn, corp_id, kind, group_id, union_id)
+            await permissions.add_member(conn, corp_id, kind, group_id, union_id)
+
+    async def remove_from_group(
+        self, corp_id: str, kind: str, group_id: str, union_id: str
+    ) -> bool:
+        async with self._db.write() as conn:
+            await self._group_user(conn, corp_id, kind, group_id, union_id)
+            return await permissions.remove_member(conn, corp_id, kind, group_id, union_id)
+
+    async def groups(self, corp_id: str, kind: str | None = None) -> list[models.GroupMember]:
+        async with self._db.read() as conn:
+            await self._require_org(conn, corp_id)
+            rows = await permissions.members_of(conn, corp_id, kind)
+        return [models.GroupMember(r.corp_id, r.kind, r.group_id, r.union_id) for r in rows]
 
     # --- apps -------------------------------------------------------------------------------
 

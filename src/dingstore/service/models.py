@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -24,6 +24,16 @@ class User:
     @classmethod
     def from_row(cls, row: Any) -> User:
         return cls(row.union_id, row.corp_id, row.user_id, row.name, bool(row.is_admin))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """A user in a department, tag or conversation (``kind`` DEPT, TAG or CONVERSATION)."""
+
+    corp_id: str
+    kind: str
+    group_id: str
+    union_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +101,9 @@ class Actor:
 
     principal: Principal
     operator: User
+    # What one request has worked out about the operator (service/access.py: their member keys,
+    # their role on nodes); an Actor lives for one request or one task step.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def corp_id(self) -> str:

@@ -293,3 +293,41 @@ task_holds = sa.Table(
     sa.Column("space_id", sa.BigInteger, nullable=False),
     sa.Index("ix_task_holds_space", "space_id"),
 )
+
+# --- permissions ------------------------------------------------------------------------------
+
+# Users' departments, tags and conversations, as the admin CLI records them: what a grant to a
+# DEPT, TAG or CONVERSATION member reaches.
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # DEPT, TAG or CONVERSATION
+    sa.Column("group_id", sa.String(128), primary_key=True),
+    sa.Column("union_id", sa.String(64), primary_key=True),
+    sa.Index("ix_group_members_user", "union_id"),
+)
+
+# A role granted on a node (``dentry_id`` 0: the whole space) to a member. ``member`` is the one
+# key a user's memberships are matched on (service/access.py: ``USER:<unionId>``,
+# ``ORG:<corpId>``, ``DEPT:<corpId>:<deptId>``, ...); ``rank`` orders the roles, so a node's
+# effective role is the highest rank granted on it or on an ancestor. An APP space's grants
+# expire (``expires_at``); NULL is permanent.
+permissions = sa.Table(
+    "permissions",
+    metadata,
+    sa.Column("space_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("member", sa.String(256), primary_key=True),
+    sa.Column("role_id", sa.String(16), primary_key=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("member_type", sa.String(16), nullable=False),
+    sa.Column("member_id", sa.String(128), nullable=False),
+    sa.Column("member_corp_id", sa.String(64)),
+    sa.Column("expires_at", sa.BigInteger),
+    sa.Column("operator_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_permissions_member", "space_id", "member"),
+    sa.Index("ix_permissions_expires_at", "expires_at"),
+)
