@@ -16,6 +16,7 @@ keys the SDK loses (spec §8.2).
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
@@ -27,6 +28,8 @@ from dingstore.service import models
 from tests.conftest import Tenant
 from tests.live import LiveServer, Sdk
 
+Member = tuple[str, str] | tuple[str, str, str | None]
+"""A permission member as (type, id) or (type, id, corpId)."""
 Property = tuple[str, str, str]
 """An app property as (name, value, visibility)."""
 PartTarget: TypeAlias = (
@@ -555,6 +558,109 @@ class Storage:
             bin_id, request, self._h(m.ClearRecycleBinHeaders), self._rt
         ).body
 
+    # --- I. permissions ------------------------------------------------------------------------
+
+    def add_permission(
+        self,
+        space_id: str,
+        dentry_id: str,
+        role_id: str | None,
+        members: Sequence[Member] | None,
+        *,
+        duration: int | None = None,
+    ) -> m.AddPermissionResponseBody:
+        """AddPermission of ``role_id`` to ``members`` on the node (``"0"``: the whole space)."""
+        request = m.AddPermissionRequest(
+            union_id=self.union_id,
+            role_id=role_id,
+            members=_members(m.AddPermissionRequestMembers, members),
+            option=None if duration is None else m.AddPermissionRequestOption(duration=duration),
+        )
+        return self._api.add_permission_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.AddPermissionHeaders), self._rt
+        ).body
+
+    def update_permission(
+        self,
+        space_id: str,
+        dentry_id: str,
+        role_id: str | None,
+        members: Sequence[Member] | None,
+        *,
+        duration: int | None = None,
+    ) -> m.UpdatePermissionResponseBody:
+        option = None if duration is None else m.UpdatePermissionRequestOption(duration=duration)
+        request = m.UpdatePermissionRequest(
+            union_id=self.union_id,
+            role_id=role_id,
+            members=_members(m.UpdatePermissionRequestMembers, members),
+            option=option,
+        )
+        return self._api.update_permission_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.UpdatePermissionHeaders), self._rt
+        ).body
+
+    def delete_permission(
+        self, space_id: str, dentry_id: str, role_id: str | None, members: Sequence[Member] | None
+    ) -> m.DeletePermissionResponseBody:
+        request = m.DeletePermissionRequest(
+            union_id=self.union_id,
+            role_id=role_id,
+            members=_members(m.DeletePermissionRequestMembers, members),
+        )
+        return self._api.delete_permission_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.DeletePermissionHeaders), self._rt
+        ).body
+
+    def permissions_page(
+        self,
+        space_id: str,
+        dentry_id: str,
+        *,
+        roles: list[str] | None = None,
+        next_token: str | None = None,
+        max_results: int | None = None,
+    ) -> m.ListPermissionsResponseBody:
+        """One page of ListPermissions."""
+        option = m.ListPermissionsRequestOption(
+            filter_role_ids=roles, next_token=next_token, max_results=max_results
+        )
+        request = m.ListPermissionsRequest(union_id=self.union_id, option=option)
+        return self._api.list_permissions_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.ListPermissionsHeaders), self._rt
+        ).body
+
+    def permissions(
+        self,
+        space_id: str,
+        dentry_id: str,
+        *,
+        roles: list[str] | None = None,
+        max_results: int | None = None,
+    ) -> list[m.ListPermissionsResponseBodyPermissions]:
+        """Every grant ListPermissions shows on the node, following ``nextToken``."""
+        return every_page(
+            lambda token: self.permissions_page(
+                space_id, dentry_id, roles=roles, next_token=token, max_results=max_results
+            ),
+            lambda page: page.permissions,
+            max_results,
+        )
+
+    def batch_query_roles(self, space_id: str, dentry_ids: list[str]) -> dict[str, list[str]]:
+        """BatchQueryRoles: the operator's role ids on each dentry, read from the raw body (the
+        SDK model loses ``roleMap``'s keys, spec §8.2) after checking the SDK call succeeds."""
+        request = m.BatchQueryRolesRequest(union_id=self.union_id, dentry_id_list=dentry_ids)
+        self._api.batch_query_roles_with_options(
+            space_id, request, self._h(m.BatchQueryRolesHeaders), self._rt
+        )
+        body = self.raw_ok(
+            "POST",
+            f"/spaces/{space_id}/dentries/permissions/roles/batchQuery",
+            params={"dentryIdList": json.dumps(dentry_ids)},
+        )
+        return {k: [r["id"] for r in v] for k, v in body["roleMap"].items()}
+
     # --- E. tasks -----------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> m.GetTaskResponseBodyTask:
@@ -625,6 +731,12 @@ class Storage:
         principal = self.server.run(services.tokens.authenticate(self.token))
         operator = self.server.run(services.identity.operator(principal.corp_id, self.union_id))
         return models.Actor(principal, operator)
+
+
+def _members(kind: type[Any], members: Sequence[Member] | None) -> list[Any] | None:
+    if members is None:
+        return None
+    return [kind(type=x[0], id=x[1], corp_id=x[2] if len(x) > 2 else None) for x in members]
 
 
 def every_page(
