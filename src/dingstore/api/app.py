@@ -20,6 +20,7 @@ from dingstore.api.routes import (
     health,
     oauth2,
     orgs,
+    permissions,
     recycle,
     spaces,
     tasks,
@@ -40,6 +41,7 @@ ROUTERS = (
     tasks.router,
     versions.router,
     recycle.router,
+    permissions.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )

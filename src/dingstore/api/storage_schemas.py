@@ -469,3 +469,63 @@ class BatchRestoreResponse(Wire):
 
 class RecycleItemIdsRequest(Wire):
     recycle_item_ids: list[str] | None = None
+
+
+# --- I. permissions -----------------------------------------------------------------------
+
+
+class PermissionMember(Wire):
+    type: str | None = None
+    id: str | None = None
+    corp_id: str | None = None
+
+
+class PermissionOption(Wire):
+    duration: int | None = None
+
+
+class PermissionRequest(Wire):
+    """AddPermission, UpdatePermission and DeletePermission (which sends no ``option``)."""
+
+    role_id: str | None = None
+    members: list[PermissionMember] | None = None
+    option: PermissionOption | None = None
+
+
+class ListPermissionsOption(Wire):
+    next_token: str | None = None
+    max_results: int | None = None
+    filter_role_ids: list[str] | None = None
+
+
+class ListPermissionsRequest(Wire):
+    option: ListPermissionsOption | None = None
+
+
+class PermissionRole(Wire):
+    id: str
+    name: str
+
+
+class Permission(Wire):
+    space_id: str
+    dentry_id: str
+    member: PermissionMember
+    role: PermissionRole
+    duration: int
+    create_time: str
+    modified_time: str
+    operator_id: str
+
+
+class PermissionsPage(Wire):
+    permissions: list[Permission]
+    next_token: str | None = None
+
+
+class BatchQueryRolesQuery(Wire):
+    dentry_id_list: str | None = None
+
+
+class BatchQueryRolesResponse(Wire):
+    role_map: dict[str, list[PermissionRole]]

@@ -11,6 +11,7 @@ from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
+from dingstore.service.permissions import PermissionService
 from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
@@ -38,6 +39,7 @@ class Services:
     versions: VersionService
     properties: PropertyService
     recycle: RecycleService
+    permissions: PermissionService
     engine: WorkerPool
 
     async def close(self) -> None:
@@ -85,6 +87,7 @@ async def open_services(settings: Settings) -> Services:
     recycle = RecycleService(
         db, allocator, retention_days=settings.recycle_retention_days, wake=engine.wake
     )
+    grants = PermissionService(db)
     return Services(
         settings=settings,
         db=db,
@@ -98,7 +101,7 @@ async def open_services(settings: Settings) -> Services:
         tokens=tokens,
         tasks=tasks,
         housekeeper=Housekeeper(
-            tokens, tasks, files, recycle, interval=settings.housekeeping_interval
+            tokens, tasks, files, recycle, grants, interval=settings.housekeeping_interval
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
@@ -109,5 +112,6 @@ async def open_services(settings: Settings) -> Services:
         versions=VersionService(db, retention=settings.version_retention),
         properties=PropertyService(db),
         recycle=recycle,
+        permissions=grants,
         engine=engine,
     )

@@ -1,5 +1,6 @@
-"""Periodic upkeep of a store: expired tokens, finished tasks past their retention, recycle-bin
-items past theirs, expired uploads and the bytes of blobs nothing references any more.
+"""Periodic upkeep of a store: expired tokens and grants, finished tasks past their retention,
+recycle-bin items past theirs, expired uploads and the bytes of blobs nothing references any
+more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap."""
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.service.files import FileService
+from dingstore.service.permissions import PermissionService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
@@ -24,6 +26,7 @@ class Housekeeper:
     tasks: TaskService
     files: FileService
     recycle: RecycleService
+    permissions: PermissionService
     interval: float = 300.0
 
     async def sweep(self) -> dict[str, int]:
@@ -31,6 +34,7 @@ class Housekeeper:
         return {
             "tokens": await self.tokens.purge_expired(),
             "tasks": await self.tasks.purge_expired(),
+            "permissions": await self.permissions.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass
             "recycle_items": await self.recycle.purge_expired(),
             **await self.files.collect(),

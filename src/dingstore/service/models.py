@@ -204,3 +204,20 @@ class RecycleItem:
     @classmethod
     def from_row(cls, row: Any) -> RecycleItem:
         return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A grant set on a node (``dentry_id`` 0: the whole space). ``duration``: the seconds left
+    before a temporary grant expires, -1 for a permanent one."""
+
+    space_id: int
+    dentry_id: int
+    member_type: str
+    member_id: str
+    member_corp_id: str | None
+    role_id: str
+    duration: int
+    operator_id: str
+    created_at: int
+    modified_at: int
