@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dingstore.settings import Settings
-from tests.conftest import sdk_error
+from tests.conftest import Tenant, sdk_error
 from tests.live import LiveServer, Sdk
+from tests.storage import Storage
 
 
 def admin(store: Settings | Path, *args: str, ok: bool = True) -> dict[str, Any]:
@@ -103,6 +104,62 @@ def test_suite_create_and_authorize(server: LiveServer, sdk: Sdk) -> None:
         suite["suiteKey"], suite["suiteSecret"], corp_id, ticket
     ).access_token
     assert sdk_error(lambda: sdk.get_task(token, "1", user["unionId"])).code == "taskNotExist"
+
+
+def test_groups_decide_whom_a_dept_grant_reaches(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    data, corp_id = server.settings, tenant.corp_id
+    st = Storage.of(server, sdk, tenant)
+    bob = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Bob")["unionId"]
+    space = st.new_space(owner_type="USER")
+    folder = st.add_folder(space.id, "docs")
+    st.add_permission(space.id, folder.id, "EDITOR", [("DEPT", "42", corp_id)])
+    as_bob = st.as_user(bob)
+    assert as_bob.batch_query_roles(space.id, [folder.id]) == {folder.id: []}
+
+    dept = ["--corp-id", corp_id, "--kind", "DEPT", "--group", "42", "--user", bob]
+    added = admin(data, "group", "add", *dept)
+    assert added == {"corpId": corp_id, "kind": "DEPT", "groupId": "42", "unionId": bob}
+    assert admin(data, "group", "add", *dept) == added  # already in: no change
+    tag = ["--corp-id", corp_id, "--kind", "tag", "--group", "42", "--user", bob]
+    assert admin(data, "group", "add", *tag)["kind"] == "TAG"
+    assert as_bob.batch_query_roles(space.id, [folder.id]) == {folder.id: ["EDITOR"]}
+
+    listed = admin(data, "group", "list", "--corp-id", corp_id)["members"]
+    assert [(m["kind"], m["groupId"], m["unionId"]) for m in listed] == [
+        ("DEPT", "42", bob), ("TAG", "42", bob),
+    ]  # fmt: skip
+    assert admin(data, "group", "list", "--corp-id", corp_id, "--kind", "DEPT")["members"] == [
+        added
+    ]
+
+    assert admin(data, "group", "remove", *dept) == {**added, "removed": True}
+    assert as_bob.batch_query_roles(space.id, [folder.id]) == {folder.id: []}
+    assert admin(data, "group", "remove", *dept)["removed"] is False
+    assert [m["kind"] for m in admin(data, "group", "list", "--corp-id", corp_id)["members"]] == [
+        "TAG"
+    ]
+
+
+def test_group_errors_are_clean(server: LiveServer, tenant: Tenant) -> None:
+    data, corp_id = server.settings, tenant.corp_id
+    bob = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Bob")["unionId"]
+    member = ["--group", "42", "--user", bob]
+    cases = {
+        "userNotExist": ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "1",
+                         "--user", "nobody"],
+        "no user": ["remove", "--corp-id", "dingnope", "--kind", "DEPT", *member],
+        "orgNotExist": ["list", "--corp-id", "dingnope"],
+        "is not one of DEPT, TAG, CONVERSATION": ["add", "--corp-id", corp_id, "--kind", "TEAM",
+                                                  *member],
+        "1 to 128 characters": ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "",
+                                "--user", bob],
+    }  # fmt: skip
+    for expected, args in cases.items():
+        stderr = admin(data, "group", *args, ok=False)["stderr"]
+        assert expected in stderr and "Traceback" not in stderr, stderr
+    assert admin(data, "group", "list", "--corp-id", corp_id)["members"] == []
 
 
 def test_errors_are_clean(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``dingstore admin``: orgs, users, apps and suites, on the store a server may be using."""
+"""``dingstore admin``: orgs, users, groups, apps and suites, on the store a server may be
+using."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from dingstore.cli import groups
 from dingstore.cli.common import (
     DatabaseUrl,
     DataDir,
@@ -19,13 +21,16 @@ from dingstore.cli.common import (
 from dingstore.service import models, scopes
 from dingstore.service.container import Services
 
-app = typer.Typer(help="Manage orgs, users, apps and third-party suites.", no_args_is_help=True)
+app = typer.Typer(
+    help="Manage orgs, users, their groups, apps and third-party suites.", no_args_is_help=True
+)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
 app_app = typer.Typer(help="Internal apps (appKey / appSecret).", no_args_is_help=True)
 suite_app = typer.Typer(help="Third-party enterprise apps (suites).", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
+app.add_typer(groups.app, name="group")
 app.add_typer(app_app, name="app")
 app.add_typer(suite_app, name="suite")
 

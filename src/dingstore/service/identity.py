@@ -119,6 +119,7 @@ class IdentityService:
             )
         if not group_id or len(group_id) > 128:
             raise errors.BadRequest("paramError", "a group id is 1 to 128 characters")
+        await self._require_org(conn, corp_id)
         row = await identity.get_user(conn, union_id)
         if row is None or row.corp_id != corp_id:
             raise errors.NotFound("userNotExist", f"no user {union_id} in organization {corp_id}")
