@@ -1,5 +1,6 @@
 """A real dingstore server on a free loopback port, run in a thread of the test process, and
-the official DingTalk SDK pointed at it.
+the official DingTalk SDK pointed at it; and ``python -m dingstore`` as an OS process, for what
+only a process shows (signals, restarts, what it prints).
 
 Running in-process lets a test reach the server's services (to create task rows the way the
 engine would, or to make a service fail on purpose) while every call still crosses real HTTP.
@@ -8,12 +9,19 @@ engine would, or to make a service fail on purpose) while every call still cross
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
+import httpx
 import uvicorn
 from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models
 from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient
@@ -84,6 +92,104 @@ class LiveServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+@dataclass
+class DingstoreProcess:
+    """``python -m dingstore ARGS`` as an OS process, started, SIGKILLed, restarted or stopped
+    at will. ``env`` is laid over the test's environment; the process's stdout and stderr go to
+    ``<log_dir>/<name>-<n>.log`` for its ``n``-th start."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_dir: Path
+    port: int | None = None  # an API process: ``wait_ready`` awaits its health
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        assert self.port is not None
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}-{self.starts}.log"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> DingstoreProcess:
+        self.starts += 1
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dingstore", *self.args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60, interval: float = 0.05) -> None:
+        """For an API process, until ``/healthz`` answers; for a worker, only that it lives."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while self.port is not None and time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            try:
+                if httpx.get(f"http://{self.endpoint}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(interval)
+        assert self.process.poll() is None, self.log()
+        assert self.port is None, f"{self.name} did not become healthy:\n{self.log()}"
+
+    def kill(self) -> None:
+        """SIGKILL, if it runs, and reap it."""
+        if self.process is not None and self.running:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self._close_log()
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; the exit status (None if it had to be killed, or never started)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is not None:
+            self._close_log()
+            return self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            code = None
+        self._close_log()
+        return code
+
+    def output(self) -> str:
+        """Everything the latest start printed, so far."""
+        path = self.log_path
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log(self) -> str:
+        """The end of :meth:`output`, for an assertion's message."""
+        return self.output()[-4000:]
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 @dataclass

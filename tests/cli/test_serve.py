@@ -3,68 +3,33 @@ graceful SIGTERM, and no second announcement."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from tests.conftest import sdk_error
-from tests.live import Sdk, free_port
+from tests.live import DingstoreProcess, Sdk, free_port
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dingstore",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+def serve(data_dir: Path, port: int) -> DingstoreProcess:
+    args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+    return DingstoreProcess("serve", args, {"DINGSTORE_LOG_LEVEL": "WARNING"}, data_dir, port=port)
 
 
-def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
-
-
-def stop(process: subprocess.Popen[str], data_dir: Path) -> str:
-    """SIGTERM; uvicorn shuts down gracefully, then re-raises the signal (its exit status)."""
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode in (0, -signal.SIGTERM), err
+def stop(process: DingstoreProcess, data_dir: Path) -> str:
+    """SIGTERM; uvicorn shuts down gracefully, then re-raises the signal (its exit status). What
+    the process printed."""
+    assert process.stop() in (0, -signal.SIGTERM), process.log()
     # The lifespan closed every connection: SQLite checkpointed and removed its WAL.
     assert not (data_dir / "dingstore.db-wal").exists()
-    return out
+    return process.output()
 
 
 def test_first_start_prints_working_credentials_once(tmp_path: Path) -> None:
     port = free_port()
-    process = start(tmp_path, port)
+    process = serve(tmp_path, port).start()
     try:
-        wait_healthy(port, process)
+        process.wait_ready(timeout=30, interval=0.1)
     finally:
         out = stop(process, tmp_path)
     fields = dict(re.findall(r"│ (corpId|unionId|appKey|appSecret)\s+(\S+)", out))
@@ -72,9 +37,9 @@ def test_first_start_prints_working_credentials_once(tmp_path: Path) -> None:
     assert fields["corpId"].startswith("ding")
     assert f'app_secret="{fields["appSecret"]}"' in out  # the snippet is copy-paste ready
 
-    process = start(tmp_path, port)
+    process.start()
     try:
-        wait_healthy(port, process)
+        process.wait_ready(timeout=30, interval=0.1)
         sdk = Sdk(f"127.0.0.1:{port}")
         token = sdk.access_token(fields["appKey"], fields["appSecret"]).access_token
         err = sdk_error(lambda: sdk.get_task(token, "42", fields["unionId"]))

@@ -4,19 +4,14 @@ on SIGTERM, finishes its step, gives the task's lease back and exits."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from dingstore.service.container import open_services
 from dingstore.settings import Settings
-from tests.cli.test_serve import wait_healthy
 from tests.conftest import Tenant
 from tests.engine import trees
-from tests.live import LiveServer, Sdk, free_port
+from tests.live import DingstoreProcess, LiveServer, Sdk, free_port
 from tests.storage import Storage
 
 
@@ -39,17 +34,15 @@ def seed(data_dir: Path) -> Tenant:
 def test_a_separate_worker_runs_the_tasks(tmp_path: Path) -> None:
     tenant = seed(tmp_path)
     port = free_port()
-    env = {**os.environ, "DINGSTORE_LOG_LEVEL": "WARNING", "DINGSTORE_TASK_POLL_INTERVAL": "0.2"}
-    base = [sys.executable, "-m", "dingstore"]
+    env = {"DINGSTORE_LOG_LEVEL": "WARNING", "DINGSTORE_TASK_POLL_INTERVAL": "0.2"}
     where = ["--data-dir", str(tmp_path)]
-    api = subprocess.Popen(
-        [*base, "serve", *where, "--port", str(port), "--no-workers"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    worker = None
+    api = DingstoreProcess(
+        "api", ["serve", *where, "--port", str(port), "--no-workers"], env, tmp_path, port=port
+    )
+    worker = DingstoreProcess("worker", ["worker", *where, "--concurrency", "1"], env, tmp_path)
     try:
-        wait_healthy(port, api)
-        sdk = Sdk(f"127.0.0.1:{port}")
+        api.start().wait_ready(timeout=30, interval=0.1)
+        sdk = Sdk(api.endpoint)
         server = LiveServer.__new__(LiveServer)  # only its url is used by Storage.raw
         server.settings = Settings(data_dir=tmp_path, port=port)
         st = Storage(server, sdk, tenant.token, tenant.admin_id)
@@ -60,21 +53,13 @@ def test_a_separate_worker_runs_the_tasks(tmp_path: Path) -> None:
         time.sleep(1)
         assert st.get_task(task_id).status == "INIT"  # no worker in the API process
 
-        worker = subprocess.Popen(
-            [*base, "worker", *where, "--concurrency", "1"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        worker.start()
         task = st.wait_task(task_id)
         assert (task.status, task.total_count, task.success_count) == ("SUCCESS", 2, 2)
-        worker.send_signal(signal.SIGTERM)
-        _, err = worker.communicate(timeout=30)
-        assert worker.returncode == 0, err
+        assert worker.stop() == 0, worker.log()
     finally:
-        for process in (api, worker):
-            if process is not None:
-                if process.poll() is None:
-                    process.kill()
-                process.communicate()
+        api.kill()
+        worker.kill()
 
 
 TREE = 10_000  # nodes of the copied folder, itself included
@@ -86,22 +71,21 @@ def test_sigterm_ends_the_step_and_gives_the_lease_back(tmp_path: Path, database
     boundary and its lease free (long as it is), so another worker resumes at once and ends
     the task with exact counts."""
     store = trees.Store(Settings(data_dir=tmp_path, database_url=database_url, workers=1))
-    log = tmp_path / "worker.log"
-    out = log.open("wb")
-    worker = None
+    worker = DingstoreProcess(
+        "worker",
+        ["worker", "--data-dir", str(tmp_path), "--database-url", database_url,
+         "--concurrency", "1"],
+        {"DINGSTORE_TASK_CHUNK": str(CHUNK), "DINGSTORE_TASK_LEASE": "600",
+         "DINGSTORE_TASK_POLL_INTERVAL": "0.1", "DINGSTORE_LOG_LEVEL": "WARNING"},
+        tmp_path,
+    )  # fmt: skip
     try:
         acct = store.run(trees.new_account(store.services))
         source = store.run(trees.new_space(store.services, acct, "from"))
         target = store.run(trees.new_space(store.services, acct, "to"))
         seeded = store.run(trees.seed_tree(store.services, acct, source, "top", TREE))
         before = store.run(trees.tree(store.db, source))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dingstore", "worker", "--data-dir", str(tmp_path),
-             "--database-url", database_url, "--concurrency", "1"],
-            env={**os.environ, "DINGSTORE_TASK_CHUNK": str(CHUNK), "DINGSTORE_TASK_LEASE": "600",
-                 "DINGSTORE_TASK_POLL_INTERVAL": "0.1", "DINGSTORE_LOG_LEVEL": "WARNING"},
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        worker.start()
         copied = store.run(
             store.services.dentries.copy(
                 acct.actor, str(source), str(seeded.root_id), str(target), "0", None
@@ -116,12 +100,10 @@ def test_sigterm_ends_the_step_and_gives_the_lease_back(tmp_path: Path, database
             owner = (row.lease_owner or "").split(":")
             if row.success_count >= 300 and len(owner) >= 3 and owner[-3] == str(worker.pid):
                 break
-            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline and worker.running, worker.log()
             time.sleep(0.01)
         signalled = time.monotonic()
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
-        assert worker.returncode == 0, log.read_text()
+        assert worker.stop() == 0, worker.log()
         assert time.monotonic() - signalled < 5, "the worker did not stop promptly"
 
         row = store.run(trees.task_rows(store.db))[task_id]
@@ -144,10 +126,7 @@ def test_sigterm_ends_the_step_and_gives_the_lease_back(tmp_path: Path, database
         assert store.run(trees.tree(store.db, target)) == before
         assert store.run(trees.problems(store.db)) == []
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        out.close()
+        worker.kill()
         store.close()
 
 

@@ -12,23 +12,18 @@ the tasks over, lets it work 0.05-0.6 s, and kills it. Steps settle ``CHUNK`` = 
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from dingstore.settings import Settings
 from tests.engine import trees
 from tests.engine.trees import Store, d, props, v
-from tests.live import Sdk, free_port
+from tests.live import DingstoreProcess, Sdk, free_port
 from tests.storage import Storage
 
 TREE = 20_000  # nodes per tree, its top folder included
@@ -38,79 +33,34 @@ CHUNK = 100  # nodes a step settles: 200 steps a task
 RUNNABLE = ("INIT", "IN_PROGRESS")
 
 
-@dataclass
-class Server:
+class Server(DingstoreProcess):
     """``dingstore serve`` as a process on a fixed port, killed and restarted at will."""
 
-    data_dir: Path
-    database_url: str
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    _log: IO[bytes] | None = None
-
-    def start(self) -> None:
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        port = free_port()
         env = {
-            **os.environ,
-            "DINGSTORE_DATABASE_URL": self.database_url,
+            "DINGSTORE_DATABASE_URL": database_url,
             "DINGSTORE_TASK_CHUNK": str(CHUNK),
             "DINGSTORE_TASK_LEASE": str(LEASE),
             "DINGSTORE_TASK_POLL_INTERVAL": "0.1",
             "DINGSTORE_WORKERS": "3",  # one per task: all three run at once
             "DINGSTORE_LOG_LEVEL": "WARNING",
         }
-        self.starts += 1
-        self._log = (self.data_dir / f"serve-{self.starts}.log").open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dingstore", "serve", "--data-dir", str(self.data_dir),
-             "--port", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        raise AssertionError(f"the server did not become healthy:\n{self.log()}")
+        args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
+        super().__init__("serve", args, env, data_dir, port=port)
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def start(self) -> Server:
+        """Start it and wait until it answers."""
+        super().start()
+        self.wait_ready(timeout=30, interval=0.02)
+        return self
 
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._close_log()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            self._close_log()
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._close_log()
-        assert self.process.returncode in (0, -signal.SIGTERM), self.log()
-
-    def log(self) -> str:
-        path = self.data_dir / f"serve-{self.starts}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def stop(self) -> int | None:
+        """SIGTERM; a process that was running must stop cleanly."""
+        running = self.running
+        code = super().stop()
+        assert not running or code in (0, -signal.SIGTERM), self.log()
+        return code
 
 
 def owned_by(row: Any, pid: int) -> bool:
