@@ -8,9 +8,11 @@ Imported by the benchmark scripts, which run as ``python bench/<name>.py`` (so `
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -20,16 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from dingstore.service import models
     from dingstore.service.container import Services
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -70,6 +73,43 @@ class Server:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+# --- running a benchmark -----------------------------------------------------------------------
+
+
+def add_backend_args(parser: argparse.ArgumentParser) -> None:
+    """``--backend sqlite|postgres`` and ``--pg-url`` (alias ``--database-url``)."""
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--pg-url",
+        "--database-url",
+        dest="pg_url",
+        default=DEFAULT_PG_URL,
+        help="postgres: the server, as a user that may CREATE DATABASE; a fresh "
+        "dingstore_bench_<random> database is made there (through the URL's database, or "
+        "postgres) and dropped after",
+    )
+
+
+def run_benchmark(work: Callable[[contextlib.ExitStack], dict[str, Any]], name: str) -> int:
+    """Run ``work`` with no inherited settings, SIGTERM ending it as Ctrl-C does, and everything
+    it puts on the stack cleaned up however it ends; write its results to ``<name>.json``. The
+    exit status: 0, or 1 when it failed or its results are not ``all_verified``, 130 when
+    interrupted."""
+    scrub_environment()
+    exit_on_sigterm()
+    with contextlib.ExitStack() as stack:
+        try:
+            results = work(stack)
+        except BenchError as exc:
+            err.print(f"[red]benchmark failed:[/red] {exc}")
+            return 1
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted; cleaning up[/yellow]")
+            return 130
+    write_results(name, results)
+    return 0 if results.get("all_verified", True) else 1
 
 
 # --- environment -------------------------------------------------------------------------------
@@ -141,6 +181,22 @@ def pg_database(pg_url: str) -> Iterator[str]:
 # --- seeding -----------------------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def fresh_services(
+    data_dir: Path, port: int, database_url: str | None = None
+) -> AsyncIterator[tuple[Services, Tenant]]:
+    """dingstore's services on a fresh store in ``data_dir`` (on ``database_url``, if given),
+    with its bootstrap tenant; closed when the block ends."""
+    from dingstore.service.container import open_services
+    from dingstore.settings import Settings
+
+    svc = await open_services(Settings(data_dir=data_dir, port=port, database_url=database_url))
+    try:
+        yield svc, await bootstrap_tenant(svc)
+    finally:
+        await svc.close()
+
+
 async def bootstrap_tenant(svc: Services) -> Tenant:
     """On a fresh store: the bootstrap org, admin and app, and a token for the app."""
     boot = await svc.identity.bootstrap()
@@ -150,6 +206,45 @@ async def bootstrap_tenant(svc: Services) -> Tenant:
     assert app.app_key is not None
     tok = await svc.tokens.issue_for_app(app.app_key, boot.credentials.app_secret)
     return Tenant(tok.access_token, boot.admin.union_id, boot.org.corp_id)
+
+
+async def actor(svc: Services, tenant: Tenant, union_id: str | None = None) -> models.Actor:
+    """The tenant's app acting for ``union_id`` (the admin when None), as a request would."""
+    from dingstore.service import models
+
+    return models.Actor(
+        await svc.tokens.authenticate(tenant.token),
+        await svc.identity.operator(tenant.corp_id, union_id or tenant.union_id),
+    )
+
+
+async def analyze(svc: Services) -> None:
+    """On PostgreSQL, fresh planner statistics: a store that has been running has them
+    (autovacuum keeps them); without them after a bulk load the planner would scan whole
+    tables."""
+    import sqlalchemy as sa
+
+    if svc.db.dialect == "postgresql":
+        async with svc.db.write() as conn:
+            await conn.execute(sa.text("ANALYZE"))
+
+
+class Api:
+    """Storage API calls as raw HTTP on one keep-alive client, for the operator ``union_id``;
+    any answer but 200 is a :class:`BenchError`."""
+
+    def __init__(self, client: httpx.Client, union_id: str) -> None:
+        self.client = client
+        self.query = {"unionId": union_id}
+
+    def call(
+        self, method: str, path: str, params: dict[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        response = self.client.request(method, path, params=self.query | (params or {}), **kwargs)
+        if response.status_code != 200:
+            raise BenchError(f"{method} {path} answered {response.status_code}: {response.text}")
+        body: dict[str, Any] = response.json()
+        return body
 
 
 # --- servers -----------------------------------------------------------------------------------
@@ -239,6 +334,18 @@ def peak_rss_bytes(pid: int) -> int | None:
 
 
 # --- report ------------------------------------------------------------------------------------
+
+
+def nearest_rank(values: list[float], percentile: float) -> float:
+    """The ``percentile``-th percentile of ``values``, by nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percentile / 100 * len(ordered)) - 1)]
+
+
+def widen_output(width: int = 132) -> None:
+    """Tables ``width`` columns wide when stdout is not a terminal (rich would assume 80)."""
+    if not out.is_terminal:
+        out.width = width
 
 
 def verdict(met: bool) -> str:

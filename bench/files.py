@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import datetime
 import hashlib
-import math
 import os
 import statistics
 import subprocess
@@ -56,26 +55,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import common
 import httpx
 from common import (
     TOKEN_HEADER,
     BenchError,
     Server,
     Tenant,
-    bootstrap_tenant,
     dingstore_server,
     err,
-    exit_on_sigterm,
     free_port,
     git_revision,
     out,
     peak_rss_bytes,
     running,
-    scrub_environment,
     temp_dir,
     verdict,
     wait_ready,
-    write_results,
 )
 from rich.table import Table
 
@@ -158,26 +154,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def seed(data_dir: Path, port: int, children: int) -> Fixture:
     """A fresh store: the bootstrap tenant, a space, and in it a folder with ``children``
     child folders inserted in bulk (ids reserved from the store's allocator)."""
-    from dingstore.service import models
-    from dingstore.service.container import open_services
     from dingstore.service.spaces import NewSpace
-    from dingstore.settings import Settings
 
     started = time.perf_counter()
-    svc = await open_services(Settings(data_dir=data_dir, port=port))
-    try:
-        tenant = await bootstrap_tenant(svc)
-        actor = models.Actor(
-            await svc.tokens.authenticate(tenant.token),
-            await svc.identity.operator(tenant.corp_id, tenant.union_id),
-        )
+    async with common.fresh_services(data_dir, port) as (svc, tenant):
+        actor = await common.actor(svc, tenant)
         space = await svc.spaces.add(actor, NewSpace(name="bench", scene="bench", scene_id="1"))
         folder = await svc.dentries.add_folder(actor, str(space.id), "0", "many", None)
         first = await svc.ids.reserve(children)
         child_ids = range(first, first + children)
         await insert_children(svc, space.id, folder.id, child_ids, tenant.union_id)
-    finally:
-        await svc.close()
     return Fixture(tenant, space.id, folder.id, child_ids, time.perf_counter() - started)
 
 
@@ -244,36 +230,27 @@ def pieces_of(path: Path) -> Iterator[bytes]:
 # --- the API -----------------------------------------------------------------------------------
 
 
-class Api:
-    """The storage API calls the benchmark makes, as raw HTTP on one keep-alive client."""
+class Api(common.Api):
+    """The storage API calls the benchmark makes."""
 
     def __init__(self, client: httpx.Client, fixture: Fixture) -> None:
-        self.client = client
+        super().__init__(client, fixture.tenant.union_id)
         self.space = f"/v1.0/storage/spaces/{fixture.space_id}"
-        self.query = {"unionId": fixture.tenant.union_id}
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code != 200:
-            raise BenchError(f"{method} {path} answered {response.status_code}: {response.text}")
-        body: dict[str, Any] = response.json()
-        return body
 
     def upload_info(self) -> dict[str, Any]:
         body = {"protocol": "HEADER_SIGNATURE", "multipart": False}
         path = f"{self.space}/files/uploadInfos/query"
-        return self._call("POST", path, params=self.query, json=body)
+        return self.call("POST", path, json=body)
 
     def commit(self, upload_key: str, name: str) -> dict[str, Any]:
         body = {"uploadKey": upload_key, "name": name, "parentId": "0"}
-        dentry: dict[str, Any] = self._call(
-            "POST", f"{self.space}/files/commit", params=self.query, json=body
-        )["dentry"]
+        path = f"{self.space}/files/commit"
+        dentry: dict[str, Any] = self.call("POST", path, json=body)["dentry"]
         return dentry
 
     def download_info(self, dentry_id: str) -> dict[str, Any]:
         path = f"{self.space}/dentries/{dentry_id}/downloadInfos/query"
-        return self._call("POST", path, params=self.query, json={})
+        return self.call("POST", path, json={})
 
     def list_page(self, parent_id: int, next_token: str | None) -> httpx.Response:
         params = {**self.query, "parentId": str(parent_id), "maxResults": str(PAGE_SIZE)}
@@ -378,11 +355,6 @@ def measure_transfers(api: Api, work: Path, size: int, repeat: int) -> Transfer:
 # --- listing -----------------------------------------------------------------------------------
 
 
-def nearest_rank(values: list[float], percentile: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(percentile / 100 * len(ordered)) - 1)]
-
-
 def measure_listing(api: Api, fixture: Fixture) -> Listing:
     """Every page of the big folder, first to last; each page's time, and the ids seen."""
     times_ms: list[float] = []
@@ -405,7 +377,7 @@ def measure_listing(api: Api, fixture: Fixture) -> Listing:
         pages=len(times_ms),
         first_ms=times_ms[0],
         median_ms=statistics.median(times_ms),
-        p99_ms=nearest_rank(times_ms, 99),
+        p99_ms=common.nearest_rank(times_ms, 99),
         last_ms=times_ms[-1],
         first_pages_median_ms=statistics.median(times_ms[:EDGE_PAGES]),
         last_pages_median_ms=statistics.median(times_ms[-EDGE_PAGES:]),
@@ -549,19 +521,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scrub_environment()
-    exit_on_sigterm()
-    with contextlib.ExitStack() as stack:
-        try:
-            results = run(args, stack)
-        except BenchError as exc:
-            err.print(f"[red]benchmark failed:[/red] {exc}")
-            return 1
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted; cleaning up[/yellow]")
-            return 130
-    write_results("files", results)
-    return 0
+    return common.run_benchmark(lambda stack: run(args, stack), "files")
 
 
 if __name__ == "__main__":

@@ -42,27 +42,23 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import common
 import httpx
 from common import (
     BENCH_DIR,
-    DEFAULT_PG_URL,
     TOKEN_HEADER,
     BenchError,
     Server,
-    bootstrap_tenant,
     dingstore_server,
     err,
-    exit_on_sigterm,
     free_port,
     git_revision,
     out,
     pg_database,
     running,
-    scrub_environment,
     temp_dir,
     verdict,
     wait_ready,
-    write_results,
 )
 from rich.table import Table
 
@@ -92,16 +88,7 @@ class Load:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument(
-        "--pg-url",
-        "--database-url",
-        dest="pg_url",
-        default=DEFAULT_PG_URL,
-        help="postgres: the server, as a user that may CREATE DATABASE; a fresh "
-        "dingstore_bench_<random> database is made there (through the URL's database, or "
-        "postgres) and dropped after",
-    )
+    common.add_backend_args(parser)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections")
     args = parser.parse_args(argv)
@@ -123,13 +110,7 @@ def require_wrk() -> str:
 
 async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
     """A migrated store with the bootstrap org, admin and app, a token and one task."""
-    from dingstore.service.container import open_services
-    from dingstore.settings import Settings
-
-    settings = Settings(data_dir=data_dir, port=port, database_url=database_url)
-    svc = await open_services(settings)
-    try:
-        tenant = await bootstrap_tenant(svc)
+    async with common.fresh_services(data_dir, port, database_url) as (svc, tenant):
         task_id = await svc.tasks.new_id()
         async with svc.db.write() as conn:
             await svc.tasks.create(
@@ -141,8 +122,6 @@ async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
                 kind="copy",
                 payload={},
             )
-    finally:
-        await svc.close()
     return Fixture(tenant.token, tenant.union_id, task_id)
 
 
@@ -326,19 +305,7 @@ def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wrk = require_wrk()
-    scrub_environment()
-    exit_on_sigterm()
-    with contextlib.ExitStack() as stack:
-        try:
-            results = run(args, wrk, stack)
-        except BenchError as exc:
-            err.print(f"[red]benchmark failed:[/red] {exc}")
-            return 1
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted; cleaning up[/yellow]")
-            return 130
-    write_results("get_task", results)
-    return 0
+    return common.run_benchmark(lambda stack: run(args, wrk, stack), "get_task")
 
 
 if __name__ == "__main__":

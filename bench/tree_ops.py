@@ -31,12 +31,8 @@ client). The task's ``totalCount`` must equal N and ``successCount`` must equal 
 then checked directly (rows in the right space, quotas, blob reference counts). The server's
 peak RSS (``VmHWM``) is read before it stops.
 
-The tree: a root folder holding ``round((N - 1) / 101)`` subfolders with ~100 files each (N
-counts the root, the subfolders and the files). Every file is 1 KiB with its own blob (one
-``blobs`` row per file, refcount 1) and one version. The rows are inserted directly with
-SQLAlchemy Core ``executemany`` (ids reserved from the store's allocator; ``used_quota`` set to
-the exact bytes stored); the blobs' bytes are not written: copy, move and delete never read
-them, and a purged blob's bytes are only collected after the grace period (an hour).
+The tree, its seeding and the checks are ``trees.py``'s: a root folder, subfolders of ~100
+files of 1 KiB, each file with its own blob and one version, inserted straight into the tables.
 
 The floors
 ----------
@@ -73,72 +69,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import datetime
 import os
-import re
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-from common import (
-    DEFAULT_PG_URL,
-    READY_TIMEOUT_S,
-    TOKEN_HEADER,
-    BenchError,
-    Server,
-    Tenant,
-    admin_url,
-    bootstrap_tenant,
-    dingstore_server,
-    dingstore_worker,
-    err,
-    exit_on_sigterm,
-    free_port,
-    git_revision,
-    out,
-    peak_rss_bytes,
-    pg_database,
-    running,
-    scrub_environment,
-    temp_dir,
-    verdict,
-    wait_ready,
-    write_results,
-)
+import common
+import stores
+import trees
+from common import BenchError, Tenant, err, out, verdict
 from rich.table import Table
+from trees import COPY, LABELS, MOVE_ACROSS, MOVE_WITHIN, OPS, PURGE, RECYCLE, Outcome, Tree
 
-FILE_SIZE = 1024
-CHILDREN = 100  # files a subfolder holds, about
-INSERT_BATCH = 10_000
-POLL_S = 0.010
 DISK_ROUNDS, DISK_BUDGET_S = 3, 10.0
-
-COPY, MOVE_ACROSS, MOVE_WITHIN, RECYCLE, PURGE = (
-    "copy",
-    "move_across",
-    "move_within",
-    "recycle",
-    "purge",
-)
-OPS = (COPY, MOVE_ACROSS, MOVE_WITHIN, RECYCLE, PURGE)
-LABELS = {
-    COPY: "copy to another space",
-    MOVE_ACROSS: "move across spaces",
-    MOVE_WITHIN: "move within a space",
-    RECYCLE: "delete to recycle bin",
-    PURGE: "delete permanently",
-}
-TABLE_WIDTH = 132  # when stdout is not a terminal (rich would assume 80 columns)
 DISK_FLOOR = {COPY: "cp -r", MOVE_ACROSS: "mv", MOVE_WITHIN: "mv", RECYCLE: "mv", PURGE: "rm -rf"}
 
 TARGET_SIZE = 100_000
@@ -155,81 +105,10 @@ SHAPES = {
 
 
 @dataclass(frozen=True)
-class Tree:
-    """One seeded tree: dentry ids ``first_id`` … ``first_id + nodes - 1`` (the root first,
-    then the subfolders, then the files), blob ids ``first_blob`` … for the files."""
-
-    op: str
-    space_id: int
-    target_space: int  # copy and moves: where the tree goes (the same space for move_within)
-    target_folder: int  # move_within: the sibling folder; 0 (the root) otherwise
-    first_id: int
-    nodes: int
-    files: int
-    first_blob: int
-
-    @property
-    def root_id(self) -> int:
-        return self.first_id
-
-    @property
-    def last_id(self) -> int:
-        return self.first_id + self.nodes - 1
-
-    @property
-    def stored(self) -> int:
-        return self.files * FILE_SIZE
-
-
-@dataclass(frozen=True)
 class Store:
     tenant: Tenant
     trees: list[Tree]  # one per operation sent at once (``--parallel``), each in its own spaces
     seed_s: float
-
-
-@dataclass
-class Outcome:
-    """One operation on one tree, as the client saw it and as the store recorded it."""
-
-    op: str
-    nodes: int  # of one tree
-    parallel: int = 1  # trees, each its own operation, all sent at once
-    task_ids: list[str] = field(default_factory=list)
-    seconds: float | None = None  # first request sent → every GetTask says SUCCESS (or None)
-    waited_s: float | None = None  # how long the client waited (= seconds unless timed out)
-    request_ms: float | None = None  # the Copy/Move/DeleteDentry call alone (the slowest)
-    status: str | None = None  # SUCCESS when every task says so, else the first other status
-    total_count: int | None = None  # of every task
-    success_count: int | None = None
-    fail_count: int | None = None
-    fail_message: str | None = None
-    polls: int = 0
-    # Server clock (the slowest task): the task row's created_at → begin_time (stamped in the
-    # first step, after the handler's start: the claim, and the subtree's snapshot or count), and
-    # begin → end_time.
-    start_ms: int | None = None
-    task_ms: int | None = None
-    timed_out: bool = False
-    problems: list[str] = field(default_factory=list)
-    seed_s: float = 0.0
-    server_peak_rss_bytes: int | None = None
-    sql_floor_s: float | None = None
-    disk_floor_s: float | None = None
-
-    @property
-    def nodes_per_s(self) -> float | None:
-        """Nodes a second (of every tree); for an operation that timed out, those settled by
-        then."""
-        if self.seconds:
-            return self.nodes * self.parallel / self.seconds
-        if self.timed_out and self.waited_s:
-            return (self.success_count or 0) / self.waited_s
-        return None
-
-    @property
-    def verified(self) -> bool:
-        return not self.problems and not self.timed_out
 
 
 # --- setup -------------------------------------------------------------------------------------
@@ -242,13 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="1000,10000,100000",
         help="tree sizes in nodes (root, subfolders and files), comma-separated",
     )
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument(
-        "--pg-url",
-        default=DEFAULT_PG_URL,
-        help="postgres: the server, as a user that may CREATE DATABASE; a fresh "
-        "dingstore_bench_<random> database is made there for each operation and dropped after",
-    )
+    common.add_backend_args(parser)
     parser.add_argument(
         "--workers",
         type=int,
@@ -299,434 +172,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def shape(nodes: int) -> list[int]:
-    """Files in each subfolder, so that root + subfolders + files = ``nodes``."""
-    folders = max(1, round((nodes - 1) / (CHILDREN + 1)))
-    files = nodes - 1 - folders
-    base, extra = divmod(files, folders)
-    return [base + (i < extra) for i in range(folders)]
-
-
-def tree_rows(tree: Tree, creator: str, now: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(table, row) for every dentry, version and blob of the tree, in insert order."""
-    folders = shape(tree.nodes)
-
-    def dentry(
-        dentry_id: int, parent_id: int, name: str, is_file: bool, blob: int | None, files: int = 0
-    ) -> dict[str, Any]:
-        """A row; a folder holding ``files`` files in all, a file holding its one version."""
-        return {
-            "id": dentry_id,
-            "space_id": tree.space_id,
-            "parent_id": parent_id,
-            "name": name,
-            "type": "FILE" if is_file else "FOLDER",
-            "size": FILE_SIZE if is_file else 0,
-            "blob_id": blob,
-            "version": 1 if is_file else None,
-            "status": "NORMAL",
-            "uuid": uuid.uuid4().hex,
-            "creator_id": creator,
-            "modifier_id": creator,
-            "created_at": now,
-            "modified_at": now,
-            "descendants": files if dentry_id != tree.root_id else tree.nodes - 1,
-            "stored": FILE_SIZE if is_file else files * FILE_SIZE,
-        }
-
-    yield "dentries", dentry(tree.root_id, 0, f"tree-{tree.op}", False, None, sum(folders))
-    for n, count in enumerate(folders):
-        name = f"folder-{n:04d}"
-        yield "dentries", dentry(tree.root_id + 1 + n, tree.root_id, name, False, None, count)
-    next_file, next_blob = tree.root_id + 1 + len(folders), tree.first_blob
-    for n, count in enumerate(folders):
-        for k in range(count):
-            name = f"file-{k:03d}.txt"
-            yield "dentries", dentry(next_file, tree.root_id + 1 + n, name, True, next_blob)
-            yield (
-                "blobs",
-                {
-                    "id": next_blob,
-                    "size": FILE_SIZE,
-                    "md5": None,
-                    "refcount": 1,
-                    "released_at": None,
-                    "created_at": now,
-                },
-            )
-            yield (
-                "dentry_versions",
-                {
-                    "dentry_id": next_file,
-                    "version": 1,
-                    "space_id": tree.space_id,
-                    "name": name,
-                    "size": FILE_SIZE,
-                    "blob_id": next_blob,
-                    "modifier_id": creator,
-                    "created_at": now,
-                },
-            )
-            next_file += 1
-            next_blob += 1
-
-
 async def seed(
     data_dir: Path, database_url: str | None, port: int, op: str, nodes: int, parallel: int = 1
 ) -> Store:
     """A fresh store: the bootstrap tenant, and ``parallel`` times the spaces ``op`` needs and
     its tree."""
-    import sqlalchemy as sa
-
-    from dingstore.service import models
-    from dingstore.service.container import open_services
-    from dingstore.settings import Settings
-
     started = time.perf_counter()
-    svc = await open_services(Settings(data_dir=data_dir, port=port, database_url=database_url))
-    try:
-        tenant = await bootstrap_tenant(svc)
-        actor = models.Actor(
-            await svc.tokens.authenticate(tenant.token),
-            await svc.identity.operator(tenant.corp_id, tenant.union_id),
-        )
-        trees = [await seed_tree(svc, actor, tenant, op, nodes, k) for k in range(parallel)]
-        if svc.db.dialect == "postgresql":
-            # A store that has been running has statistics (autovacuum keeps them); without
-            # them after a bulk load the planner would scan whole tables.
-            async with svc.db.write() as conn:
-                await conn.execute(sa.text("ANALYZE"))
-    finally:
-        await svc.close()
-    return Store(tenant, trees, time.perf_counter() - started)
-
-
-async def seed_tree(svc: Any, actor: Any, tenant: Tenant, op: str, nodes: int, k: int) -> Tree:
-    """The spaces for one ``op`` (the ``k``-th of the run) and its tree, written straight into
-    the tables."""
-    import sqlalchemy as sa
-
-    from dingstore.clock import now_ms
-    from dingstore.service.spaces import NewSpace
-    from dingstore.store import schema
-
-    name = op if k == 0 else f"{op}-{k}"
-    space = await svc.spaces.add(actor, NewSpace(name=name, scene="bench", scene_id=name))
-    target_space, target_folder = space.id, 0
-    if op in (COPY, MOVE_ACROSS):
-        target = NewSpace(name=f"{name} target", scene="bench", scene_id=f"{name}-target")
-        target_space = (await svc.spaces.add(actor, target)).id
-    elif op == MOVE_WITHIN:
-        dest = await svc.dentries.add_folder(actor, str(space.id), "0", "dest", None)
-        target_folder = dest.id
-    files = nodes - 1 - len(shape(nodes))
-    first = await svc.ids.reserve(nodes + files)
-    tree = Tree(op, space.id, target_space, target_folder, first, nodes, files, first + nodes)
-    tables = {
-        "dentries": schema.dentries,
-        "dentry_versions": schema.dentry_versions,
-        "blobs": schema.blobs,
-    }
-    pending: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
-    async with svc.db.write() as conn:
-        # Each flush writes dentries (in id order: parents first), then blobs, then the
-        # versions that refer to both.
-        for table, row in tree_rows(tree, tenant.union_id, now_ms()):
-            pending[table].append(row)
-            if len(pending[table]) == INSERT_BATCH:
-                await flush(conn, tables, pending)
-        await flush(conn, tables, pending)
-        await conn.execute(
-            sa.update(schema.spaces)
-            .where(schema.spaces.c.id == space.id)
-            .values(used_quota=tree.stored)
-        )
-    return tree
-
-
-async def flush(
-    conn: Any, tables: dict[str, Any], pending: dict[str, list[dict[str, Any]]]
-) -> None:
-    import sqlalchemy as sa
-
-    for name in ("dentries", "blobs", "dentry_versions"):
-        if pending[name]:
-            await conn.execute(sa.insert(tables[name]), pending[name])
-            pending[name] = []
-
-
-# --- the API -----------------------------------------------------------------------------------
-
-
-class Api:
-    """The calls the benchmark makes, as raw HTTP on one keep-alive client."""
-
-    def __init__(self, client: httpx.Client, union_id: str) -> None:
-        self.client = client
-        self.query = {"unionId": union_id}
-
-    def _call(
-        self, method: str, path: str, params: dict[str, str] | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        response = self.client.request(method, path, params=self.query | (params or {}), **kwargs)
-        if response.status_code != 200:
-            raise BenchError(f"{method} {path} answered {response.status_code}: {response.text}")
-        body: dict[str, Any] = response.json()
-        return body
-
-    def start(self, tree: Tree) -> dict[str, Any]:
-        """The operation's request: its body (``async`` and ``taskId``)."""
-        dentry = f"/v1.0/storage/spaces/{tree.space_id}/dentries/{tree.root_id}"
-        if tree.op in (COPY, MOVE_ACROSS, MOVE_WITHIN):
-            verb = "copy" if tree.op == COPY else "move"
-            body = {
-                "targetSpaceId": str(tree.target_space),
-                "targetFolderId": str(tree.target_folder),
-            }
-            return self._call("POST", f"{dentry}/{verb}", json=body)
-        recycle = "true" if tree.op == RECYCLE else "false"
-        return self._call("DELETE", dentry, params={"toRecycleBin": recycle})
-
-    def task(self, task_id: str) -> dict[str, Any]:
-        task: dict[str, Any] = self._call("GET", f"/v1.0/storage/tasks/{task_id}")["task"]
-        return task
-
-
-def perform(api: Api, trees: list[Tree], timeout: float) -> Outcome:
-    """The requests, one per tree, back to back; then GetTask of each at once and every
-    ``POLL_S`` until every task has ended."""
-    op = trees[0].op
-    outcome = Outcome(op, trees[0].nodes, parallel=len(trees))
-    started = time.perf_counter()
-    for tree in trees:
-        sent = time.perf_counter()
-        body = api.start(tree)
-        took = (time.perf_counter() - sent) * 1000
-        outcome.request_ms = max(outcome.request_ms or 0.0, took)
-        if not body.get("async") or not body.get("taskId"):
-            raise BenchError(f"{LABELS[op]} answered without a task: {body}")
-        outcome.task_ids.append(str(body["taskId"]))
-    ended: dict[str, dict[str, Any]] = {}
-    while True:
-        for task_id in outcome.task_ids:
-            if task_id not in ended:
-                task = api.task(task_id)
-                outcome.polls += 1
-                if task["status"] in ("SUCCESS", "FAIL"):
-                    ended[task_id] = task
-        outcome.waited_s = time.perf_counter() - started
-        if len(ended) == len(trees):
-            outcome.seconds = outcome.waited_s
-            break
-        if outcome.waited_s > timeout:
-            outcome.timed_out = True
-            break
-        time.sleep(POLL_S)
-    tasks = [ended.get(i) or api.task(i) for i in outcome.task_ids]
-    outcome.status = next((t["status"] for t in tasks if t["status"] != "SUCCESS"), "SUCCESS")
-
-    def total(key: str) -> int | None:
-        values = [t.get(key) for t in tasks]
-        return None if None in values else sum(values)  # type: ignore[arg-type]
-
-    outcome.total_count = total("totalCount")
-    outcome.success_count = total("successCount")
-    outcome.fail_count = total("failCount")
-    outcome.fail_message = next((t["failMessage"] for t in tasks if t.get("failMessage")), None)
-    return outcome
-
-
-# --- SQL on the store, with the driver directly --------------------------------------------------
-
-
-class Sql:
-    """One connection to the store's database for the checks and the floors; statements name
-    their parameters ``:name`` on both backends."""
-
-    def one(self, sql: str, **params: Any) -> Any:
-        """The first column of the first row."""
-        raise NotImplementedError
-
-    def execute(self, sql: str, **params: Any) -> None:
-        """One statement in a transaction of its own."""
-        raise NotImplementedError
-
-    def timed(self, statements: list[tuple[str, dict[str, Any]]]) -> float:
-        """Seconds for one write transaction of ``statements``, committed."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-class SqliteSql(Sql):
-    """The ``sqlite3`` module with the server's settings: WAL, ``synchronous = FULL``."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None)
-        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = FULL",
-                       "foreign_keys = ON"):  # fmt: skip
-            self.db.execute(f"PRAGMA {pragma}")
-
-    def one(self, sql: str, **params: Any) -> Any:
-        return self.db.execute(sql, params).fetchone()[0]
-
-    def execute(self, sql: str, **params: Any) -> None:
-        self.db.execute(sql, params)
-
-    def timed(self, statements: list[tuple[str, dict[str, Any]]]) -> float:
-        started = time.perf_counter()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, params in statements:
-                self.db.execute(sql, params)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        return time.perf_counter() - started
-
-    def close(self) -> None:
-        self.db.close()
-
-
-class PostgresSql(Sql):
-    """One asyncpg connection, driven from this thread on a loop of its own; ``:name``
-    parameters become ``$n``."""
-
-    _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-    def __init__(self, url: str) -> None:
-        import asyncpg
-
-        self.loop = asyncio.new_event_loop()
-        self.conn = self.loop.run_until_complete(asyncpg.connect(url))
-
-    def _positional(self, sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
-        names: list[str] = []
-
-        def number(match: re.Match[str]) -> str:
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        return self._NAMED.sub(number, sql), [params[n] for n in names]
-
-    def one(self, sql: str, **params: Any) -> Any:
-        query, args = self._positional(sql, params)
-        return self.loop.run_until_complete(self.conn.fetchval(query, *args))
-
-    def execute(self, sql: str, **params: Any) -> None:
-        query, args = self._positional(sql, params)
-        self.loop.run_until_complete(self.conn.execute(query, *args))
-
-    def timed(self, statements: list[tuple[str, dict[str, Any]]]) -> float:
-        prepared = [self._positional(sql, params) for sql, params in statements]
-
-        async def run() -> float:
-            started = time.perf_counter()
-            async with self.conn.transaction():
-                for query, args in prepared:
-                    await self.conn.execute(query, *args)
-            return time.perf_counter() - started
-
-        return self.loop.run_until_complete(run())
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.conn.close())
-        self.loop.close()
-
-
-def open_sql(data_dir: Path, database_url: str | None) -> Sql:
-    return PostgresSql(database_url) if database_url else SqliteSql(data_dir / "dingstore.db")
-
-
-# --- checks on the store -----------------------------------------------------------------------
-
-
-def check(db: Sql, trees: list[Tree], outcome: Outcome) -> None:
-    """What the tasks said and what the store holds must agree with the operation; each
-    disagreement is recorded in ``outcome.problems``."""
-
-    def expect(what: str, got: Any, want: Any) -> None:
-        if got != want:
-            outcome.problems.append(f"{what}: {got!r}, expected {want!r}")
-
-    if outcome.timed_out:
-        outcome.problems.append(
-            f"still {outcome.status} after {outcome.waited_s:.1f} s: "
-            f"{outcome.success_count or 0:,} of "
-            f"{'?' if outcome.total_count is None else f'{outcome.total_count:,}'} settled"
-        )
-        return
-    expect("status", outcome.status, "SUCCESS")
-    expect("totalCount", outcome.total_count, sum(t.nodes for t in trees))
-    expect("successCount", outcome.success_count, outcome.total_count)
-    times = "SELECT {} FROM tasks WHERE id = :task"
-    for task_id in outcome.task_ids:
-        created, began, ended = (
-            db.one(times.format(c), task=int(task_id))
-            for c in ("created_at", "begin_time", "end_time")
-        )
-        if began is not None and ended is not None:
-            outcome.start_ms = max(outcome.start_ms or 0, began - created)
-            outcome.task_ms = max(outcome.task_ms or 0, ended - began)
-    for tree in trees:
-        check_tree(db, tree, outcome)
-
-
-def check_tree(db: Sql, tree: Tree, outcome: Outcome) -> None:
-    def expect(what: str, got: Any, want: Any) -> None:
-        if got != want:
-            where = f" (tree in space {tree.space_id})" if outcome.parallel > 1 else ""
-            outcome.problems.append(f"{what}{where}: {got!r}, expected {want!r}")
-
-    source, target = tree.space_id, tree.target_space
-    live = "SELECT count(*) FROM dentries WHERE space_id = :s AND status = 'NORMAL'"
-    rows = "SELECT count(*) FROM dentries WHERE space_id = :s"
-    versions = "SELECT count(*) FROM dentry_versions WHERE space_id = :s"
-    quota = "SELECT used_quota FROM spaces WHERE id = :s"
-    blobs = "SELECT count(*) FROM blobs WHERE id BETWEEN :lo AND :hi AND refcount = :n"
-    blob_range = {"lo": tree.first_blob, "hi": tree.first_blob + tree.files - 1}
-    if tree.op == COPY:
-        expect("live dentries in the target space", db.one(live, s=target), tree.nodes)
-        expect("versions in the target space", db.one(versions, s=target), tree.files)
-        expect("target usedQuota", db.one(quota, s=target), tree.stored)
-        expect("source usedQuota", db.one(quota, s=source), tree.stored)
-        expect("blobs with refcount 2", db.one(blobs, **blob_range, n=2), tree.files)
-    elif tree.op == MOVE_ACROSS:
-        expect("live dentries in the target space", db.one(live, s=target), tree.nodes)
-        expect("dentries left in the source space", db.one(rows, s=source), 0)
-        expect("versions in the target space", db.one(versions, s=target), tree.files)
-        expect("versions left in the source space", db.one(versions, s=source), 0)
-        expect("target usedQuota", db.one(quota, s=target), tree.stored)
-        expect("source usedQuota", db.one(quota, s=source), 0)
-    elif tree.op == MOVE_WITHIN:
-        parent = db.one("SELECT parent_id FROM dentries WHERE id = :d", d=tree.root_id)
-        expect("the root's parent", parent, tree.target_folder)
-        expect("live dentries in the space", db.one(live, s=source), tree.nodes + 1)
-    elif tree.op == RECYCLE:
-        status = db.one("SELECT status FROM dentries WHERE id = :d", d=tree.root_id)
-        expect("the root's status", status, "DELETED")
-        items = db.one("SELECT count(*) FROM recycle_items WHERE dentry_id = :d", d=tree.root_id)
-        expect("recycle items for the root", items, 1)
-        expect("usedQuota (kept until purged)", db.one(quota, s=source), tree.stored)
-    elif tree.op == PURGE:
-        expect("dentries left in the space", db.one(rows, s=source), 0)
-        expect("versions left in the space", db.one(versions, s=source), 0)
-        expect("usedQuota", db.one(quota, s=source), 0)
-        released = db.one(
-            "SELECT count(*) FROM blobs WHERE id BETWEEN :lo AND :hi AND refcount = 0 "
-            "AND released_at IS NOT NULL",
-            **blob_range,
-        )
-        expect("blobs released", released, tree.files)
+    async with common.fresh_services(data_dir, port, database_url) as (svc, tenant):
+        actor = await common.actor(svc, tenant)
+        made = [await trees.seed_tree(svc, actor, tenant, op, nodes, k) for k in range(parallel)]
+        await common.analyze(svc)
+    return Store(tenant, made, time.perf_counter() - started)
 
 
 # --- floors ------------------------------------------------------------------------------------
 
 
-def sql_floors(db: Sql, tree: Tree) -> dict[str, float]:
+def sql_floors(db: stores.Sql, tree: Tree) -> dict[str, float]:
     """The set-based SQL for each operation, on the copy store's database (its processes
     stopped), on the same kind of rows the server's operation touches:
 
@@ -824,10 +286,10 @@ def sql_floors(db: Sql, tree: Tree) -> dict[str, float]:
 
 def make_disk_tree(root: Path, nodes: int) -> None:
     """The tree as directories and 1 KiB files, written and synced."""
-    payload = b"x" * FILE_SIZE
+    payload = b"x" * trees.FILE_SIZE
     root.mkdir()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    for n, count in enumerate(shape(nodes)):
+    for n, count in enumerate(trees.shape(nodes)):
         folder = root / f"folder-{n:04d}"
         folder.mkdir()
         for k in range(count):
@@ -876,54 +338,6 @@ def disk_floors(work: Path, nodes: int) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def fresh_store(
-    args: argparse.Namespace, tmp: Path, name: str
-) -> Iterator[tuple[Path, str | None]]:
-    """A data dir, and for postgres a fresh database; both gone when the block ends."""
-    data_dir = tmp / name
-    try:
-        if args.backend == "postgres":
-            with pg_database(args.pg_url) as url:
-                yield data_dir, url
-        else:
-            yield data_dir, None
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def processes(args: argparse.Namespace, data_dir: Path, url: str | None, port: int) -> list[Server]:
-    """The API server first, then (postgres) the worker processes, with the run's settings."""
-    server = dingstore_server(data_dir, port, url, label="dingstore serve")
-    if url is None:
-        extra = [] if args.workers is None else ["--workers", str(args.workers)]
-        shape = [dataclasses.replace(server, cmd=server.cmd + extra)]
-    else:
-        shape = [dataclasses.replace(server, cmd=[*server.cmd, "--no-workers"])]
-        shape += [dingstore_worker(data_dir, url, f"worker {n}") for n in range(args.workers or 1)]
-    if args.chunk is not None:
-        shape = [dataclasses.replace(p, env={**p.env, "DINGSTORE_TASK_CHUNK": str(args.chunk)})
-                 for p in shape]  # fmt: skip
-    return shape
-
-
-def wait_listening(db: Sql, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Every worker process holds its listening connection (it is up, migrated and waiting)."""
-    from dingstore.store.postgres import LISTENER_NAME
-
-    sql = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND application_name = :name"
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while db.one(sql, name=LISTENER_NAME) < len(workers):
-        if any(w.poll() is not None for w in workers):
-            raise BenchError("a worker process exited while starting")
-        if time.monotonic() > deadline:
-            raise BenchError(f"the workers did not listen within {READY_TIMEOUT_S:g} s")
-        time.sleep(0.05)
-
-
-@contextlib.contextmanager
 def profiling(args: argparse.Namespace, pids: dict[str, int], name: str) -> Iterator[None]:
     """py-spy recording each process while the block runs, when ``--profile`` asks for it:
     ``DIR/<name>.txt`` for a lone server, ``DIR/<name>-<process>.txt`` for several."""
@@ -962,38 +376,16 @@ def measure(
     args: argparse.Namespace, tmp: Path, data_dir: Path, url: str | None, op: str, nodes: int
 ) -> tuple[Outcome, Tree]:
     """Seed a store with the tree, start its processes, run the operation, check the store."""
-    port = free_port()
+    port = common.free_port()
     store = asyncio.run(seed(data_dir, url, port, op, nodes, args.parallel))
-    trees = store.trees
-    headers = {TOKEN_HEADER: store.tenant.token}
-    shape = processes(args, data_dir, url, port)
-    server = shape[0]
-    with contextlib.ExitStack() as started:
-        procs: dict[str, subprocess.Popen[bytes]] = {}
-        for p in shape:
-            log = tmp / f"{p.label.replace(' ', '-')}-{op}-{nodes}.log"
-            procs[p.label] = started.enter_context(running(p, log))
-        proc = procs[server.label]
-        wait_ready(proc, server.base_url + server.ready_path, headers)
-        db = open_sql(data_dir, url)
-        started.callback(db.close)
-        if url is not None:
-            wait_listening(db, [p for label, p in procs.items() if label != server.label])
-        timeout = httpx.Timeout(max(60.0, args.timeout))
-        with httpx.Client(base_url=server.base_url, headers=headers, timeout=timeout) as client:
-            api = Api(client, store.tenant.union_id)
-            space = f"/v1.0/storage/spaces/{trees[0].space_id}"
-            client.get(space, params=api.query).raise_for_status()
-            with profiling(args, {label: p.pid for label, p in procs.items()}, f"{op}-{nodes}"):
-                outcome = perform(api, trees, args.timeout)
-        for label, p in procs.items():
-            if p.poll() is not None:
-                raise BenchError(f"{label} exited ({p.returncode}) during the run")
-        peaks = [peak_rss_bytes(p.pid) for p in procs.values()]
-        outcome.server_peak_rss_bytes = max((b for b in peaks if b is not None), default=None)
-        outcome.seed_s = store.seed_s
-        check(db, trees, outcome)
-    return outcome, trees[0]
+    shape = stores.processes(data_dir, url, port, workers=args.workers, chunk=args.chunk)
+    name = f"{op}-{nodes}"
+    outcome = trees.operate(
+        shape, tmp, name, data_dir, url, store.tenant, store.trees, args.timeout,
+        around=lambda pids: profiling(args, pids, name),
+    )  # fmt: skip
+    outcome.seed_s = store.seed_s
+    return outcome, store.trees[0]
 
 
 def run_size(args: argparse.Namespace, tmp: Path, nodes: int) -> list[Outcome]:
@@ -1001,7 +393,7 @@ def run_size(args: argparse.Namespace, tmp: Path, nodes: int) -> list[Outcome]:
     floors: dict[str, float] = {}
     for op in args.ops:
         err.print(f"[dim]{nodes:,} nodes: {LABELS[op]}[/dim]")
-        with fresh_store(args, tmp, f"{op}-{nodes}") as (data_dir, url):
+        with stores.fresh_store(args, tmp, f"{op}-{nodes}") as (data_dir, url):
             outcome, tree = measure(args, tmp, data_dir, url, op, nodes)
             took = "timed out" if outcome.seconds is None else f"{outcome.seconds:.3f} s"
             err.print(f"[dim]  {took} (seeded in {outcome.seed_s:.1f} s)[/dim]")
@@ -1009,8 +401,8 @@ def run_size(args: argparse.Namespace, tmp: Path, nodes: int) -> list[Outcome]:
                 floors = floors_on(data_dir, url, tree)
         outcomes.append(outcome)
     if not floors:  # no copy in this run: a store seeded the same way, for the floors alone
-        with fresh_store(args, tmp, f"floor-{nodes}") as (data_dir, url):
-            store = asyncio.run(seed(data_dir, url, free_port(), COPY, nodes))
+        with stores.fresh_store(args, tmp, f"floor-{nodes}") as (data_dir, url):
+            store = asyncio.run(seed(data_dir, url, common.free_port(), COPY, nodes))
             floors = floors_on(data_dir, url, store.trees[0])
     err.print(f"[dim]{nodes:,} nodes: disk floors[/dim]")
     on_disk = disk_floors(tmp / f"disk-{nodes}", nodes)
@@ -1021,7 +413,7 @@ def run_size(args: argparse.Namespace, tmp: Path, nodes: int) -> list[Outcome]:
 
 
 def floors_on(data_dir: Path, url: str | None, tree: Tree) -> dict[str, float]:
-    db = open_sql(data_dir, url)
+    db = stores.open_sql(data_dir, url)
     try:
         return sql_floors(db, tree)
     finally:
@@ -1044,8 +436,7 @@ def fmt_s(seconds: float | None) -> str:
 
 
 def report(outcomes: list[Outcome], settings: dict[str, object]) -> dict[str, object]:
-    if not out.is_terminal:
-        out.width = TABLE_WIDTH
+    common.widen_output()
     backend = str(settings["backend"])
     table = Table(
         title=f"tree operations — {SHAPES[backend]} ({settings['workers']}), "
@@ -1146,7 +537,7 @@ def report(outcomes: list[Outcome], settings: dict[str, object]) -> dict[str, ob
 def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, object]:
     import dingstore
 
-    tmp = temp_dir(stack, prefix="dingstore-tree-ops-")
+    tmp = common.temp_dir(stack, prefix="dingstore-tree-ops-")
     started = time.perf_counter()
     outcomes: list[Outcome] = []
     for nodes in args.sizes:
@@ -1164,46 +555,27 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         "parallel": args.parallel,
         "task_chunk": args.chunk if args.chunk is not None else "server default (1000)",
         "timeout_s": args.timeout,
-        "poll_s": POLL_S,
-        "file_size": FILE_SIZE,
-        "children_per_folder": CHILDREN,
+        "poll_s": trees.POLL_S,
+        "file_size": trees.FILE_SIZE,
+        "children_per_folder": trees.CHILDREN,
         "blobs": "one row per file, refcount 1; bytes not written",
         "dingstore_source": str(Path(dingstore.__file__).parent),
         "run_s": round(time.perf_counter() - started, 1),
         "nproc": os.cpu_count(),
         "python": sys.version.split()[0],
         "sqlite": sqlite3.sqlite_version,
-        **({"postgres": pg_version(args.pg_url)} if args.backend == "postgres" else {}),
+        **({"postgres": stores.pg_version(args.pg_url)} if args.backend == "postgres" else {}),
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        **git_revision(),
+        **common.git_revision(),
     }
     return report(outcomes, settings)
 
 
-def pg_version(pg_url: str) -> str:
-    db = PostgresSql(admin_url(pg_url))
-    try:
-        return str(db.one("SHOW server_version"))
-    finally:
-        db.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    scrub_environment()
-    exit_on_sigterm()
-    with contextlib.ExitStack() as stack:
-        try:
-            results = run(args, stack)
-        except BenchError as exc:
-            err.print(f"[red]benchmark failed:[/red] {exc}")
-            return 1
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted; cleaning up[/yellow]")
-            return 130
     name = "tree_ops" if args.backend == "sqlite" else f"tree_ops-postgres-w{args.workers or 1}"
-    write_results(name if args.parallel == 1 else f"{name}-p{args.parallel}", results)
-    return 0 if results["all_verified"] else 1
+    name = name if args.parallel == 1 else f"{name}-p{args.parallel}"
+    return common.run_benchmark(lambda stack: run(args, stack), name)
 
 
 if __name__ == "__main__":
