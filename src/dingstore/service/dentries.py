@@ -11,13 +11,24 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, names, recycle, tasks, tree, versions
+from dingstore.service import (
+    access,
+    bulk,
+    models,
+    names,
+    recycle,
+    tasks,
+    transfers,
+    tree,
+    versions,
+)
 from dingstore.service.properties import PropertyInput, write_properties
-from dingstore.store import base, blobs, dentries, ids, properties
+from dingstore.store import base, blobs, dentries, ids, permissions, properties
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 
 LIST_DEFAULT, LIST_MAX = 50, 50
+SCAN = 200  # ListAllDentries: rows read at a time when the operator may read only part of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,56 +38,6 @@ class ItemResult:
     dentry_id: str
     dentry: models.Dentry | None = None
     error_code: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """CopyDentry / MoveDentry / DeleteDentry: the resulting dentry and, for a folder with
-    children, the task that finishes the work (service/bulk.py)."""
-
-    dentry: models.Dentry | None
-    task_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Merge:
-    """Folder ``row`` of ``space_id`` meets folder ``into`` of its name in ``target_id``
-    (OVERWRITE): a task merges them."""
-
-    actor: models.Actor
-    task_id: int
-    row: RowMapping
-    space_id: int
-    target_id: int
-    into: RowMapping
-
-    async def enqueue(self, conn: Connection, kind: str, into_key: str) -> Moved:
-        """Hold both folders and enqueue the ``kind`` task; the answer names ``into``."""
-        source, into = int(self.row.id), int(self.into.id)
-        await tasks.check_free(conn, into)
-        await tasks.enqueue(
-            conn, self.task_id, corp_id=self.actor.corp_id, creator_id=self.actor.union_id,
-            app_id=self.actor.app_id, kind=kind,
-            payload={
-                "root": source, "space": self.space_id, "target_space": self.target_id,
-                into_key: into, "merge": True,
-            },
-            holds=[(self.space_id, source), (self.target_id, into)],
-        )  # fmt: skip
-        return Moved(await tree.view(conn, self.actor, self.into), self.task_id)
-
-
-async def _mergeable(conn: Connection, row: RowMapping, existing: RowMapping) -> bool:
-    """May the folder ``row`` merge into the same-name folder ``existing`` (OVERWRITE)? Not into
-    one of its own ancestors; into itself is nothing to do (False)."""
-    if int(existing.id) == int(row.id):
-        return False
-    if int(existing.id) in await dentries.ancestor_ids(conn, int(row.id)):
-        raise errors.BadRequest(
-            "dentryAlreadyExist",
-            f"{row.name!r} in the target folder is an ancestor of the folder: cannot merge into it",
-        )
-    return True
 
 
 class DentryService:
@@ -109,7 +70,7 @@ class DentryService:
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            await tree.folder(conn, space.id, parent)
+            await tree.folder_for(conn, actor, space, parent, access.WRITE)
             await tasks.check_free(conn, parent, adding=True)
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
             if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
@@ -141,7 +102,7 @@ class DentryService:
     ) -> models.Dentry:
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.READ)
             return (await tree.views(conn, actor, [row], app_ids=app_ids))[0]
 
     async def get_many(
@@ -158,10 +119,13 @@ class DentryService:
             space = await tree.space(conn, actor, space_id)
             rows = await dentries.get_many(conn, space.id, wanted)
             found = {v.id: v for v in await tree.views(conn, actor, rows, app_ids=app_ids)}
+            held = await access.roles(conn, actor, space, list(found))
         return [
-            ItemResult(text, found[number])
-            if number in found
-            else ItemResult(text, error_code="dentryNotExist")
+            ItemResult(text, error_code="dentryNotExist")
+            if number not in found
+            else ItemResult(text, found[number])
+            if access.allows(held[number], access.READ)
+            else ItemResult(text, error_code="permissionDenied")
             for text, number in zip(dentry_ids, wanted, strict=True)
         ]
 
@@ -191,7 +155,7 @@ class DentryService:
         after = tree.decode_token(next_token, 1 if key == "NAME" else 2, text=key == "NAME")
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
-            await tree.folder(conn, space.id, parent)
+            await tree.folder_for(conn, actor, space, parent, access.READ)
             rows = await dentries.page_children(
                 conn, space.id, parent, order_by=key, desc=desc, after=after, limit=limit + 1
             )
@@ -212,15 +176,14 @@ class DentryService:
         max_results: int | None,
         order: str | None,
     ) -> models.Page:
-        """ListAllDentries: every live file and folder of the space, by modified time."""
+        """ListAllDentries: every live file and folder of the space the operator may read, by
+        modified time."""
         desc = _descending(order, default="ASC")
         limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
         after = tree.decode_token(next_token, 2)
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
-            rows = await dentries.page_space(
-                conn, space.id, desc=desc, after=after, limit=limit + 1
-            )
+            rows = await _readable(conn, actor, space, desc=desc, after=after, limit=limit + 1)
             items = await tree.views(conn, actor, rows[:limit])
         token = None
         if len(rows) > limit:
@@ -236,7 +199,7 @@ class DentryService:
         clean = names.valid(new_name, code="paramError.name")
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             if clean != row.name:
                 if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
@@ -254,7 +217,7 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Moved:
+    ) -> transfers.Moved:
         """CopyDentry: a file or an empty folder at once; a folder with children gets its copy
         (or, with OVERWRITE onto a folder of its name, merges into that one) and a task."""
         target = (target_space_id, target_folder_id, conflict_strategy)
@@ -268,13 +231,18 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Moved:
+        *,
+        preserve_permissions: bool = False,
+    ) -> transfers.Moved:
         """MoveDentry: re-parents the entry; across spaces, or with OVERWRITE onto a folder of
-        its name (a merge), a folder's descendants follow in a task."""
+        its name (a merge), a folder's descendants follow in a task. The grants on it and
+        under it are dropped, or with ``preserve_permissions`` go with it."""
         target = (target_space_id, target_folder_id, conflict_strategy)
-        return self._woken(await self._move(actor, space_id, dentry_id, *target))
+        return self._woken(
+            await self._move(actor, space_id, dentry_id, *target, preserve=preserve_permissions)
+        )
 
-    def _woken(self, result: Moved) -> Moved:
+    def _woken(self, result: transfers.Moved) -> transfers.Moved:
         """Tell the task engine when the request (now committed) enqueued a task."""
         if result.task_id is not None:
             self._wake()
@@ -288,7 +256,7 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Moved:
+    ) -> transfers.Moved:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
         new_id, task_id = await self._ids.next(), await self._ids.next()
@@ -296,23 +264,26 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
-            target = await _target_space(conn, actor, target_space_id)
-            await tree.folder(conn, target.id, target_parent)
-            await _not_into_itself(conn, int(row.id), target_parent)
+            is_file = row.type == "FILE"
+            await access.require(
+                conn, actor, space, int(row.id), access.DOWNLOAD if is_file else access.READ
+            )
+            target = await transfers.target_space(conn, actor, target_space_id)
+            await tree.folder_for(conn, actor, target, target_parent, access.WRITE)
+            await transfers.not_into_itself(conn, int(row.id), target_parent)
             await tasks.check_free(conn, int(row.id))
             await tasks.check_free(conn, target_parent, adding=True)
-            is_file = row.type == "FILE"
             nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
                 conn, target.id, target_parent, row.name, how, is_file=is_file
             )
             if placed.existing is not None:
                 existing = placed.existing
-                if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
-                    merge = _Merge(actor, task_id, row, space.id, target.id, existing)
+                if nested and how == "OVERWRITE" and await transfers.mergeable(conn, row, existing):
+                    merge = transfers.Merge(actor, task_id, row, space.id, target.id, existing)
                     return await merge.enqueue(conn, bulk.COPY, "copy_root")
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
-                    return Moved(await tree.view(conn, actor, existing))
+                    return transfers.Moved(await tree.view(conn, actor, existing))
                 await versions.add(  # a file copied onto a file: a new version of it
                     conn,
                     actor.union_id,
@@ -323,7 +294,7 @@ class DentryService:
                     retention=self._retention,
                 )
                 fresh = await tree.dentry(conn, target.id, str(placed.existing.id))
-                return Moved(await tree.view(conn, actor, fresh))
+                return transfers.Moved(await tree.view(conn, actor, fresh))
             if is_file:
                 await tree.charge(conn, target.id, int(row.size))
                 await blobs.add_refs(conn, [int(row.blob_id)])
@@ -368,7 +339,7 @@ class DentryService:
                     holds=[(space.id, int(row.id)), (target.id, new_id)],
                 )  # fmt: skip
             copied = await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
-            return Moved(copied, task_id if nested else None)
+            return transfers.Moved(copied, task_id if nested else None)
 
     async def _move(
         self,
@@ -378,21 +349,23 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Moved:
+        *,
+        preserve: bool,
+    ) -> transfers.Moved:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
         task_id = await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
-            target = await _target_space(conn, actor, target_space_id)
-            await tree.folder(conn, target.id, target_parent)
-            await _not_into_itself(conn, int(row.id), target_parent)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
+            target = await transfers.target_space(conn, actor, target_space_id)
+            await tree.folder_for(conn, actor, target, target_parent, access.WRITE)
+            await transfers.not_into_itself(conn, int(row.id), target_parent)
             await tasks.check_free(conn, int(row.id))
             await tasks.check_free(conn, target_parent, adding=True)
             if target.id == space.id and target_parent == int(row.parent_id):
-                return Moved(await tree.view(conn, actor, row))  # already there
+                return transfers.Moved(await tree.view(conn, actor, row))  # already there
             is_file = row.type == "FILE"
             nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
             placed = await tree.place(
@@ -400,15 +373,17 @@ class DentryService:
             )
             if placed.existing is not None:
                 existing = placed.existing
-                if nested and how == "OVERWRITE" and await _mergeable(conn, row, existing):
+                if nested and how == "OVERWRITE" and await transfers.mergeable(conn, row, existing):
                     if target.id != space.id:  # the bytes move as the task goes; they must fit
                         await tree.check_room(conn, target.id, int(row.stored))
-                    merge = _Merge(actor, task_id, row, space.id, target.id, existing)
+                    await transfers.regrant(conn, row, space.id, target.id, preserve=preserve)
+                    merge = transfers.Merge(actor, task_id, row, space.id, target.id, existing)
                     return await merge.enqueue(conn, bulk.MOVE, "target_root")
                 if how == "RETURN_DENTRY_IF_EXISTS" or not is_file:
-                    return Moved(await tree.view(conn, actor, existing))
+                    return transfers.Moved(await tree.view(conn, actor, existing))
                 # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
                 await versions.purge_file(conn, placed.existing, now)
+            await transfers.regrant(conn, row, space.id, target.id, preserve=preserve)
             across = target.id != space.id
             # Across spaces a folder takes its recycled entries along, and their bytes.
             carried = (
@@ -441,11 +416,14 @@ class DentryService:
                 await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.MOVE if across else bulk.COUNT,
-                    payload={"root": int(row.id), "space": space.id, "target_space": target.id},
+                    payload={
+                        "root": int(row.id), "space": space.id, "target_space": target.id,
+                        "from_parent": int(row.parent_id), "from_name": row.name,
+                    },
                     holds=[(target.id, int(row.id))] if across else [],
                 )  # fmt: skip
             moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
-            return Moved(moved, task_id if nested or carried else None)
+            return transfers.Moved(moved, task_id if nested or carried else None)
 
     async def copy_many(
         self,
@@ -455,7 +433,7 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Sequence[BatchItem]:
+    ) -> Sequence[transfers.BatchItem]:
         """CopyDentries: at most 3 items, each copied as CopyDentry would."""
         target = (target_space_id, target_folder_id, conflict_strategy)
         return await self._transfer_many(self.copy, 3, actor, space_id, dentry_ids, *target)
@@ -468,14 +446,19 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Sequence[BatchItem]:
+        *,
+        preserve_permissions: bool = False,
+    ) -> Sequence[transfers.BatchItem]:
         """MoveDentries: at most 30 items, each moved as MoveDentry would."""
         target = (target_space_id, target_folder_id, conflict_strategy)
-        return await self._transfer_many(self.move, 30, actor, space_id, dentry_ids, *target)
+        return await self._transfer_many(
+            self.move, 30, actor, space_id, dentry_ids, *target,
+            preserve_permissions=preserve_permissions,
+        )  # fmt: skip
 
     async def _transfer_many(
         self,
-        one: Callable[..., Awaitable[Moved]],
+        one: Callable[..., Awaitable[transfers.Moved]],
         limit: int,
         actor: models.Actor,
         space_id: str,
@@ -483,10 +466,13 @@ class DentryService:
         target_space_id: str,
         target_folder_id: str,
         conflict_strategy: str | None,
-    ) -> Sequence[BatchItem]:
+        **options: bool,
+    ) -> Sequence[transfers.BatchItem]:
         target = (target_space_id, target_folder_id, conflict_strategy)
         await self._check_batch(actor, space_id, *target)
-        return await run_batch(dentry_ids, limit, lambda d: one(actor, space_id, d, *target))
+        return await transfers.run_batch(
+            dentry_ids, limit, lambda d: one(actor, space_id, d, *target, **options)
+        )
 
     async def delete_many(
         self,
@@ -495,11 +481,11 @@ class DentryService:
         dentry_ids: Sequence[str] | None,
         *,
         to_recycle_bin: bool,
-    ) -> Sequence[BatchItem]:
+    ) -> Sequence[transfers.BatchItem]:
         """DeleteDentries: at most 50 items, each deleted as DeleteDentry would."""
         async with self._db.read() as conn:
             await tree.space(conn, actor, space_id)
-        return await run_batch(
+        return await transfers.run_batch(
             dentry_ids,
             50,
             lambda d: self.delete(actor, space_id, d, to_recycle_bin=to_recycle_bin),
@@ -518,19 +504,19 @@ class DentryService:
         folder = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
         async with self._db.read() as conn:
             await tree.space(conn, actor, space_id)
-            target = await _target_space(conn, actor, target_space_id)
+            target = await transfers.target_space(conn, actor, target_space_id)
             await tree.folder(conn, target.id, folder)
 
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, *, to_recycle_bin: bool
-    ) -> Moved:
+    ) -> transfers.Moved:
         if dentry_id == "0":
             raise errors.param_error("dentryId", "the root folder cannot be deleted")
         item_id, task_id = await self._ids.next(), await self._ids.next()
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             # To the bin: a folder with live children answers with a task that counts them. For
             # good: one with anything under it, its recycled entries too, is purged by a task.
@@ -549,7 +535,10 @@ class DentryService:
                 await recycle.send(conn, actor, row, item_id, now)
             elif row.type == "FILE":
                 await versions.purge_file(conn, row, now)
-            else:
+            else:  # a folder goes for good, and the grants on it and under it at once
+                await permissions.drop(
+                    conn, space.id, await permissions.nodes_under(conn, space.id, int(row.id))
+                )
                 count, size = dentries.weight(row)
                 await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
                 if nested:  # it leaves every listing now, its nested items the bin; the task
@@ -562,16 +551,38 @@ class DentryService:
                     await dentries.delete(conn, int(row.id))
         if nested:
             self._wake()
-        return Moved(None, task_id if nested else None)
+        return transfers.Moved(None, task_id if nested else None)
 
 
-async def _not_into_itself(conn: Connection, dentry_id: int, target_parent: int) -> None:
-    if target_parent == dentry_id or (
-        target_parent and dentry_id in await dentries.ancestor_ids(conn, target_parent)
-    ):
-        raise errors.param_error(
-            "targetFolderId", "a folder cannot go into itself or one of its descendants"
-        )
+async def _readable(
+    conn: Connection,
+    actor: models.Actor,
+    space: RowMapping,
+    *,
+    desc: bool,
+    after: list[int] | None,
+    limit: int,
+) -> list[RowMapping]:
+    """Up to ``limit`` live dentries of the space, in ListAllDentries' order from ``after``,
+    that the operator may read: pages stay full but for the last, however sparse what they may
+    read (rows are read on until ``limit`` are kept or the space is exhausted). An operator with
+    no role in the space gets 403; one who reads its root reads it all, with no check a row."""
+    everything = access.allows(await access.role(conn, actor, space, 0), access.READ)
+    if not everything and not await access.holds_any(conn, actor, space, access.READ):
+        raise access.denied(access.READ, 0)
+    chunk = limit if everything else max(limit, SCAN)
+    kept: list[RowMapping] = []
+    while len(kept) < limit:
+        rows = await dentries.page_space(conn, int(space.id), desc=desc, after=after, limit=chunk)
+        found = await tree.visible(conn, rows)
+        if not everything:
+            held = await access.roles(conn, actor, space, [int(r.id) for r in found])
+            found = [r for r in found if access.allows(held[int(r.id)], access.READ)]
+        kept.extend(found)
+        if len(rows) < chunk:
+            break
+        after = [int(rows[-1].modified_at), int(rows[-1].id)]
+    return kept[:limit]
 
 
 def _descending(order: str | None, *, default: str) -> bool:
@@ -579,42 +590,3 @@ def _descending(order: str | None, *, default: str) -> bool:
     if value not in ("ASC", "DESC"):
         raise errors.param_error("order", "order must be ASC or DESC")
     return value == "DESC"
-
-
-async def _target_space(conn: Connection, actor: models.Actor, target_space_id: str) -> RowMapping:
-    try:
-        return await tree.space(conn, actor, target_space_id)
-    except errors.BadRequest as exc:
-        raise errors.param_error("targetSpaceId", exc.message) from None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchItem:
-    """One item of CopyDentries / MoveDentries / DeleteDentries."""
-
-    dentry_id: str
-    result: Moved | None = None
-    error_code: str | None = None
-
-
-async def run_batch(
-    dentry_ids: Sequence[str] | None,
-    limit: int,
-    each: Callable[[str], Awaitable[Moved]],
-) -> list[BatchItem]:
-    """Validate the whole list first (1 to ``limit`` well-formed ids, else 400
-    ``paramError.dentryIds`` and nothing happens), then run ``each`` per item in order; an item's
-    own failure (4xx) is reported in its result, not raised."""
-    if not dentry_ids or len(dentry_ids) > limit:
-        raise errors.param_error("dentryIds", f"dentryIds must hold 1 to {limit} ids")
-    for text in dentry_ids:
-        tree.parse_id(text, "dentryIds")
-    items = []
-    for text in dentry_ids:
-        try:
-            items.append(BatchItem(text, await each(text)))
-        except errors.DingstoreError as exc:
-            if exc.status >= 500:
-                raise
-            items.append(BatchItem(text, error_code=exc.code))
-    return items

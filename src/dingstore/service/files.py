@@ -18,7 +18,7 @@ from typing import Any
 from dingstore import errors
 from dingstore.blobs import base as blob_base
 from dingstore.clock import now_ms
-from dingstore.service import models, names, tasks, tree, versions
+from dingstore.service import access, models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, blobs, dentries, ids, uploads
 
@@ -128,7 +128,9 @@ class FileService:
             parent = None
             if check.parent_id is not None:
                 parent = tree.parse_id(check.parent_id, "parentId", root_ok=True)
-                await tree.folder(conn, space.id, parent)
+                await tree.folder_for(conn, actor, space, parent, access.WRITE)
+            elif not await access.holds_any(conn, actor, space, access.WRITE):
+                raise access.denied(access.WRITE, 0)
             quota, used = space.quota, space.used_quota
             if check.size is not None and quota is not None and used + check.size > quota:
                 raise errors.BadRequest("spaceQuotaInsufficient", "the space's quota is used up")
@@ -209,17 +211,19 @@ class FileService:
             space = await tree.space(conn, actor, space_id, write=True)
             if int(upload.space_id) != space.id:
                 raise errors.param_error("uploadKey", "this uploadKey belongs to another space")
+            target: Any
+            if overwrite is not None:
+                target = await tree.dentry_for(conn, actor, space, str(overwrite), access.WRITE)
+            else:
+                await tree.folder_for(conn, actor, space, parent, access.WRITE)
             if not await uploads.delete(conn, commit.upload_key):  # single use
                 raise errors.param_error("uploadKey", "this uploadKey was already committed")
             await blobs.insert(conn, blob_id, size, upload.md5, now)
-            target: Any
             if overwrite is not None:
-                target = await tree.dentry(conn, space.id, str(overwrite))
                 await tasks.check_free(conn, int(target.id))
                 if target.type != "FILE":
                     raise errors.param_error("overwriteDentryId", "only a file can get a version")
             else:
-                await tree.folder(conn, space.id, parent)
                 await tasks.check_free(conn, parent, adding=True)
                 placed = await tree.place(
                     conn,
@@ -318,7 +322,7 @@ class FileService:
     ) -> blob_base.Transfer:
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.DOWNLOAD)
             if row.type != "FILE":
                 raise errors.BadRequest("operationNotSupported", "a folder cannot be downloaded")
             blob_id = int(row.blob_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models, tasks, tree
+from dingstore.service import access, models, tasks, tree
 from dingstore.store import base, dentries, properties
 from dingstore.store.base import Connection
 
@@ -70,7 +70,7 @@ class PropertyService:
             raise errors.param_error("appProperties", "appProperties must hold 1 to 3 items")
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
             await dentries.update(conn, int(row.id), modified_at=now_ms())
@@ -82,6 +82,6 @@ class PropertyService:
             raise errors.param_error("propertyNames", "propertyNames must hold 1 to 3 names")
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             await properties.remove(conn, int(row.id), actor.app_id, names)

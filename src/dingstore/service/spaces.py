@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models, tree
+from dingstore.service import access, models, tree
 from dingstore.store import base, identity, ids, spaces
 
 
@@ -96,8 +96,12 @@ class SpaceService:
         return models.Space.from_row(row)
 
     async def get(self, actor: models.Actor, space_id: str) -> models.Space:
+        """GetSpace: for an operator holding a role anywhere in the space (403 else)."""
         async with self._db.read() as conn:
-            return models.Space.from_row(await tree.space(conn, actor, space_id))
+            space = await tree.space(conn, actor, space_id)
+            if not await access.holds_any(conn, actor, space, access.READ):
+                raise access.denied(access.READ, 0)
+            return models.Space.from_row(space)
 
 
 def _check(new: NewSpace) -> None:

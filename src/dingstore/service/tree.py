@@ -1,8 +1,10 @@
 """What the dentry services share: parsing ids and page tokens, finding a caller's space and
-folders, placing a name under a conflict strategy, and turning rows into ``models.Dentry``.
+folders (and checking the operator's role on them), placing a name under a conflict strategy,
+and turning rows into ``models.Dentry``.
 
-Interim access rule (until roles arrive): the operator must be a user of the space's org; a
-space of another org does not exist for the caller (404 ``spaceNotExist``).
+Who may act: the operator's role on the node an operation touches (docs/permissions.md,
+service/access.py), checked right after the node is found, before anything changes. A space of
+another org does not exist for the caller (404 ``spaceNotExist``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.service import models, names
+from dingstore.service import access, models, names
 from dingstore.store import dentries, properties, spaces, subtree
 from dingstore.store.base import Connection
 
@@ -98,6 +100,25 @@ async def dentry(conn: Connection, space_id: int, dentry_id: str) -> RowMapping:
     return row
 
 
+async def dentry_for(
+    conn: Connection, actor: models.Actor, space: RowMapping, dentry_id: str, need: access.Role
+) -> RowMapping:
+    """The live dentry (404 ``dentryNotExist``), if the operator holds ``need`` on it (else 403
+    ``permissionDenied``)."""
+    row = await dentry(conn, int(space.id), dentry_id)
+    await access.require(conn, actor, space, int(row.id), need)
+    return row
+
+
+async def folder_for(
+    conn: Connection, actor: models.Actor, space: RowMapping, folder_id: int, need: access.Role
+) -> RowMapping | None:
+    """The live folder (None for the root), if the operator holds ``need`` on it."""
+    row = await folder(conn, int(space.id), folder_id)
+    await access.require(conn, actor, space, folder_id, need)
+    return row
+
+
 async def _reachable(conn: Connection, folder_id: int) -> bool:
     """The folder and all its ancestors are live (a recycled folder hides its whole subtree)."""
     return folder_id == 0 or (await dentries.folder_paths(conn, [folder_id]))[folder_id] is not None
@@ -175,7 +196,7 @@ async def views(
     """Rows as the API shows them: with paths and the app properties the caller may see
     (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given)."""
     paths = await dentries.folder_paths(conn, {int(r.parent_id) for r in rows})
-    rows = [r for r in rows if paths.get(int(r.parent_id)) is not None]  # not under a recycled one
+    rows = _under(rows, paths)
     props: dict[int, dict[str, list[models.AppProperty]]] = {}
     for p in await properties.of(conn, [int(r.id) for r in rows]):
         if p.visibility != "PUBLIC" and p.owner_id != actor.app_id:
@@ -206,6 +227,15 @@ async def views(
         )
         for r in rows
     ]
+
+
+async def visible(conn: Connection, rows: Sequence[RowMapping]) -> list[RowMapping]:
+    """The rows not under a recycled folder: those a listing may show."""
+    return _under(rows, await dentries.folder_paths(conn, {int(r.parent_id) for r in rows}))
+
+
+def _under(rows: Sequence[RowMapping], paths: dict[int, str | None]) -> list[RowMapping]:
+    return [r for r in rows if paths.get(int(r.parent_id)) is not None]
 
 
 async def view(conn: Connection, actor: models.Actor, row: RowMapping) -> models.Dentry:

@@ -7,8 +7,8 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models, tasks, tree
-from dingstore.store import base, blobs, dentries, properties
+from dingstore.service import access, models, tasks, tree
+from dingstore.store import base, blobs, dentries, permissions, properties
 from dingstore.store.base import Connection
 
 VERSIONS_DEFAULT, VERSIONS_MAX = 100, 100
@@ -66,13 +66,15 @@ async def _prune(conn: Connection, row: RowMapping, *, keep: int, now: int) -> N
 
 
 async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
-    """Remove a file for good: its versions, their blob references, its quota, its properties."""
+    """Remove a file for good: its versions, their blob references, its quota, its properties
+    and the grants on it."""
     old = await dentries.versions_of(conn, int(row.id))
     freed = sum(int(v.size) for v in old)
     await blobs.release(conn, [int(v.blob_id) for v in old], now)
     await tree.charge(conn, int(row.space_id), -freed)
     await dentries.delete_versions(conn, int(row.id), [int(v.version) for v in old])
     await properties.drop_all(conn, int(row.id))
+    await permissions.drop(conn, int(row.space_id), [int(row.id)])
     await dentries.delete(conn, int(row.id))
     await dentries.grow_chain(conn, int(row.parent_id), -1, -freed)
 
@@ -96,7 +98,7 @@ class VersionService:
         after = tree.decode_token(next_token, 1)
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.READ)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
             found = await dentries.page_versions(
@@ -129,7 +131,7 @@ class VersionService:
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
-            row = await tree.dentry(conn, space.id, dentry_id)
+            row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
             await tasks.check_free(conn, int(row.id))

@@ -9,8 +9,9 @@ from fastapi import Body, Request
 
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
+from dingstore.api.routes.dentries import preserves
 from dingstore.api.routing import Caller, api_router, operation
-from dingstore.service.dentries import BatchItem
+from dingstore.service.transfers import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
 
@@ -61,7 +62,7 @@ async def move_dentries(
     option = body.option or wire.MoveOption()
     items = await request.app.state.services.dentries.move_many(
         caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy,
+        option.conflict_strategy, preserve_permissions=preserves(option),
     )  # fmt: skip
     return _items(spaceId, items, targets=True)
 

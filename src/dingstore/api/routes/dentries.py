@@ -9,9 +9,15 @@ from fastapi import Body, Query, Request
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation
-from dingstore.service.dentries import Moved
+from dingstore.service.transfers import Moved
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
+
+
+def preserves(option: wire.MoveOption) -> bool:
+    """``option.presevePermissions`` (MoveDentry's spelling) or ``preservePermissions``
+    (MoveDentries'): either is taken on either operation."""
+    return bool(option.preseve_permissions or option.preserve_permissions)
 
 
 def _moved(result: Moved) -> responses.JSON:
@@ -172,7 +178,7 @@ async def move_dentry(
     option = body.option or wire.MoveOption()
     result = await request.app.state.services.dentries.move(
         caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy,
+        option.conflict_strategy, preserve_permissions=preserves(option),
     )  # fmt: skip
     return _moved(result)
 
