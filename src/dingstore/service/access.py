@@ -18,7 +18,7 @@ roles it found (``Actor.memo``), and lives for one request or one task step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from dingstore import errors
@@ -92,8 +92,25 @@ async def roles(
     return {n: memo[(space_id, n)] for n in node_ids}
 
 
-async def role(conn: Connection, actor: models.Actor, space: Any, node_id: int) -> Role | None:
-    return (await roles(conn, actor, space, [node_id]))[node_id]
+async def role(
+    conn: Connection,
+    actor: models.Actor,
+    space: Any,
+    node_id: int,
+    *,
+    chain: Sequence[int] | None = None,
+) -> Role | None:
+    """The operator's effective role on one node. Given its ``chain`` (the node and its
+    ancestors, as the caller found them), the grants are read without walking up again."""
+    if chain is None or implicit(actor, space) is not None:
+        return (await roles(conn, actor, space, [node_id]))[node_id]
+    memo: dict[tuple[int, int], Role | None] = actor.memo.setdefault("roles", {})
+    key = (int(space.id), node_id)
+    if key not in memo:
+        keys = await members(conn, actor)
+        found = await permissions.rank_on(conn, int(space.id), [*chain, 0], keys, now_ms())
+        memo[key] = None if found is None else Role(found)
+    return memo[key]
 
 
 def allows(held: Role | None, need: Role) -> bool:
@@ -101,11 +118,17 @@ def allows(held: Role | None, need: Role) -> bool:
 
 
 async def require(
-    conn: Connection, actor: models.Actor, space: Any, node_id: int, need: Role
+    conn: Connection,
+    actor: models.Actor,
+    space: Any,
+    node_id: int,
+    need: Role,
+    *,
+    chain: Sequence[int] | None = None,
 ) -> Role:
     """The operator's role on the node, if it is at least ``need``; else 403
     ``permissionDenied``, and nothing changes."""
-    held = await role(conn, actor, space, node_id)
+    held = await role(conn, actor, space, node_id, chain=chain)
     if held is None or held < need:
         raise denied(need, node_id)
     return held

@@ -104,9 +104,12 @@ async def dentry_for(
     conn: Connection, actor: models.Actor, space: RowMapping, dentry_id: str, need: access.Role
 ) -> RowMapping:
     """The live dentry (404 ``dentryNotExist``), if the operator holds ``need`` on it (else 403
-    ``permissionDenied``)."""
-    row = await dentry(conn, int(space.id), dentry_id)
-    await access.require(conn, actor, space, int(row.id), need)
+    ``permissionDenied``). One walk up its ancestors serves both, and the path ``view`` shows."""
+    row = await dentries.get(conn, int(space.id), parse_id(dentry_id, "dentryId"))
+    above = None if row is None else await _chain(conn, actor, int(row.parent_id))
+    if row is None or above is None or above.path is None:
+        raise errors.NotFound("dentryNotExist", f"dentry {dentry_id} does not exist")
+    await access.require(conn, actor, space, int(row.id), need, chain=(int(row.id), *above.ids))
     return row
 
 
@@ -114,9 +117,20 @@ async def folder_for(
     conn: Connection, actor: models.Actor, space: RowMapping, folder_id: int, need: access.Role
 ) -> RowMapping | None:
     """The live folder (None for the root), if the operator holds ``need`` on it."""
-    row = await folder(conn, int(space.id), folder_id)
-    await access.require(conn, actor, space, folder_id, need)
+    chain = await _chain(conn, actor, folder_id)
+    row = None if folder_id == 0 else await dentries.get(conn, int(space.id), folder_id)
+    if chain is None or chain.path is None or (folder_id and (row is None or row.type != "FOLDER")):
+        raise errors.NotFound("dentryNotExist", f"folder {folder_id} does not exist")
+    await access.require(conn, actor, space, folder_id, need, chain=chain.ids)
     return row
+
+
+async def _chain(conn: Connection, actor: models.Actor, folder_id: int) -> dentries.Chain | None:
+    """The folder's chain, walked once per request (``Actor.memo``); None if it has no row."""
+    memo: dict[int, dentries.Chain] = actor.memo.setdefault("chains", {})
+    if folder_id not in memo:
+        memo.update(await dentries.folder_chains(conn, [folder_id]))
+    return memo.get(folder_id)
 
 
 async def _reachable(conn: Connection, folder_id: int) -> bool:
@@ -195,7 +209,11 @@ async def views(
 ) -> list[models.Dentry]:
     """Rows as the API shows them: with paths and the app properties the caller may see
     (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given)."""
-    paths = await dentries.folder_paths(conn, {int(r.parent_id) for r in rows})
+    parents = {int(r.parent_id) for r in rows}
+    known: dict[int, dentries.Chain] = actor.memo.get("chains", {})
+    paths = {f: known[f].path for f in parents if f in known}
+    if len(paths) < len(parents):
+        paths.update(await dentries.folder_paths(conn, parents - paths.keys()))
     rows = _under(rows, paths)
     props: dict[int, dict[str, list[models.AppProperty]]] = {}
     for p in await properties.of(conn, [int(r.id) for r in rows]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,13 +79,25 @@ async def ancestor_ids(conn: Connection, dentry_id: int) -> list[int]:
     return [int(i) for i in (await conn.execute(sa.select(chain.c.id))).scalars().all()]
 
 
-async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int, str | None]:
-    """``/a/b`` for each folder id (the root ``0`` is ``""``), in one recursive query; ``None``
-    for a folder that is itself, or lies under, a deleted (recycled) folder."""
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Where a folder is: its ``/``-rooted path (None when it, or a folder above it, is in the
+    recycle bin), and the ids from it up to the root's child, nearest first."""
+
+    path: str | None
+    ids: tuple[int, ...]
+
+
+ROOT_CHAIN = Chain("", ())
+
+
+async def folder_chains(conn: Connection, folder_ids: Iterable[int]) -> dict[int, Chain]:
+    """Each folder's chain (the root ``0``'s is empty), in one recursive query; a folder with
+    no row is left out."""
     wanted = {int(i) for i in folder_ids} - {0}
-    paths: dict[int, str | None] = {0: ""}
+    chains: dict[int, Chain] = {0: ROOT_CHAIN}
     if not wanted:
-        return paths
+        return chains
     start = sa.select(
         d.c.id.label("origin"),
         d.c.id,
@@ -99,18 +112,24 @@ async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int,
             chain.c.origin, d.c.id, d.c.parent_id, d.c.name, d.c.status, chain.c.depth + 1
         ).join(chain, d.c.id == chain.c.parent_id)
     )
-    stmt = sa.select(chain.c.origin, chain.c.name, chain.c.status, chain.c.depth)
-    parts: dict[int, list[tuple[int, str]]] = {}
+    stmt = sa.select(chain.c.origin, chain.c.id, chain.c.name, chain.c.status, chain.c.depth)
+    parts: dict[int, list[tuple[int, int, str]]] = {}
     hidden: set[int] = set()
-    for origin, name, status, depth in (await conn.execute(stmt)).all():
-        parts.setdefault(int(origin), []).append((int(depth), name))
+    for origin, node, name, status, depth in (await conn.execute(stmt)).all():
+        parts.setdefault(int(origin), []).append((int(depth), int(node), name))
         if status != "NORMAL":
             hidden.add(int(origin))
-    for origin, names in parts.items():
-        paths[origin] = (
-            None if origin in hidden else "".join("/" + n for _, n in sorted(names, reverse=True))
-        )
-    return paths
+    for origin, found in parts.items():
+        found.sort()
+        path = None if origin in hidden else "".join("/" + n for _, _, n in reversed(found))
+        chains[origin] = Chain(path, tuple(node for _, node, _ in found))
+    return chains
+
+
+async def folder_paths(conn: Connection, folder_ids: Iterable[int]) -> dict[int, str | None]:
+    """``/a/b`` for each folder id (the root ``0`` is ``""``), in one recursive query; ``None``
+    for a folder that is itself, or lies under, a deleted (recycled) folder."""
+    return {f: c.path for f, c in (await folder_chains(conn, folder_ids)).items()}
 
 
 def _keyset(columns: list[sa.ColumnElement[Any]], after: list[Any] | None, desc: bool) -> Any:

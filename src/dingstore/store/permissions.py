@@ -61,6 +61,23 @@ async def ranks(
     return {int(n): int(r) for n, r in (await conn.execute(stmt)).all()}
 
 
+async def rank_on(
+    conn: Connection, space_id: int, node_ids: Collection[int], members: Sequence[str], now: int
+) -> int | None:
+    """The highest live rank ``members`` hold on any of ``node_ids`` (a node's own chain, known
+    already: no walk)."""
+    if not members:
+        return None
+    stmt = sa.select(sa.func.max(p.c.rank)).where(
+        p.c.space_id == space_id,
+        p.c.dentry_id.in_(list(node_ids)),
+        p.c.member.in_(list(members)),
+        _live(now),
+    )
+    found = (await conn.execute(stmt)).scalar()
+    return None if found is None else int(found)
+
+
 async def granted_nodes(
     conn: Connection, space_id: int, members: Sequence[str], now: int, *, min_rank: int = 0
 ) -> dict[int, int]:
