@@ -38,6 +38,10 @@ PartTarget: TypeAlias = (
 """Where to PUT one part of a multipart upload: ``resource_urls`` and ``headers``."""
 
 _scenes = itertools.count(1)
+_SNAKE = {
+    "AddPermission": "add_permission_with_options",
+    "UpdatePermission": "update_permission_with_options",
+}
 
 
 class Storage:
@@ -570,15 +574,7 @@ class Storage:
         duration: int | None = None,
     ) -> m.AddPermissionResponseBody:
         """AddPermission of ``role_id`` to ``members`` on the node (``"0"``: the whole space)."""
-        request = m.AddPermissionRequest(
-            union_id=self.union_id,
-            role_id=role_id,
-            members=_members(m.AddPermissionRequestMembers, members),
-            option=None if duration is None else m.AddPermissionRequestOption(duration=duration),
-        )
-        return self._api.add_permission_with_options(  # type: ignore[no-any-return]
-            space_id, dentry_id, request, self._h(m.AddPermissionHeaders), self._rt
-        ).body
+        return self._grant("AddPermission", space_id, dentry_id, role_id, members, duration)
 
     def update_permission(
         self,
@@ -589,16 +585,29 @@ class Storage:
         *,
         duration: int | None = None,
     ) -> m.UpdatePermissionResponseBody:
-        option = None if duration is None else m.UpdatePermissionRequestOption(duration=duration)
-        request = m.UpdatePermissionRequest(
+        return self._grant("UpdatePermission", space_id, dentry_id, role_id, members, duration)
+
+    def _grant(
+        self,
+        action: str,
+        space_id: str,
+        dentry_id: str,
+        role_id: str | None,
+        members: Sequence[Member] | None,
+        duration: int | None,
+    ) -> Any:
+        """AddPermission or UpdatePermission: the same request shape, model classes named
+        after the action."""
+        option = None if duration is None else getattr(m, f"{action}RequestOption")(duration)
+        request = getattr(m, f"{action}Request")(
             union_id=self.union_id,
             role_id=role_id,
-            members=_members(m.UpdatePermissionRequestMembers, members),
+            members=_members(getattr(m, f"{action}RequestMembers"), members),
             option=option,
         )
-        return self._api.update_permission_with_options(  # type: ignore[no-any-return]
-            space_id, dentry_id, request, self._h(m.UpdatePermissionHeaders), self._rt
-        ).body
+        call = getattr(self._api, _SNAKE[action])
+        headers = self._h(getattr(m, f"{action}Headers"))
+        return call(space_id, dentry_id, request, headers, self._rt).body
 
     def delete_permission(
         self, space_id: str, dentry_id: str, role_id: str | None, members: Sequence[Member] | None
