@@ -9,6 +9,7 @@ from dingstore.blobs.base import Transfer
 from dingstore.clock import iso
 from dingstore.service import models
 from dingstore.service.properties import PropertyInput
+from dingstore.service.recycle import Restored, RestoreItem
 from dingstore.service.spaces import Usage
 
 _CATEGORIES = {
@@ -94,6 +95,36 @@ def outcome(*, is_async: bool, succeeded: bool, error_code: str | None) -> dict[
     if is_async:
         return {"async_": True}
     return {"async_": False, "success": succeeded, "error_code": error_code}
+
+
+def recycle_bin(found: models.RecycleBin) -> wire.RecycleBin:
+    return wire.RecycleBin(id=found.id, scope=found.scope, scope_id=found.scope_id)
+
+
+def restored(result: Restored) -> wire.RestoreResponse:
+    return wire.RestoreResponse(
+        async_=result.task_id is not None,
+        task_id=str(result.task_id) if result.task_id is not None else None,
+        space_id=str(result.space_id),
+        dentry_id=str(result.dentry_id),
+    )
+
+
+def restore_result(recycle_bin_id: str, item: RestoreItem) -> wire.RestoreResultItem:
+    """One item of RestoreRecycleItems, as ``outcome`` says it: where it went, unless it
+    failed."""
+    done = item.result
+    where = restored(done) if done is not None else wire.RestoreResponse()
+    return wire.RestoreResultItem(
+        recycle_bin_id=recycle_bin_id,
+        recycle_item_id=item.item_id,
+        **outcome(
+            is_async=bool(where.async_), succeeded=done is not None, error_code=item.error_code
+        ),
+        task_id=where.task_id,
+        space_id=where.space_id,
+        dentry_id=where.dentry_id,
+    )
 
 
 def recycle_item(item: models.RecycleItem) -> wire.RecycleItem:

@@ -88,6 +88,18 @@ async def under(
     return list((await conn.execute(stmt)).mappings().all())
 
 
+async def with_children(conn: Connection, folder_ids: Sequence[int]) -> set[int]:
+    """Those of the folders that hold anything, live or recycled (one statement)."""
+    if not folder_ids:
+        return set()
+    child = d.alias("child")
+    stmt = sa.select(d.c.id).where(
+        d.c.id.in_(list(folder_ids)),
+        sa.exists().where(child.c.space_id == d.c.space_id, child.c.parent_id == d.c.id),
+    )
+    return {int(i) for i in (await conn.execute(stmt)).scalars()}
+
+
 async def drop(conn: Connection, item_ids: Iterable[int]) -> None:
     wanted = list(item_ids)
     if wanted:

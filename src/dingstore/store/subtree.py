@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from dingstore.store import blobs as blob_rows
-from dingstore.store import dentries, recycle
+from dingstore.store import dentries, permissions, recycle
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as props
 from dingstore.store.schema import dentries as d
@@ -40,6 +40,23 @@ async def lock_tree(conn: Connection, corp_id: str) -> None:
             hashlib.sha256(f"tree:{corp_id}".encode()).digest()[:8], "big", signed=True
         )
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
+async def ancestries(conn: Connection, node_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Each node's id and its ancestors' (below the root), in one walk up from all of them."""
+    if not node_ids:
+        return {}
+    start = sa.select(d.c.id.label("start"), d.c.id, d.c.parent_id).where(
+        d.c.id.in_(list(node_ids))
+    )
+    up = start.cte("up", recursive=True)
+    up = up.union_all(
+        sa.select(up.c.start, d.c.id, d.c.parent_id).join(up, d.c.id == up.c.parent_id)
+    )
+    found: dict[int, set[int]] = {}
+    for start_id, node in (await conn.execute(sa.select(up.c.start, up.c.id))).all():
+        found.setdefault(int(start_id), set()).add(int(node))
+    return found
 
 
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:
@@ -158,6 +175,27 @@ async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -
         )
 
 
+async def fail_files_outside(conn: Connection, span: Span, granted: Sequence[int]) -> list[int]:
+    """Mark failed the span's files (not failed yet) that are not among the ``granted`` nodes
+    and lie under none of them inside the task's subtree, and return them: one statement, whose
+    walk goes up the snapshot from the files' parent folders (as many rows as the span has
+    folders of files, times their depth) to the task's root."""
+    files = sa.and_(span.where(), tn.c.type == "FILE", ~tn.c.failed)
+    stmt = sa.update(tn).where(files).values(failed=True).returning(tn.c.node_id)
+    if granted:
+        start = sa.select(tn.c.parent_id.label("start"), tn.c.parent_id.label("id")).where(files)
+        up = start.distinct().cte("up", recursive=True)
+        above = tn.alias("above")
+        up = up.union_all(
+            sa.select(up.c.start, above.c.parent_id).join(
+                above, sa.and_(above.c.task_id == span.task_id, above.c.node_id == up.c.id)
+            )
+        )
+        reached = sa.select(up.c.start).where(up.c.id.in_(list(granted)))
+        stmt = stmt.where(tn.c.node_id.not_in(list(granted)), tn.c.parent_id.not_in(reached))
+    return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
+
+
 # -- OVERWRITE merges ---------------------------------------------------------------------------
 #
 # A folder copied or moved with OVERWRITE onto a folder of the same name merges into it: level by
@@ -219,6 +257,22 @@ async def clashes(
         .order_by(tn.c.node_id)
     )
     return list((await conn.execute(stmt)).mappings().all())
+
+
+async def fail_merging(conn: Connection, span: Span) -> list[int]:
+    """Mark failed the span's nodes that take part in the merge (at any depth: their parent
+    merged, or is the root), and return them."""
+    parent = tn.alias("parent")
+    merged_parent = sa.exists().where(
+        parent.c.task_id == tn.c.task_id, parent.c.node_id == tn.c.parent_id, parent.c.merged
+    )
+    stmt = (
+        sa.update(tn)
+        .where(span.where(), ~tn.c.failed, sa.or_(tn.c.depth == 1, merged_parent))
+        .values(failed=True)
+        .returning(tn.c.node_id)
+    )
+    return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
 
 
 async def mark_merged(conn: Connection, task_id: int, pairs: Sequence[tuple[int, int]]) -> None:
@@ -290,8 +344,9 @@ async def merged_folders(conn: Connection, task_id: int) -> list[tuple[int, int]
     return [(int(depth), int(node)) for depth, node in (await conn.execute(stmt)).all()]
 
 
-async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int]) -> None:
-    """Delete those of the folders that hold nothing at all (not even recycled entries)."""
+async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int], *, space_id: int) -> None:
+    """Delete those of the folders (of ``space_id``) that hold nothing at all (not even recycled
+    entries), and the grants on them."""
     child = d.alias("child")
     empty = list(
         (
@@ -313,6 +368,7 @@ async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int]) -> Non
             .group_by(d.c.parent_id),
         )
         await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
+        await permissions.drop(conn, space_id, empty)
         await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
 
 
@@ -427,10 +483,12 @@ async def move_nodes(conn: Connection, node_ids: Any, space_id: int) -> None:
     await recycle.move_to_space(conn, node_ids, space_id)
 
 
-async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, int]:
-    """Delete the nodes for good: release their versions' blobs, drop versions, properties,
-    recycle items and rows. Returns the bytes freed per space, for the quotas. ``node_ids``:
-    ids, or a select of them (``Span.ids()``)."""
+async def purge_nodes(
+    conn: Connection, node_ids: Any, now: int, *, space_id: int
+) -> dict[int, int]:
+    """Delete the nodes (of ``space_id``) for good: release their versions' blobs, drop versions,
+    properties, grants, recycle items and rows. Returns the bytes freed per space, for the
+    quotas. ``node_ids``: ids, or a select of them (``Span.ids()``)."""
     stored = (
         sa.select(v.c.space_id, sa.func.sum(v.c.size))
         .where(v.c.dentry_id.in_(node_ids))
@@ -445,6 +503,7 @@ async def purge_nodes(conn: Connection, node_ids: Any, now: int) -> dict[int, in
     await blob_rows.shift_refs_by(conn, refs, now)
     await conn.execute(sa.delete(v).where(v.c.dentry_id.in_(node_ids)))
     await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(node_ids)))
+    await permissions.drop(conn, space_id, node_ids)
     await recycle.drop_for_dentries(conn, node_ids)
     await conn.execute(sa.delete(d).where(d.c.id.in_(node_ids)))
     return freed
