@@ -171,6 +171,52 @@ def test_bin_and_item_errors(st: Storage, tenant: Tenant, bin_id: str) -> None:
     assert st.list_all(space.id) == [] and st.used_quota(space.id) == 1
 
 
+def test_scopes_and_raw_inputs(
+    server: LiveServer, sdk: Sdk, st: Storage, tenant: Tenant, bin_id: str
+) -> None:
+    """Reading the bin needs Storage.RecycleBin.Read, changing it Storage.RecycleBin.Write
+    (spec §1.13); what the SDK would never send answers its parameter's code."""
+    space = st.new_space()
+    file = st.upload(space.id, b"x", "a.txt")
+    st.delete(space.id, file.id, to_recycle_bin=True)
+    item = item_of(st, bin_id, file.id).id
+    assert server.services is not None
+    creds = server.run(
+        server.services.identity.create_app(tenant.corp_id, "reads", ("Storage.RecycleBin.Read",))
+    )
+    assert creds.app.app_key is not None
+    token = sdk.access_token(creds.app.app_key, creds.app_secret).access_token
+    reader = Storage(server, sdk, token, st.union_id)
+    assert [i.id for i in reader.recycle_items(bin_id)] == [item]
+    assert reader.get_recycle_item(bin_id, item).id == item
+    for call in (
+        lambda: reader.restore_recycle_item(bin_id, item),
+        lambda: reader.restore_recycle_items(bin_id, [item]),
+        lambda: reader.delete_recycle_item(bin_id, item),
+        lambda: reader.delete_recycle_items(bin_id, [item]),
+        lambda: reader.clear_recycle_bin(bin_id),
+    ):
+        err = sdk_error(call)
+        assert (err.statusCode, err.code) == (
+            403, "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+        )  # fmt: skip
+        assert err.accessDeniedDetail == {"requiredScopes": ["Storage.RecycleBin.Write"]}
+
+    items = f"/recycleBins/{bin_id}/recycleItems"
+    for params in ({"maxResults": "many"}, {"maxResults": "51"}):
+        response = st.raw("GET", items, params=params)
+        assert (response.status_code, response.json()["code"]) == (400, "paramError.maxResults")
+    for path in (f"{items}/batchRestore", f"{items}/batchRemove"):
+        for body in (None, {}, {"recycleItemIds": "1"}, {"recycleItemIds": [1]}):
+            response = st.raw("POST", path, json=body)
+            assert response.status_code == 400, (path, body)
+            assert response.json()["code"] == "paramError.recycleItemIds", (path, body)
+    assert [i.id for i in st.recycle_items(bin_id)] == [item]  # nothing changed
+    assert st.raw_ok("POST", f"{items}/{item}/restore") == {  # no body: the defaults
+        "async": False, "spaceId": space.id, "dentryId": file.id,
+    }  # fmt: skip
+
+
 def test_items_page_newest_first(st: Storage, bin_id: str) -> None:
     space = st.new_space()
     files = [st.upload(space.id, bytes(n), f"f{n}.txt") for n in range(7)]

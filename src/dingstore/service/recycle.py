@@ -12,6 +12,11 @@ The choices where the spec is silent are in docs/recycle-bin.md: one bin per org
 from the corpId; items newest first; an item restores into its original folder wherever that
 folder now is in its space, or into the space's root when that folder is gone; with OVERWRITE,
 the entry holding its name goes to the bin in its place.
+
+Who may act (docs/permissions.md): the operator's role on an item's entry, which keeps its place
+in the tree while in the bin — READER to see it, EDITOR to restore or purge it (and EDITOR on the
+space's root to restore it there, its folder being gone). Listings and purges of many items ask
+for their roles a space at a time.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import bulk, models, tasks, tree
+from dingstore.service import access, bulk, models, tasks, tree
 from dingstore.store import base, dentries, identity, ids, spaces, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store import tasks as task_rows
@@ -34,6 +39,8 @@ SCOPE = "ORG"
 LIST_DEFAULT, LIST_MAX = 50, 50
 RESTORE_MAX, PURGE_MAX = 30, 50
 RETENTION_BATCH = 500  # expired items purged per org and transaction
+SCAN_BATCH = 500  # items a listing reads at a time, past its first read, looking for visible ones
+ROLES_BATCH = 1000  # entries whose roles one query asks for
 
 
 def bin_id(corp_id: str) -> str:
@@ -94,17 +101,17 @@ async def purge(
         await recycle_rows.drop(conn, inner)  # their outer item's purge takes them
         tops += [i for i in group if int(i.id) not in inner]
     await recycle_rows.drop(conn, [int(i.id) for i in tops])
-    at_once: list[RowMapping] = []
-    tasked: list[RowMapping] = []
+    folders = [int(i.dentry_id) for i in tops if i.type == "FOLDER"]
+    full = await recycle_rows.with_children(conn, folders)
+    tasked = [i for i in tops if int(i.dentry_id) in full]
+    at_once: dict[int, list[int]] = {}
     for item in tops:
-        has_content = item.type == "FOLDER" and await dentries.has_children(
-            conn, int(item.space_id), int(item.dentry_id), every=True
-        )
-        (tasked if has_content else at_once).append(item)
-    if at_once:
-        freed = await subtree.purge_nodes(conn, [int(i.dentry_id) for i in at_once], now)
-        for space_id, size in freed.items():
-            await spaces.charge(conn, space_id, -size)
+        if int(item.dentry_id) not in full:
+            at_once.setdefault(int(item.space_id), []).append(int(item.dentry_id))
+    for space_id, nodes in at_once.items():
+        freed = await subtree.purge_nodes(conn, nodes, now, space_id=space_id)
+        for charged, size in freed.items():
+            await spaces.charge(conn, charged, -size)
     first = await ids.reserve_in(conn, len(tasked)) if tasked else 0
     for n, item in enumerate(tasked):
         root, space_id = int(item.dentry_id), int(item.space_id)
@@ -144,6 +151,34 @@ async def _original_folder(conn: Connection, row: RowMapping) -> int:
     except errors.NotFound:
         return 0
     return parent
+
+
+async def _permitted(
+    conn: Connection, actor: models.Actor, items: Sequence[RowMapping], need: access.Role
+) -> list[RowMapping]:
+    """Those of the items whose entry the operator holds ``need`` on: their roles asked a
+    space (and a thousand entries) at a time, none for the org's admins."""
+    by_space: dict[int, list[RowMapping]] = {}
+    for item in items:
+        by_space.setdefault(int(item.space_id), []).append(item)
+    allowed: set[int] = set()
+    for space_id, group in by_space.items():
+        space = await spaces.get(conn, space_id)
+        if space is None:
+            continue
+        for start in range(0, len(group), ROLES_BATCH):
+            batch = group[start : start + ROLES_BATCH]
+            found = await access.roles(conn, actor, space, [int(i.dentry_id) for i in batch])
+            allowed.update(int(i.id) for i in batch if access.allows(found[int(i.dentry_id)], need))
+    return [i for i in items if int(i.id) in allowed]
+
+
+async def _require(
+    conn: Connection, actor: models.Actor, item: RowMapping, need: access.Role
+) -> None:
+    """403 ``permissionDenied`` unless the operator holds ``need`` on the item's entry."""
+    if not await _permitted(conn, actor, [item], need):
+        raise access.denied(need, int(item.dentry_id))
 
 
 def _item_ids(texts: Sequence[str] | None, limit: int) -> list[tuple[str, int]]:
@@ -192,11 +227,19 @@ class RecycleService:
         _check_bin(actor, recycle_bin_id)
         limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
         after = tree.decode_token(next_token, 2)
+        seen: list[RowMapping] = []
         async with self._db.read() as conn:
-            rows = await recycle_rows.page(conn, actor.corp_id, after=after, limit=limit + 1)
-        items = [models.RecycleItem.from_row(r) for r in rows[:limit]]
+            batch = limit + 1  # enough when the operator may read them all (an admin, say)
+            while len(seen) <= limit:
+                rows = await recycle_rows.page(conn, actor.corp_id, after=after, limit=batch)
+                seen += await _permitted(conn, actor, rows, access.READ)
+                if len(rows) < batch:
+                    break
+                after = [int(rows[-1].operator_time), int(rows[-1].id)]
+                batch = SCAN_BATCH
+        items = [models.RecycleItem.from_row(r) for r in seen[:limit]]
         token = None
-        if len(rows) > limit:
+        if len(seen) > limit:
             token = tree.encode_token([items[-1].operator_time, items[-1].id])
         return models.Page(items, token)
 
@@ -207,8 +250,9 @@ class RecycleService:
         number = tree.parse_id(item_id, "recycleItemId")
         async with self._db.read() as conn:
             row = await recycle_rows.get(conn, actor.corp_id, number)
-        if row is None:
-            raise _no_item(item_id)
+            if row is None:
+                raise _no_item(item_id)
+            await _require(conn, actor, row, access.READ)
         return models.RecycleItem.from_row(row)
 
     async def restore(
@@ -251,13 +295,14 @@ class RecycleService:
     async def delete_many(
         self, actor: models.Actor, recycle_bin_id: str, item_ids: Sequence[str] | None
     ) -> None:
-        """DeleteRecycleItems: at most 50 items, all purged or (one missing, one held by a
-        task) none."""
+        """DeleteRecycleItems: at most 50 items, all purged or (one missing, one the operator
+        may not purge, one held by a task) none."""
         _check_bin(actor, recycle_bin_id)
         await self._purge(actor, [number for _, number in _item_ids(item_ids, PURGE_MAX)])
 
     async def clear(self, actor: models.Actor, recycle_bin_id: str) -> None:
-        """ClearRecycleBin: purge every item of the bin (none, if a task holds one)."""
+        """ClearRecycleBin: purge every item of the bin the operator may purge (none, if a task
+        holds one of them); the others stay."""
         _check_bin(actor, recycle_bin_id)
         await self._purge(actor, None)
 
@@ -276,7 +321,8 @@ class RecycleService:
                     found = await recycle_rows.of_org(
                         conn, corp_id, before=cutoff, limit=RETENTION_BATCH
                     )
-                    free = [i for i in found if await _free(conn, int(i.dentry_id))]
+                    held = await tasks.held(conn, [int(i.dentry_id) for i in found])
+                    free = [i for i in found if int(i.dentry_id) not in held]
                     tasked = await purge(conn, corp_id, free, creator_id=None, app_id=None, now=now)
                 purged += len(free)
                 started = started or bool(tasked)
@@ -303,14 +349,19 @@ class RecycleService:
             if item is None or row is None:
                 raise _no_item(str(number))
             space_id, dentry_id, is_file = int(row.space_id), int(row.id), row.type == "FILE"
+            await _require(conn, actor, item, access.WRITE)
             await tasks.check_free(conn, dentry_id)
             folder = await _original_folder(conn, row)
+            space = await spaces.get(conn, space_id)
+            if folder != int(row.parent_id):  # its folder is gone: it goes into the root
+                await access.require(conn, actor, space, 0, access.WRITE)
             await tasks.check_free(conn, folder, adding=True)
             placed = await tree.place(conn, space_id, folder, row.name, how, is_file=is_file)
             if placed.existing is not None:
                 if how == "RETURN_DENTRY_IF_EXISTS":  # the item stays in the bin
                     return Restored(space_id, int(placed.existing.id))
                 # OVERWRITE: the entry holding the name goes to the bin in the item's place.
+                await access.require(conn, actor, space, int(placed.existing.id), access.WRITE)
                 await tasks.check_free(conn, int(placed.existing.id))
                 await send(conn, actor, placed.existing, displaced_id, now)
             await recycle_rows.drop(conn, [number])
@@ -335,14 +386,18 @@ class RecycleService:
         async with self._db.write() as conn:
             await subtree.lock_tree(conn, actor.corp_id)
             if numbers is None:
-                items = await recycle_rows.of_org(conn, actor.corp_id)
+                found = await recycle_rows.of_org(conn, actor.corp_id)
+                items = await _permitted(conn, actor, found, access.WRITE)
             else:
                 items = await recycle_rows.get_many(conn, actor.corp_id, numbers)
                 missing = set(numbers) - {int(i.id) for i in items}
                 if missing:
                     raise _no_item(str(min(missing)))
-            for item in items:
-                await tasks.check_free(conn, int(item.dentry_id))
+                allowed = {int(i.id) for i in await _permitted(conn, actor, items, access.WRITE)}
+                refused = [i for i in items if int(i.id) not in allowed]
+                if refused:
+                    raise access.denied(access.WRITE, int(refused[0].dentry_id))
+            await tasks.check_free_many(conn, [int(i.dentry_id) for i in items])
             tasked = await purge(
                 conn, actor.corp_id, items, creator_id=actor.union_id, app_id=actor.app_id, now=now
             )
@@ -359,12 +414,3 @@ def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:
 
 def _no_item(item_id: str) -> errors.NotFound:
     return errors.NotFound("recycleItemNotExist", f"recycle item {item_id} does not exist")
-
-
-async def _free(conn: Connection, dentry_id: int) -> bool:
-    """No running task holds the node (or a subtree around it)."""
-    try:
-        await tasks.check_free(conn, dentry_id)
-    except errors.Conflict:
-        return False
-    return True
