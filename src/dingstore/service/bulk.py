@@ -17,18 +17,27 @@ A running task holds the subtrees it works on (``task_holds``): any other operat
 inside them, or on one of their ancestors, is refused with ``operationConcurrentControl`` naming
 the task. Each step settles one range of the subtree snapshotted when the task started, in
 set-based statements, inside the engine's fenced transaction.
+
+Copies and moves act for their creator, whose rights each step checks again
+(docs/permissions.md, "In tasks"): READER (copy) or EDITOR (move) on the source folder and EDITOR
+on the target — one query per space, none for an org admin or the spaces' creator. A step that
+finds them gone fails the nodes left with ``permissionDenied``. Inside a copy each file needs
+DOWNLOADER: when the source folder does not give it, the step's files under none of the
+creator's DOWNLOADER grants fail (one walk up the snapshot from their folders).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import RowMapping
 
+from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import versions
-from dingstore.store import dentries, ids, spaces, subtree
+from dingstore.service import access, models, tree, versions
+from dingstore.store import dentries, identity, ids, permissions, spaces, splits, subtree
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step, SystemicFailure
@@ -36,6 +45,7 @@ from dingstore.tasks.worker import Handler, Step, SystemicFailure
 log = logging.getLogger(__name__)
 
 COPY, MOVE, DELETE, COUNT = "copy", "move", "delete", "count"
+DENIED = "permissionDenied"
 
 
 def _done(task: Claimed) -> int:
@@ -59,6 +69,59 @@ async def _last(conn: Connection, task: Claimed, span: subtree.Span) -> bool:
         return False
     await subtree.forget(conn, task.id)
     return True
+
+
+async def _stop(conn: Connection, task: Claimed, *, succeeded: int = 0) -> Step:
+    """The creator may not go on: the task ends, every node not settled yet (but
+    ``succeeded`` of them) failed."""
+    await subtree.forget(conn, task.id)
+    left = _snapshotted(task) - _done(task) - succeeded
+    return Step(
+        cursor={"done": _snapshotted(task)},
+        succeeded=succeeded,
+        failed=left,
+        fail_message=DENIED if left else None,
+        done=True,
+    )
+
+
+async def _creator(conn: Connection, task: Claimed) -> models.Actor:
+    """The task's creator, as the operator of one step (their roles are looked up afresh)."""
+    row = await identity.get_user(conn, task.creator_id)
+    user = (
+        models.User.from_row(row)
+        if row is not None
+        else models.User(task.creator_id, task.corp_id, "", "", False)
+    )
+    return models.Actor(models.Principal(task.app_id or "", task.corp_id, frozenset(), 0), user)
+
+
+async def _roles(
+    conn: Connection, actor: models.Actor, wanted: Sequence[tuple[int, int]]
+) -> list[access.Role | None]:
+    """The actor's role on each (space, node): one query per space."""
+    by_space: dict[int, list[int]] = {}
+    for space_id, node in wanted:
+        by_space.setdefault(space_id, []).append(node)
+    found: dict[tuple[int, int], access.Role | None] = {}
+    for space_id, nodes in by_space.items():
+        space = await spaces.get(conn, space_id)
+        if space is None:
+            raise SystemicFailure("spaceNotExist")
+        for node, role in (await access.roles(conn, actor, space, nodes)).items():
+            found[(space_id, node)] = role
+    return [found[w] for w in wanted]
+
+
+async def _undownloadable(
+    conn: Connection, actor: models.Actor, span: subtree.Span, space_id: int
+) -> list[int]:
+    """The span's files the creator may not download: under none of their DOWNLOADER grants
+    (the source folder gives them none)."""
+    granted = await permissions.granted_nodes(
+        conn, space_id, await access.members(conn, actor), now_ms(), min_rank=access.DOWNLOAD
+    )
+    return await subtree.fail_files_outside(conn, span, list(granted))
 
 
 @dataclass
@@ -147,29 +210,45 @@ class CopyHandler:
         target_space, copy_root = int(p["target_space"]), int(p["copy_root"])
         if await dentries.get(conn, target_space, copy_root) is None:
             raise SystemicFailure("dentryNotExist")  # the copy's folder went away
-        if p.get("merge") or (task.cursor or {}).get("failed"):
-            return await self._careful(conn, task, limit)
         span = _next(task, limit)
         if span is None:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
+        actor = await _creator(conn, task)
+        source_space = int(p["space"])
+        source, target = await _roles(
+            conn, actor, [(source_space, int(p["root"])), (target_space, copy_root)]
+        )
+        if not (access.allows(source, access.READ) and access.allows(target, access.WRITE)):
+            return await _stop(conn, task)
+        denied: list[int] = []
+        if not access.allows(source, access.DOWNLOAD):
+            denied = await _undownloadable(conn, actor, span, source_space)
+        if p.get("merge") or (task.cursor or {}).get("failed"):
+            return await self._careful(conn, task, span, denied)
         size = await subtree.span_bytes(conn, span)
         if size and not await spaces.charge(conn, target_space, size):
-            return await self._careful(conn, task, limit)
+            return await self._careful(conn, task, span, denied)
         await subtree.copy_nodes(
             conn, span, space_id=target_space, root_copy_id=copy_root,
             operator=task.creator_id, now=now_ms(),
         )  # fmt: skip
         done = await _last(conn, task, span)
-        return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
+        return Step(
+            cursor={"done": span.last},
+            succeeded=span.size - len(denied),
+            failed=len(denied),
+            fail_message=DENIED if denied else None,
+            done=done,
+        )
 
-    async def _careful(self, conn: Connection, task: Claimed, limit: int) -> Step:
+    async def _careful(
+        self, conn: Connection, task: Claimed, span: subtree.Span, denied: list[int]
+    ) -> Step:
+        """The range node by node; ``denied``: its files the creator may not download (marked
+        failed already)."""
         p = task.payload
         target_space, copy_root = int(p["target_space"]), int(p["copy_root"])
-        span = _next(task, limit)
-        if span is None:
-            await subtree.forget(conn, task.id)
-            return Step(cursor=task.cursor or {}, done=True)
         rows = await subtree.rows_of(conn, span)
         now = now_ms()
         merge = await self._merge(conn, task, span, rows, now) if p.get("merge") else Merge()
@@ -179,17 +258,17 @@ class CopyHandler:
         ok = 0
         lost: list[int] = []
         charged = 0
-        reason = next(iter(merge.failed.values()), None)
+        reasons = [*merge.failed.values(), *([DENIED] if denied else [])]
         for r in rows:
             node, size = int(r.node_id), int(r.size or 0)
             if node in merge.merged:
                 ok += 1
                 continue
-            if node in merge.failed or int(r.parent_id) in failed:
+            if r.failed or node in merge.failed or int(r.parent_id) in failed:
                 lost.append(node)
             elif room is not None and charged + size > room:
                 lost.append(node)
-                reason = reason or "spaceQuotaInsufficient"
+                reasons.append("spaceQuotaInsufficient")
             else:
                 ok += 1
                 charged += size
@@ -204,7 +283,13 @@ class CopyHandler:
             if charged:
                 await spaces.charge(conn, target_space, charged)
         done = await _last(conn, task, span)
-        cursor = {"done": span.last, "failed": bool(lost or (task.cursor or {}).get("failed"))}
+        # Later steps go node by node only when a folder failed (its descendants fail with it).
+        folder_lost = bool(set(lost) - set(denied))
+        cursor = {
+            "done": span.last,
+            "failed": folder_lost or bool((task.cursor or {}).get("failed")),
+        }
+        reason = reasons[0] if reasons else None
         return Step(cursor, succeeded=ok, failed=len(lost), fail_message=reason, done=done)
 
     async def _merge(
@@ -258,9 +343,63 @@ class MoveHandler:
         if span is None:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
+        if not await self._may_go_on(conn, task):
+            return await self._split(conn, task)
         await subtree.move_nodes(conn, span.ids(), int(task.payload["target_space"]))
         done = await _last(conn, task, span)
         return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
+
+    @staticmethod
+    async def _may_go_on(conn: Connection, task: Claimed) -> bool:
+        """Whether the creator still holds EDITOR on the source folder and the target. Across
+        spaces (no merge) the folder already is in the target: the source is the folder it
+        left (``from_parent``), the target the folder it is in."""
+        p = task.payload
+        root, source, target = int(p["root"]), int(p["space"]), int(p["target_space"])
+        if p.get("merge"):
+            wanted = [(source, root), (target, int(p["target_root"]))]
+        else:
+            row = await dentries.get_any(conn, root)
+            if row is None:
+                raise SystemicFailure("dentryNotExist")
+            wanted = [(target, int(row.parent_id))]
+            if "from_parent" in p:
+                wanted.append((source, int(p["from_parent"])))
+        found = await _roles(conn, await _creator(conn, task), wanted)
+        return all(access.allows(role, access.WRITE) for role in found)
+
+    @staticmethod
+    async def _split(conn: Connection, task: Claimed) -> Step:
+        """Across spaces, the creator may not go on: the nodes not carried yet stay in the
+        source space (store/splits.py) — under a new folder of the moved folder's name, where
+        it was (or in the space's root, that folder being gone) — and fail."""
+        p = task.payload
+        root, source, target = int(p["root"]), int(p["space"]), int(p["target_space"])
+        done, now = _done(task), now_ms()
+        front = await splits.frontier(conn, task.id, done)
+        carried = await splits.carry(conn, front.recycled, source=source, target=target)
+        if carried < _snapshotted(task) - done:
+            # Grants the request carried to the target along with the folder come back with
+            # the nodes left (found from the grants, before those nodes leave the folder).
+            granted = await permissions.nodes_under(conn, target, root)
+            left = await splits.in_space(conn, granted, source)
+            await permissions.move(conn, left, target, source)
+            home_parent = int(p.get("from_parent", 0))
+            try:
+                await tree.folder(conn, source, home_parent)
+            except errors.NotFound:
+                home_parent = 0
+            moved = await dentries.get_any(conn, root)
+            name = str(p.get("from_name") or (moved.name if moved is not None else root))
+            placed = await tree.place(conn, source, home_parent, name, "AUTO_RENAME", is_file=False)
+            home = await ids.reserve_in(conn, 1 + len(front.remade))
+            await splits.remake(
+                conn, task.id, front, root_id=root, home=(home, home_parent, placed.name),
+                space_id=source, operator=task.creator_id, now=now,
+            )  # fmt: skip
+            await splits.settle(conn, task.id, done, [*front.parents, root], home_id=home)
+            await splits.give_back(conn, task.id, done, source=source, target=target)
+        return await _stop(conn, task, succeeded=carried)
 
     async def _merge_step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         p = task.payload
@@ -270,7 +409,10 @@ class MoveHandler:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
         rows = await subtree.rows_of(conn, span)
-        merge = await self._merge(conn, task, span, rows)
+        if await self._may_go_on(conn, task):
+            merge = await self._merge(conn, task, span, rows)
+        else:  # what would merge fails, with its subtree; what moved already goes on moving
+            merge = Merge(failed=dict.fromkeys(await subtree.fail_merging(conn, span), DENIED))
         failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
         lost: list[int] = []
         for r in rows:
@@ -313,10 +455,13 @@ class MoveHandler:
     @staticmethod
     async def _sweep(conn: Connection, task: Claimed) -> None:
         """Remove the merged folders left empty, deepest first, then the moved folder."""
+        space = int(task.payload["space"])
         folders = await subtree.merged_folders(conn, task.id)
         for depth in sorted({depth for depth, _ in folders}, reverse=True):
-            await subtree.drop_empty_folders(conn, [n for d, n in folders if d == depth])
-        await subtree.drop_empty_folders(conn, [int(task.payload["root"])])
+            await subtree.drop_empty_folders(
+                conn, [n for d, n in folders if d == depth], space_id=space
+            )
+        await subtree.drop_empty_folders(conn, [int(task.payload["root"])], space_id=space)
 
 
 class DeleteHandler:
@@ -332,12 +477,13 @@ class DeleteHandler:
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         span = _next(task, limit, deepest_first=True)
-        now = now_ms()
+        now, space = now_ms(), int(task.payload["space"])
         if span is not None:
-            await self._credit(conn, await subtree.purge_nodes(conn, span.ids(), now))
+            freed = await subtree.purge_nodes(conn, span.ids(), now, space_id=space)
+            await self._credit(conn, freed)
         if span is None or span.first == 1:  # the descendants are gone: the folder goes last
             root = [int(task.payload["root"])]
-            await self._credit(conn, await subtree.purge_nodes(conn, root, now))
+            await self._credit(conn, await subtree.purge_nodes(conn, root, now, space_id=space))
             await subtree.forget(conn, task.id)
             settled = 0 if span is None else span.size
             return Step(cursor={"done": _done(task) + settled}, succeeded=settled + 1, done=True)
