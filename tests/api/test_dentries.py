@@ -132,6 +132,15 @@ def test_add_folder_bad_parameters(server: LiveServer, sdk: Sdk, st: Storage) ->
         400,
         "paramError.conflictStrategy",
     )
+    # a nested field answers with its own name, as the spec lists it
+    typed_wrong = st.raw(
+        "POST", f"/spaces/{space.id}/dentries/0/folders",
+        json={"name": "x", "option": {"conflictStrategy": 5}},
+    )  # fmt: skip
+    assert (typed_wrong.status_code, typed_wrong.json()["code"]) == (
+        400, "paramError.conflictStrategy",
+    )  # fmt: skip
+    assert "option.conflictStrategy" in typed_wrong.json()["message"]
     fails(lambda: st.add_folder(space.id, "x", MISSING), 404, "dentryNotExist")
     fails(lambda: st.add_folder(space.id, "x", file.id), 404, "dentryNotExist")
     fails(lambda: st.add_folder(space.id, "x", "abc"), 400, "paramError.parentId")

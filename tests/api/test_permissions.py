@@ -191,6 +191,8 @@ def test_batch_query_roles_reads_a_json_array(st: Storage) -> None:
         ({"roleId": "ADMIN"}, "paramError.roleId"),
         ({"roleId": None}, "paramError.roleId"),
         ({"members": [{"type": "ROBOT", "id": "x"}]}, "paramError.permissionMemberType"),
+        ({"members": [{"type": 5, "id": "x"}]}, "paramError.permissionMemberType"),
+        ({"roleId": ["READER"]}, "paramError.roleId"),
         ({"members": [{"type": "DEPT", "id": "1"}]}, "paramError.members"),
         ({"members": [{"type": "USER", "id": "nobody"}]}, "paramError.members"),
         ({"members": [{"type": "ORG", "id": "ding-nowhere"}]}, "paramError.members"),

@@ -19,5 +19,15 @@ def validation_error(problems: Sequence[Any], *, location_prefix: int = 0) -> er
         if kind == "missing":
             return errors.BadRequest("Missingbody", "body is mandatory for this action")
         return errors.BadRequest("paramError", "the request body must be a JSON object")
-    field = ".".join(str(p) for p in loc if not isinstance(p, int))
-    return errors.param_error(field, f"{field}: {first.get('msg', 'invalid')}")
+    path = [str(p) for p in loc if not isinstance(p, int)]
+    where = ".".join(path)
+    return errors.param_error(_code_of(path), f"{where}: {first.get('msg', 'invalid')}")
+
+
+# A nested field's code is its own name, as the spec's pages list them (``paramError.
+# conflictStrategy`` for ``option.conflictStrategy``), but where a page names it otherwise.
+_CODES: dict[tuple[str, ...], str] = {("members", "type"): "permissionMemberType"}
+
+
+def _code_of(path: list[str]) -> str:
+    return _CODES.get(tuple(path[-2:]), path[-1])
