@@ -146,17 +146,17 @@ def test_group_errors_are_clean(server: LiveServer, tenant: Tenant) -> None:
     data, corp_id = server.settings, tenant.corp_id
     bob = admin(data, "user", "create", "--corp-id", corp_id, "--name", "Bob")["unionId"]
     member = ["--group", "42", "--user", bob]
-    cases = {
-        "userNotExist": ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "1",
-                         "--user", "nobody"],
-        "no user": ["remove", "--corp-id", "dingnope", "--kind", "DEPT", *member],
-        "orgNotExist": ["list", "--corp-id", "dingnope"],
-        "is not one of DEPT, TAG, CONVERSATION": ["add", "--corp-id", corp_id, "--kind", "TEAM",
-                                                  *member],
-        "1 to 128 characters": ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "",
-                                "--user", bob],
-    }  # fmt: skip
-    for expected, args in cases.items():
+    cases = [
+        ("userNotExist", ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "1",
+                          "--user", "nobody"]),
+        ("orgNotExist", ["remove", "--corp-id", "dingnope", "--kind", "DEPT", *member]),
+        ("orgNotExist", ["list", "--corp-id", "dingnope"]),
+        ("is not one of DEPT, TAG, CONVERSATION", ["add", "--corp-id", corp_id, "--kind", "TEAM",
+                                                   *member]),
+        ("1 to 128 characters", ["add", "--corp-id", corp_id, "--kind", "DEPT", "--group", "",
+                                 "--user", bob]),
+    ]  # fmt: skip
+    for expected, args in cases:
         stderr = admin(data, "group", *args, ok=False)["stderr"]
         assert expected in stderr and "Traceback" not in stderr, stderr
     assert admin(data, "group", "list", "--corp-id", corp_id)["members"] == []
