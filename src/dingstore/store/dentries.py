@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
@@ -91,6 +92,26 @@ class Chain:
 ROOT_CHAIN = Chain("", ())
 
 
+def _walk_up(start: Any) -> Any:
+    """(origin, id, name, status, depth) for each folder ``start`` selects and its ancestors."""
+    columns = (d.c.parent_id, d.c.name, d.c.status)
+    first = sa.select(
+        d.c.id.label("origin"), d.c.id, *columns, sa.literal_column("0").label("depth")
+    ).where(start)
+    chain = first.cte("chain", recursive=True)
+    chain = chain.union_all(
+        sa.select(chain.c.origin, d.c.id, *columns, chain.c.depth + sa.literal_column("1")).join(
+            chain, d.c.id == chain.c.parent_id
+        )
+    )
+    return sa.select(chain.c.origin, chain.c.id, chain.c.name, chain.c.status, chain.c.depth)
+
+
+# One folder's chain — what every request on a node asks — as a prepared statement (the
+# driver's cached plan: a recursive query's planning costs more than its run).
+_ONE_CHAIN = base.prepared(_walk_up(d.c.id == sa.bindparam("folder_id")))
+
+
 async def folder_chains(conn: Connection, folder_ids: Iterable[int]) -> dict[int, Chain]:
     """Each folder's chain (the root ``0``'s is empty), in one recursive query; a folder with
     no row is left out."""
@@ -98,27 +119,16 @@ async def folder_chains(conn: Connection, folder_ids: Iterable[int]) -> dict[int
     chains: dict[int, Chain] = {0: ROOT_CHAIN}
     if not wanted:
         return chains
-    start = sa.select(
-        d.c.id.label("origin"),
-        d.c.id,
-        d.c.parent_id,
-        d.c.name,
-        d.c.status,
-        sa.literal(0).label("depth"),
-    ).where(d.c.id.in_(wanted))
-    chain = start.cte("chain", recursive=True)
-    chain = chain.union_all(
-        sa.select(
-            chain.c.origin, d.c.id, d.c.parent_id, d.c.name, d.c.status, chain.c.depth + 1
-        ).join(chain, d.c.id == chain.c.parent_id)
-    )
-    stmt = sa.select(chain.c.origin, chain.c.id, chain.c.name, chain.c.status, chain.c.depth)
+    if len(wanted) == 1:
+        result = await conn.execute(_ONE_CHAIN, {"folder_id": next(iter(wanted))})
+    else:
+        result = await conn.execute(_walk_up(d.c.id.in_(wanted)))
     parts: dict[int, list[tuple[int, int, str]]] = {}
     hidden: set[int] = set()
-    for origin, node, name, status, depth in (await conn.execute(stmt)).all():
-        parts.setdefault(int(origin), []).append((int(depth), int(node), name))
-        if status != "NORMAL":
-            hidden.add(int(origin))
+    for r in result.mappings().all():
+        parts.setdefault(int(r.origin), []).append((int(r.depth), int(r.id), r.name))
+        if r.status != "NORMAL":
+            hidden.add(int(r.origin))
     for origin, found in parts.items():
         found.sort()
         path = None if origin in hidden else "".join("/" + n for _, _, n in reversed(found))
