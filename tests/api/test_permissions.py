@@ -178,6 +178,10 @@ def test_batch_query_roles_reads_a_json_array(st: Storage) -> None:
     assert st.batch_query_roles(space.id, [folder.id, "999999", folder.id]) == {
         folder.id: ["OWNER"], "999999": [],
     }  # fmt: skip
+    st.delete(space.id, folder.id, to_recycle_bin=True)
+    assert st.batch_query_roles(space.id, [folder.id, "0"]) == {folder.id: [], "0": ["OWNER"]}
+    err = sdk_error(lambda: st.batch_query_roles("987654321", ["0"]))
+    assert (err.code, err.statusCode) == ("spaceNotExist", 400)
     path = f"/spaces/{space.id}/dentries/permissions/roles/batchQuery"
     for bad in (None, "not json", "[]", '["1", 2]', "{}", str([str(i) for i in range(31)])):
         response = st.raw("POST", path, params=None if bad is None else {"dentryIdList": bad})

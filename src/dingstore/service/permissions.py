@@ -16,7 +16,7 @@ from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models, tree
 from dingstore.service.access import Role
-from dingstore.store import base, identity, permissions
+from dingstore.store import base, dentries, identity, permissions
 from dingstore.store.base import Connection
 
 MAX_MEMBERS = 30
@@ -165,10 +165,9 @@ class PermissionService:
         async with self._db.read() as conn:
             space = await _located(tree.space(conn, actor, space_id))
             numbers = {d: tree.parse_id(d, "dentryIdList", root_ok=True) for d in wanted}
-            live = {n for n in numbers.values() if n == 0}
-            for n in numbers.values():
-                if n and await _exists(conn, int(space.id), n):
-                    live.add(n)
+            rows = await dentries.get_many(conn, int(space.id), set(numbers.values()) - {0})
+            live = {int(r.id) for r in await tree.visible(conn, rows)}
+            live |= {n for n in numbers.values() if n == 0}
             held = await access.roles(conn, actor, space, live)
         return {
             d: [held[n].name] if n in live and held[n] is not None else []  # type: ignore[union-attr]
@@ -195,14 +194,6 @@ async def _target(conn: Connection, actor: models.Actor, space_id: str, dentry_i
     if node:
         await _located(tree.dentry(conn, int(space.id), dentry_id))
     return _Target(space, node)
-
-
-async def _exists(conn: Connection, space_id: int, node: int) -> bool:
-    try:
-        await tree.dentry(conn, space_id, str(node))
-    except errors.NotFound:
-        return False
-    return True
 
 
 def _role(role_id: str | None) -> Role:
@@ -235,11 +226,14 @@ async def _members(conn: Connection, given: Sequence[MemberInput] | None) -> lis
             raise errors.param_error("members", "a member's id must be 1 to 128 characters")
         if m.type in ("DEPT", "TAG") and not m.corp_id:
             raise errors.param_error("members", f"a {m.type} member needs its corpId")
-        if m.type == "USER" and await identity.get_user(conn, m.id) is None:
-            raise errors.param_error("members", f"no user with unionId {m.id}")
-        if m.type == "ORG" and await identity.get_org(conn, m.id) is None:
-            raise errors.param_error("members", f"no organization with corpId {m.id}")
         checked.append(Member(m.type, m.id, m.corp_id or None))
+    users = {m.id for m in checked if m.type == "USER"}
+    orgs = {m.id for m in checked if m.type == "ORG"}
+    unknown = sorted(users - await identity.known_users(conn, users)) + sorted(
+        orgs - await identity.known_orgs(conn, orgs)
+    )
+    if unknown:
+        raise errors.param_error("members", f"no user or organization with id {unknown[0]}")
     return list({m.key: m for m in checked}.values())
 
 
