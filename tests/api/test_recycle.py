@@ -232,7 +232,19 @@ def test_items_page_newest_first(st: Storage, bin_id: str) -> None:
             break
     newest_first = [f.id for f in reversed(files)]
     assert pages == [newest_first[:3], newest_first[3:6], newest_first[6:]]
-    assert [i.dentry_id for i in st.recycle_items(bin_id)] == newest_first  # default 50 a page
+    assert [i.dentry_id for i in st.recycle_items(bin_id)] == newest_first
+
+
+def test_items_page_size_defaults_to_and_stops_at_50(st: Storage, bin_id: str) -> None:
+    """maxResults: default 50, at most 50 (spec §1.9), so 51 items take two pages either way."""
+    space = st.new_space()
+    for n in range(51):
+        st.delete(space.id, st.add_folder(space.id, f"d{n}").id, to_recycle_bin=True)
+    for size in (None, 50):
+        first = st.recycle_page(bin_id, max_results=size)
+        assert len(first.recycle_items) == 50 and first.next_token
+        last = st.recycle_page(bin_id, next_token=first.next_token, max_results=size)
+        assert len(last.recycle_items) == 1 and not last.next_token
 
 
 # --- RestoreRecycleItem(s) ------------------------------------------------------------------
@@ -410,6 +422,18 @@ def test_restore_many(server: LiveServer, st: Storage, bin_id: str) -> None:
     assert [i.dentry_id for i in st.recycle_items(bin_id)] == [g.id]
     assert sorted(p for p, _, _ in tree_of(st, space.id)) == ["/d", "/d/in.txt", "/f.txt", "/g.txt"]
     settle(server)
+
+
+def test_batch_limits_take_30_restores_and_50_purges(st: Storage, bin_id: str) -> None:
+    """The limits are inclusive: 30 ids to restore and 50 to purge pass the parameter check
+    (and fail, here, on the items themselves); one more is ``paramError.recycleItemIds``."""
+    results = st.restore_recycle_items(bin_id, [MISSING] * 30)
+    assert [r.error_code for r in results] == ["recycleItemNotExist"] * 30
+    fails(lambda: st.restore_recycle_items(bin_id, [MISSING] * 31), 400,
+          "paramError.recycleItemIds")  # fmt: skip
+    fails(lambda: st.delete_recycle_items(bin_id, [MISSING] * 50), 404, "recycleItemNotExist")
+    fails(lambda: st.delete_recycle_items(bin_id, [MISSING] * 51), 400,
+          "paramError.recycleItemIds")  # fmt: skip
 
 
 # --- DeleteRecycleItem(s), ClearRecycleBin --------------------------------------------------

@@ -92,15 +92,14 @@ async def purge(
     by_space: dict[int, list[RowMapping]] = {}
     for item in items:
         by_space.setdefault(int(item.space_id), []).append(item)
-    tops: list[RowMapping] = []
+    inner: set[int] = set()  # items nested under others: their outer item's purge takes them
     for space_id, group in by_space.items():
         nested = await recycle_rows.under(
             conn, corp_id, space_id, [int(i.dentry_id) for i in group]
         )
-        inner = {int(n.id) for n in nested}
-        await recycle_rows.drop(conn, inner)  # their outer item's purge takes them
-        tops += [i for i in group if int(i.id) not in inner]
-    await recycle_rows.drop(conn, [int(i.id) for i in tops])
+        inner.update(int(n.id) for n in nested)
+    tops = [i for i in items if int(i.id) not in inner]
+    await recycle_rows.drop(conn, inner.union(int(i.id) for i in tops))
     folders = [int(i.dentry_id) for i in tops if i.type == "FOLDER"]
     full = await recycle_rows.with_children(conn, folders)
     tasked = [i for i in tops if int(i.dentry_id) in full]
@@ -406,8 +405,7 @@ class RecycleService:
 
 
 def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:
-    if not (recycle_bin_id.isascii() and recycle_bin_id.isdigit() and len(recycle_bin_id) <= 19):
-        raise errors.param_error("recycleBinId", f"no recycle bin has the id {recycle_bin_id!r}")
+    tree.parse_id(recycle_bin_id, "recycleBinId")
     if recycle_bin_id != bin_id(actor.corp_id):
         raise errors.NotFound("recycleBinNotExist", f"recycle bin {recycle_bin_id} does not exist")
 
