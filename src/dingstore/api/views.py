@@ -141,6 +141,19 @@ def recycle_item(item: models.RecycleItem) -> wire.RecycleItem:
     )
 
 
+def permission(p: models.Permission) -> wire.Permission:
+    return wire.Permission(
+        space_id=str(p.space_id),
+        dentry_id=str(p.dentry_id),
+        member=wire.PermissionMember(type=p.member_type, id=p.member_id, corp_id=p.member_corp_id),
+        role=wire.PermissionRole(id=p.role_id, name=p.role_id),
+        duration=p.duration,
+        create_time=iso(p.created_at) or "",
+        modified_time=iso(p.modified_at) or "",
+        operator_id=p.operator_id,
+    )
+
+
 def signature(t: Transfer) -> wire.HeaderSignatureInfo:
     return wire.HeaderSignatureInfo(
         resource_urls=[t.url],

@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import Body, Query, Request
 
-from dingstore.api import responses
+from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation
-from dingstore.clock import iso
-from dingstore.service import models
 from dingstore.service.permissions import MemberInput
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["permissions"])
@@ -85,7 +83,7 @@ async def list_permissions(
     )  # fmt: skip
     return responses.ok(
         wire.PermissionsPage(
-            permissions=[_permission(p) for p in page.items], next_token=page.next_token
+            permissions=[views.permission(p) for p in page.items], next_token=page.next_token
         )
     )
 
@@ -109,16 +107,3 @@ async def batch_query_roles(
         for dentry, roles in found.items()
     }
     return responses.ok(wire.BatchQueryRolesResponse(role_map=role_map))
-
-
-def _permission(p: models.Permission) -> wire.Permission:
-    return wire.Permission(
-        space_id=str(p.space_id),
-        dentry_id=str(p.dentry_id),
-        member=wire.PermissionMember(type=p.member_type, id=p.member_id, corp_id=p.member_corp_id),
-        role=wire.PermissionRole(id=p.role_id, name=p.role_id),
-        duration=p.duration,
-        create_time=iso(p.created_at) or "",
-        modified_time=iso(p.modified_at) or "",
-        operator_id=p.operator_id,
-    )
