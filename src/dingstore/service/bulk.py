@@ -252,29 +252,29 @@ class CopyHandler:
         rows = await subtree.rows_of(conn, span)
         now = now_ms()
         merge = await self._merge(conn, task, span, rows, now) if p.get("merge") else Merge()
-        failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
+        # What failed (denied, merge clashes, earlier steps) takes its descendants along: one
+        # statement. Only files are left to fail on the quota, and files have no descendants.
+        failed = {*denied, *merge.failed, *await subtree.fail_under_failed(conn, span)}
         space = await spaces.get(conn, target_space)
         room = None if space is None or space.quota is None else space.quota - space.used_quota
         ok = 0
-        lost: list[int] = []
+        over: list[int] = []
         charged = 0
         reasons = [*merge.failed.values(), *([DENIED] if denied else [])]
         for r in rows:
             node, size = int(r.node_id), int(r.size or 0)
             if node in merge.merged:
                 ok += 1
+            elif node in failed:
                 continue
-            if r.failed or node in merge.failed or int(r.parent_id) in failed:
-                lost.append(node)
             elif room is not None and charged + size > room:
-                lost.append(node)
+                over.append(node)
                 reasons.append("spaceQuotaInsufficient")
             else:
                 ok += 1
                 charged += size
-                continue
-            failed.add(node)
-        await subtree.mark_failed(conn, task.id, lost)
+        await subtree.mark_failed(conn, task.id, over)
+        lost = [*failed, *over]
         if ok > len(merge.merged):
             await subtree.copy_nodes(
                 conn, span, space_id=target_space, root_copy_id=copy_root,
@@ -413,14 +413,8 @@ class MoveHandler:
             merge = await self._merge(conn, task, span, rows)
         else:  # what would merge fails, with its subtree; what moved already goes on moving
             merge = Merge(failed=dict.fromkeys(await subtree.fail_merging(conn, span), DENIED))
-        failed = await subtree.failed_among(conn, task.id, list({int(r.parent_id) for r in rows}))
-        lost: list[int] = []
-        for r in rows:
-            node = int(r.node_id)
-            if node in merge.failed or int(r.parent_id) in failed:
-                lost.append(node)
-                failed.add(node)
-        await subtree.mark_failed(conn, task.id, lost)
+        # The nodes under those that failed (now or in an earlier step) fail too: one statement.
+        lost = [*merge.failed, *await subtree.fail_under_failed(conn, span)]
         source, target = int(p["space"]), int(p["target_space"])
         if target != source:  # the request charged nothing: the bytes move as the nodes go
             moving = span.ids(live_only=True)

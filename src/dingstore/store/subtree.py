@@ -159,13 +159,6 @@ async def span_bytes(conn: Connection, span: Span) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def failed_among(conn: Connection, task_id: int, node_ids: Sequence[int]) -> set[int]:
-    stmt = sa.select(tn.c.node_id).where(
-        tn.c.task_id == task_id, tn.c.node_id.in_(node_ids), tn.c.failed
-    )
-    return {int(i) for i in (await conn.execute(stmt)).scalars().all()}
-
-
 async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -> None:
     if node_ids:
         await conn.execute(
@@ -173,6 +166,38 @@ async def mark_failed(conn: Connection, task_id: int, node_ids: Sequence[int]) -
             .where(tn.c.task_id == task_id, tn.c.node_id.in_(node_ids))
             .values(failed=True)
         )
+
+
+async def fail_under_failed(conn: Connection, span: Span) -> list[int]:
+    """Mark failed the span's nodes (not failed yet) under a failed node — their parent failed
+    in an earlier step or in this span — and return them: one statement, whose walk goes down
+    the span from the failed parents."""
+    parent = tn.alias("parent")
+    failed_parent = sa.exists().where(
+        parent.c.task_id == tn.c.task_id, parent.c.node_id == tn.c.parent_id, parent.c.failed
+    )
+    down = (
+        sa.select(tn.c.node_id)
+        .where(span.where(), ~tn.c.failed, failed_parent)
+        .cte("down", recursive=True)
+    )
+    child = tn.alias("child")
+    down = down.union_all(
+        sa.select(child.c.node_id)
+        .join(down, child.c.parent_id == down.c.node_id)
+        .where(
+            child.c.task_id == span.task_id,
+            child.c.seq.between(span.first, span.last),
+            ~child.c.failed,
+        )
+    )
+    stmt = (
+        sa.update(tn)
+        .where(tn.c.task_id == span.task_id, tn.c.node_id.in_(sa.select(down.c.node_id)))
+        .values(failed=True)
+        .returning(tn.c.node_id)
+    )
+    return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
 
 
 async def fail_files_outside(conn: Connection, span: Span, granted: Sequence[int]) -> list[int]:
