@@ -485,6 +485,25 @@ def test_a_move_drops_the_grants_under_it_or_carries_them(
     assert untouched.nodes <= granted_nodes(st, source.id)
 
 
+def test_a_merging_move_across_spaces_carries_the_grants_it_keeps(
+    st: Storage, tenant: Tenant
+) -> None:
+    """OVERWRITE onto a folder of the same name in another space merges: the source folders
+    it empties are removed, and no grant is left on them (the autouse check of
+    tests/api/conftest.py fails on a grant of a purged dentry or of another space)."""
+    source, target = st.new_space(), st.new_space()
+    bob, carol = new_user(st, tenant, "bob"), new_user(st, tenant, "carol")
+    g = granted(st, source, "same", bob, carol)
+    st.upload(source.id, b"y", "g.txt", g.inner)
+    into = st.add_folder(target.id, "same").id
+    st.add_folder(target.id, "inner", into)
+    option = {"conflictStrategy": "OVERWRITE", "presevePermissions": True}
+    move_raw(st, source.id, g.folder, (target.id, "0"), option, many=False)
+    assert [d.name for d in st.list_dentries(source.id)] == []
+    assert int(g.file) in granted_nodes(st, target.id)  # the file moved with its grant
+    assert not granted_nodes(st, source.id) & g.nodes
+
+
 def test_deleting_for_good_takes_the_grants_along(st: Storage, tenant: Tenant) -> None:
     space = st.new_space()
     bob, carol = new_user(st, tenant, "bob"), new_user(st, tenant, "carol")

@@ -352,6 +352,7 @@ async def problems(db: base.BaseDatabase) -> list[str]:
     * each node's subtree sizes (live descendants, bytes stored under it) are exact;
     * each blob's refcount is the number of versions that reference it;
     * no app property of a purged dentry;
+    * no grant on a purged dentry, nor one naming a space other than its dentry's;
     * every task ended SUCCESS or FAIL with successCount + failCount == totalCount, and left no
       ``task_nodes`` or ``task_holds`` behind.
     """
@@ -382,6 +383,13 @@ async def problems(db: base.BaseDatabase) -> list[str]:
         }
         blobs = {int(i): int(n) for i, n in await conn.execute(sa.select(b.c.id, b.c.refcount))}
         owners = [int(i) for i in (await conn.execute(sa.select(props.c.dentry_id))).scalars()]
+        grants = (
+            await conn.execute(
+                sa.select(schema.permissions.c.dentry_id, schema.permissions.c.space_id).where(
+                    schema.permissions.c.dentry_id != 0
+                )
+            )
+        ).all()
         tasks = (await task_rows_in(conn)).values()
         nodes_left = (
             await conn.execute(sa.select(schema.task_nodes.c.task_id).distinct())
@@ -436,6 +444,11 @@ async def problems(db: base.BaseDatabase) -> list[str]:
             found.append(f"blob {blob}: refcount {count} != {references[blob]} references")
     found += [f"blob {i} referenced but has no row" for i in references if i not in blobs]
     found += [f"app property of purged dentry {i}" for i in set(owners) if i not in rows]
+    for node, space in grants:
+        if int(node) not in rows:
+            found.append(f"grant on purged dentry {node}")
+        elif int(rows[int(node)].space_id) != int(space):
+            found.append(f"grant on dentry {node} names space {space}, not its own")
 
     for task in tasks:
         if task.status not in ("SUCCESS", "FAIL"):

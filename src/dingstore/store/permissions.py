@@ -125,10 +125,15 @@ async def move(conn: Connection, node_ids: Sequence[int], from_space: int, to_sp
         )
 
 
-async def drop(conn: Connection, space_id: int, node_ids: Any) -> None:
-    """Delete every grant on the nodes (a sequence of ids, or a select of them)."""
+async def drop(conn: Connection, space_id: int | None, node_ids: Any) -> None:
+    """Delete every grant on the nodes (a sequence of ids, or a select of them); ``space_id``
+    None: whatever space the grants name (a merging move across spaces has carried the grants of
+    folders it then removes from the source)."""
     ids = node_ids if isinstance(node_ids, sa.Select) else list(node_ids)
-    await conn.execute(sa.delete(p).where(p.c.space_id == space_id, p.c.dentry_id.in_(ids)))
+    where: Any = p.c.dentry_id.in_(ids)
+    if space_id is not None:
+        where = sa.and_(p.c.space_id == space_id, where)
+    await conn.execute(sa.delete(p).where(where))
 
 
 async def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

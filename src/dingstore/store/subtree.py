@@ -393,7 +393,7 @@ async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int], *, spa
             .group_by(d.c.parent_id),
         )
         await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
-        await permissions.drop(conn, space_id, empty)
+        await permissions.drop(conn, None, empty)
         await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
 
 
