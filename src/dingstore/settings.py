@@ -62,7 +62,10 @@ class Settings(BaseSettings):
     org_quota: int | None = Field(None, ge=0)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines, or readable ones; None = readable on a terminal, JSON otherwise.
+    log_json: bool | None = None
+    # One line per request: request id, operation, status, duration.
+    access_log: bool = True
 
     @property
     def resolved_database_url(self) -> str:

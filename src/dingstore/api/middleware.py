@@ -1,5 +1,5 @@
-"""The one ASGI middleware around every request: request id, body size limit, metrics,
-deadline, and the last line of defence that turns an unexpected exception into
+"""The one ASGI middleware around every request: request id, body size limit, metrics, access
+log, deadline, and the last line of defence that turns an unexpected exception into
 ``500 systemError``.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that it costs microseconds and streams untouched: it
@@ -23,6 +23,7 @@ from dingstore import errors, logs
 from dingstore.api import metrics, responses
 
 log = logging.getLogger("dingstore.api")
+access_logger = logging.getLogger("dingstore.access")
 
 REQUEST_ID_KEY = "dingstore.request_id"
 
@@ -84,6 +85,7 @@ class RequestMiddleware:
         metrics: metrics.Metrics,
         deadline: float,
         body_limit: int,
+        access_log: bool = True,
         no_deadline_prefixes: tuple[str, ...] = (),
         no_body_limit_prefixes: tuple[str, ...] = (),
     ) -> None:
@@ -91,6 +93,7 @@ class RequestMiddleware:
         self.metrics = metrics
         self.deadline = deadline
         self.body_limit = body_limit
+        self.access_log = access_log
         self.no_deadline_prefixes = no_deadline_prefixes
         self.no_body_limit_prefixes = no_body_limit_prefixes
 
@@ -137,4 +140,28 @@ class RequestMiddleware:
             self.metrics.observe(
                 scope["method"], getattr(route, "path", "unmatched"), state["status"], elapsed
             )
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                self._log_access(scope, getattr(route, "name", None), state["status"], elapsed)
             logs.request_id.reset(token)
+
+    @staticmethod
+    def _log_access(scope: Scope, operation: str | None, status: int, elapsed: float) -> None:
+        """One line per request; its ``requestid`` comes from the context (``logs``)."""
+        operation = operation or "-"  # no route matched
+        ms = round(elapsed * 1000, 2)
+        method, path = scope["method"], scope["path"]
+        access_logger.info(
+            "%s %d %.2f ms (%s %s)",
+            operation,
+            status,
+            ms,
+            method,
+            path,
+            extra={
+                "operation": operation,
+                "status": status,
+                "duration_ms": ms,
+                "method": method,
+                "path": path,
+            },
+        )
