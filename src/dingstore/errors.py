@@ -8,6 +8,7 @@
     │   └── ScopeDenied 403     + accessdenieddetail.requiredScopes
     ├── NotFound 404            taskNotExist, spaceNotExist, ...
     ├── MethodNotAllowed 405
+    ├── PayloadTooLarge 413     RequestEntityTooLarge (a body over DINGSTORE_MAX_BODY_SIZE)
     ├── ServerError 500         systemError
     └── Unavailable 503         operationTimeout
 
@@ -74,6 +75,12 @@ class MethodNotAllowed(DingstoreError):
     status = 405
     default_code = "MethodNotAllowed"
     default_message = "method not allowed"
+
+
+class PayloadTooLarge(DingstoreError):
+    status = 413
+    default_code = "RequestEntityTooLarge"
+    default_message = "the request body is too large"
 
 
 class ServerError(DingstoreError):

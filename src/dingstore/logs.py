@@ -1,5 +1,6 @@
-"""Structured logs: one JSON object a line, each carrying the request id of the request that
-wrote it (stdlib logging; a context variable carries the id)."""
+"""Logs: one JSON object a line, or a readable line on a terminal, each carrying the request id
+of the request that wrote it (stdlib logging; a context variable carries the id). The access
+log (``dingstore.access``, api/middleware.py) is one line per request."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextvars
 import logging
 import sys
 import time
+from typing import TextIO
 
 import orjson
 
@@ -53,14 +55,32 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure(level: str = "INFO", *, json: bool = True) -> None:
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [requestid]: message``, the request id only when there is one."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        head = f"{record.asctime} {record.levelname} {record.name}"
+        rid = getattr(record, "requestid", None)
+        return f"{head} [{rid}]: {record.message}" if rid else f"{head}: {record.message}"
+
+    def usesTime(self) -> bool:
+        return True
+
+
+def formatter_for(stream: TextIO, json: bool | None) -> logging.Formatter:
+    """JSON when asked, or when not asked (None) and ``stream`` is not a terminal."""
+    if json is None:
+        json = not stream.isatty()
+    if not json:
+        return TextFormatter()
+    formatter = JsonFormatter()
+    formatter.converter = time.gmtime
+    return formatter
+
+
+def configure(level: str = "INFO", *, json: bool | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if json:
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = time.gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
+    handler.setFormatter(formatter_for(sys.stderr, json))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     auth_cache_size: int = Field(10_000, gt=0)
 
     request_timeout: float = Field(30.0, gt=0)
+    # The largest body of an API request (every one but the data plane's PUTs, limited by the
+    # blob_max_* sizes): the largest legitimate one, a batch of 50 ids, is a few KiB.
+    max_body_size: int = Field(1024**2, gt=0)
     # Per-app, per-operation QPS limit; 0 = off. ``rate_limits`` overrides it per operation,
     # e.g. ``{"GetTask": 50}`` (as JSON in the environment).
     rate_limit_qps: float = Field(0.0, ge=0)
@@ -59,7 +62,10 @@ class Settings(BaseSettings):
     org_quota: int | None = Field(None, ge=0)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines, or readable ones; None = readable on a terminal, JSON otherwise.
+    log_json: bool | None = None
+    # One line per request: request id, operation, status, duration.
+    access_log: bool = True
 
     @property
     def resolved_database_url(self) -> str:

@@ -96,7 +96,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         middleware.RequestMiddleware,
         metrics=app.state.metrics,
         deadline=settings.request_timeout,
-        # transfers take as long as their bytes take
+        body_limit=settings.max_body_size,
+        access_log=settings.access_log,
+        # transfers take as long as their bytes take, and are as large as their declared size
         no_deadline_prefixes=(blobs.PREFIX,),
+        no_body_limit_prefixes=(blobs.PREFIX,),
     )
     return app

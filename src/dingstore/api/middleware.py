@@ -1,7 +1,12 @@
-"""The one ASGI middleware around every request: request id, metrics, deadline, and the last
-line of defence that turns an unexpected exception into ``500 systemError``.
+"""The one ASGI middleware around every request: request id, body size limit, metrics, access
+log, deadline, and the last line of defence that turns an unexpected exception into
+``500 systemError``.
 
-Pure ASGI (not ``BaseHTTPMiddleware``) so that it costs microseconds and streams untouched.
+Pure ASGI (not ``BaseHTTPMiddleware``) so that it costs microseconds and streams untouched: it
+sees the body stream before any route reads it. The limit is enforced lazily, where the route
+reads: a body whose ``Content-Length`` is over it fails on the first read without a byte being
+read, a chunked one as soon as its running total passes it; a route that never reads a body
+(or refuses the token first, ``api/routing.py``) never pays for one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dingstore import errors, logs
 from dingstore.api import metrics, responses
 
 log = logging.getLogger("dingstore.api")
+access_logger = logging.getLogger("dingstore.access")
 
 REQUEST_ID_KEY = "dingstore.request_id"
 
@@ -32,6 +38,45 @@ def request_id_of(scope: Scope) -> str:
     return scope.get(REQUEST_ID_KEY) or "-"
 
 
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``, or None (chunked, absent or malformed)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def too_large(limit: int) -> errors.PayloadTooLarge:
+    return errors.PayloadTooLarge(message=f"the request body is larger than {limit} bytes")
+
+
+def limited(receive: Receive, scope: Scope, limit: int) -> Receive:
+    """``receive`` that raises ``PayloadTooLarge`` rather than deliver more than ``limit`` bytes
+    of body in all."""
+    declared = declared_length(scope)
+    if declared is not None and declared > limit:
+
+        async def refuse() -> Message:
+            raise too_large(limit)
+
+        return refuse
+    received = 0
+
+    async def receive_limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large(limit)
+        return message
+
+    return receive_limited
+
+
 class RequestMiddleware:
     def __init__(
         self,
@@ -39,12 +84,18 @@ class RequestMiddleware:
         *,
         metrics: metrics.Metrics,
         deadline: float,
+        body_limit: int,
+        access_log: bool = True,
         no_deadline_prefixes: tuple[str, ...] = (),
+        no_body_limit_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.deadline = deadline
+        self.body_limit = body_limit
+        self.access_log = access_log
         self.no_deadline_prefixes = no_deadline_prefixes
+        self.no_body_limit_prefixes = no_body_limit_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +115,8 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
+        if not scope["path"].startswith(self.no_body_limit_prefixes):
+            receive = limited(receive, scope, self.body_limit)
         try:
             if scope["path"].startswith(self.no_deadline_prefixes):
                 await self.app(scope, receive, send_with_id)
@@ -83,10 +136,32 @@ class RequestMiddleware:
                 await responses.error(errors.ServerError(), rid)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
+            elapsed = time.perf_counter() - started
             self.metrics.observe(
-                scope["method"],
-                getattr(route, "path", "unmatched"),
-                state["status"],
-                time.perf_counter() - started,
+                scope["method"], getattr(route, "path", "unmatched"), state["status"], elapsed
             )
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                self._log_access(scope, getattr(route, "name", None), state["status"], elapsed)
             logs.request_id.reset(token)
+
+    @staticmethod
+    def _log_access(scope: Scope, operation: str | None, status: int, elapsed: float) -> None:
+        """One line per request; its ``requestid`` comes from the context (``logs``)."""
+        operation = operation or "-"  # no route matched
+        ms = round(elapsed * 1000, 2)
+        method, path = scope["method"], scope["path"]
+        access_logger.info(
+            "%s %d %.2f ms (%s %s)",
+            operation,
+            status,
+            ms,
+            method,
+            path,
+            extra={
+                "operation": operation,
+                "status": status,
+                "duration_ms": ms,
+                "method": method,
+                "path": path,
+            },
+        )

@@ -7,7 +7,8 @@ header, ``unionId``, a path id) — more than the whole rest of a GetTask (bench
 start-up on any other:
 
 * ``request: Request`` (services are ``request.app.state.services``)
-* ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit, operator
+* ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit,
+  operator; run before any other parameter, so that no body is read before the token is checked
 * a path parameter ``taskId: str``
 * ``body: Annotated[Model, Body()]`` — the JSON body, validated by the pydantic model
 * ``query: Annotated[Model, Query()]`` — query parameters, validated by the pydantic model
@@ -109,6 +110,12 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
     return from_body if source == "body" else from_query
 
 
+def _admits(param: inspect.Parameter) -> bool:
+    """Whether ``param`` is a ``caller``: it checks the token (``operation``)."""
+    default = param.default
+    return isinstance(default, fastapi_params.Depends) and hasattr(default.dependency, "operation")
+
+
 def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> Getter:
     default = param.default
     if hint is Request:
@@ -151,9 +158,11 @@ class ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
         hints = get_type_hints(endpoint, include_extras=True)
+        params = inspect.signature(endpoint).parameters.items()
         plan = [
             (name, _getter(self, name, param, hints.get(name)))
-            for name, param in inspect.signature(endpoint).parameters.items()
+            # The caller first: no body is read for a request whose token fails.
+            for name, param in sorted(params, key=lambda item: not _admits(item[1]))
         ]
 
         async def handle(request: Request) -> Response:
