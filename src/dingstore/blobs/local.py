@@ -68,13 +68,21 @@ def _makedirs(path: Path) -> None:
         _fsync_dir(directory.parent)
 
 
-def _publish(tmp: Path, path: Path) -> None:
-    """Rename a complete, fsynced temporary file to ``path``; remove it if that fails."""
+def _publish(tmp: Path, path: Path, exclusive: bool = False) -> None:
+    """Rename a complete, fsynced temporary file to ``path``; remove it if that fails.
+    ``exclusive``: hard-link it instead, which fails where ``path`` exists (atomically)."""
     try:
         _makedirs(path.parent)
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except (IsADirectoryError, NotADirectoryError, FileExistsError):
+    except FileExistsError:
+        if exclusive and not path.is_dir():
+            raise base.ObjectExists(f"{path.name}: an object is already stored there") from None
+        raise base.InvalidKey(f"{path.name}: a key may not be a folder of other keys") from None
+    except (IsADirectoryError, NotADirectoryError):
         raise base.InvalidKey(f"{path.name}: a key may not be a folder of other keys") from None
     finally:
         tmp.unlink(missing_ok=True)
@@ -161,11 +169,16 @@ class LocalBlobStore(signing.SelfServed):
         return tmp, size
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         path = self._path(key)
         tmp, size = await self._receive(chunks, max_size)
-        await _thread(_publish, tmp, path)
+        await _thread(_publish, tmp, path, exclusive)
         return size
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:

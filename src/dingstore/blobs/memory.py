@@ -32,10 +32,17 @@ class MemoryBlobStore(signing.SelfServed):
         pass
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         base.check_key(key)
         data = await _collect(chunks, max_size)
+        if exclusive and key in self._objects:
+            raise base.ObjectExists(f"{key}: an object is already stored there")
         self._objects[key] = data
         return len(data)
 
