@@ -103,6 +103,25 @@ async def test_an_exclusive_write_never_replaces(store: base.BaseBlobStore) -> N
     assert await store.write("blobs/2", chunks(b""), exclusive=True) == 0
 
 
+def md5(data: bytes) -> hashlib._Hash:
+    return hashlib.md5(data, usedforsecurity=False)
+
+
+async def test_etags_are_the_md5s_s3_gives(store: base.BaseBlobStore) -> None:
+    assert await store.write("blobs/1", chunks(b"hello", b" world")) == 11
+    assert await store.etag("blobs/1") == f'"{md5(b"hello world").hexdigest()}"'
+    assert await store.etag("blobs/none") is None
+    parts = [os.urandom(max(store.min_part_size, 1000)), b"tail"]
+    upload = await store.start_multipart("blobs/m")
+    for n, part in enumerate(parts, 1):
+        await store.write_part("blobs/m", upload, n, chunks(part))
+    await store.complete_multipart("blobs/m", upload, [1, 2])
+    of_parts = md5(b"".join(md5(part).digest() for part in parts)).hexdigest()
+    assert await store.etag("blobs/m") == f'"{of_parts}-2"'
+    await store.delete("blobs/1")
+    assert await store.etag("blobs/1") is None
+
+
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [

@@ -40,6 +40,7 @@ S3-compatible object store); chosen by URL in ``stores.py``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import AsyncIterable, AsyncIterator
@@ -94,6 +95,17 @@ class Transfer:
     url: str
     headers: dict[str, str]
     expires_in: int
+
+
+def md5_etag(digest: bytes) -> str:
+    """The ETag OSS and S3 give an object stored in one PUT: its quoted hex MD5."""
+    return f'"{digest.hex()}"'
+
+
+def multipart_etag(part_digests: list[bytes]) -> str:
+    """The ETag S3 gives an object assembled from parts: the MD5 of the parts' MD5s, ``-N``."""
+    whole = hashlib.md5(b"".join(part_digests), usedforsecurity=False)
+    return f'"{whole.hexdigest()}-{len(part_digests)}"'
 
 
 def check_key(key: str) -> str:
@@ -181,6 +193,12 @@ class BaseBlobStore:
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is no object under ``key``."""
+        raise NotImplementedError
+
+    async def etag(self, key: str) -> str | None:
+        """The object's ETag as OSS and S3 give it (``md5_etag``, or ``multipart_etag`` for one
+        assembled from parts); None when there is no object, or the store could not record it
+        (a file system without extended attributes)."""
         raise NotImplementedError
 
     async def delete(self, key: str) -> None:

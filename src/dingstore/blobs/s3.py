@@ -280,6 +280,14 @@ class S3BlobStore(base.BaseBlobStore):
             return None
         return int(head["ContentLength"])
 
+    async def etag(self, key: str) -> str | None:
+        base.check_key(key)
+        try:
+            head = await _run(lambda: self._s3.head_object(Bucket=self.bucket, Key=key))
+        except base.NotFound:
+            return None
+        return str(head["ETag"])
+
     async def delete(self, key: str) -> None:
         base.check_key(key)
         await _run(lambda: self._s3.delete_object(Bucket=self.bucket, Key=key))

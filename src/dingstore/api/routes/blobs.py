@@ -16,7 +16,8 @@ plane, does (spec §6 D): ``SignatureDoesNotMatch`` / ``RequestTimeTooSkewed`` (
 * ``GET`` (and ``HEAD``, with the GET signature) streams the object, honouring one HTTP
   ``Range`` the OSS way (``parse_range``).
 
-A download's ``ETag`` names an object by its key and size: every key is written once.
+A download's ``ETag`` is the one the store recorded (``BaseBlobStore.etag``): the content's MD5,
+or S3's ``"<MD5 of the parts' MD5s>-N"`` for an object assembled from parts.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def parse_range(header: str | None, size: int, *, standard: bool = False) -> tup
     return start, size if end is None else end
 
 
-def etag(key: str, size: int) -> str:
+def opaque_etag(key: str, size: int) -> str:
+    """For an object whose store could not record its MD5: every key is written once, so its
+    key and size name it."""
     return '"' + hashlib.sha256(f"{key}\n{size}".encode()).hexdigest()[:32].upper() + '"'
 
 
@@ -148,7 +151,7 @@ class _Body:
 
     @property
     def etag(self) -> str:
-        return f'"{self.md5.hexdigest()}"'
+        return base.md5_etag(self.md5.digest())
 
 
 def _too_large(limit: int) -> errors.BadRequest:
@@ -255,7 +258,7 @@ async def get_blob(request: Request) -> Response:
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
-        "ETag": etag(key, size),
+        "ETag": await store.etag(key) or opaque_etag(key, size),
     }
     if chosen is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
