@@ -150,3 +150,33 @@ def test_expired_uploads_leave_the_bucket(
     assert server.services is not None
     assert server.run(server.services.housekeeper.sweep())["uploads"] == 2
     assert moto_s3.keys(s3_bucket) == [] and moto_s3.uploads(s3_bucket) == []
+
+
+def test_committed_bytes_cannot_be_replaced_through_their_upload_urls(
+    st: Storage, moto_s3: MotoS3, s3_bucket: str
+) -> None:
+    space, other = st.new_space(), st.new_space()
+    first = st.upload_info(space.id)
+    put = st.put(first, b"original")
+    assert put.headers["etag"] == f'"{hashlib.md5(b"original").hexdigest()}"'
+    dentry = st.commit(space.id, first.upload_key, "a.txt")
+    copy = st.copy(space.id, dentry.id, other.id).dentry
+    st.upload(space.id, b"version two", "a.txt", overwrite_dentry_id=dentry.id)
+    multi = st.upload_info(space.id, multipart=True)
+    part = st.part_infos(multi.upload_key, [1])[1]
+    assert httpx.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
+    assembled = st.commit(space.id, multi.upload_key, "m.bin")
+    used, keys = st.used_quota(space.id), moto_s3.keys(s3_bucket)
+
+    # A pre-signed URL cannot be revoked: the replay is refused by the object store itself.
+    replay = st.put(first, b"tampered")
+    assert replay.status_code == 412 and b"PreconditionFailed" in replay.content
+    # The completed upload is gone: S3 answers 404 NoSuchUpload (moto 5.2 fails on a KeyError).
+    replay = httpx.put(part.resource_urls[0], content=b"part two", headers=part.headers)
+    assert replay.status_code in (404, 500) and not replay.is_success
+    assert st.download(space.id, dentry.id) == b"version two"
+    assert st.download(space.id, dentry.id, version=1) == b"original"
+    assert st.download(other.id, copy.id) == b"original"
+    assert st.download(space.id, assembled.id) == b"part one"
+    assert (st.used_quota(space.id), moto_s3.keys(s3_bucket)) == (used, keys)
+    assert moto_s3.uploads(s3_bucket) == []

@@ -15,11 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from dingstore.api.routes.blobs import RangeNotSatisfiable, parse_range
 from dingstore.blobs import base, signing
 from tests import backends
-from tests.live import LiveServer
+from tests.conftest import Tenant, new_tenant
+from tests.live import LiveServer, Sdk
+from tests.storage import Storage
 
 pytestmark = pytest.mark.shapes(backends.EMBEDDED)
 
@@ -75,6 +78,7 @@ def test_upload_then_download_byte_for_byte(server: LiveServer, size: int) -> No
     assert download.status_code == 200
     assert download.headers["content-length"] == str(size)
     assert download.headers["accept-ranges"] == "bytes"
+    assert response.headers["etag"] == f'"{hashlib.md5(data).hexdigest()}"'  # as OSS and S3
     assert download.headers["etag"] == response.headers["etag"]
     assert sha(download.content) == sha(data)
 
@@ -202,6 +206,7 @@ def test_multipart_parts_then_complete(server: LiveServer) -> None:
             "partNumber": n,
             "size": len(parts[n]),
         }
+        assert response.headers["etag"] == f'"{hashlib.md5(parts[n]).hexdigest()}"'
     # a part's signature is for its own part number
     target = blobs.part_target("blobs/m", upload, 4, expires_in=900)
     forged = httpx.put(
@@ -212,6 +217,8 @@ def test_multipart_parts_then_complete(server: LiveServer) -> None:
     assert server.run(blobs.complete_multipart("blobs/m", upload, [1, 2, 3])) == 270_004
     download = get(blobs.download_target("blobs/m", expires_in=900))
     assert sha(download.content) == sha(parts[1] + parts[2] + parts[3])
+    of_parts = b"".join(hashlib.md5(parts[n]).digest() for n in (1, 2, 3))
+    assert download.headers["etag"] == f'"{hashlib.md5(of_parts).hexdigest()}-3"'  # as S3
     late = put(blobs.part_target("blobs/m", upload, 4, expires_in=900), b"late")
     assert (late.status_code, late.json()["code"]) == (404, "NoSuchUpload")
 
@@ -264,6 +271,121 @@ def test_slow_transfers_are_not_cut_by_the_request_deadline(
     response = put(store(server).upload_target("blobs/slow", expires_in=900), slowly())
     assert response.status_code == 200
     assert stored(server, "blobs/slow") == b"z" * 3000
+
+
+def streamed(body: bytes) -> Iterator[bytes]:  # no Content-Length: chunked
+    yield body[: len(body) // 2]
+    yield body[len(body) // 2 :]
+
+
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert body["message"] and body["requestid"]
+    return response.status_code, body["code"]
+
+
+def test_an_upload_target_takes_bytes_once(server: LiveServer) -> None:
+    target = store(server).upload_target("blobs/1", expires_in=900)
+    assert put(target, b"first").status_code == 200
+    for body in (b"again", streamed(b"other bytes"), b""):
+        assert error_of(put(target, body)) == (409, "FileAlreadyExists")
+    assert stored(server, "blobs/1") == b"first"
+
+
+def test_a_committed_upload_cannot_be_replayed(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    st = Storage.of(server, sdk, tenant)
+    space, other = st.new_space(), st.new_space()
+    first = st.upload_info(space.id)
+    assert st.put(first, b"original").status_code == 200
+    dentry = st.commit(space.id, first.upload_key, "a.txt")
+    copy = st.copy(space.id, dentry.id, other.id).dentry
+    st.upload(space.id, b"version two", "a.txt", overwrite_dentry_id=dentry.id)
+    used = st.used_quota(space.id)
+
+    assert error_of(st.put(first, b"tampered")) == (409, "FileAlreadyExists")
+    assert st.download(space.id, dentry.id) == b"version two"
+    assert st.download(space.id, dentry.id, version=1) == b"original"
+    assert st.download(other.id, copy.id) == b"original"
+    assert st.used_quota(space.id) == used
+
+
+def test_a_committed_multipart_upload_takes_no_more_parts(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    st = Storage.of(server, sdk, tenant)
+    space = st.new_space()
+    info = st.upload_info(space.id, multipart=True)
+    part = st.part_infos(info.upload_key, [1])[1]
+    assert httpx.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
+    dentry = st.commit(space.id, info.upload_key, "m.bin")
+    replay = httpx.put(part.resource_urls[0], content=b"part two", headers=part.headers)
+    assert error_of(replay) == (404, "NoSuchUpload")
+    assert st.download(space.id, dentry.id) == b"part one"
+
+
+def test_an_upload_url_dies_with_its_upload(make_server: Callable[..., LiveServer]) -> None:
+    server = make_server(upload_ttl=1)
+    sdk = Sdk(server.endpoint)
+    st = Storage.of(server, sdk, new_tenant(server, sdk))
+    info = st.upload_info(st.new_space().id)
+    assert info.header_signature_info.expiration_seconds == 1  # not DINGSTORE_TRANSFER_EXPIRY
+    time.sleep(2.1)
+    assert server.services is not None
+    assert server.run(server.services.housekeeper.sweep())["uploads"] == 1
+    assert error_of(st.put(info, b"late")) == (403, "RequestTimeTooSkewed")
+    key = info.header_signature_info.resource_urls[0].split("/_blobs/")[1]
+    assert stored(server, key) is None
+
+
+def declared(size: int) -> m.GetFileUploadInfoRequestOptionPreCheckParam:
+    return m.GetFileUploadInfoRequestOptionPreCheckParam(size=size)
+
+
+def test_a_put_carries_exactly_the_declared_size(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    st = Storage.of(server, sdk, tenant)
+    space = st.new_space()
+    info = st.upload_info(space.id, pre_check=declared(100))
+    for body, code in [
+        (b"x" * 101, "EntityTooLarge"),
+        (streamed(b"x" * 101), "EntityTooLarge"),
+        (b"x" * 99, "IncompleteBody"),
+        (streamed(b"x" * 99), "IncompleteBody"),
+    ]:
+        assert error_of(st.put(info, body)) == (400, code)
+    assert st.put(info, b"y" * 100).status_code == 200
+    assert st.commit(space.id, info.upload_key, "a.txt").size == 100
+
+
+def test_a_declared_size_is_checked_before_any_byte_is_read(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    st = Storage.of(server, sdk, tenant)
+    signature = st.upload_info(st.new_space().id, pre_check=declared(100)).header_signature_info
+    path = signature.resource_urls[0].removeprefix(server.url)
+    head = f"PUT {path} HTTP/1.1\r\nHost: {server.endpoint}\r\nContent-Length: 1000000\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in signature.headers.items()) + "\r\n"
+    answer = b""
+    with socket.create_connection(("127.0.0.1", server.settings.port), timeout=5) as sock:
+        sock.sendall(head.encode())  # and not one byte of the body
+        while b"}" not in answer and (received := sock.recv(65536)):
+            answer += received
+    assert answer.startswith(b"HTTP/1.1 400") and b"EntityTooLarge" in answer
+
+
+def test_no_part_is_larger_than_the_declared_size(
+    server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    st = Storage.of(server, sdk, tenant)
+    info = st.upload_info(st.new_space().id, multipart=True, pre_check=declared(1000))
+    part = st.part_infos(info.upload_key, [1])[1]
+    for body in (b"x" * 1001, streamed(b"x" * 1001)):
+        response = httpx.put(part.resource_urls[0], content=body, headers=part.headers)
+        assert error_of(response) == (400, "EntityTooLarge")
+    assert httpx.put(part.resource_urls[0], content=b"x" * 1000, headers=part.headers).is_success
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,34 @@ async def test_writing_again_replaces(store: base.BaseBlobStore) -> None:
     assert await read_all(store, "blobs/1") == b"second"
 
 
+async def test_an_exclusive_write_never_replaces(store: base.BaseBlobStore) -> None:
+    assert await store.write("blobs/1", chunks(b"first"), exclusive=True) == 5
+    for again in (b"second", b""):
+        with pytest.raises(base.ObjectExists):
+            await store.write("blobs/1", chunks(again), exclusive=True)
+    assert await read_all(store, "blobs/1") == b"first"
+    assert await store.write("blobs/2", chunks(b""), exclusive=True) == 0
+
+
+def md5(data: bytes) -> hashlib._Hash:
+    return hashlib.md5(data, usedforsecurity=False)
+
+
+async def test_etags_are_the_md5s_s3_gives(store: base.BaseBlobStore) -> None:
+    assert await store.write("blobs/1", chunks(b"hello", b" world")) == 11
+    assert await store.etag("blobs/1") == f'"{md5(b"hello world").hexdigest()}"'
+    assert await store.etag("blobs/none") is None
+    parts = [os.urandom(max(store.min_part_size, 1000)), b"tail"]
+    upload = await store.start_multipart("blobs/m")
+    for n, part in enumerate(parts, 1):
+        await store.write_part("blobs/m", upload, n, chunks(part))
+    await store.complete_multipart("blobs/m", upload, [1, 2])
+    of_parts = md5(b"".join(md5(part).digest() for part in parts)).hexdigest()
+    assert await store.etag("blobs/m") == f'"{of_parts}-2"'
+    await store.delete("blobs/1")
+    assert await store.etag("blobs/1") is None
+
+
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
@@ -299,6 +327,13 @@ async def test_transfer_targets_point_at_the_signed_data_plane(
         store.signer.verify("GET", "/_blobs/blobs/1", [], up.headers)
     down = store.download_target("blobs/1", expires_in=60)
     store.signer.verify("GET", "/_blobs/blobs/1", None, down.headers)
+    sized = store.upload_target("blobs/1", expires_in=900, size=42)
+    assert sized.url == f"{PUBLIC}/_blobs/blobs/1?size=42"
+    store.signer.verify("PUT", "/_blobs/blobs/1", {"size": "42"}, sized.headers)
+    with pytest.raises(signing.SignatureMismatch):  # the size is signed
+        store.signer.verify("PUT", "/_blobs/blobs/1", {"size": "43"}, sized.headers)
+    bounded = store.part_target("blobs/1", "abc123", 7, expires_in=60, max_size=9)
+    assert bounded.url.endswith("?uploadId=abc123&partNumber=7&maxSize=9")
     part = store.part_target("blobs/1", "abc123", 7, expires_in=60)
     assert part.url == f"{PUBLIC}/_blobs/blobs/1?uploadId=abc123&partNumber=7"
     store.signer.verify(
@@ -418,12 +453,34 @@ async def test_s3_presigned_put_then_size(
     target = bucket.upload_target("blobs/1", expires_in=900)
     assert target.url.startswith(f"{moto_s3.endpoint}/{s3_bucket}/blobs/1?")
     assert query_of(target.url)["X-Amz-Expires"] == "900" and target.expires_in == 900
-    assert target.headers == {} and bucket.signer is None  # signed in the query string
+    assert bucket.signer is None  # signed in the query string, with the one header we hand out
+    assert target.headers == {"If-None-Match": "*"}
+    assert query_of(target.url)["X-Amz-SignedHeaders"] == "host;if-none-match"
     async with httpx.AsyncClient() as http:
         response = await http.put(target.url, content=b"hello s3", headers=target.headers)
-    assert response.status_code == 200, response.text
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == f'"{hashlib.md5(b"hello s3").hexdigest()}"'
+        # A pre-signed URL cannot be revoked: replayed, it must not replace the object.
+        replay = await http.put(target.url, content=b"replayed", headers=target.headers)
+    assert replay.status_code == 412 and b"PreconditionFailed" in replay.content
     assert await bucket.size("blobs/1") == 8
     assert await read_all(bucket, "blobs/1") == b"hello s3"
+
+
+async def test_s3_a_declared_size_is_signed_into_the_url(bucket: s3.S3BlobStore) -> None:
+    target = bucket.upload_target("blobs/1", expires_in=60, size=8)
+    # S3 refuses a body of another length (moto does not check signatures, so it is shown here).
+    assert query_of(target.url)["X-Amz-SignedHeaders"] == "content-length;host;if-none-match"
+
+
+async def test_s3_large_exclusive_writes_never_replace(
+    bucket: s3.S3BlobStore, moto_s3: MotoS3, s3_bucket: str
+) -> None:
+    await bucket.write("blobs/big", chunks(b"small"))
+    with pytest.raises(base.ObjectExists):  # more than a part: a multipart upload, conditional
+        await bucket.write("blobs/big", chunks(b"x" * s3.PART_SIZE, b"y"), exclusive=True)
+    assert await read_all(bucket, "blobs/big") == b"small"
+    assert moto_s3.uploads(s3_bucket) == []
 
 
 async def test_s3_presigned_parts_then_complete(

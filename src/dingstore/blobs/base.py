@@ -12,7 +12,9 @@ beside ``a/b``); a store may refuse that.
 
 Every write is atomic: the bytes stream into a temporary object that is published under its key
 only once complete, so a reader sees the whole object or nothing, and a failed, refused or
-cancelled write leaves nothing behind. Writing an existing key replaces it atomically.
+cancelled write leaves nothing behind. Writing an existing key replaces it atomically, unless
+the write is ``exclusive``: then it publishes only where no object is, and otherwise raises
+``ObjectExists`` and changes nothing (decided atomically when publishing).
 
 Besides storing bytes, a store says how a *client* moves them: ``upload_target``,
 ``part_target`` and ``download_target`` return the URL and headers that GetFileUploadInfo,
@@ -20,6 +22,13 @@ GetMultipartFileUploadInfos and GetFileDownloadInfo hand out (``resourceUrls`` +
 Stores whose bytes pass through dingstore (local files, memory) point them at dingstore's own
 signed data plane, ``/_blobs/{key}`` (``signing.py``, ``api/routes/blobs.py``); an S3 store
 returns the object store's own pre-signed URLs.
+
+Committed bytes are immutable, and a transfer URL outlives nothing it could harm: an upload
+target only ever *creates* its key (an exclusive write; on S3 ``If-None-Match: *`` signed into
+the URL, since a pre-signed URL cannot be revoked), so replaying it once the object exists is
+refused and changes nothing; a part target dies with its multipart upload (completed or
+aborted: ``UploadNotFound``). A size declared when the target is made is signed into it: the
+PUT must carry exactly that many bytes (a part: at most that many).
 
 Multipart uploads follow S3, the strictest store behind the seam: an upload completes with its
 parts in ascending part-number order, and a store may require every part but the last to hold at
@@ -31,6 +40,7 @@ S3-compatible object store); chosen by URL in ``stores.py``.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import AsyncIterable, AsyncIterator
@@ -60,6 +70,11 @@ class InvalidKey(ValueError):
     """A key, prefix, upload id or part number that breaks the rules above."""
 
 
+class ObjectExists(ValueError):
+    """An exclusive write (or upload target) met an object already under its key; nothing
+    changed."""
+
+
 class PartTooSmall(ValueError):
     """A part but the last of a multipart upload is smaller than the store's ``min_part_size``."""
 
@@ -80,6 +95,17 @@ class Transfer:
     url: str
     headers: dict[str, str]
     expires_in: int
+
+
+def md5_etag(digest: bytes) -> str:
+    """The ETag OSS and S3 give an object stored in one PUT: its quoted hex MD5."""
+    return f'"{digest.hex()}"'
+
+
+def multipart_etag(part_digests: list[bytes]) -> str:
+    """The ETag S3 gives an object assembled from parts: the MD5 of the parts' MD5s, ``-N``."""
+    whole = hashlib.md5(b"".join(part_digests), usedforsecurity=False)
+    return f'"{whole.hexdigest()}-{len(part_digests)}"'
 
 
 def check_key(key: str) -> str:
@@ -144,12 +170,18 @@ class BaseBlobStore:
     # -- objects ------------------------------------------------------------------------------
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         """Stream ``chunks`` into a new object and publish it under ``key`` once all arrived;
         return its size. Never holds the whole object in memory. More than ``max_size`` bytes:
         ``TooLarge``, and nothing is published. An exception from ``chunks`` (a client that went
-        away) propagates, and nothing is published either."""
+        away) propagates, and nothing is published either. ``exclusive``: publish only if no
+        object is under ``key`` when the bytes are complete, else ``ObjectExists``."""
         raise NotImplementedError
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -161,6 +193,12 @@ class BaseBlobStore:
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is no object under ``key``."""
+        raise NotImplementedError
+
+    async def etag(self, key: str) -> str | None:
+        """The object's ETag as OSS and S3 give it (``md5_etag``, or ``multipart_etag`` for one
+        assembled from parts); None when there is no object, or the store could not record it
+        (a file system without extended attributes)."""
         raise NotImplementedError
 
     async def delete(self, key: str) -> None:
@@ -209,14 +247,24 @@ class BaseBlobStore:
 
     # -- transfer targets ---------------------------------------------------------------------
 
-    def upload_target(self, key: str, *, expires_in: int) -> Transfer:
-        """Where a client PUTs the bytes of ``key``, valid for ``expires_in`` seconds."""
+    def upload_target(self, key: str, *, expires_in: int, size: int | None = None) -> Transfer:
+        """Where a client PUTs the bytes of ``key``, valid for ``expires_in`` seconds. Create-only:
+        refused, changing nothing, once an object is under ``key``. With ``size``, a body of any
+        other length is refused."""
         raise NotImplementedError
 
     def part_target(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_size: int | None = None,
     ) -> Transfer:
-        """Where a client PUTs part ``part_number`` of a multipart upload."""
+        """Where a client PUTs part ``part_number`` of a multipart upload; refused once the upload
+        ended. With ``max_size``, a larger part is refused where the store can tell (dingstore's
+        data plane; S3 bounds parts at 5 GiB itself)."""
         raise NotImplementedError
 
     def download_target(self, key: str, *, expires_in: int) -> Transfer:

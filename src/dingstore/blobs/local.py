@@ -3,9 +3,12 @@
 Layout: an object at ``root/<key>``; bytes being received in ``root/.tmp/<random>``; the parts of
 a multipart upload in ``root/.parts/<uploadId>/<partNumber>``, beside a ``key`` file naming the
 key the upload publishes. Every write lands in a temporary file that is fsynced, then renamed
-into place (``os.replace``, atomic) and its directory fsynced: a crash loses nothing that was
-acknowledged and never leaves half an object under a key. Temporary files a crash left behind
-are swept at start-up once a day old.
+into place (``os.replace``, atomic; an exclusive write hard-links instead, which fails where the
+key is taken) and its directory fsynced: a crash loses nothing that was acknowledged and never
+leaves half an object under a key. Temporary files a crash left behind are swept at start-up
+once a day old. An object's ETag (its MD5, hashed as it is written) is kept on its file, as the
+extended attribute ``user.dingstore.etag``, so it moves with the file; none where the file
+system has no such attributes.
 
 All file I/O runs on worker threads (in ~1 MiB pieces), so a large transfer never stalls the
 event loop; a cancelled transfer waits for its current piece, then cleans up. Every path is
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -38,6 +42,7 @@ T = TypeVar("T")
 
 STALE_AFTER = 24 * 3600
 _KEY_FILE = "key"
+_ETAG_ATTR = "user.dingstore.etag"
 
 
 async def _thread(fn: Callable[..., T], *args: Any) -> T:
@@ -68,24 +73,41 @@ def _makedirs(path: Path) -> None:
         _fsync_dir(directory.parent)
 
 
-def _publish(tmp: Path, path: Path) -> None:
-    """Rename a complete, fsynced temporary file to ``path``; remove it if that fails."""
+def _publish(tmp: Path, path: Path, exclusive: bool = False) -> None:
+    """Rename a complete, fsynced temporary file to ``path``; remove it if that fails.
+    ``exclusive``: hard-link it instead, which fails where ``path`` exists (atomically)."""
     try:
         _makedirs(path.parent)
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except (IsADirectoryError, NotADirectoryError, FileExistsError):
+    except FileExistsError:
+        if exclusive and not path.is_dir():
+            raise base.ObjectExists(f"{path.name}: an object is already stored there") from None
+        raise base.InvalidKey(f"{path.name}: a key may not be a folder of other keys") from None
+    except (IsADirectoryError, NotADirectoryError):
         raise base.InvalidKey(f"{path.name}: a key may not be a folder of other keys") from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _write(f: BinaryIO, pieces: list[bytes], last: bool) -> None:
+def _write(f: BinaryIO, pieces: list[bytes], last: bool, md5: Any) -> None:
     f.writelines(pieces)
+    for piece in pieces:  # here, on a worker thread, not on the event loop
+        md5.update(piece)
     if last:
         f.flush()
         os.fsync(f.fileno())
         f.close()
+
+
+def _tag(path: Path, etag: str) -> None:
+    """Record the ETag on the file itself (it follows the file through renames and links);
+    skipped where the file system keeps no extended attributes."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setxattr(path, _ETAG_ATTR, etag.encode())
 
 
 def _open_at(path: Path, start: int) -> BinaryIO:
@@ -132,6 +154,7 @@ class LocalBlobStore(signing.SelfServed):
         size. Removed again if anything fails (too large, a client gone, a cancellation)."""
         tmp = self._tmp / secrets.token_hex(16)
         f: BinaryIO = await _thread(tmp.open, "xb")
+        md5 = hashlib.md5(usedforsecurity=False)
         # One write in flight while the next megabyte arrives: receiving and writing overlap.
         writing: asyncio.Future[None] | None = None
         try:
@@ -145,11 +168,12 @@ class LocalBlobStore(signing.SelfServed):
                 if pending >= base.CHUNK_SIZE:
                     if writing is not None:
                         await writing
-                    writing = asyncio.ensure_future(_thread(_write, f, pieces, False))
+                    writing = asyncio.ensure_future(_thread(_write, f, pieces, False, md5))
                     pieces, pending = [], 0
             if writing is not None:
                 await writing
-            await _thread(_write, f, pieces, True)
+            await _thread(_write, f, pieces, True, md5)
+            await _thread(_tag, tmp, base.md5_etag(md5.digest()))
         except BaseException:
             if writing is not None:
                 with contextlib.suppress(BaseException):
@@ -161,11 +185,16 @@ class LocalBlobStore(signing.SelfServed):
         return tmp, size
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         path = self._path(key)
         tmp, size = await self._receive(chunks, max_size)
-        await _thread(_publish, tmp, path)
+        await _thread(_publish, tmp, path, exclusive)
         return size
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -191,6 +220,13 @@ class LocalBlobStore(signing.SelfServed):
         except OSError:
             return None
         return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+    async def etag(self, key: str) -> str | None:
+        path = self._path(key)
+        try:
+            return (await anyio.to_thread.run_sync(os.getxattr, path, _ETAG_ATTR)).decode()
+        except (OSError, AttributeError):
+            return None
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
@@ -295,14 +331,20 @@ class LocalBlobStore(signing.SelfServed):
         if missing:
             raise base.NotFound(f"parts {missing} of upload {upload_id} were never stored")
         tmp = self._tmp / secrets.token_hex(16)
+        digests = []
         try:
             with tmp.open("xb") as out:
                 for n in part_numbers:
+                    md5 = hashlib.md5(usedforsecurity=False)
                     with (folder / str(n)).open("rb") as part:
-                        shutil.copyfileobj(part, out, base.CHUNK_SIZE)
+                        while piece := part.read(base.CHUNK_SIZE):
+                            md5.update(piece)
+                            out.write(piece)
+                    digests.append(md5.digest())
                 out.flush()
                 os.fsync(out.fileno())
             size = tmp.stat().st_size
+            _tag(tmp, base.multipart_etag(digests))
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -3,6 +3,7 @@ and not shared between processes."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 
@@ -22,6 +23,7 @@ class MemoryBlobStore(signing.SelfServed):
     def __init__(self, signer: signing.Signer, public_url: str) -> None:
         super().__init__(signer, public_url)
         self._objects: dict[str, bytes] = {}
+        self._etags: dict[str, str] = {}
         # upload id -> (key, part number -> bytes)
         self._uploads: dict[str, tuple[str, dict[int, bytes]]] = {}
 
@@ -32,11 +34,19 @@ class MemoryBlobStore(signing.SelfServed):
         pass
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         base.check_key(key)
         data = await _collect(chunks, max_size)
+        if exclusive and key in self._objects:
+            raise base.ObjectExists(f"{key}: an object is already stored there")
         self._objects[key] = data
+        self._etags[key] = base.md5_etag(hashlib.md5(data, usedforsecurity=False).digest())
         return len(data)
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -54,15 +64,21 @@ class MemoryBlobStore(signing.SelfServed):
         data = self._objects.get(key)
         return None if data is None else len(data)
 
+    async def etag(self, key: str) -> str | None:
+        base.check_key(key)
+        return self._etags.get(key) if key in self._objects else None
+
     async def delete(self, key: str) -> None:
         base.check_key(key)
         self._objects.pop(key, None)
+        self._etags.pop(key, None)
 
     async def delete_prefix(self, prefix: str) -> int:
         start = base.check_prefix(prefix) + "/"
         doomed = [key for key in self._objects if key.startswith(start)]
         for key in doomed:
             del self._objects[key]
+            self._etags.pop(key, None)
         return len(doomed)
 
     def _upload(self, key: str, upload_id: str) -> dict[int, bytes]:
@@ -106,6 +122,8 @@ class MemoryBlobStore(signing.SelfServed):
             raise base.NotFound(f"parts {missing} of upload {upload_id} were never stored")
         data = b"".join(parts[n] for n in part_numbers)
         self._objects[key] = data
+        digests = [hashlib.md5(parts[n], usedforsecurity=False).digest() for n in part_numbers]
+        self._etags[key] = base.multipart_etag(digests)
         del self._uploads[upload_id]
         return len(data)
 

@@ -59,6 +59,9 @@ MAX_EXPIRY = 7 * 24 * 3600  # the longest a SigV4 pre-signed URL may live
 # metadata database keeps them in 256 characters.
 _UPLOAD_ID = re.compile(r"[!-~]{1,256}")
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+# A conditional write (If-None-Match: *) that met an object, or met another one in flight.
+_EXISTS = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+_CREATE_ONLY: dict[str, Any] = {"IfNoneMatch": "*"}
 
 
 class _RangeNotSatisfiable(Exception):
@@ -86,6 +89,8 @@ def _request(call: Callable[[], T]) -> T:
             raise base.UploadNotFound(str(exc)) from None
         if code == "InvalidRange":
             raise _RangeNotSatisfiable from None
+        if code in _EXISTS:
+            raise base.ObjectExists(str(exc)) from None
         raise _unavailable(exc) from exc
     except BotoCoreError as exc:
         raise _unavailable(exc) from exc
@@ -189,9 +194,15 @@ class S3BlobStore(base.BaseBlobStore):
     # -- objects ------------------------------------------------------------------------------
 
     async def write(
-        self, key: str, chunks: AsyncIterable[bytes], *, max_size: int | None = None
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        exclusive: bool = False,
     ) -> int:
         base.check_key(key)
+        condition = _CREATE_ONLY if exclusive else {}
         # Parts grow with the limit so that the largest object allowed fits in 10,000 of them.
         part_size = PART_SIZE if max_size is None else max(PART_SIZE, -(-max_size // 10_000))
         size, buffer, parts = 0, bytearray(), 0
@@ -210,12 +221,14 @@ class S3BlobStore(base.BaseBlobStore):
                     buffer.clear()
             if upload_id is None:
                 data = bytes(buffer)
-                await _run(lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=data))
+                await _run(
+                    lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, **condition)
+                )
                 return size
             if buffer:
                 parts += 1
                 await self._put_part(key, upload_id, parts, bytes(buffer), len(buffer))
-            await self.complete_multipart(key, upload_id, list(range(1, parts + 1)))
+            await self._complete(key, upload_id, list(range(1, parts + 1)), condition)
         except BaseException:
             if upload_id is not None:
                 with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -266,6 +279,14 @@ class S3BlobStore(base.BaseBlobStore):
         except base.NotFound:
             return None
         return int(head["ContentLength"])
+
+    async def etag(self, key: str) -> str | None:
+        base.check_key(key)
+        try:
+            head = await _run(lambda: self._s3.head_object(Bucket=self.bucket, Key=key))
+        except base.NotFound:
+            return None
+        return str(head["ETag"])
 
     async def delete(self, key: str) -> None:
         base.check_key(key)
@@ -347,6 +368,11 @@ class S3BlobStore(base.BaseBlobStore):
         return {n: size for n, (size, _) in (await self._parts(key, upload_id)).items()}
 
     async def complete_multipart(self, key: str, upload_id: str, part_numbers: list[int]) -> int:
+        return await self._complete(key, upload_id, part_numbers, {})
+
+    async def _complete(
+        self, key: str, upload_id: str, part_numbers: list[int], condition: dict[str, Any]
+    ) -> int:
         self._check_upload(key, upload_id)
         base.check_part_list(part_numbers)
         stored = await self._parts(key, upload_id)
@@ -367,6 +393,7 @@ class S3BlobStore(base.BaseBlobStore):
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={"Parts": listed},
+                **condition,
             )
         )
         # Completed with exactly these ETags: the object is these parts, whatever came since.
@@ -394,12 +421,26 @@ class S3BlobStore(base.BaseBlobStore):
             raise _unavailable(exc) from exc
         return base.Transfer(url, {}, expires_in)
 
-    def upload_target(self, key: str, *, expires_in: int) -> base.Transfer:
-        return self._presign("put_object", {"Key": base.check_key(key)}, expires_in)
+    def upload_target(self, key: str, *, expires_in: int, size: int | None = None) -> base.Transfer:
+        # Both signed headers of the URL: S3 refuses a PUT without them or with other values.
+        # If-None-Match is ours to hand out; Content-Length every client sends for its body.
+        params: dict[str, Any] = {"Key": base.check_key(key), **_CREATE_ONLY}
+        if size is not None:
+            params["ContentLength"] = size
+        transfer = self._presign("put_object", params, expires_in)
+        return base.Transfer(transfer.url, {"If-None-Match": "*"}, expires_in)
 
     def part_target(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_size: int | None = None,
     ) -> base.Transfer:
+        # max_size cannot be signed (S3 signs an exact Content-Length): parts are bounded by
+        # S3's own 5 GiB, and CommitFile checks the total.
         self._check_upload(key, upload_id)
         params = {
             "Key": key,

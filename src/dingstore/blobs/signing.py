@@ -11,7 +11,8 @@ whose bytes pass through dingstore (local files, memory) sign with these headers
 the path inside the app (``/_blobs/<key>``, so that a public URL with a path prefix behind a
 proxy signs the same), QUERY the query parameters sorted and URL-encoded, and the HMAC key a
 sub-key of the server's secret key: not the key that derives access tokens. Any process of a
-deployment (same secret key) can check what another signed.
+deployment (same secret key) can check what another signed. A size declared for an upload rides
+in the query (``size``, ``maxSize``), hence is signed too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ PATH_PREFIX = "/_blobs/"
 SCHEME = "DINGSTORE-HMAC-SHA256"
 AUTHORIZATION = "authorization"
 EXPIRES = "x-dingstore-expires"
+# Query parameters of upload targets, signed like the rest of the query: the exact size of a
+# single PUT's body, the largest a part's may be.
+SIZE = "size"
+MAX_SIZE = "maxSize"
 # Never part of what is signed, so a query-string form of the signature can be added later.
 SIGNATURE_PARAMS = frozenset({EXPIRES, "x-dingstore-signature"})
 
@@ -107,6 +112,12 @@ class Signer:
             raise SignatureExpired("the signature has expired")
 
 
+def _checked_size(size: int) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"invalid size {size!r}")
+    return size
+
+
 class SelfServed(base.BaseBlobStore):
     """A store whose transfer targets are dingstore's own data plane, signed by ``signer``."""
 
@@ -123,16 +134,25 @@ class SelfServed(base.BaseBlobStore):
         url = self.public_url + path + (f"?{urlencode(query)}" if query else "")
         return base.Transfer(url, self.signer.sign(method, path, query, expires_in), expires_in)
 
-    def upload_target(self, key: str, *, expires_in: int) -> base.Transfer:
-        return self._target("PUT", key, [], expires_in)
+    def upload_target(self, key: str, *, expires_in: int, size: int | None = None) -> base.Transfer:
+        query = [] if size is None else [(SIZE, str(_checked_size(size)))]
+        return self._target("PUT", key, query, expires_in)
 
     def part_target(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_size: int | None = None,
     ) -> base.Transfer:
         query = [
             ("uploadId", base.check_upload_id(upload_id)),
             ("partNumber", str(base.check_part_number(part_number))),
         ]
+        if max_size is not None:
+            query.append((MAX_SIZE, str(_checked_size(max_size))))
         return self._target("PUT", key, query, expires_in)
 
     def download_target(self, key: str, *, expires_in: int) -> base.Transfer:

@@ -154,7 +154,11 @@ class FileService:
             )
         transfer = None
         if not multipart:
-            transfer = self._blobs.upload_target(blob_key(blob_id), expires_in=self._expiry)
+            transfer = self._blobs.upload_target(
+                blob_key(blob_id),
+                expires_in=self._url_life(now + self._upload_ttl_ms),
+                size=check.size,
+            )
         return UploadInfo(key, transfer)
 
     async def part_infos(
@@ -172,8 +176,15 @@ class FileService:
         if row.multipart_id is None:
             raise errors.param_error("uploadKey", "this uploadKey is not a multipart upload")
         key = blob_key(int(row.blob_id))
+        life = self._url_life(int(row.expires_at))
+        # No part is larger than the whole declared in the pre-check.
         return [
-            (n, self._blobs.part_target(key, row.multipart_id, n, expires_in=self._expiry))
+            (
+                n,
+                self._blobs.part_target(
+                    key, row.multipart_id, n, expires_in=life, max_size=row.size
+                ),
+            )
             for n in numbers
         ]
 
@@ -185,6 +196,11 @@ class FileService:
         if row is None or row.corp_id != actor.corp_id or row.expires_at <= now_ms():
             raise errors.param_error("uploadKey", "unknown or expired uploadKey")
         return row
+
+    def _url_life(self, upload_expires_at: int) -> int:
+        """How long a transfer URL made now for an upload lives: never past the upload itself, so
+        that no URL still takes bytes once the upload can be collected (at least 1 second)."""
+        return max(1, min(self._expiry, (upload_expires_at - now_ms()) // 1000))
 
     # --- committing -------------------------------------------------------------------------
 

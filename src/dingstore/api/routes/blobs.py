@@ -4,16 +4,20 @@ Not a DingTalk API, and not in the OpenAPI document: no access token and no unio
 signature headers that GetFileUploadInfo, GetMultipartFileUploadInfos and GetFileDownloadInfo
 handed out are the credential (``blobs/signing.py``). It answers as OSS, DingTalk's own data
 plane, does (spec §6 D): ``SignatureDoesNotMatch`` / ``RequestTimeTooSkewed`` (403), ``NoSuchKey``
-(404), ``EntityTooLarge`` (400), ``InvalidRange`` (416), in dingstore's error envelope.
+/ ``NoSuchUpload`` (404), ``FileAlreadyExists`` (409), ``EntityTooLarge`` / ``IncompleteBody``
+(400), ``InvalidRange`` (416), in dingstore's error envelope.
 
 * ``PUT /_blobs/{key}`` stores the body (``?uploadId=…&partNumber=N``: one part of a multipart
-  upload), streamed to the store, never whole in memory. 200 means stored; any failure — a bad
-  signature, a body over the limit, a body shorter or longer than its ``Content-Length``, a
-  client gone — stores nothing.
+  upload), streamed to the store, never whole in memory. 200 means stored, with the body's MD5
+  as ``ETag``; any failure — a bad signature, a body over the limit or the size signed into the
+  URL, a body shorter or longer than its ``Content-Length``, a client gone — stores nothing. A
+  single PUT only creates its key: once bytes are stored there, its URL is refused (409), so a
+  replay can never change committed bytes; a part's URL dies with its upload (404).
 * ``GET`` (and ``HEAD``, with the GET signature) streams the object, honouring one HTTP
   ``Range`` the OSS way (``parse_range``).
 
-``ETag`` names an object by its key and size: dingstore writes each key once.
+A download's ``ETag`` is the one the store recorded (``BaseBlobStore.etag``): the content's MD5,
+or S3's ``"<MD5 of the parts' MD5s>-N"`` for an object assembled from parts.
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ class RangeNotSatisfiable(errors.DingstoreError):
     status = 416
     default_code = "InvalidRange"
     default_message = "the requested range cannot be satisfied"
+
+
+class AlreadyStored(errors.DingstoreError):
+    """OSS's answer to a write that may not overwrite (``x-oss-forbid-overwrite``)."""
+
+    status = 409
+    default_code = "FileAlreadyExists"
+    default_message = "the object already exists"
 
 
 class _IncompleteBody(Exception):
@@ -81,7 +93,9 @@ def parse_range(header: str | None, size: int, *, standard: bool = False) -> tup
     return start, size if end is None else end
 
 
-def etag(key: str, size: int) -> str:
+def opaque_etag(key: str, size: int) -> str:
+    """For an object whose store could not record its MD5: every key is written once, so its
+    key and size name it."""
     return '"' + hashlib.sha256(f"{key}\n{size}".encode()).hexdigest()[:32].upper() + '"'
 
 
@@ -103,47 +117,86 @@ def _authorized(request: Request, method: str) -> tuple[base.BaseBlobStore, str]
         raise errors.BadRequest("InvalidObjectName", str(exc)) from None
 
 
-def _declared_length(request: Request) -> int | None:
-    text = request.headers.get("content-length")
+def _size_param(request: Request, name: str, header: bool = False) -> int | None:
+    """A byte count from the ``Content-Length`` header (``header``) or a signed query parameter."""
+    text = request.headers.get(name) if header else request.query_params.get(name)
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit():
-        raise errors.BadRequest("InvalidArgument", f"invalid Content-Length {text!r}")
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise errors.BadRequest("InvalidArgument", f"invalid {name} {text!r}")
     return int(text)
 
 
-async def _body(request: Request, declared: int | None) -> AsyncIterator[bytes]:
-    """The request body as it arrives; raises, so that nothing is stored, when it turns out
-    longer or shorter than declared."""
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if declared is not None and received > declared:
-            raise _IncompleteBody(f"more than the declared {declared} bytes arrived")
-        yield chunk
-    if declared is not None and received != declared:
-        raise _IncompleteBody(f"{received} of the declared {declared} bytes arrived")
+class _Body:
+    """The request body as it arrives, never more than ``limit`` bytes (``TooLarge`` past it),
+    with its MD5 (the ETag). It raises at the end, so that nothing is stored, when the body
+    turns out longer or shorter than ``length`` (its Content-Length, or the size signed in)."""
+
+    def __init__(self, request: Request, length: int | None, limit: int) -> None:
+        self._request, self._length, self._limit = request, length, limit
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received, length = 0, self._length
+        async for chunk in self._request.stream():
+            received += len(chunk)
+            if received > self._limit:
+                raise base.TooLarge(self._limit)
+            if length is not None and received > length:
+                raise _IncompleteBody(f"more than the declared {length} bytes arrived")
+            self.md5.update(chunk)
+            yield chunk
+        if length is not None and received != length:
+            raise _IncompleteBody(f"{received} of the declared {length} bytes arrived")
+
+    @property
+    def etag(self) -> str:
+        return base.md5_etag(self.md5.digest())
 
 
 def _too_large(limit: int) -> errors.BadRequest:
     return errors.BadRequest("EntityTooLarge", f"the body is larger than {limit} bytes")
 
 
+def _exists(key: str) -> AlreadyStored:
+    return AlreadyStored(message=f"{key} is already stored; this upload URL takes no more bytes")
+
+
+def _limits(request: Request, part: bool) -> tuple[int | None, int]:
+    """The body's exact length when known (Content-Length, else the size signed into a single
+    PUT's URL) and the most bytes it may hold; refused at once when they disagree."""
+    settings = request.app.state.settings
+    declared = _size_param(request, "content-length", header=True)
+    signed = _size_param(request, signing.MAX_SIZE if part else signing.SIZE)
+    limit = settings.blob_max_part_size if part else settings.blob_max_object_size
+    if signed is not None:
+        limit = min(limit, signed)
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+    if part or signed is None:
+        return declared, limit
+    if declared is not None and declared != signed:
+        raise errors.BadRequest(
+            "IncompleteBody", f"the upload declared {signed} bytes; the body holds {declared}"
+        )
+    return signed, limit
+
+
 async def put_blob(request: Request) -> Response:
     store, key = _authorized(request, "PUT")
-    settings = request.app.state.settings
     upload_id, part = request.query_params.get("uploadId"), request.query_params.get("partNumber")
     if (upload_id is None) != (part is None):
         raise errors.BadRequest("InvalidArgument", "uploadId and partNumber go together")
-    limit = settings.blob_max_object_size if part is None else settings.blob_max_part_size
-    declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    body = _body(request, declared)
+    length, limit = _limits(request, part is not None)
+    body = _Body(request, length, limit)
     answer: dict[str, object] = {"key": key}
     try:
         if upload_id is None or part is None:
-            size = await store.write(key, body, max_size=limit)
+            # Create-only: a URL replayed after its bytes arrived (and were committed) must not
+            # replace them. Checked before reading anything, and again, atomically, on publishing.
+            if await store.size(key) is not None:
+                raise _exists(key)
+            size = await store.write(key, body, max_size=limit, exclusive=True)
         else:
             valid = part.isascii() and part.isdigit() and len(part) <= 5
             number = base.check_part_number(int(part) if valid else -1)
@@ -151,6 +204,8 @@ async def put_blob(request: Request) -> Response:
             answer.update(uploadId=upload_id, partNumber=number)
     except base.TooLarge:
         raise _too_large(limit) from None
+    except base.ObjectExists:
+        raise _exists(key) from None
     except base.UploadNotFound as exc:
         raise errors.NotFound("NoSuchUpload", str(exc)) from None
     except base.InvalidKey as exc:
@@ -160,7 +215,7 @@ async def put_blob(request: Request) -> Response:
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
     answer["size"] = size
-    return responses.JSON(answer, headers={"ETag": etag(key, size)})
+    return responses.JSON(answer, headers={"ETag": body.etag})
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -203,7 +258,7 @@ async def get_blob(request: Request) -> Response:
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
-        "ETag": etag(key, size),
+        "ETag": await store.etag(key) or opaque_etag(key, size),
     }
     if chosen is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
