@@ -8,7 +8,8 @@ start-up on any other:
 
 * ``request: Request`` (services are ``request.app.state.services``)
 * ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit, operator
-* a path parameter ``taskId: str``
+* a path parameter ``taskId: str``, or of another type (``version: Annotated[int, Path(ge=1)]``)
+  validated as the hint says
 * ``body: Annotated[Model, Body()]`` — the JSON body, validated by the pydantic model
 * ``query: Annotated[Model, Query()]`` — query parameters, validated by the pydantic model
 
@@ -25,7 +26,7 @@ from fastapi import Body, Depends, Query, Request
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from dingstore import errors
@@ -79,11 +80,22 @@ async def _request(request: Request) -> Request:
     return request
 
 
-def _path_getter(name: str) -> Getter:
+def _path_getter(name: str, hint: Any) -> Getter:
     async def get(request: Request) -> str:
         return request.path_params[name]  # type: ignore[no-any-return]
 
-    return get
+    if hint is str:
+        return get
+    adapter = TypeAdapter(hint)
+
+    async def parse(request: Request) -> Any:
+        try:
+            return adapter.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            problem = exc.errors()[0].get("msg", "invalid")
+            raise errors.param_error(name, f"{name}: {problem}") from None
+
+    return parse
 
 
 def _model_getter(model: type[BaseModel], source: str) -> Getter:
@@ -123,7 +135,7 @@ def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> 
 
             return caller
     if name in route.param_convertors:
-        return _path_getter(name)
+        return _path_getter(name, hint)
     if get_origin(hint) is Annotated:
         model, *marks = get_args(hint)
         for mark in marks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from dingstore.api.schemas import Wire
+from dingstore.api.schemas import Int64, Wire
 
 # --- shared objects (spec §5) -------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class GetCurrentAppResponse(Wire):
 
 class AddSpaceOption(Wire):
     name: str | None = None
-    quota: int | None = None
+    quota: Int64 | None = None
     capabilities: Capabilities | None = None
     scene: str | None = None
     scene_id: str | None = None
@@ -180,7 +180,7 @@ class GetDentriesResponse(Wire):
 class ListDentriesQuery(Wire):
     parent_id: str | None = None
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order_by: str | None = None
     order: str | None = None
     with_thumbnail: bool | None = None
@@ -193,7 +193,7 @@ class DentriesPage(Wire):
 
 class ListAllOption(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order: str | None = None
     with_thumbnail: bool | None = None
 
@@ -248,7 +248,7 @@ class AsyncResponse(Wire):
 
 class PreCheckParam(Wire):
     md5: str | None = None
-    size: int | None = None
+    size: Int64 | None = None
     parent_id: str | None = None
     name: str | None = None
 
@@ -274,7 +274,7 @@ class GetFileUploadInfoResponse(Wire):
 
 
 class CommitOption(Wire):
-    size: int | None = None
+    size: Int64 | None = None
     conflict_strategy: str | None = None
     app_properties: list[AppProperty] | None = None
 
@@ -298,7 +298,7 @@ class InitMultipartResponse(Wire):
 
 class GetMultipartInfosRequest(Wire):
     upload_key: str | None = None
-    part_numbers: list[int] | None = None
+    part_numbers: list[Int64] | None = None
     option: UploadOption | None = None
 
 
@@ -312,7 +312,7 @@ class GetMultipartInfosResponse(Wire):
 
 
 class DownloadOption(Wire):
-    version: int | None = None
+    version: Int64 | None = None
     prefer_intranet: bool | None = None
 
 
@@ -330,7 +330,7 @@ class GetFileDownloadInfoResponse(Wire):
 
 class ListVersionsQuery(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
 
 
 class Success(Wire):
@@ -421,7 +421,7 @@ class RecycleItem(Wire):
 
 class ListRecycleItemsQuery(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
 
 
 class RecycleItemsPage(Wire):
@@ -481,7 +481,7 @@ class PermissionMember(Wire):
 
 
 class PermissionOption(Wire):
-    duration: int | None = None
+    duration: Int64 | None = None
 
 
 class PermissionRequest(Wire):
@@ -494,7 +494,7 @@ class PermissionRequest(Wire):
 
 class ListPermissionsOption(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     filter_role_ids: list[str] | None = None
 
 

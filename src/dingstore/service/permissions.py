@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -293,10 +292,7 @@ async def _grant(
 
 
 def _queried(dentry_id_list: str | None) -> list[str]:
-    try:
-        ids = json.loads(dentry_id_list) if dentry_id_list else None
-    except ValueError:
-        ids = None
+    ids = tree.client_json(dentry_id_list) if dentry_id_list else None
     if (
         not isinstance(ids, list)
         or not ids

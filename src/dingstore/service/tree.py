@@ -53,6 +53,15 @@ def page_size(value: int | None, *, default: int, maximum: int) -> int:
     return value
 
 
+def client_json(text: str | bytes) -> Any:
+    """``text`` decoded as JSON, or None when it is not JSON or nests too deep to decode: what a
+    client sends never raises past the edge."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def encode_token(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
@@ -63,7 +72,7 @@ def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[A
     if not token:
         return None
     try:
-        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        values = client_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
         values = None
     if (
