@@ -62,10 +62,8 @@ def operation(name: str, scope: str) -> Any:
 
     async def documented(
         request: Request,
+        union_id: Annotated[str, Query(alias="unionId", description="the operator's unionId")],
         token: Annotated[str | None, Depends(_token_header)] = None,
-        union_id: Annotated[
-            str | None, Query(alias="unionId", description="the operator's unionId (required)")
-        ] = None,
     ) -> Caller:
         return await admit(request, name, scope)
 
@@ -98,8 +96,14 @@ def _path_getter(name: str, hint: Any) -> Getter:
     return parse
 
 
+def _required(model: Any) -> bool:
+    """Whether a body of type ``model`` must be sent: it has a required field."""
+    fields = getattr(model, "model_fields", {})
+    return any(field.is_required() for field in fields.values())
+
+
 def _model_getter(model: type[BaseModel], source: str) -> Getter:
-    required = any(field.is_required() for field in model.model_fields.values())
+    required = _required(model)
 
     async def from_body(request: Request) -> BaseModel:
         raw = await request.body()
@@ -160,6 +164,13 @@ def api_router(prefix: str = "", *, tags: list[str], errors_documented: bool = T
 
 
 class ApiRoute(APIRoute):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        body = self.body_field
+        if body is not None and not _required(body.field_info.annotation):
+            # A body of optional fields may be left out (``_model_getter``): say so in OpenAPI.
+            body.field_info.default = None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
         hints = get_type_hints(endpoint, include_extras=True)

@@ -178,7 +178,7 @@ class GetDentriesResponse(Wire):
 
 
 class ListDentriesQuery(Wire):
-    parent_id: str | None = None
+    parent_id: str
     next_token: str | None = None
     max_results: Int64 | None = None
     order_by: str | None = None
@@ -261,8 +261,8 @@ class UploadOption(Wire):
 
 
 class GetFileUploadInfoRequest(Wire):
-    protocol: str | None = None
-    multipart: bool | None = None
+    protocol: str
+    multipart: bool
     option: UploadOption | None = None
 
 
@@ -297,8 +297,8 @@ class InitMultipartResponse(Wire):
 
 
 class GetMultipartInfosRequest(Wire):
-    upload_key: str | None = None
-    part_numbers: list[Int64] | None = None
+    upload_key: str
+    part_numbers: list[Int64]
     option: UploadOption | None = None
 
 
@@ -393,8 +393,8 @@ class BatchResponse(Wire):
 
 
 class GetRecycleBinQuery(Wire):
-    recycle_bin_scope: str | None = None
-    scope_id: str | None = None
+    recycle_bin_scope: str
+    scope_id: str
 
 
 class RecycleBin(Wire):
@@ -445,7 +445,7 @@ class RestoreResponse(Wire):
 
 
 class BatchRestoreRequest(Wire):
-    recycle_item_ids: list[str] | None = None
+    recycle_item_ids: list[str]
     option: ConflictOption | None = None
 
 
@@ -468,7 +468,7 @@ class BatchRestoreResponse(Wire):
 
 
 class RecycleItemIdsRequest(Wire):
-    recycle_item_ids: list[str] | None = None
+    recycle_item_ids: list[str]
 
 
 # --- I. permissions -----------------------------------------------------------------------
@@ -487,8 +487,8 @@ class PermissionOption(Wire):
 class PermissionRequest(Wire):
     """AddPermission, UpdatePermission and DeletePermission (which sends no ``option``)."""
 
-    role_id: str | None = None
-    members: list[PermissionMember] | None = None
+    role_id: str
+    members: list[PermissionMember]
     option: PermissionOption | None = None
 
 
@@ -524,7 +524,7 @@ class PermissionsPage(Wire):
 
 
 class BatchQueryRolesQuery(Wire):
-    dentry_id_list: str | None = None
+    dentry_id_list: str
 
 
 class BatchQueryRolesResponse(Wire):
