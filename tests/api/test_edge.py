@@ -114,7 +114,8 @@ def test_deeply_nested_json_from_a_client_is_400(st: Storage) -> None:
     for depth in (1_100, 20_000):
         token = _nested(depth)
         for method, path, kw in (
-            ("GET", f"/spaces/{space.id}/dentries", {"params": {"parentId": "0", "nextToken": token}}),
+            ("GET", f"/spaces/{space.id}/dentries",
+             {"params": {"parentId": "0", "nextToken": token}}),
             ("POST", f"/spaces/{space.id}/dentries/listAll",
              {"json": {"option": {"nextToken": token}}}),
             ("GET", f"{dentry}/versions", {"params": {"nextToken": token}}),

@@ -270,7 +270,9 @@ def test_another_orgs_ids_are_answered_as_unknown_ones(
             for member in (theirs, unknown):
                 body = {"roleId": "READER", "members": [member]}
                 response = st.raw(method, path + suffix, json=body)
-                message = response.json()["message"].replace(member.get("corpId", member["id"]), "ID")
+                message = response.json()["message"].replace(
+                    member.get("corpId", member["id"]), "ID"
+                )
                 answers.append((response.status_code, response.json()["code"], message))
             assert answers[0] == answers[1] == (400, "paramError.members", answers[0][2]), answers
     assert st.permissions(space.id, "0") == []
