@@ -149,3 +149,40 @@ def test_an_oversized_expiry_in_blob_headers_is_refused(st: Storage) -> None:
     forged = {k: v for k, v in headers.items() if k.lower() != name} | {name: "9" * 5000}
     response = httpx.put(url, content=b"data", headers=forged)
     assert (response.status_code, response.json()["code"]) == (403, "AccessDenied")
+
+
+def test_nul_in_any_client_string_is_400(st: Storage) -> None:
+    """U+0000 anywhere a client sends text (body, query, inside a page token) is refused at the
+    edge with ``paramError.<field>``: PostgreSQL cannot store it, and it failed there with 500."""
+    space = st.new_space()
+    doc = st.upload(space.id, b"x", "d.txt")
+    bad = "a\x00b"
+    member_token = base64.urlsafe_b64encode(b'["a\\u0000b", "READER"]').decode()
+    name_token = base64.urlsafe_b64encode(b'["a\\u0000b"]').decode()
+    dentries, dentry = f"/spaces/{space.id}/dentries", f"/spaces/{space.id}/dentries/{doc.id}"
+    upload = {"protocol": "HEADER_SIGNATURE", "multipart": False}
+    for method, path, kw, field in (
+        ("POST", "/spaces", {"json": {"option": {"scene": bad, "sceneId": "1"}}}, "scene"),
+        ("POST", "/spaces", {"json": {"option": {"scene": "s", "sceneId": bad}}}, "sceneId"),
+        ("POST", f"/spaces/{space.id}/files/commit",
+         {"json": {"uploadKey": bad, "name": "n", "parentId": "0"}}, "uploadKey"),
+        ("POST", f"/spaces/{space.id}/files/uploadInfos/query",
+         {"json": {**upload, "option": {"preCheckParam": {"md5": bad}}}}, "md5"),
+        ("POST", f"{dentries}/0/permissions",
+         {"json": {"roleId": "READER", "members": [{"type": "USER", "id": bad}]}}, "members"),
+        ("POST", f"{dentries}/0/permissions",
+         {"json": {"roleId": "READER", "members": [{"type": "CONVERSATION", "id": bad}]}},
+         "members"),
+        ("POST", f"{dentry}/query",
+         {"json": {"option": {"appIdsForAppProperties": [bad]}}}, "appIdsForAppProperties"),
+        ("GET", dentries, {"params": {"parentId": "0", "orderBy": bad}}, "orderBy"),
+        ("GET", "/recycleBins", {"params": {"recycleBinScope": "ORG", "scopeId": bad}}, "scopeId"),
+        ("POST", f"{dentry}/permissions/query", {"json": {"option": {"nextToken": member_token}}},
+         "nextToken"),
+        ("GET", dentries, {"params": {"parentId": "0", "orderBy": "NAME", "order": "ASC",
+                                      "nextToken": name_token}}, "nextToken"),
+        ("GET", f"/spaces/{space.id}", {"params": {"unionId": bad}}, "unionId"),
+    ):  # fmt: skip
+        assert_param_error(st.raw(method, path, **kw), field)
+    assert [d.name for d in st.list_all(space.id)] == ["d.txt"]
+    assert st.permissions(space.id, "0") == []

@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from dingstore import errors
 from dingstore.api import schemas
-from dingstore.api.validation import validation_error
+from dingstore.api.validation import refuse_nul, validation_error
 from dingstore.service import models
 from dingstore.service.container import Services
 
@@ -53,6 +53,8 @@ async def admit(request: Request, name: str, scope: str) -> Caller:
     union_id = request.query_params.get("unionId")
     if not union_id:
         raise errors.BadRequest("paramError", "unionId is required")
+    if "\x00" in union_id:
+        raise errors.param_error("unionId", "unionId may not contain U+0000")
     operator = await svc.identity.operator(principal.corp_id, union_id)
     return Caller(principal, operator)
 
@@ -112,15 +114,19 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
                 if required:
                     raise errors.BadRequest("Missingbody", "body is mandatory for this action")
                 return model.model_validate({})
-            return model.model_validate_json(raw)
+            parsed = model.model_validate_json(raw)
         except ValidationError as exc:
             raise validation_error(exc.errors()) from None
+        refuse_nul(parsed)
+        return parsed
 
     async def from_query(request: Request) -> BaseModel:
         try:
-            return model.model_validate(dict(request.query_params))
+            parsed = model.model_validate(dict(request.query_params))
         except ValidationError as exc:
             raise validation_error(exc.errors()) from None
+        refuse_nul(parsed)
+        return parsed
 
     return from_body if source == "body" else from_query
 

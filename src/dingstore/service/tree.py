@@ -68,7 +68,7 @@ def encode_token(values: Sequence[Any]) -> str:
 
 def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[Any] | None:
     """A ``nextToken`` this server issued (an opaque base64 of the last row's sort keys: 64-bit
-    integers, or strings where ``text``)."""
+    integers, or strings without NUL where ``text``)."""
     if not token:
         return None
     try:
@@ -79,7 +79,9 @@ def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[A
         not isinstance(values, list)
         or len(values) != arity
         or not all(
-            isinstance(v, str) if text else type(v) is int and -MAX_ID - 1 <= v <= MAX_ID
+            isinstance(v, str) and "\x00" not in v
+            if text
+            else type(v) is int and -MAX_ID - 1 <= v <= MAX_ID
             for v in values
         )
     ):
