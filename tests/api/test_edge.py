@@ -77,7 +77,8 @@ def test_out_of_range_integers_are_400_and_change_nothing(st: Storage) -> None:
         cases: list[tuple[str, str, dict[str, Any], str]] = [
             ("POST", "/spaces", {"json": {"option": {"quota": n}}}, "quota"),
             ("POST", f"/spaces/{space.id}/files/uploadInfos/query",
-             {"json": {"option": {"preCheckParam": {"size": n}}}}, "size"),
+             {"json": {"protocol": "HEADER_SIGNATURE", "multipart": False,
+                       "option": {"preCheckParam": {"size": n}}}}, "size"),
             ("POST", f"/spaces/{space.id}/files/commit",
              {"json": {"uploadKey": info.upload_key, "name": "n.txt", "parentId": "0",
                        "option": {"size": n}}}, "size"),

@@ -17,6 +17,15 @@ INT64_SCHEMA = {"type": "integer", "format": "int64"}
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), WithJsonSchema(INT64_SCHEMA)]
 
 
+class NameRule:
+    """Marks a field that ``service/names.py`` checks (and answers for) in full, U+0000 too:
+    the edge's own NUL check (api/validation.py) leaves it to that rule."""
+
+
+NAME_RULE = NameRule()
+Name = Annotated[str, NAME_RULE]
+
+
 class Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

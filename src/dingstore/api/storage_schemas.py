@@ -3,9 +3,11 @@ camelCase. Responses leave out what has no value (``exclude_none``)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from dingstore.api.schemas import Int64, Wire
+from dingstore.api.schemas import NAME_RULE, Int64, Name, Wire
 
 # --- shared objects (spec §5) -------------------------------------------------------------
 
@@ -49,8 +51,8 @@ class Space(Wire):
 
 
 class AppProperty(Wire):
-    name: str
-    value: str
+    name: Name
+    value: Name
     visibility: str = "PRIVATE"
 
 
@@ -118,7 +120,7 @@ class GetCurrentAppResponse(Wire):
 
 
 class AddSpaceOption(Wire):
-    name: str | None = None
+    name: Annotated[str | None, NAME_RULE] = None
     quota: Int64 | None = None
     capabilities: Capabilities | None = None
     scene: str | None = None
@@ -143,7 +145,7 @@ class AddFolderOption(Wire):
 
 
 class AddFolderRequest(Wire):
-    name: str
+    name: Name
     option: AddFolderOption | None = None
 
 
@@ -203,7 +205,7 @@ class ListAllDentriesRequest(Wire):
 
 
 class RenameRequest(Wire):
-    new_name: str
+    new_name: Name
 
 
 class ConflictOption(Wire):
@@ -250,7 +252,7 @@ class PreCheckParam(Wire):
     md5: str | None = None
     size: Int64 | None = None
     parent_id: str | None = None
-    name: str | None = None
+    name: Annotated[str | None, NAME_RULE] = None
 
 
 class UploadOption(Wire):
@@ -281,7 +283,7 @@ class CommitOption(Wire):
 
 class CommitFileRequest(Wire):
     upload_key: str
-    name: str
+    name: Name
     parent_id: str
     overwrite_dentry_id: str | None = None
     option: CommitOption | None = None
@@ -342,7 +344,7 @@ class UpdateAppPropertiesRequest(Wire):
 
 
 class DeleteAppPropertiesRequest(Wire):
-    property_names: list[str]
+    property_names: Annotated[list[str], NAME_RULE]
 
 
 # --- E. batch operations ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dingstore import errors
+from dingstore.api import schemas
 
 
 def validation_error(problems: Sequence[Any], *, location_prefix: int = 0) -> errors.DingstoreError:
@@ -41,7 +42,8 @@ def _code_of(path: list[str]) -> str:
 
 def refuse_nul(model: BaseModel) -> None:
     """``paramError.<field>`` for the first string of a parsed request holding U+0000: no
-    database stores it in text (PostgreSQL refuses it), and no name or id needs it."""
+    database stores it in text (PostgreSQL refuses it), and no name or id needs it. Fields
+    under the name rule (``schemas.Name``) are left to it, which answers with its own codes."""
     path = _nul_in(model)
     if path is not None:
         raise errors.param_error(_code_of(path), f"{'.'.join(path)} may not contain U+0000")
@@ -52,6 +54,8 @@ def _nul_in(value: Any, path: tuple[str, ...] = ()) -> list[str] | None:
         return list(path) if "\x00" in value else None
     if isinstance(value, BaseModel):
         for name, info in type(value).model_fields.items():
+            if schemas.NAME_RULE in info.metadata:
+                continue
             found = _nul_in(getattr(value, name), (*path, info.alias or name))
             if found is not None:
                 return found
