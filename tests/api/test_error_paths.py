@@ -3,6 +3,7 @@ nothing."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
@@ -70,3 +71,26 @@ def test_negative_declared_size(st: Storage) -> None:
     check = m.GetFileUploadInfoRequestOptionPreCheckParam(size=-1)
     err = sdk_error(lambda: st.upload_info(space.id, pre_check=check))
     assert (err.statusCode, err.code) == (400, "paramError.size")
+
+
+def test_app_properties_are_bounded(st: Storage) -> None:
+    """A name of 1 to 256 characters, a value of at most 4096, 3 per app per dentry
+    (service/properties.py); anything more is refused and changes nothing."""
+    space = st.new_space()
+    doc = st.upload(space.id, b"x", "d.txt", app_properties=[("a", "1", "PUBLIC")])
+    path = f"/spaces/{space.id}/dentries/{doc.id}/appProperties"
+
+    def put(*props: tuple[str, str]) -> httpx.Response:
+        body = [{"name": n, "value": v, "visibility": "PUBLIC"} for n, v in props]
+        return st.raw("PUT", path, json={"appProperties": body})
+
+    for props, code in (
+        ([("b", "v" * 4097)], "paramError.appProperties"),
+        ([("n" * 257, "v")], "paramError.appProperties"),
+        ([("b", "1"), ("c", "2"), ("d", "3")], "dentryAppPropertiesNumberExceedsLimit"),
+    ):
+        response = put(*props)
+        assert (response.status_code, response.json()["code"]) == (400, code)
+    assert put(("b", "v" * 4096), ("n" * 256, "w")).status_code == 200
+    (mine,) = st.raw_dentry(space.id, doc.id)["appProperties"].values()
+    assert sorted(len(p["value"]) for p in mine) == [1, 1, 4096]

@@ -35,6 +35,19 @@ def test_wrong_method_is_405(server: LiveServer) -> None:
     assert_envelope(httpx.get(server.url + "/v1.0/oauth2/accessToken"), 405, "MethodNotAllowed")
 
 
+def test_405_allows_every_method_of_the_path(server: LiveServer) -> None:
+    storage = server.url + "/v1.0/storage/spaces/1/dentries"
+    for method, path, allowed in (
+        ("GET", f"{storage}/2/permissions", "POST, PUT"),  # AddPermission, UpdatePermission
+        ("PATCH", f"{storage}/2", "DELETE"),
+        ("POST", f"{storage}", "GET"),
+        ("DELETE", server.url + "/_blobs/some/key", "GET, HEAD, PUT"),
+    ):
+        response = httpx.request(method, path)
+        assert_envelope(response, 405, "MethodNotAllowed")
+        assert response.headers["allow"] == allowed, path
+
+
 def test_malformed_and_missing_bodies(server: LiveServer) -> None:
     url = server.url + "/v1.0/oauth2/accessToken"
     json_type = {"content-type": "application/json"}

@@ -1,8 +1,9 @@
 """Name rules (spec §1.8, src/dingstore/service/names.py), property-based, through the SDK.
 
 A name is trimmed of leading and trailing spaces; after that it is refused when it is empty,
-longer than 255 characters, ends with ``.``, or holds a control character (tab included) or one
-of ``* " < > | / \\``. AddFolder refuses with ``dentryNameIllegal``, RenameDentry with
+longer than 255 characters, ends with ``.``, or holds a control character (Cc, tab included), a
+line or paragraph separator, a bidi embedding, override, isolate or mark, or one of
+``* " < > | / \\``. AddFolder refuses with ``dentryNameIllegal``, RenameDentry with
 ``paramError.name``, and neither changes anything. Every other name round-trips exactly.
 """
 
@@ -20,7 +21,10 @@ from tests.live import LiveServer, Sdk
 from tests.storage import Storage
 
 MAX = 255
-FORBIDDEN = [chr(c) for c in range(0x20)] + ["\x7f", "*", '"', "<", ">", "|", "/", "\\"]
+CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
+BIDI = [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u200e", "\u200f"]
+UNSAFE = [*CONTROLS, "\u2028", "\u2029", *BIDI, "\u061c"]
+FORBIDDEN = [*UNSAFE, "*", '"', "<", ">", "|", "/", "\\"]
 ALLOWED = hs.characters(exclude_categories=("Cs",), exclude_characters=FORBIDDEN)
 
 with_forbidden = hs.tuples(
@@ -93,6 +97,10 @@ def auto_renamed(name: str, n: int) -> str:
 @example(name="a\nb")
 @example(name="\x00")
 @example(name="\x7f")
+@example(name="a\x85b")
+@example(name="a\u2028b")
+@example(name="\u202egnp.exe")
+@example(name="a\u2066b\u2069")
 def test_an_illegal_name_is_refused_and_changes_nothing(home: Home, name: str) -> None:
     st = home.st
     before = st.raw_children(home.space_id, home.home_id)
@@ -138,3 +146,41 @@ def test_a_legal_name_round_trips(home: Home, name: str, new_name: str) -> None:
         assert (renamed.name, renamed.path) == (target, f"/home/{parent.name}/{target}")
     listed = sorted(d.name for d in st.list_dentries(space_id, parent.id))
     assert listed == sorted([expected, target, third.name])
+
+
+SAMPLES = ["\x00", "\x1b", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\u200f", "\u061c"]
+
+
+def test_every_other_name_follows_the_rule(home: Home) -> None:
+    """Space names and app property names refuse what dentry names refuse; a property value
+    refuses control characters but tab and line breaks (service/names.py)."""
+    st = home.st
+    doc = st.add_folder(home.space_id, "doc", app_properties=[("p", "v\tw\r\n", "PUBLIC")])
+    before = st.raw_dentry(home.space_id, doc.id)["appProperties"]
+
+    def put(name: str, value: str) -> object:
+        return st.raw(
+            "PUT", f"/spaces/{home.space_id}/dentries/{doc.id}/appProperties",
+            json={"appProperties": [{"name": name, "value": value, "visibility": "PUBLIC"}]},
+        )  # fmt: skip
+
+    for char in SAMPLES:
+        err = sdk_error(lambda c=char: st.new_space(name=f"a{c}b"))
+        assert (err.statusCode, err.code) == (400, "paramError.name"), repr(char)
+        bad_value = [("n", f"v{char}")] if char in CONTROLS else []
+        for name, value in [(f"n{char}", "v"), *bad_value]:
+            response = put(name, value)
+            assert response.status_code == 400, (repr(char), response.text)
+            assert response.json()["code"] == "paramError.appProperties"
+        err = sdk_error(
+            lambda c=char: st.add_folder(home.space_id, "x", app_properties=[(c, "v", "PUBLIC")])
+        )
+        assert (err.statusCode, err.code) == (400, "paramError.appProperties"), repr(char)
+        response = st.raw(
+            "POST", f"/spaces/{home.space_id}/dentries/{doc.id}/appProperties/remove",
+            json={"propertyNames": [f"p{char}"]},
+        )  # fmt: skip
+        assert (response.status_code, response.json()["code"]) == (400, "paramError.propertyNames")
+    assert st.raw_dentry(home.space_id, doc.id)["appProperties"] == before
+    assert put("bidi", "\u202eok\u2028").status_code == 200  # a value is data, not a name
+    assert {d["name"] for d in st.raw_children(home.space_id)} == {"home", "doc"}

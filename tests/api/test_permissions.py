@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import Tenant, sdk_error
+from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
 
@@ -168,8 +168,9 @@ def test_roles_inherit_and_reach_every_member_type(st: Storage, server: LiveServ
     }  # fmt: skip
     st.add_permission(space.id, top.id, "MANAGER", [("DEPT", "7", tenant.corp_id)])
     assert as_bob.batch_query_roles(space.id, [sub.id]) == {sub.id: ["MANAGER"]}
-    st.add_permission(space.id, "0", "OWNER", [("DEPT", "7", "ding-another-org")])
-    assert as_bob.batch_query_roles(space.id, ["0"]) == {"0": ["READER"]}  # another org's dept
+    err = sdk_error(lambda: st.add_permission(space.id, "0", "OWNER", [("DEPT", "7", "ding-x")]))
+    assert (err.statusCode, err.code) == (400, "paramError.members")  # another org's dept
+    assert as_bob.batch_query_roles(space.id, ["0"]) == {"0": ["READER"]}
 
 
 def test_batch_query_roles_reads_a_json_array(st: Storage) -> None:
@@ -246,3 +247,32 @@ def test_listing_needs_reader_in_a_user_space(st: Storage, server: LiveServer, t
     assert (err.code, err.statusCode) == ("permissionDenied", 403)
     st.add_permission(space.id, folder.id, "READER", [("USER", bob)])
     assert _grants(st.as_user(bob), space.id, folder.id) == {("USER", bob, "READER")}
+
+
+def test_another_orgs_ids_are_answered_as_unknown_ones(
+    st: Storage, server: LiveServer, sdk: Sdk, tenant: Tenant
+) -> None:
+    """No org learns which users or orgs exist in another: naming another org's user, corpId
+    or department answers exactly as an id nobody has, on every grant operation, and stores
+    nothing."""
+    other = new_tenant(server, sdk)
+    space = st.new_space()
+    path = f"/spaces/{space.id}/dentries/0/permissions"
+    pairs = [
+        ({"type": "USER", "id": other.admin_id}, {"type": "USER", "id": "nobody0000000000000"}),
+        ({"type": "ORG", "id": other.corp_id}, {"type": "ORG", "id": "dingnowhere000000000"}),
+        ({"type": "DEPT", "id": "1", "corpId": other.corp_id},
+         {"type": "DEPT", "id": "1", "corpId": "dingnowhere000000000"}),
+    ]  # fmt: skip
+    for theirs, unknown in pairs:
+        for method, suffix in (("POST", ""), ("PUT", ""), ("POST", "/remove")):
+            answers = []
+            for member in (theirs, unknown):
+                body = {"roleId": "READER", "members": [member]}
+                response = st.raw(method, path + suffix, json=body)
+                message = response.json()["message"].replace(
+                    member.get("corpId", member["id"]), "ID"
+                )
+                answers.append((response.status_code, response.json()["code"], message))
+            assert answers[0] == answers[1] == (400, "paramError.members", answers[0][2]), answers
+    assert st.permissions(space.id, "0") == []

@@ -6,11 +6,23 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from dingstore import errors
 from dingstore.api import responses
 from dingstore.api.middleware import request_id_of
 from dingstore.api.validation import validation_error
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on the request's path: Starlette's 405 names only
+    those of the first route whose path matched."""
+    scope = {**request.scope, "method": ""}  # matched by path alone
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] != Match.NONE:
+            found |= route.methods
+    return sorted(found)
 
 
 def install(app: FastAPI) -> None:
@@ -38,6 +50,8 @@ def install(app: FastAPI) -> None:
         response = responses.error(error, request_id_of(request.scope))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     app.add_exception_handler(errors.DingstoreError, on_dingstore_error)

@@ -9,7 +9,8 @@ start-up on any other:
 * ``request: Request`` (services are ``request.app.state.services``)
 * ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit,
   operator; run before any other parameter, so that no body is read before the token is checked
-* a path parameter ``taskId: str``
+* a path parameter ``taskId: str``, or of another type (``version: Annotated[int, Path(ge=1)]``)
+  validated as the hint says
 * ``body: Annotated[Model, Body()]`` — the JSON body, validated by the pydantic model
 * ``query: Annotated[Model, Query()]`` — query parameters, validated by the pydantic model
 
@@ -26,12 +27,12 @@ from fastapi import Body, Depends, Query, Request
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from dingstore import errors
 from dingstore.api import schemas
-from dingstore.api.validation import validation_error
+from dingstore.api.validation import refuse_nul, validation_error
 from dingstore.service import models
 from dingstore.service.container import Services
 
@@ -53,6 +54,8 @@ async def admit(request: Request, name: str, scope: str) -> Caller:
     union_id = request.query_params.get("unionId")
     if not union_id:
         raise errors.BadRequest("paramError", "unionId is required")
+    if "\x00" in union_id:
+        raise errors.param_error("unionId", "unionId may not contain U+0000")
     operator = await svc.identity.operator(principal.corp_id, union_id)
     return Caller(principal, operator)
 
@@ -62,10 +65,8 @@ def operation(name: str, scope: str) -> Any:
 
     async def documented(
         request: Request,
+        union_id: Annotated[str, Query(alias="unionId", description="the operator's unionId")],
         token: Annotated[str | None, Depends(_token_header)] = None,
-        union_id: Annotated[
-            str | None, Query(alias="unionId", description="the operator's unionId (required)")
-        ] = None,
     ) -> Caller:
         return await admit(request, name, scope)
 
@@ -80,15 +81,32 @@ async def _request(request: Request) -> Request:
     return request
 
 
-def _path_getter(name: str) -> Getter:
+def _path_getter(name: str, hint: Any) -> Getter:
     async def get(request: Request) -> str:
         return request.path_params[name]  # type: ignore[no-any-return]
 
-    return get
+    if hint is str:
+        return get
+    adapter = TypeAdapter(hint)
+
+    async def parse(request: Request) -> Any:
+        try:
+            return adapter.validate_python(request.path_params[name])
+        except ValidationError as exc:
+            problem = exc.errors()[0].get("msg", "invalid")
+            raise errors.param_error(name, f"{name}: {problem}") from None
+
+    return parse
+
+
+def _required(model: Any) -> bool:
+    """Whether a body of type ``model`` must be sent: it has a required field."""
+    fields = getattr(model, "model_fields", {})
+    return any(field.is_required() for field in fields.values())
 
 
 def _model_getter(model: type[BaseModel], source: str) -> Getter:
-    required = any(field.is_required() for field in model.model_fields.values())
+    required = _required(model)
 
     async def from_body(request: Request) -> BaseModel:
         raw = await request.body()
@@ -97,15 +115,19 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
                 if required:
                     raise errors.BadRequest("Missingbody", "body is mandatory for this action")
                 return model.model_validate({})
-            return model.model_validate_json(raw)
+            parsed = model.model_validate_json(raw)
         except ValidationError as exc:
             raise validation_error(exc.errors()) from None
+        refuse_nul(parsed)
+        return parsed
 
     async def from_query(request: Request) -> BaseModel:
         try:
-            return model.model_validate(dict(request.query_params))
+            parsed = model.model_validate(dict(request.query_params))
         except ValidationError as exc:
             raise validation_error(exc.errors()) from None
+        refuse_nul(parsed)
+        return parsed
 
     return from_body if source == "body" else from_query
 
@@ -130,7 +152,7 @@ def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> 
 
             return caller
     if name in route.param_convertors:
-        return _path_getter(name)
+        return _path_getter(name, hint)
     if get_origin(hint) is Annotated:
         model, *marks = get_args(hint)
         for mark in marks:
@@ -155,6 +177,13 @@ def api_router(prefix: str = "", *, tags: list[str], errors_documented: bool = T
 
 
 class ApiRoute(APIRoute):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        body = self.body_field
+        if body is not None and not _required(body.field_info.annotation):
+            # A body of optional fields may be left out (``_model_getter``): say so in OpenAPI.
+            body.field_info.default = None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
         hints = get_type_hints(endpoint, include_extras=True)

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
+
+# Every integer a client sends is one of these: a 64-bit signed integer, what the database
+# stores; one out of that range is ``400 paramError.<field>`` at the edge, never an overflow
+# further in (tests/api/test_edge.py checks every request model uses it).
+# OpenAPI says so with ``format: int64`` (FastAPI's document holds bounds as floats, and 2**63-1
+# as a float is 2**63, out of range).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_SCHEMA = {"type": "integer", "format": "int64"}
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), WithJsonSchema(INT64_SCHEMA)]
+
+
+class NameRule:
+    """Marks a field that ``service/names.py`` checks (and answers for) in full, U+0000 too:
+    the edge's own NUL check (api/validation.py) leaves it to that rule."""
+
+
+NAME_RULE = NameRule()
+Name = Annotated[str, NAME_RULE]
 
 
 class Wire(BaseModel):

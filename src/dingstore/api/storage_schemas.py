@@ -3,9 +3,11 @@ camelCase. Responses leave out what has no value (``exclude_none``)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from dingstore.api.schemas import Wire
+from dingstore.api.schemas import NAME_RULE, Int64, Name, Wire
 
 # --- shared objects (spec §5) -------------------------------------------------------------
 
@@ -49,8 +51,8 @@ class Space(Wire):
 
 
 class AppProperty(Wire):
-    name: str
-    value: str
+    name: Name
+    value: Name
     visibility: str = "PRIVATE"
 
 
@@ -118,8 +120,8 @@ class GetCurrentAppResponse(Wire):
 
 
 class AddSpaceOption(Wire):
-    name: str | None = None
-    quota: int | None = None
+    name: Annotated[str | None, NAME_RULE] = None
+    quota: Int64 | None = None
     capabilities: Capabilities | None = None
     scene: str | None = None
     scene_id: str | None = None
@@ -143,7 +145,7 @@ class AddFolderOption(Wire):
 
 
 class AddFolderRequest(Wire):
-    name: str
+    name: Name
     option: AddFolderOption | None = None
 
 
@@ -178,9 +180,9 @@ class GetDentriesResponse(Wire):
 
 
 class ListDentriesQuery(Wire):
-    parent_id: str | None = None
+    parent_id: str
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order_by: str | None = None
     order: str | None = None
     with_thumbnail: bool | None = None
@@ -193,7 +195,7 @@ class DentriesPage(Wire):
 
 class ListAllOption(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     order: str | None = None
     with_thumbnail: bool | None = None
 
@@ -203,7 +205,7 @@ class ListAllDentriesRequest(Wire):
 
 
 class RenameRequest(Wire):
-    new_name: str
+    new_name: Name
 
 
 class ConflictOption(Wire):
@@ -248,9 +250,9 @@ class AsyncResponse(Wire):
 
 class PreCheckParam(Wire):
     md5: str | None = None
-    size: int | None = None
+    size: Int64 | None = None
     parent_id: str | None = None
-    name: str | None = None
+    name: Annotated[str | None, NAME_RULE] = None
 
 
 class UploadOption(Wire):
@@ -261,8 +263,8 @@ class UploadOption(Wire):
 
 
 class GetFileUploadInfoRequest(Wire):
-    protocol: str | None = None
-    multipart: bool | None = None
+    protocol: str
+    multipart: bool
     option: UploadOption | None = None
 
 
@@ -274,14 +276,14 @@ class GetFileUploadInfoResponse(Wire):
 
 
 class CommitOption(Wire):
-    size: int | None = None
+    size: Int64 | None = None
     conflict_strategy: str | None = None
     app_properties: list[AppProperty] | None = None
 
 
 class CommitFileRequest(Wire):
     upload_key: str
-    name: str
+    name: Name
     parent_id: str
     overwrite_dentry_id: str | None = None
     option: CommitOption | None = None
@@ -297,8 +299,8 @@ class InitMultipartResponse(Wire):
 
 
 class GetMultipartInfosRequest(Wire):
-    upload_key: str | None = None
-    part_numbers: list[int] | None = None
+    upload_key: str
+    part_numbers: list[Int64]
     option: UploadOption | None = None
 
 
@@ -312,7 +314,7 @@ class GetMultipartInfosResponse(Wire):
 
 
 class DownloadOption(Wire):
-    version: int | None = None
+    version: Int64 | None = None
     prefer_intranet: bool | None = None
 
 
@@ -330,7 +332,7 @@ class GetFileDownloadInfoResponse(Wire):
 
 class ListVersionsQuery(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
 
 
 class Success(Wire):
@@ -342,7 +344,7 @@ class UpdateAppPropertiesRequest(Wire):
 
 
 class DeleteAppPropertiesRequest(Wire):
-    property_names: list[str]
+    property_names: Annotated[list[str], NAME_RULE]
 
 
 # --- E. batch operations ------------------------------------------------------------------
@@ -393,8 +395,8 @@ class BatchResponse(Wire):
 
 
 class GetRecycleBinQuery(Wire):
-    recycle_bin_scope: str | None = None
-    scope_id: str | None = None
+    recycle_bin_scope: str
+    scope_id: str
 
 
 class RecycleBin(Wire):
@@ -421,7 +423,7 @@ class RecycleItem(Wire):
 
 class ListRecycleItemsQuery(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
 
 
 class RecycleItemsPage(Wire):
@@ -445,7 +447,7 @@ class RestoreResponse(Wire):
 
 
 class BatchRestoreRequest(Wire):
-    recycle_item_ids: list[str] | None = None
+    recycle_item_ids: list[str]
     option: ConflictOption | None = None
 
 
@@ -468,7 +470,7 @@ class BatchRestoreResponse(Wire):
 
 
 class RecycleItemIdsRequest(Wire):
-    recycle_item_ids: list[str] | None = None
+    recycle_item_ids: list[str]
 
 
 # --- I. permissions -----------------------------------------------------------------------
@@ -481,20 +483,20 @@ class PermissionMember(Wire):
 
 
 class PermissionOption(Wire):
-    duration: int | None = None
+    duration: Int64 | None = None
 
 
 class PermissionRequest(Wire):
     """AddPermission, UpdatePermission and DeletePermission (which sends no ``option``)."""
 
-    role_id: str | None = None
-    members: list[PermissionMember] | None = None
+    role_id: str
+    members: list[PermissionMember]
     option: PermissionOption | None = None
 
 
 class ListPermissionsOption(Wire):
     next_token: str | None = None
-    max_results: int | None = None
+    max_results: Int64 | None = None
     filter_role_ids: list[str] | None = None
 
 
@@ -524,7 +526,7 @@ class PermissionsPage(Wire):
 
 
 class BatchQueryRolesQuery(Wire):
-    dentry_id_list: str | None = None
+    dentry_id_list: str
 
 
 class BatchQueryRolesResponse(Wire):

@@ -100,7 +100,8 @@ class Signer:
         if authorization is None or expires_text is None:
             raise SignatureMissing(f"the request lacks the {AUTHORIZATION} and {EXPIRES} headers")
         matched = _AUTHORIZATION.fullmatch(authorization.strip())
-        if matched is None or not expires_text.isascii() or not expires_text.isdigit():
+        decimal = expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 19
+        if matched is None or not decimal:
             raise SignatureMissing("the signature headers are malformed")
         expires = int(expires_text)
         expected = self._signature(method, path, query, expires)

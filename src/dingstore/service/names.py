@@ -1,8 +1,14 @@
-"""Names of files and folders (spec §1.8) and the AUTO_RENAME scheme (docs/files.md).
+"""Names a client sets (spec §1.8, docs/files.md): of files and folders, the AUTO_RENAME
+scheme, and the one rule every other name (spaces, app properties) follows too.
 
-Leading and trailing spaces are trimmed. A name is refused when it is empty, longer than
-``MAX_LENGTH`` characters, ends with ``.`` (so ``.`` and ``..`` too), or contains a control
-character (tab included), ``/``, ``\\``, ``*``, ``"``, ``<``, ``>`` or ``|``.
+No name may hold an ``UNSAFE`` character: a control character (Unicode category Cc, tab
+included), a line or paragraph separator (Zl, Zp), or a bidirectional formatting character
+(embeddings and overrides U+202A to U+202E, isolates U+2066 to U+2069, the marks U+200E,
+U+200F and U+061C), which make a name show as another (``\u202egnp.exe`` as ``exe.png``).
+
+A dentry name is trimmed of leading and trailing spaces, and refused when it is empty, longer
+than ``MAX_LENGTH`` characters, ends with ``.`` (so ``.`` and ``..`` too), or contains an unsafe
+character, ``/``, ``\\``, ``*``, ``"``, ``<``, ``>`` or ``|``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,12 @@ import re
 from dingstore import errors
 
 MAX_LENGTH = 255
-_FORBIDDEN = re.compile(r'[\x00-\x1f\x7f/\\*"<>|]')
+UNSAFE = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_UNSAFE = re.compile(f"[{UNSAFE}]")
+_FORBIDDEN = re.compile(f'[{UNSAFE}/\\\\*"<>|]')
+# A value (of an app property) is data, not a name: it may hold tabs and line breaks, and
+# bidirectional text; no other control character.
+_UNSAFE_IN_VALUE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def valid(raw: str | None, *, code: str = "dentryNameIllegal") -> str:
@@ -26,10 +37,31 @@ def valid(raw: str | None, *, code: str = "dentryNameIllegal") -> str:
     elif name.endswith("."):
         problem = "a name may not end with '.'"
     elif _FORBIDDEN.search(name):
-        problem = 'a name may not contain control characters, /, \\, *, ", <, > or |'
+        problem = 'a name may not contain control or bidi characters, /, \\, *, ", <, > or |'
     if problem:
         raise errors.BadRequest(code, f"illegal name {raw!r}: {problem}")
     return name
+
+
+def label(raw: str | None, field: str, *, max_length: int) -> str:
+    """Any other name a client sets (a space's, an app property's), as given: 1 to
+    ``max_length`` characters, none unsafe; ``paramError.<field>`` else."""
+    if not raw or len(raw) > max_length or _UNSAFE.search(raw):
+        raise errors.param_error(
+            field,
+            f"{field} must be 1 to {max_length} characters, without control or bidi characters",
+        )
+    return raw
+
+
+def value(raw: str, field: str, *, max_length: int) -> str:
+    """A value a client sets: at most ``max_length`` characters, no control character but tab
+    and line breaks; ``paramError.<field>`` else."""
+    if len(raw) > max_length or _UNSAFE_IN_VALUE.search(raw):
+        raise errors.param_error(
+            field, f"{field} must be at most {max_length} characters, without control characters"
+        )
+    return raw
 
 
 def extension(name: str) -> str:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import builtins
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ class PermissionService:
         role = _role(role_id)
         async with self._db.write() as conn:
             target = await _target(conn, actor, space_id, dentry_id)
-            checked = await _members(conn, members)
+            checked = await _members(conn, actor, members)
             await _may_manage(conn, actor, target, role)
             expires = _expiry(target.space, duration)
             await _grant(conn, actor, target, role, checked, expires)
@@ -88,7 +87,7 @@ class PermissionService:
         role = _role(role_id)
         async with self._db.write() as conn:
             target = await _target(conn, actor, space_id, dentry_id)
-            checked = await _members(conn, members)
+            checked = await _members(conn, actor, members)
             replaced = await permissions.page(
                 conn, int(target.space.id), target.node, now_ms(),
                 roles=None, members=[m.key for m in checked], after=None, limit=len(checked) * 5,
@@ -113,7 +112,7 @@ class PermissionService:
         role = _role(role_id)
         async with self._db.write() as conn:
             target = await _target(conn, actor, space_id, dentry_id)
-            checked = await _members(conn, members)
+            checked = await _members(conn, actor, members)
             await _may_manage(conn, actor, target, role)
             await permissions.revoke(
                 conn, int(target.space.id), target.node, [m.key for m in checked],
@@ -210,7 +209,13 @@ def _filter_roles(role_ids: Sequence[str] | None) -> list[str] | None:
     return [_role(r).name for r in role_ids]
 
 
-async def _members(conn: Connection, given: Sequence[MemberInput] | None) -> list[Member]:
+async def _members(
+    conn: Connection, actor: models.Actor, given: Sequence[MemberInput] | None
+) -> list[Member]:
+    """The members, each of the operator's org: a ``USER`` one of its users, an ``ORG`` the org
+    itself, a ``DEPT`` or ``TAG`` named with its corpId. Another org's user or corpId is refused
+    exactly as an unknown one (``paramError.members``), so that no org learns which ids exist in
+    another, and nothing is stored."""
     if not given:
         raise errors.param_error("members", "members must name at least one member")
     if len(given) > MAX_MEMBERS:
@@ -228,12 +233,14 @@ async def _members(conn: Connection, given: Sequence[MemberInput] | None) -> lis
             raise errors.param_error("members", f"a {m.type} member needs its corpId")
         checked.append(Member(m.type, m.id, m.corp_id or None))
     users = {m.id for m in checked if m.type == "USER"}
+    outside = sorted(users - await identity.known_users(conn, actor.corp_id, users))
     orgs = {m.id for m in checked if m.type == "ORG"}
-    unknown = sorted(users - await identity.known_users(conn, users)) + sorted(
-        orgs - await identity.known_orgs(conn, orgs)
-    )
-    if unknown:
-        raise errors.param_error("members", f"no user or organization with id {unknown[0]}")
+    orgs |= {m.corp_id for m in checked if m.type in ("DEPT", "TAG") and m.corp_id}
+    outside += sorted(orgs - {actor.corp_id})
+    if outside:
+        raise errors.param_error(
+            "members", f"no user or organization with id {outside[0]} in this organization"
+        )
     return list({m.key: m for m in checked}.values())
 
 
@@ -293,10 +300,7 @@ async def _grant(
 
 
 def _queried(dentry_id_list: str | None) -> list[str]:
-    try:
-        ids = json.loads(dentry_id_list) if dentry_id_list else None
-    except ValueError:
-        ids = None
+    ids = tree.client_json(dentry_id_list) if dentry_id_list else None
     if (
         not isinstance(ids, list)
         or not ids

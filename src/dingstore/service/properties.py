@@ -1,6 +1,9 @@
 """App properties of dentries (spec §6 G): at most 3 per app per dentry, upserted by name,
 PUBLIC (every app sees them) or PRIVATE (only the owning app). They belong to the calling app:
-the key in a dentry's ``appProperties`` map is that app's appId (docs/files.md)."""
+the key in a dentry's ``appProperties`` map is that app's appId (docs/files.md).
+
+A name is 1 to ``MAX_NAME`` characters under the name rule (service/names.py); a value at most
+``MAX_VALUE`` characters, without control characters but tab and line breaks."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import access, models, tasks, tree
+from dingstore.service import access, models, names, tasks, tree
 from dingstore.store import base, dentries, properties
 from dingstore.store.base import Connection
 
 MAX_PER_APP = 3
+MAX_NAME = 256
+MAX_VALUE = 4096
 VISIBILITIES = ("PUBLIC", "PRIVATE")
 
 
@@ -30,8 +35,8 @@ def _check(inputs: Sequence[PropertyInput]) -> None:
             "dentryAppPropertiesNumberExceedsLimit", f"at most {MAX_PER_APP} app properties"
         )
     for p in inputs:
-        if not p.name or len(p.name) > 256:
-            raise errors.param_error("appProperties", "each property needs a name (≤ 256 chars)")
+        names.label(p.name, "appProperties", max_length=MAX_NAME)
+        names.value(p.value, "appProperties", max_length=MAX_VALUE)
         if p.visibility not in VISIBILITIES:
             raise errors.param_error("appProperties", "visibility must be PUBLIC or PRIVATE")
     if len({p.name for p in inputs}) != len(inputs):
@@ -76,12 +81,14 @@ class PropertyService:
             await dentries.update(conn, int(row.id), modified_at=now_ms())
 
     async def delete(
-        self, actor: models.Actor, space_id: str, dentry_id: str, names: Sequence[str]
+        self, actor: models.Actor, space_id: str, dentry_id: str, wanted: Sequence[str]
     ) -> None:
-        if not names or len(names) > MAX_PER_APP:
+        if not wanted or len(wanted) > MAX_PER_APP:
             raise errors.param_error("propertyNames", "propertyNames must hold 1 to 3 names")
+        for name in wanted:
+            names.label(name, "propertyNames", max_length=MAX_NAME)
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
-            await properties.remove(conn, int(row.id), actor.app_id, names)
+            await properties.remove(conn, int(row.id), actor.app_id, wanted)

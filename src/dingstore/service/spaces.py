@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import access, models, tree
+from dingstore.service import access, models, names, tree
 from dingstore.store import base, identity, ids, spaces
 
 
@@ -105,8 +105,8 @@ class SpaceService:
 
 
 def _check(new: NewSpace) -> None:
-    if new.name is not None and len(new.name) > 256:
-        raise errors.param_error("name", "name may not be longer than 256 characters")
+    if new.name:
+        names.label(new.name, "name", max_length=256)
     if not new.scene or len(new.scene) > 128:
         raise errors.param_error("scene", "scene must be 1 to 128 characters")
     if not new.scene_id or len(new.scene_id) > 128:

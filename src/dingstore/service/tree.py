@@ -53,24 +53,35 @@ def page_size(value: int | None, *, default: int, maximum: int) -> int:
     return value
 
 
+def client_json(text: str | bytes) -> Any:
+    """``text`` decoded as JSON, or None when it is not JSON or nests too deep to decode: what a
+    client sends never raises past the edge."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
 def encode_token(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
 def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[Any] | None:
     """A ``nextToken`` this server issued (an opaque base64 of the last row's sort keys: 64-bit
-    integers, or strings where ``text``)."""
+    integers, or strings without NUL where ``text``)."""
     if not token:
         return None
     try:
-        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        values = client_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
         values = None
     if (
         not isinstance(values, list)
         or len(values) != arity
         or not all(
-            isinstance(v, str) if text else type(v) is int and -MAX_ID - 1 <= v <= MAX_ID
+            isinstance(v, str) and "\x00" not in v
+            if text
+            else type(v) is int and -MAX_ID - 1 <= v <= MAX_ID
             for v in values
         )
     ):

@@ -123,11 +123,9 @@ class VersionService:
         return models.Page(items, token)
 
     async def revert(
-        self, actor: models.Actor, space_id: str, dentry_id: str, version: str
+        self, actor: models.Actor, space_id: str, dentry_id: str, version: int
     ) -> None:
         """A new version whose content is that of ``version`` (history is never rewritten)."""
-        if not (version.isascii() and version.isdigit()):
-            raise errors.param_error("version", f"version must be a number, got {version!r}")
         now = now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
@@ -135,7 +133,7 @@ class VersionService:
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
             await tasks.check_free(conn, int(row.id))
-            old = await dentries.version(conn, int(row.id), int(version))
+            old = await dentries.version(conn, int(row.id), version)
             if old is None:
                 raise errors.BadRequest("paramError", f"file {dentry_id} has no version {version}")
             await add(

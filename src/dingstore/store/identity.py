@@ -40,14 +40,11 @@ async def get_user(conn: Connection, union_id: str) -> RowMapping | None:
     return await _one(conn, sa.select(users).where(users.c.union_id == union_id))
 
 
-async def known_users(conn: Connection, union_ids: Iterable[str]) -> set[str]:
-    """Which of ``union_ids`` are users (of any org)."""
-    stmt = sa.select(users.c.union_id).where(users.c.union_id.in_(list(union_ids)))
-    return set((await conn.execute(stmt)).scalars().all())
-
-
-async def known_orgs(conn: Connection, corp_ids: Iterable[str]) -> set[str]:
-    stmt = sa.select(orgs.c.corp_id).where(orgs.c.corp_id.in_(list(corp_ids)))
+async def known_users(conn: Connection, corp_id: str, union_ids: Iterable[str]) -> set[str]:
+    """Which of ``union_ids`` are users of the org ``corp_id``."""
+    stmt = sa.select(users.c.union_id).where(
+        users.c.corp_id == corp_id, users.c.union_id.in_(list(union_ids))
+    )
     return set((await conn.execute(stmt)).scalars().all())
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Query, Request
+from fastapi import Body, Path, Query, Request
+from pydantic import WithJsonSchema
 
-from dingstore.api import responses, views
+from dingstore.api import responses, schemas, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation
 
@@ -35,7 +36,11 @@ async def list_dentry_versions(
 async def revert_dentry_version(
     spaceId: str,
     dentryId: str,
-    version: str,
+    version: Annotated[
+        int,
+        Path(ge=1, le=schemas.INT64_MAX),
+        WithJsonSchema({**schemas.INT64_SCHEMA, "minimum": 1}),
+    ],
     request: Request,
     caller: Caller = operation("RevertDentryVersion", "Storage.File.Write"),
 ) -> responses.JSON:
