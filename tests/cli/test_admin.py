@@ -255,6 +255,9 @@ def test_admin_refuses_a_database_without_a_store(shape: str, tmp_path: Path) ->
         ]
     finally:
         asyncio.run(backends._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    gone = dingstore("admin", "org", "list", "--database-url", url, "--data-dir", str(tmp_path))
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr, gone.stderr
+    assert f"cannot open the database {url}: " in gone.stderr and "does not exist" in gone.stderr
 
 
 def test_version() -> None:

@@ -65,8 +65,14 @@ async def _missing_store(settings: Settings) -> str | None:
             f"no dingstore store in {settings.data_dir.resolve()} ({path} does not exist). "
             "Pass the data dir of an existing store (--data-dir or DINGSTORE_DATA_DIR)"
         )
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     db = database.database_for(url, pool_size=1)
-    await db.open()
+    try:
+        await db.open()
+    except errors.DingstoreError:
+        raise
+    except Exception as exc:  # a database that does not exist, refused credentials, ...
+        raise errors.Unavailable("systemError", f"cannot open the database {shown}: {exc}") from exc
     try:
         async with db.read() as conn:
             found = await conn.run_sync(lambda c: sa.inspect(c).has_table("alembic_version"))
@@ -74,7 +80,6 @@ async def _missing_store(settings: Settings) -> str | None:
         await db.close()
     if found:
         return None
-    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     return (
         f"the database {shown} holds no dingstore store. Pass the URL of an existing store "
         "(--database-url or DINGSTORE_DATABASE_URL)"
