@@ -113,6 +113,15 @@ def with_services(
         fail(f"{exc.code}: {exc.message}")
 
 
+def require_store(settings: Settings) -> None:
+    """End the command, creating nothing, when the configured store does not exist yet."""
+    with_services(settings, _nothing)
+
+
+async def _nothing(_services: Services) -> None:
+    return None
+
+
 def fail(message: str) -> NoReturn:
     """End the command: ``error: MESSAGE`` on stderr, on one line however long, exit status 1."""
     err_console.print("[red]error:[/red]", escape(message), highlight=False, soft_wrap=True)
