@@ -7,7 +7,7 @@ DEV    := $(VENV)/.installed-dev
 DATA_DIR ?= ./data
 PORT   ?= 8080
 
-.PHONY: help run test lint format bench clean
+.PHONY: help run test fuzz lint format bench clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ run: $(STAMP)  ## Start the server on the embedded default (SQLite + files in ./
 
 test: $(DEV)  ## Run the whole test suite
 	$(BIN)/python -m pytest -q
+
+fuzz: $(DEV)  ## Schemathesis over /openapi.json against a fresh server (about 2 minutes)
+	$(BIN)/python tests/fuzz/schemathesis_run.py
 
 lint: $(DEV)  ## ruff, mypy and the layer contracts
 	$(BIN)/ruff check src tests bench

@@ -82,8 +82,14 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
+    def make_data_dir(self) -> Path:
+        """The data dir, created readable by its owner only (0700) if it does not exist yet."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.data_dir
+
     def resolved_secret_key(self) -> str:
-        """The configured key, or the one kept in ``DATA_DIR/secret.key`` (created on first use)."""
+        """The configured key, or the one kept in ``DATA_DIR/secret.key`` (created on first use,
+        readable by its owner only)."""
         if self.secret_key:
             return self.secret_key
         import os
@@ -91,11 +97,11 @@ class Settings(BaseSettings):
 
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.make_data_dir()
             # Written aside, then linked into place: two processes starting at once agree.
             tmp = self.data_dir / f".secret.key.{os.getpid()}"
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(secrets.token_urlsafe(48))
             try:
                 os.link(tmp, path)
             except FileExistsError:

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import dingstore as dingstore_package
 from dingstore.settings import Settings
+from tests import backends
 from tests.conftest import Tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
+
+# The source under test, also for a command run from another directory.
+SRC = str(Path(dingstore_package.__file__).parent.parent)
+
+
+def dingstore(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m dingstore ARGS`` as an operator runs it: no ``DINGSTORE_*`` settings but
+    ``env``'s."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("DINGSTORE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "dingstore", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**plain, "PYTHONPATH": SRC, **(env or {})},
+    )
 
 
 def admin(store: Settings | Path, *args: str, ok: bool = True) -> dict[str, Any]:
@@ -20,12 +46,7 @@ def admin(store: Settings | Path, *args: str, ok: bool = True) -> dict[str, Any]
     where = ["--data-dir", str(store)]
     if isinstance(store, Settings):
         where = ["--data-dir", str(store.data_dir), "--database-url", str(store.database_url)]
-    result = subprocess.run(
-        [sys.executable, "-m", "dingstore", "admin", *args, *where, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = dingstore("admin", *args, *where, "--json")
     if not ok:
         assert result.returncode != 0, result.stdout
         return {"stderr": result.stderr}
@@ -163,5 +184,119 @@ def test_group_errors_are_clean(server: LiveServer, tenant: Tenant) -> None:
 
 
 def test_errors_are_clean(tmp_path: Path) -> None:
+    admin(tmp_path, "init")
     failed = admin(tmp_path, "user", "create", "--corp-id", "dingnope", "--name", "X", ok=False)
     assert "orgNotExist" in failed["stderr"] and "Traceback" not in failed["stderr"]
+
+
+NO_STORE_COMMANDS = [
+    ["org", "list"],
+    ["org", "create", "--name", "Acme"],
+    ["user", "list"],
+    ["user", "create", "--corp-id", "dingx", "--name", "Bob"],
+    ["app", "list"],
+    ["app", "create", "--corp-id", "dingx", "--name", "Sync"],
+    ["app", "rotate-secret", "--app-key", "dingx"],
+    ["suite", "create", "--name", "Partner"],
+    ["group", "list", "--corp-id", "dingx"],
+]
+
+
+def test_admin_refuses_a_data_dir_without_a_store(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in NO_STORE_COMMANDS:
+        # From another directory, with no --data-dir: the default ./data is not made there.
+        result = dingstore("admin", *args, cwd=elsewhere)
+        assert result.returncode == 1, (args, result.stdout)
+        assert f"no dingstore store in {elsewhere / 'data'}" in result.stderr, result.stderr
+        assert "admin init" in result.stderr and "Traceback" not in result.stderr
+        assert result.stdout == ""
+        # An empty data dir named on purpose is refused the same way.
+        result = dingstore("admin", *args, "--data-dir", str(empty))
+        assert result.returncode == 1 and f"no dingstore store in {empty}" in result.stderr
+    assert list(elsewhere.iterdir()) == [] and list(empty.iterdir()) == []
+
+
+def test_init_creates_a_store_once_with_working_credentials(
+    tmp_path: Path, make_server: Any
+) -> None:
+    data = tmp_path / "store"
+    made = admin(data, "init")
+    assert set(made) == {"corpId", "unionId", "appKey", "appSecret", "agentId"}
+    assert (data / "dingstore.db").is_file()
+    again = admin(data, "init", ok=False)["stderr"]
+    assert "already holds organizations" in again and "Traceback" not in again
+    assert [o["corpId"] for o in admin(data, "org", "list")["orgs"]] == [made["corpId"]]
+
+    database_url = f"sqlite+aiosqlite:///{data / 'dingstore.db'}"
+    server = make_server(data_dir=data, database_url=database_url, blob_url=None)
+    sdk = Sdk(server.endpoint)
+    token = sdk.access_token(made["appKey"], made["appSecret"]).access_token
+    assert sdk_error(lambda: sdk.get_task(token, "1", made["unionId"])).code == "taskNotExist"
+
+
+@pytest.mark.shapes(backends.SCALE_OUT)
+def test_admin_refuses_a_database_without_a_store(shape: str, tmp_path: Path) -> None:
+    name = f"dingstore_empty_{uuid.uuid4().hex[:10]}"
+    asyncio.run(backends._admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"{backends.PG}/{name}"
+        result = dingstore(
+            "admin", "org", "list", "--database-url", url, "--data-dir", str(tmp_path)
+        )
+        assert result.returncode == 1, result.stdout
+        assert f"the database {url} holds no dingstore store" in result.stderr, result.stderr
+        made = admin(tmp_path, "init", "--database-url", url)
+        assert admin(tmp_path, "org", "list", "--database-url", url)["orgs"] == [
+            {"corpId": made["corpId"], "name": "Default Organization"}
+        ]
+    finally:
+        asyncio.run(backends._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    gone = dingstore("admin", "org", "list", "--database-url", url, "--data-dir", str(tmp_path))
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr, gone.stderr
+    assert f"cannot open the database {url}: " in gone.stderr and "does not exist" in gone.stderr
+
+
+def test_version() -> None:
+    result = dingstore("--version")
+    assert (
+        result.returncode == 0 and result.stdout == f"dingstore {dingstore_package.__version__}\n"
+    )
+
+
+def test_lists_show_whole_ids_at_80_columns(tmp_path: Path) -> None:
+    made = admin(tmp_path, "init")
+    corp_id = made["corpId"]
+    long_name = "a rather long application name for syncing"
+    app = admin(tmp_path, "app", "create", "--corp-id", corp_id, "--name", long_name,
+                "--scopes", "Storage.File.Read,Storage.File.Write")  # fmt: skip
+    user = admin(tmp_path, "user", "create", "--corp-id", corp_id, "--name", "Alice Wonderland")
+    conversation = "cidAbCdEfGhIjKlMnOpQrStUvWxYz0123456789=="
+    admin(tmp_path, "group", "add", "--corp-id", corp_id, "--kind", "CONVERSATION",
+          "--group", conversation, "--user", user["unionId"])  # fmt: skip
+    suite = admin(tmp_path, "suite", "create", "--name", "Partner")
+    admin(tmp_path, "suite", "authorize", "--suite-key", suite["suiteKey"], "--corp-id", corp_id)
+    suite_app = next(a for a in admin(tmp_path, "app", "list")["apps"] if a["kind"] == "SUITE")
+
+    def shown(*args: str) -> str:
+        result = dingstore("admin", *args, "--data-dir", str(tmp_path), env={"COLUMNS": "80"})
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout, result.stdout
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+        return result.stdout
+
+    apps = shown("app", "list")
+    for whole in (made["appKey"], app["appKey"], suite_app["appId"], corp_id):
+        assert whole in apps, apps
+    assert "all 14" in apps and "2 of 14" in apps and "Storage." not in apps
+    of_org = shown("app", "list", "--corp-id", corp_id)
+    assert app["appKey"] in of_org and "corpId" not in of_org
+    users = shown("user", "list")
+    for whole in (made["unionId"], user["unionId"], user["userId"], corp_id):
+        assert whole in users, users
+    assert corp_id in shown("org", "list")
+    groups = shown("group", "list", "--corp-id", corp_id)
+    assert conversation in groups and user["unionId"] in groups

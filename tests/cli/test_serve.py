@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from pathlib import Path
 
 from tests.conftest import sdk_error
 from tests.live import DingstoreProcess, Sdk, free_port
 
 
-def serve(data_dir: Path, port: int) -> DingstoreProcess:
+def serve(data_dir: Path, port: int, log_dir: Path | None = None) -> DingstoreProcess:
     args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
-    return DingstoreProcess("serve", args, {"DINGSTORE_LOG_LEVEL": "WARNING"}, data_dir, port=port)
+    env = {"DINGSTORE_LOG_LEVEL": "WARNING"}
+    return DingstoreProcess("serve", args, env, log_dir or data_dir, port=port)
 
 
 def stop(process: DingstoreProcess, data_dir: Path) -> str:
@@ -48,3 +50,24 @@ def test_first_start_prints_working_credentials_once(tmp_path: Path) -> None:
         again = stop(process, tmp_path)
     assert fields["appSecret"] not in again and "appSecret" not in again
     assert fields["appSecret"] not in (tmp_path / "dingstore.db").read_bytes().decode("latin-1")
+
+
+def test_first_start_on_a_taken_port_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        process = serve(data, port, log_dir=tmp_path).start()
+        assert process.process is not None
+        process.process.wait(timeout=60)
+        assert process.stop() == 1  # it had ended: its exit status
+    out = process.output()
+    assert f"cannot listen on 127.0.0.1:{port}" in out and "Nothing was created" in out, out
+    assert "appSecret" not in out and "Traceback" not in out
+    assert not data.exists()  # no store, so no org: the next start is a first start
+
+    process = serve(data, free_port(), log_dir=tmp_path).start()
+    try:
+        process.wait_ready(timeout=30, interval=0.1)
+    finally:
+        out = stop(process, data)
+    assert re.search(r"│ appSecret\s+\S+", out), out

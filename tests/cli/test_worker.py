@@ -4,6 +4,7 @@ on SIGTERM, finishes its step, gives the task's lease back and exits."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
@@ -144,3 +145,22 @@ async def resume(store: trees.Store) -> None:
             await asyncio.sleep(0.05)
     finally:
         await engine.stop()
+
+
+def test_a_worker_refuses_a_data_dir_without_a_store(tmp_path: Path) -> None:
+    """Started in the wrong place, an embedded worker would wait forever on an empty store it
+    made itself: it stops instead, naming the data dir, and creates nothing."""
+    data = tmp_path / "data"
+    worker = DingstoreProcess("worker", ["worker", "--data-dir", str(data)], {}, tmp_path)
+    worker.start()
+    assert worker.process is not None
+    try:
+        worker.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        worker.kill()
+    assert worker.process.returncode == 1
+    out = worker.output()
+    assert f"no dingstore store in {data}" in out and "Traceback" not in out, out
+    assert not data.exists()

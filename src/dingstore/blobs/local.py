@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STALE_AFTER = 24 * 3600
+# File bytes are the org's data: readable by the server's user only.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 _KEY_FILE = "key"
 _ETAG_ATTR = "user.dingstore.etag"
 
@@ -69,7 +72,7 @@ def _makedirs(path: Path) -> None:
         path = path.parent
     for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            directory.mkdir()
+            directory.mkdir(mode=PRIVATE_DIR)
         _fsync_dir(directory.parent)
 
 
@@ -108,6 +111,11 @@ def _tag(path: Path, etag: str) -> None:
     skipped where the file system keeps no extended attributes."""
     with contextlib.suppress(OSError, AttributeError):
         os.setxattr(path, _ETAG_ATTR, etag.encode())
+
+
+def _create(path: Path) -> BinaryIO:
+    """A new file (it must not exist), open for writing, readable by its owner only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb")
 
 
 def _open_at(path: Path, start: int) -> BinaryIO:
@@ -153,7 +161,7 @@ class LocalBlobStore(signing.SelfServed):
         """Stream ``chunks`` into a new temporary file, fsynced and closed; return it and its
         size. Removed again if anything fails (too large, a client gone, a cancellation)."""
         tmp = self._tmp / secrets.token_hex(16)
-        f: BinaryIO = await _thread(tmp.open, "xb")
+        f: BinaryIO = await _thread(_create, tmp)
         md5 = hashlib.md5(usedforsecurity=False)
         # One write in flight while the next megabyte arrives: receiving and writing overlap.
         writing: asyncio.Future[None] | None = None
@@ -273,9 +281,9 @@ class LocalBlobStore(signing.SelfServed):
 
     def _start(self, key: str, upload_id: str) -> None:
         folder = self._parts / upload_id
-        folder.mkdir()
-        with (folder / _KEY_FILE).open("x") as f:
-            f.write(key)
+        folder.mkdir(mode=PRIVATE_DIR)
+        with _create(folder / _KEY_FILE) as f:
+            f.write(key.encode())
             f.flush()
             os.fsync(f.fileno())
         _fsync_dir(folder)
@@ -333,7 +341,7 @@ class LocalBlobStore(signing.SelfServed):
         tmp = self._tmp / secrets.token_hex(16)
         digests = []
         try:
-            with tmp.open("xb") as out:
+            with _create(tmp) as out:
                 for n in part_numbers:
                     md5 = hashlib.md5(usedforsecurity=False)
                     with (folder / str(n)).open("rb") as part:

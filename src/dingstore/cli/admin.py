@@ -3,6 +3,7 @@ using."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +16,9 @@ from dingstore.cli.common import (
     Json,
     console,
     emit,
+    fail,
     settings_from,
+    table,
     with_services,
 )
 from dingstore.service import models, scopes
@@ -61,13 +64,50 @@ def _app_json(a: models.App) -> dict[str, Any]:
     }
 
 
-def _table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for column in rows[0] if rows else ():
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in row.values()))
-    return table
+def _scope_summary(held: tuple[str, ...]) -> str:
+    """Scopes in a few characters: ``all 14`` or ``3 of 14`` (``--json`` lists them)."""
+    if set(held) == set(scopes.ALL):
+        return f"all {len(scopes.ALL)}"
+    return f"{len(held)} of {len(scopes.ALL)}"
+
+
+def _of_org(
+    what: str, corp_id: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Table:
+    """The table of a list command; of one org (``--corp-id``), without a corpId column."""
+    if corp_id is None:
+        return table(what, columns, rows, wrap={"name"})
+    keep = [i for i, column in enumerate(columns) if column != "corpId"]
+    return table(
+        f"{what} of {corp_id}",
+        [columns[i] for i in keep],
+        [[row[i] for i in keep] for row in rows],
+        wrap={"name"},
+    )
+
+
+@app.command("init")
+def init(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: Json = False) -> None:
+    """Create a store with a first org, its admin user and an internal app holding every
+    storage scope, as `serve` does on its first start; the appSecret is shown once."""
+    made = with_services(
+        settings_from(data_dir, database_url), lambda s: s.identity.bootstrap(), create=True
+    )
+    if made is None:
+        fail(
+            "this store already holds organizations; nothing was created "
+            "(`dingstore admin org create` adds one)."
+        )
+    emit(
+        as_json,
+        {
+            "corpId": made.org.corp_id,
+            "unionId": made.admin.union_id,
+            "appKey": made.credentials.app.app_key,
+            "appSecret": made.credentials.app_secret,
+            "agentId": str(made.credentials.app.agent_id),
+        },
+    )
 
 
 @org_app.command("create")
@@ -90,8 +130,11 @@ def org_list(
 ) -> None:
     """List organizations."""
     orgs = with_services(settings_from(data_dir, database_url), lambda s: s.identity.list_orgs())
-    rows = [{"corpId": o.corp_id, "name": o.name} for o in orgs]
-    emit(as_json, {"orgs": rows}) if as_json else console.print(_table("orgs", rows))
+    if as_json:
+        emit(as_json, {"orgs": [{"corpId": o.corp_id, "name": o.name} for o in orgs]})
+        return
+    rows = [(o.corp_id, o.name) for o in orgs]
+    console.print(table("orgs", ("corpId", "name"), rows, wrap={"name"}))
 
 
 @user_app.command("create")
@@ -122,17 +165,22 @@ def user_list(
     users = with_services(
         settings_from(data_dir, database_url), lambda s: s.identity.list_users(corp_id)
     )
-    rows = [
-        {
-            "unionId": u.union_id,
-            "userId": u.user_id,
-            "corpId": u.corp_id,
-            "name": u.name,
-            "admin": u.is_admin,
-        }
-        for u in users
-    ]
-    emit(as_json, {"users": rows}) if as_json else console.print(_table("users", rows))
+    if as_json:
+        rows = [
+            {
+                "unionId": u.union_id,
+                "userId": u.user_id,
+                "corpId": u.corp_id,
+                "name": u.name,
+                "admin": u.is_admin,
+            }
+            for u in users
+        ]
+        emit(as_json, {"users": rows})
+        return
+    shown = [(u.union_id, u.user_id, u.corp_id, u.name, "yes" if u.is_admin else "") for u in users]
+    columns = ("unionId", "userId", "corpId", "name", "admin")
+    console.print(_of_org("users", corp_id, columns, shown))
 
 
 @app_app.command("create")
@@ -171,8 +219,24 @@ def app_list(
     apps = with_services(
         settings_from(data_dir, database_url), lambda s: s.identity.list_apps(corp_id)
     )
-    rows = [_app_json(a) for a in apps]
-    emit(as_json, {"apps": rows}) if as_json else console.print(_table("apps", rows))
+    if as_json:
+        emit(as_json, {"apps": [_app_json(a) for a in apps]})
+        return
+    # Whole ids over every field: appId and agentId, a suite's key and each scope are in --json.
+    # A suite's app has no appKey: its appId is what --app-key takes.
+    columns = ("appKey / appId", "corpId", "name", "kind", "scopes", "disabled")
+    shown = [
+        (
+            a.app_key or a.app_id,
+            a.corp_id,
+            a.name,
+            a.kind.lower(),
+            _scope_summary(a.scopes),
+            "yes" if a.disabled else "",
+        )
+        for a in apps
+    ]
+    console.print(_of_org("apps", corp_id, columns, shown))
 
 
 @app_app.command("disable")

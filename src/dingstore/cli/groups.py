@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from dingstore.cli import common
 from dingstore.service import access, models
@@ -105,9 +104,6 @@ def group_list(
     if as_json:
         common.emit(as_json, {"members": rows})
         return
-    table = Table(title=f"groups of {corp_id}")
-    for column in ("kind", "groupId", "unionId"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row["kind"], row["groupId"], row["unionId"])
-    common.console.print(table)
+    shown = [(row["kind"], row["groupId"], row["unionId"]) for row in rows]
+    columns = ("kind", "groupId", "unionId")
+    common.console.print(common.table(f"groups of {corp_id}", columns, shown))

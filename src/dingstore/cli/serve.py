@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from typing import Annotated
 
 import typer
@@ -10,7 +12,14 @@ from rich.panel import Panel
 
 from dingstore import logs
 from dingstore.api.app import create_app
-from dingstore.cli.common import DatabaseUrl, DataDir, console, settings_from, with_services
+from dingstore.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    console,
+    fail,
+    settings_from,
+    with_services,
+)
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
 
@@ -48,6 +57,23 @@ union_id = "{made.admin.union_id}"
     print(snippet, flush=True)
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before the store is opened: a port in use then stops
+    the first start before it creates (and prints, once only) the org and its app."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Nothing was created; "
+            "free the port or choose another (--port, DINGSTORE_PORT)."
+        )
+    return sock
+
+
 def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -69,10 +95,11 @@ def serve(
         data_dir, database_url, host=host, port=port, workers=0 if no_workers else workers
     )
     logs.configure(settings.log_level, json=settings.log_json)
-    made = with_services(settings, lambda s: s.identity.bootstrap())
+    sock = _bind(settings.host, settings.port)
+    made = with_services(settings, lambda s: s.identity.bootstrap(), create=True)
     if made is not None:
         _announce(made, settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -82,3 +109,8 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down gracefully
+        server.run(sockets=[sock])
+    if not server.started:  # the app's start-up failed; uvicorn has logged why
+        raise typer.Exit(3)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dingstore import logs
-from dingstore.cli.common import DatabaseUrl, DataDir, settings_from
+from dingstore.cli.common import DatabaseUrl, DataDir, require_store, settings_from
 from dingstore.service.container import open_services
 
 
@@ -25,6 +25,10 @@ def worker(
     """Run tasks until SIGTERM or SIGINT: each worker then finishes its step and gives its
     lease back, so another process resumes the task at once."""
     settings = settings_from(data_dir, database_url, workers=concurrency)
+    if settings.resolved_database_url.startswith("sqlite"):
+        # An embedded store is made by serve or admin init, never by a worker started in the
+        # wrong directory; on PostgreSQL any process may be the first (docs/deploy.md).
+        require_store(settings)
     logs.configure(settings.log_level, json=settings.log_json)
 
     async def main() -> None:

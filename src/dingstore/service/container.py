@@ -51,7 +51,7 @@ async def open_services(settings: Settings) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
     them."""
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.make_data_dir()
     blobs = blob_stores.blob_store_for(settings)
     await blobs.open()
     db = await database.open_database(

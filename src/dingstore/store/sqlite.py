@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -45,6 +46,15 @@ def _configure(engine: sa.Engine, *, begin: str | None) -> None:
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
             conn.exec_driver_sql(begin)
+
+
+def _create_private(path: str | None) -> None:
+    """Create a new database file readable by its owner only (0600). SQLite gives its ``-wal``
+    and ``-shm`` files the database file's mode; an existing file keeps the mode it has."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class LoopConnection:
@@ -90,6 +100,7 @@ class SQLiteDatabase(base.BaseDatabase):
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
+        _create_private(sa.engine.make_url(self.url).database)
         self._writer = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_timeout=60)
         _configure(self._writer.sync_engine, begin="BEGIN IMMEDIATE")
         self._reader = sa.create_engine(
