@@ -28,7 +28,8 @@ LEASE_MS = 2_000  # short: a lease that was not given back expires soon
 class Flaky(base.BaseDatabase):
     """A database whose writes can be refused (``Unavailable``) while ``down``, for the next
     ``refusals`` of them, or committed and then refused (``lose_commit``: the connection lost
-    before the commit's answer came back). Reads always pass."""
+    before the commit's answer came back), or failing with an error of no known kind for the
+    next ``broken`` of them. Reads always pass."""
 
     def __init__(self, inner: base.BaseDatabase) -> None:
         super().__init__(inner.url)
@@ -37,6 +38,7 @@ class Flaky(base.BaseDatabase):
         self.down = False
         self.refusals = 0
         self.lose_commit = False
+        self.broken = 0
         self.refused = 0
 
     def read(self) -> contextlib.AbstractAsyncContextManager[base.Connection]:
@@ -44,6 +46,9 @@ class Flaky(base.BaseDatabase):
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[base.Connection]:
+        if self.broken:
+            self.broken -= 1
+            raise RuntimeError("a fault nobody foresaw (test)")
         if self.down or self.refusals:
             self.refusals = max(0, self.refusals - 1)
             self.refused += 1
@@ -101,17 +106,19 @@ class Copy:
     async def row(self, task_id: int) -> Any:
         return (await trees.task_rows(self.services.db))[task_id]
 
+    async def ended(self, task_id: int) -> Any:
+        async def ended() -> Any:
+            row = await self.row(task_id)
+            return row if row.status in ("SUCCESS", "FAIL") else None
+
+        return await polling.until_async(ended, timeout=60, what="the task's end")
+
     async def finish(self, task_id: int) -> Any:
         """Another pool, on the database as it is, takes the task over and ends it."""
         pool = self.new_pool(self.services.db)
         pool.start()
         try:
-
-            async def ended() -> Any:
-                row = await self.row(task_id)
-                return row if row.status in ("SUCCESS", "FAIL") else None
-
-            return await polling.until_async(ended, timeout=60, what="the task's end")
+            return await self.ended(task_id)
         finally:
             await pool.stop()
 
@@ -180,13 +187,20 @@ def test_a_step_whose_commit_answer_was_lost_is_not_applied_twice(copy: Copy) ->
         await polling.until_async(
             lambda: asyncio.sleep(0, copy.flaky.refused == 3), timeout=10, what="lost commits"
         )
-
-        async def ended() -> Any:
-            row = await copy.row(task_id)
-            return row if row.status in ("SUCCESS", "FAIL") else None
-
-        row = await polling.until_async(ended, timeout=60, what="the task's end")
+        row = await copy.ended(task_id)
         await copy.pool.stop()
+        return row
+
+    copy.check_exact(copy.store.run(scenario()))
+
+
+def test_a_worker_whose_claims_fail_unexpectedly_lives_on(copy: Copy) -> None:
+    async def scenario() -> Any:
+        copy.flaky.broken = 3  # the first claims
+        task_id = await copy.start_mid_way()
+        row = await copy.ended(task_id)
+        assert copy.flaky.broken == 0
+        await asyncio.wait_for(copy.pool.stop(), 10)
         return row
 
     copy.check_exact(copy.store.run(scenario()))
