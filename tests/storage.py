@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias
 
@@ -25,6 +24,7 @@ import httpx
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from dingstore.service import models
+from tests import polling
 from tests.conftest import Tenant
 from tests.live import LiveServer, Sdk
 
@@ -677,14 +677,12 @@ class Storage:
 
     def wait_task(self, task_id: str, timeout: float = 30) -> m.GetTaskResponseBodyTask:
         """Poll GetTask until the task is SUCCESS or FAIL; return it."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ended() -> m.GetTaskResponseBodyTask | None:
             task = self.get_task(task_id)
-            if task.status in ("SUCCESS", "FAIL"):
-                return task
-            if time.monotonic() > deadline:
-                raise AssertionError(f"task {task_id} is still {task.status} after {timeout} s")
-            time.sleep(0.02)
+            return task if task.status in ("SUCCESS", "FAIL") else None
+
+        return polling.until(ended, timeout=timeout, what=f"task {task_id}'s end")
 
     # --- raw HTTP -----------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ with GetTask, exact counts, quotas and blob references, and subtrees held while 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -34,13 +33,7 @@ def build(st: Storage, space_id: str, *, folders: int = 3, files: int = 4) -> tu
 
 
 def wait(st: Storage, task_id: str, timeout: float = 30) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = st.sdk.get_task(st.token, task_id, st.union_id).body.task
-        if task.status in ("SUCCESS", "FAIL"):
-            return task
-        time.sleep(0.05)
-    raise AssertionError(f"task {task_id} did not finish")
+    return st.wait_task(task_id, timeout)
 
 
 def tree_of(st: Storage, space_id: str) -> list[tuple[str, str, int | None]]:

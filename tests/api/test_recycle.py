@@ -5,7 +5,6 @@ quotas and blob references through delete → restore → purge (docs/recycle-bi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 
 from dingstore.clock import now_ms
 from dingstore.store.schema import dentry_versions, recycle_items
+from tests import polling
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.engine import trees
 from tests.live import LiveServer, Sdk
@@ -52,12 +52,13 @@ def settle(server: LiveServer) -> None:
     references, no DELETED row outside the bin, no task leftovers (tests/engine/trees.py)."""
     assert server.services is not None
     db = server.services.db
-    deadline = time.monotonic() + 30
-    while any(
-        r.status not in ("SUCCESS", "FAIL") for r in server.run(trees.task_rows(db)).values()
-    ):
-        assert time.monotonic() < deadline, "tasks did not end"
-        time.sleep(0.02)
+    polling.until(
+        lambda: all(
+            r.status in ("SUCCESS", "FAIL") for r in server.run(trees.task_rows(db)).values()
+        ),
+        timeout=30,
+        what="every task's end",
+    )
     assert server.run(trees.problems(db)) == []
 
 

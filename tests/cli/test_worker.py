@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dingstore.service.container import open_services
 from dingstore.settings import Settings
+from tests import polling
 from tests.conftest import Tenant
 from tests.engine import trees
 from tests.live import DingstoreProcess, LiveServer, Sdk, free_port
@@ -95,14 +96,13 @@ def test_sigterm_ends_the_step_and_gives_the_lease_back(tmp_path: Path, database
         assert copied.task_id is not None
         task_id = copied.task_id
 
-        deadline = time.monotonic() + 30
-        while True:  # let the worker take the task and settle a few hundred nodes
+        def settling() -> bool:  # the worker took the task and settled a few hundred nodes
             row = store.run(trees.task_rows(store.db))[task_id]
             owner = (row.lease_owner or "").split(":")
-            if row.success_count >= 300 and len(owner) >= 3 and owner[-3] == str(worker.pid):
-                break
-            assert time.monotonic() < deadline and worker.running, worker.log()
-            time.sleep(0.01)
+            assert worker.running, worker.log()
+            return row.success_count >= 300 and len(owner) >= 3 and owner[-3] == str(worker.pid)
+
+        polling.until(settling, timeout=30, interval=0.01, what="the worker's first steps")
         signalled = time.monotonic()
         assert worker.stop() == 0, worker.log()
         assert time.monotonic() - signalled < 5, "the worker did not stop promptly"
@@ -137,12 +137,12 @@ async def resume(store: trees.Store) -> None:
     engine.lease_ms, engine.chunk = 600_000, 1000
     engine.start()
     try:
-        deadline = time.monotonic() + 60
-        while any(
-            r.status in ("INIT", "IN_PROGRESS") for r in (await trees.task_rows(store.db)).values()
-        ):
-            assert time.monotonic() < deadline, "the task was not resumed"
-            await asyncio.sleep(0.05)
+
+        async def ended() -> bool:
+            rows = (await trees.task_rows(store.db)).values()
+            return not any(r.status in ("INIT", "IN_PROGRESS") for r in rows)
+
+        await polling.until_async(ended, timeout=60, interval=0.05, what="the task's resumption")
     finally:
         await engine.stop()
 

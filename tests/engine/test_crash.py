@@ -5,15 +5,15 @@ the trees, quotas and blob references must be exactly right: nothing lost, nothi
 
 A kill counts for a task when the killed process held the task's lease at that moment (it had
 claimed it and was in, or between, its steps). Each round waits for the new process to take
-the tasks over, lets it work 0.05-0.6 s, and kills it. Steps settle ``CHUNK`` = 100 nodes: with
-500 a task of 20k nodes lasts under a second of work on SQLite, too short to be killed
-``KILLS`` times at such moments.
+the tasks over, lets it work 0.05-0.6 s, and kills it. Steps settle ``crashes.CHUNK`` = 100
+nodes: with 500 a task of 20k nodes lasts under a second of work on SQLite, too short to be
+killed ``KILLS`` times at such moments. The processes and checks are shared with the chaos bench
+(``tests/engine/crashes.py``, ``bench/chaos.py``).
 """
 
 from __future__ import annotations
 
 import random
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -22,51 +22,13 @@ import sqlalchemy as sa
 
 from dingstore.settings import Settings
 from tests.engine import trees
-from tests.engine.trees import Store, d, props, v
-from tests.live import DingstoreProcess, Sdk, free_port
+from tests.engine.crashes import LEASE, RUNNABLE, Server, assert_purged, owned_by
+from tests.engine.trees import Store, d, v
+from tests.live import Sdk
 from tests.storage import Storage
 
 TREE = 20_000  # nodes per tree, its top folder included
 KILLS = 5  # SIGKILLs each task must take while the killed process works on it
-LEASE = 2.0  # seconds: a killed worker's tasks are free again this long after its last step
-CHUNK = 100  # nodes a step settles: 200 steps a task
-RUNNABLE = ("INIT", "IN_PROGRESS")
-
-
-class Server(DingstoreProcess):
-    """``dingstore serve`` as a process on a fixed port, killed and restarted at will."""
-
-    def __init__(self, data_dir: Path, database_url: str) -> None:
-        port = free_port()
-        env = {
-            "DINGSTORE_DATABASE_URL": database_url,
-            "DINGSTORE_TASK_CHUNK": str(CHUNK),
-            "DINGSTORE_TASK_LEASE": str(LEASE),
-            "DINGSTORE_TASK_POLL_INTERVAL": "0.1",
-            "DINGSTORE_WORKERS": "3",  # one per task: all three run at once
-            "DINGSTORE_LOG_LEVEL": "WARNING",
-        }
-        args = ["serve", "--data-dir", str(data_dir), "--port", str(port)]
-        super().__init__("serve", args, env, data_dir, port=port)
-
-    def start(self) -> Server:
-        """Start it and wait until it answers."""
-        super().start()
-        self.wait_ready(timeout=30, interval=0.02)
-        return self
-
-    def stop(self) -> int | None:
-        """SIGTERM; a process that was running must stop cleanly."""
-        running = self.running
-        code = super().stop()
-        assert not running or code in (0, -signal.SIGTERM), self.log()
-        return code
-
-
-def owned_by(row: Any, pid: int) -> bool:
-    """The task's lease is held by a worker of process ``pid`` (owners are host:pid:n:tag)."""
-    owner = row.lease_owner or ""
-    return owner.count(":") >= 3 and owner.split(":")[-3] == str(pid)
 
 
 def test_tasks_finish_exactly_through_repeated_sigkills(tmp_path: Path, database_url: str) -> None:
@@ -196,13 +158,3 @@ def run(store: Store, server: Server, began: float) -> None:
 
     # And the whole store keeps every invariant: blob references, quotas, no task leftovers.
     assert store.run(trees.problems(db)) == []
-
-
-def assert_purged(store: Store, seeded: trees.Seeded) -> None:
-    """Nothing of a seeded tree is left — no rows, versions or app properties — and every blob
-    it referenced is released."""
-    lo, hi = seeded.node_ids[0], seeded.node_ids[-1]
-    for table, column in ((d, d.c.id), (v, v.c.dentry_id), (props, props.c.dentry_id)):
-        assert store.run(trees.count_where(store.db, table, column.between(lo, hi))) == 0
-    released = store.run(trees.blob_refcounts(store.db, seeded.blob_ids))
-    assert len(released) == len(seeded.blob_ids) and set(released.values()) == {0}

@@ -3,13 +3,13 @@ counted failed, successCount + failCount == totalCount."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from dingstore.store import schema
+from tests import polling
 from tests.engine import trees
 from tests.live import LiveServer
 
@@ -33,19 +33,18 @@ def test_a_task_that_fails_before_it_begins_counts_its_folder_failed(
 
     task_id = server.run(create())
     services.engine.wake()
-    deadline = time.monotonic() + 10
-    while True:
 
-        async def read() -> Any:
-            async with services.db.read() as conn:
-                stmt = sa.select(schema.tasks).where(schema.tasks.c.id == task_id)
-                return (await conn.execute(stmt)).first()
+    async def read() -> Any:
+        async with services.db.read() as conn:
+            stmt = sa.select(schema.tasks).where(schema.tasks.c.id == task_id)
+            return (await conn.execute(stmt)).first()
 
+    def ended() -> Any:
         row = server.run(read())
         assert row is not None
-        if row.status in ("SUCCESS", "FAIL") or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+        return row if row.status in ("SUCCESS", "FAIL") else None
+
+    row = polling.until(ended, timeout=10, what=f"task {task_id}'s end")
     assert (row.status, row.fail_message) == ("FAIL", "systemError")
     assert (row.total_count, row.success_count, row.fail_count) == (1, 0, 1)
     assert row.begin_time is not None and row.end_time is not None

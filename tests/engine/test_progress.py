@@ -7,6 +7,9 @@ import itertools
 import time
 from collections.abc import Callable
 
+from alibabacloud_dingtalk.storage_1_0 import models as m
+
+from tests import polling
 from tests.engine import trees
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
@@ -28,14 +31,15 @@ def test_success_count_rises_while_a_copy_runs(make_server: Callable[..., LiveSe
     result = st.copy(str(source), str(seeded.root_id), str(target))
     assert result.async_ and result.task_id
     seen: list[tuple[float, int]] = []
-    while True:
+
+    def ended() -> m.GetTaskResponseBodyTask | None:
         task = st.get_task(result.task_id)
         if task.status == "IN_PROGRESS":
             assert task.total_count == NODES
             seen.append((time.monotonic(), int(task.success_count)))
-        if task.status in ("SUCCESS", "FAIL"):
-            break
-        time.sleep(0.002)
+        return task if task.status in ("SUCCESS", "FAIL") else None
+
+    task = polling.until(ended, timeout=120, interval=0.002, what="the copy's end")
     assert (task.status, task.success_count, task.fail_count) == ("SUCCESS", NODES, 0)
     counts = [count for _, count in seen]
     assert counts == sorted(counts), "successCount went down"

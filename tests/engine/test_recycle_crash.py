@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from dingstore.settings import Settings
 from dingstore.store.schema import recycle_items
 from tests.engine import trees
-from tests.engine.test_crash import LEASE, RUNNABLE, Server, assert_purged, owned_by
+from tests.engine.crashes import LEASE, RUNNABLE, Server, assert_purged, owned_by
 from tests.engine.trees import Store, d
 from tests.live import Sdk
 from tests.storage import Storage

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from dingstore.settings import Settings
 from dingstore.store import postgres
-from tests import backends
+from tests import backends, polling
 from tests.engine import trees
 
 POLL = 60.0  # seconds: a task picked up sooner was announced, not polled for
@@ -59,12 +59,13 @@ class Copies:
 
 
 async def wait_ended(store: trees.Store, task_id: int, timeout: float) -> trees.Any:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def ended() -> trees.Any:
         row = (await trees.task_rows(store.db))[task_id]
-        if row.status in ("SUCCESS", "FAIL") or time.monotonic() > deadline:
-            return row
-        await asyncio.sleep(0.01)
+        return row if row.status in ("SUCCESS", "FAIL") else None
+
+    return await polling.until_async(
+        ended, timeout=timeout, interval=0.01, what=f"task {task_id}'s end"
+    )
 
 
 async def started(store: trees.Store) -> None:
@@ -81,14 +82,12 @@ def listeners(store: trees.Store) -> list[int]:
 
 
 def wait_listening(store: trees.Store, worker: subprocess.Popen[bytes], log: Path) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def listening() -> int | None:
         assert worker.poll() is None, log.read_text()
         found = listeners(store)
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"the worker never listened:\n{log.read_text()}")
+        return found[0] if found else None
+
+    return polling.until(listening, timeout=30, what=f"the worker's LISTEN\n{log.read_text()}")
 
 
 def test_a_task_enqueued_in_the_process_wakes_its_workers(
@@ -136,10 +135,9 @@ def test_a_task_enqueued_by_another_process_wakes_a_worker_through_notify(
 
         # The listening connection dies; the worker listens again on a new one.
         store.run(terminate(store, first))
-        deadline = time.monotonic() + 10
-        while (found := listeners(store)) in ([], [first]) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert found and first not in found, log.read_text()
+        polling.until(
+            lambda: listeners(store) not in ([], [first]), timeout=10, what="a new LISTEN"
+        )
         time.sleep(0.5)
         took, row = copies.run_one()
         assert (row.status, row.success_count) == ("SUCCESS", 30), log.read_text()

@@ -2,7 +2,9 @@
 recycle-bin items past theirs, expired uploads and the bytes of blobs nothing references any
 more.
 
-Every API process runs it; the deletes are idempotent, so several processes may overlap."""
+Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
+that fails, for whatever reason, is logged and tried again after a pause that doubles from
+``RETRY_S`` up to the interval: nothing ends housekeeping but the process's end."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
 
 log = logging.getLogger(__name__)
+
+RETRY_S = 1.0  # the first pause after a failed pass
 
 
 @dataclass
@@ -41,11 +45,19 @@ class Housekeeper:
         }
 
     async def run_forever(self) -> None:
+        retry = min(RETRY_S, self.interval)
         while True:
             try:
                 removed = await self.sweep()
+            except errors.DingstoreError as exc:  # the database busy or down: expected, brief
+                log.warning("housekeeping failed a pass (%s); again in %.1f s", exc, retry)
+            except Exception:
+                log.exception("housekeeping failed a pass; again in %.1f s", retry)
+            else:
                 if any(removed.values()):
                     log.info("housekeeping removed %s", removed)
-            except errors.DingstoreError as exc:
-                log.warning("housekeeping skipped a pass: %s", exc)
-            await asyncio.sleep(self.interval)
+                retry = min(RETRY_S, self.interval)
+                await asyncio.sleep(self.interval)
+                continue
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, self.interval)

@@ -12,7 +12,7 @@ many processes never contend for one task; on SQLite the single writer makes it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,6 +98,22 @@ async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int) -> No
     )
     if result.rowcount != 1:
         raise LeaseLost(task_id)
+
+
+async def reload(conn: Connection, task: Claimed) -> Claimed:
+    """``task`` as its row stands: where a step must resume when it cannot tell whether the last
+    one committed."""
+    row = (
+        await conn.execute(
+            sa.select(t.c.status, t.c.cursor, t.c.total_count).where(t.c.id == task.id)
+        )
+    ).one()
+    return replace(
+        task,
+        status=row.status,
+        cursor=dict(row.cursor) if row.cursor is not None else None,
+        total_count=row.total_count,
+    )
 
 
 async def begin(conn: Connection, task_id: int, total_count: int) -> None:

@@ -7,6 +7,11 @@ expired, a notification missed). A task enqueued in this process wakes them dire
 PostgreSQL the pool also listens for the ``NOTIFY`` every enqueue sends, so a task enqueued by
 any process wakes them as soon as it commits. On SQLite, tasks of other processes wait for
 the poll.
+
+Nothing a worker meets ends the worker: a claim that fails is logged and tried again after a
+pause that doubles while it keeps failing. Nothing transient ends a user's task: a step the
+database refuses (``Unavailable``) is retried, and once the pool is told to stop the worker gives
+up retrying and leaves the task to be taken over; a lease it cannot give back simply expires.
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ class Handler(Protocol):
         ...
 
 
+# A step or a claim the database refused is tried again after these pauses, doubling up to the
+# last while it keeps failing.
+RETRY_S = (0.2, 5.0)
+
+
 class SystemicFailure(Exception):
     """The task cannot go on at all (its source vanished, its target was deleted): it ends FAIL
     with ``code`` as failMessage, the nodes not reached counted failed."""
@@ -61,6 +71,10 @@ class SystemicFailure(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+class _Stopped(Exception):
+    """The pool was told to stop while a step waited for the database: leave the task."""
 
 
 @dataclass
@@ -73,6 +87,7 @@ class WorkerPool:
     poll_interval: float = 1.0
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
     _listener: asyncio.Task[None] | None = None
     _stopping: bool = False
@@ -94,6 +109,7 @@ class WorkerPool:
     async def stop(self) -> None:
         """Finish the current step of every worker, give its lease back, and stop."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
         if self._listener is not None:
             self._listener.cancel()
@@ -103,6 +119,7 @@ class WorkerPool:
         self._workers.clear()
 
     async def _run(self, owner: str) -> None:
+        pause = RETRY_S[0]
         while not self._stopping:
             # Cleared before the claim, not after it: a wake-up that arrives while the claim
             # runs (its task committed too late for the claim to see) must not be lost.
@@ -110,14 +127,22 @@ class WorkerPool:
             try:
                 async with self.db.write() as conn:
                     task = await queue.claim(conn, owner, self.lease_ms)
-            except errors.DingstoreError as exc:
-                log.warning("claiming a task failed: %s", exc)
-                task = None
+            except Exception as exc:  # whatever it was, this worker must live on
+                log.warning("claiming a task failed (%r); again in %.1f s", exc, pause)
+                await self._pause(pause)
+                pause = min(pause * 2, RETRY_S[1])
+                continue
+            pause = RETRY_S[0]
             if task is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 continue
             await self._drive(task, owner)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but no longer than until the pool is told to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _drive(self, task: queue.Claimed, owner: str) -> None:
         handler = self.handlers.get(task.kind)
@@ -129,26 +154,41 @@ class WorkerPool:
                 if stepped is None:
                     return
                 task = stepped
-            async with self.db.write() as conn:
-                await queue.release(conn, task.id, owner)
+        except _Stopped:
+            pass
         except queue.LeaseLost:
             log.warning("task %s: lease lost to another worker", task.id)
+            return
         except SystemicFailure as failure:
             await self._end(task, owner, failure.code)
+            return
         except Exception:
             log.exception("task %s failed unexpectedly", task.id)
             await self._end(task, owner, "systemError")
+            return
+        # Stopping: outside the ``try`` above, so that a lease not given back (the database
+        # down, say) leaves the task to be taken over once it expires, never fails it.
+        try:
+            async with self.db.write() as conn:
+                await queue.release(conn, task.id, owner)
+        except Exception as exc:
+            log.warning("task %s: lease not given back (%r); it expires in time", task.id, exc)
 
     async def _step(
         self, handler: Handler, task: queue.Claimed, owner: str
     ) -> queue.Claimed | None:
         """One fenced transaction. Returns the task as its row now stands (only this worker
         writes it while the lease is its own, so no need to read it back), or None when the
-        task has ended."""
+        task has ended. Raises ``_Stopped`` when told to stop while the database refuses it."""
+        pause, retried = RETRY_S[0], False
         while True:
             try:
                 async with self.db.write() as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms)
+                    if retried:
+                        # The failure may have come after the last step committed (a connection
+                        # lost while committing): go on from the row, never from memory.
+                        task = await queue.reload(conn, task)
                     # Steps change the org's tree (rows, subtree sizes, quotas) as requests do:
                     # on PostgreSQL they take its tree lock too, so neither deadlocks nor reads
                     # sizes the other is changing.
@@ -173,13 +213,16 @@ class WorkerPool:
                 # Committed.
                 return None if result.done else dataclasses.replace(now, cursor=result.cursor)
             except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
-                log.warning("task %s: step deferred: %s", task.id, exc)
-                await asyncio.sleep(0.2)
+                if self._stopping:
+                    raise _Stopped from exc
+                log.warning("task %s: step deferred %.1f s: %s", task.id, pause, exc)
+                await self._pause(pause)
+                pause, retried = min(pause * 2, RETRY_S[1]), True
 
     async def _end(self, task: queue.Claimed, owner: str, code: str) -> None:
         try:
             async with self.db.write() as conn:
                 await queue.fence(conn, task.id, owner, self.lease_ms)
                 await queue.finish(conn, task.id, fail_message=code)
-        except (queue.LeaseLost, errors.DingstoreError) as exc:
-            log.warning("task %s: could not record its failure: %s", task.id, exc)
+        except Exception as exc:  # the lease expires and whoever takes the task over ends it
+            log.warning("task %s: could not record its failure: %r", task.id, exc)
