@@ -30,6 +30,7 @@ from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
+from dingstore.api import protocol
 from dingstore.api.app import create_app
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
@@ -72,6 +73,7 @@ class LiveServer:
             host="127.0.0.1",
             port=self.settings.port,
             loop="none",
+            http=protocol.BoundedHttpProtocol,
             log_config=None,
             access_log=False,
         )

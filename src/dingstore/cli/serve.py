@@ -11,6 +11,7 @@ import uvicorn
 from rich.panel import Panel
 
 from dingstore import logs
+from dingstore.api import protocol
 from dingstore.api.app import create_app
 from dingstore.cli.common import (
     DatabaseUrl,
@@ -104,7 +105,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol.BoundedHttpProtocol,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,
