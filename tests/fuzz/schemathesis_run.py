@@ -4,7 +4,7 @@ Creates a store in a temporary directory (``dingstore admin init``: an org, its 
 holding every scope), starts ``dingstore serve`` on a free loopback port, takes a token for the
 app, and runs schemathesis on every operation with that token and the admin's ``unionId``. The
 checks: no server error (5xx), responses as the document describes them. Bounded by
-``--max-time`` (default 120 s) and ``--max-examples`` per operation. Exits with schemathesis's
+``--max-time`` (default 90 s) and ``--max-examples`` per operation. Exits with schemathesis's
 status: non-zero when it found a failure, or when the server died.
 """
 
@@ -59,7 +59,7 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 60)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-time", type=int, default=120, help="seconds for schemathesis")
+    parser.add_argument("--max-time", type=int, default=90, help="seconds for schemathesis")
     parser.add_argument("--max-examples", type=int, default=50, help="cases per operation")
     parser.add_argument("--workers", default="2")
     parser.add_argument("--seed", type=int, default=None)
