@@ -1,4 +1,8 @@
-"""Time as dingstore keeps it (epoch milliseconds) and as the wire shows it (ISO 8601 UTC)."""
+"""Time as dingstore keeps it (epoch milliseconds) and as the wire shows it (ISO 8601 UTC).
+
+Services read the time from a :class:`Clock` they are given, never from the OS directly, so that
+a test can move time forward (:class:`ManualClock`) instead of sleeping past an expiry.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,33 @@ from datetime import UTC, datetime
 
 
 def now_ms() -> int:
+    """The OS's wall time in epoch milliseconds."""
     return time.time_ns() // 1_000_000
+
+
+class Clock:
+    """Wall time, the way every service reads it."""
+
+    def now_ms(self) -> int:
+        return now_ms()
+
+
+class ManualClock(Clock):
+    """Wall time plus an offset a test moves forward: expiry without sleeping. Time still
+    passes on its own, so leases and timeouts of the code under test keep working."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return now_ms() + self.offset_ms
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward."""
+        self.offset_ms += round(seconds * 1000)
+
+
+SYSTEM = Clock()
 
 
 def iso(ms: int | None) -> str | None:
