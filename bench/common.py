@@ -215,6 +215,7 @@ async def actor(svc: Services, tenant: Tenant, union_id: str | None = None) -> m
     return models.Actor(
         await svc.tokens.authenticate(tenant.token),
         await svc.identity.operator(tenant.corp_id, union_id or tenant.union_id),
+        svc.clock,
     )
 
 

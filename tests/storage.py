@@ -737,7 +737,7 @@ class Storage:
         assert services is not None
         principal = self.server.run(services.tokens.authenticate(self.token))
         operator = self.server.run(services.identity.operator(principal.corp_id, self.union_id))
-        return models.Actor(principal, operator)
+        return models.Actor(principal, operator, services.clock)
 
 
 def _members(kind: type[Any], members: Sequence[Member] | None) -> list[Any] | None:

@@ -21,6 +21,10 @@ class Clock:
     def now_ms(self) -> int:
         return now_ms()
 
+    def monotonic(self) -> float:
+        """Seconds that never go back, for what measures elapsed time (cache lifetimes)."""
+        return time.monotonic()
+
 
 class ManualClock(Clock):
     """Wall time plus an offset a test moves forward: expiry without sleeping. Time still
@@ -31,6 +35,9 @@ class ManualClock(Clock):
 
     def now_ms(self) -> int:
         return now_ms() + self.offset_ms
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset_ms / 1000
 
     def advance(self, seconds: float) -> None:
         """Move the clock ``seconds`` forward."""

@@ -19,6 +19,7 @@ from alibabacloud_dingtalk.storage_1_0 import models as m
 
 from dingstore.api.routes.blobs import RangeNotSatisfiable, parse_range
 from dingstore.blobs import base, signing
+from dingstore.clock import ManualClock
 from tests import backends
 from tests.conftest import Tenant, new_tenant
 from tests.live import LiveServer, Sdk
@@ -90,8 +91,10 @@ def _tampered(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _expired(server: LiveServer, method: str, key: str) -> dict[str, str]:
-    past = signing.Signer(server.settings.resolved_secret_key(), clock=lambda: time.time() - 3600)
-    return past.sign(method, f"/_blobs/{key}", None, 900)
+    past = ManualClock()
+    past.advance(-3600)
+    signer = signing.Signer(server.settings.resolved_secret_key(), clock=past)
+    return signer.sign(method, f"/_blobs/{key}", None, 900)
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ async def new_account(services: Services) -> Account:
     token = (await services.tokens.issue_for_app(creds.app.app_key, creds.app_secret)).access_token
     principal = await services.tokens.authenticate(token)
     operator = await identity.operator(org.corp_id, admin.union_id)
-    return Account(models.Actor(principal, operator), token)
+    return Account(models.Actor(principal, operator, services.clock), token)
 
 
 async def new_space(services: Services, account: Account, name: str) -> int:

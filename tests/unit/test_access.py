@@ -53,7 +53,7 @@ def test_roles_inherit_and_match_every_member_type(store: Store) -> None:
 
     async def role_of(node: int) -> access.Role | None:
         operator = await services.identity.operator(corp, bob.union_id)
-        actor = models.Actor(account.actor.principal, operator)
+        actor = models.Actor(account.actor.principal, operator, services.clock)
         async with services.db.read() as conn:
             space = await spaces.get(conn, space_id)
             return await access.role(conn, actor, space, node)
@@ -88,7 +88,9 @@ def test_admins_and_creators_own_the_space(store: Store) -> None:
         operator = await services.identity.operator(account.actor.corp_id, union_id)
         async with services.db.read() as conn:
             space = await spaces.get(conn, space_id)
-        return access.implicit(models.Actor(account.actor.principal, operator), space)
+        return access.implicit(
+            models.Actor(account.actor.principal, operator, services.clock), space
+        )
 
     carol = store.run(services.identity.create_user(account.actor.corp_id, "carol"))
     assert store.run(implicit(account.union_id)) is access.Role.OWNER

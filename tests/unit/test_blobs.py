@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from dingstore import errors
 from dingstore.blobs import base, local, memory, s3, signing, stores
+from dingstore.clock import Clock
 from dingstore.settings import Settings
 from tests.live import free_port
 from tests.s3 import REGION, MotoS3
@@ -661,13 +662,23 @@ def test_signature_tampered_or_other_key() -> None:
         signing.Signer("another secret").verify("PUT", PATH, None, headers)
 
 
+class StoppedClock(Clock):
+    """A clock that moves only when told: expiry to the millisecond."""
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def now_ms(self) -> int:
+        return self.ms
+
+
 def test_signature_expired() -> None:
-    now = [1_700_000_000.0]
-    signer = signing.Signer("secret", clock=lambda: now[0])
+    clock = StoppedClock(1_700_000_000_000)
+    signer = signing.Signer("secret", clock=clock)
     headers = signer.sign("GET", PATH, None, 60)
-    now[0] += 60
+    clock.ms += 60_000
     signer.verify("GET", PATH, None, headers)
-    now[0] += 1
+    clock.ms += 1
     with pytest.raises(signing.SignatureExpired) as info:
         signer.verify("GET", PATH, None, headers)
     assert info.value.code == "RequestTimeTooSkewed"

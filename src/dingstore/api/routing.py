@@ -57,7 +57,7 @@ async def admit(request: Request, name: str, scope: str) -> Caller:
     if "\x00" in union_id:
         raise errors.param_error("unionId", "unionId may not contain U+0000")
     operator = await svc.identity.operator(principal.corp_id, union_id)
-    return Caller(principal, operator)
+    return Caller(principal, operator, svc.clock)
 
 
 def operation(name: str, scope: str) -> Any:

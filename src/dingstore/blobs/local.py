@@ -140,7 +140,7 @@ class LocalBlobStore(signing.SelfServed):
     def _open(self) -> None:
         for directory in (self.root, self._tmp, self._parts):
             _makedirs(directory)
-        cutoff = time.time() - STALE_AFTER
+        cutoff = time.time() - STALE_AFTER  # against file times: the OS clock, not a service's
         for entry in os.scandir(self._tmp):
             with contextlib.suppress(FileNotFoundError):
                 if entry.stat().st_mtime < cutoff:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 from urllib.parse import quote, urlencode
 
 from dingstore.blobs import base
+from dingstore.clock import SYSTEM, Clock
 
 PATH_PREFIX = "/_blobs/"
 SCHEME = "DINGSTORE-HMAC-SHA256"
@@ -74,7 +74,7 @@ def _canonical_query(query: Query | None) -> str:
 
 
 class Signer:
-    def __init__(self, secret_key: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, secret_key: str, *, clock: Clock = SYSTEM) -> None:
         self._key = hmac.new(secret_key.encode(), b"dingstore-blobs", hashlib.sha256).digest()
         self.clock = clock
 
@@ -86,7 +86,7 @@ class Signer:
         """The headers that authorize ``method path?query`` for ``expires_in`` seconds."""
         if expires_in <= 0:
             raise ValueError("expires_in must be positive")
-        expires = int(self.clock()) + expires_in
+        expires = self.clock.now_ms() // 1000 + expires_in
         signature = self._signature(method, path, query, expires)
         return {"Authorization": f"{SCHEME} {signature}", EXPIRES: str(expires)}
 
@@ -109,7 +109,7 @@ class Signer:
             raise SignatureMismatch(
                 "the request signature we calculated does not match the signature you provided"
             )
-        if self.clock() > expires:
+        if self.clock.now_ms() > expires * 1000:
             raise SignatureExpired("the signature has expired")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from dingstore.blobs import base, local, memory, s3, signing
+from dingstore.clock import SYSTEM, Clock
 from dingstore.settings import Settings
 
 S3_FORM = "s3://BUCKET?endpoint=http://HOST:PORT&region=REGION"
@@ -66,9 +67,9 @@ def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStor
     return s3.S3BlobStore(parts.netloc, endpoint=endpoint, region=region)
 
 
-def blob_store_for(settings: Settings) -> base.BaseBlobStore:
-    """The store ``settings`` select, not yet opened."""
-    signer = signing.Signer(settings.resolved_secret_key())
+def blob_store_for(settings: Settings, *, clock: Clock = SYSTEM) -> base.BaseBlobStore:
+    """The store ``settings`` select, not yet opened; its transfer URLs expire by ``clock``."""
+    signer = signing.Signer(settings.resolved_secret_key(), clock=clock)
     public_url = settings.resolved_public_url
     url = settings.blob_url
     if url is None:

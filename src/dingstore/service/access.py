@@ -22,7 +22,6 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from dingstore import errors
-from dingstore.clock import now_ms
 from dingstore.service import models
 from dingstore.store import permissions
 from dingstore.store.base import Connection
@@ -86,7 +85,7 @@ async def roles(
     missing = [n for n in node_ids if (space_id, n) not in memo]
     if missing:
         keys = await members(conn, actor)
-        found = await permissions.ranks(conn, space_id, missing, keys, now_ms())
+        found = await permissions.ranks(conn, space_id, missing, keys, actor.clock.now_ms())
         for n in missing:
             memo[(space_id, n)] = Role(found[n]) if n in found else None
     return {n: memo[(space_id, n)] for n in node_ids}
@@ -108,7 +107,9 @@ async def role(
     key = (int(space.id), node_id)
     if key not in memo:
         keys = await members(conn, actor)
-        found = await permissions.rank_on(conn, int(space.id), [*chain, 0], keys, now_ms())
+        found = await permissions.rank_on(
+            conn, int(space.id), [*chain, 0], keys, actor.clock.now_ms()
+        )
         memo[key] = None if found is None else Role(found)
     return memo[key]
 
@@ -148,6 +149,6 @@ async def holds_any(
     if implicit(actor, space) is not None:
         return True
     granted = await permissions.granted_nodes(
-        conn, int(space.id), await members(conn, actor), now_ms(), min_rank=int(need)
+        conn, int(space.id), await members(conn, actor), actor.clock.now_ms(), min_rank=int(need)
     )
     return bool(granted)

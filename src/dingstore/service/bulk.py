@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, tree, versions
 from dingstore.store import dentries, identity, ids, permissions, spaces, splits, subtree
 from dingstore.store.base import Connection
@@ -85,7 +85,7 @@ async def _stop(conn: Connection, task: Claimed, *, succeeded: int = 0) -> Step:
     )
 
 
-async def _creator(conn: Connection, task: Claimed) -> models.Actor:
+async def _creator(conn: Connection, task: Claimed, clock: Clock) -> models.Actor:
     """The task's creator, as the operator of one step (their roles are looked up afresh)."""
     row = await identity.get_user(conn, task.creator_id)
     user = (
@@ -93,7 +93,8 @@ async def _creator(conn: Connection, task: Claimed) -> models.Actor:
         if row is not None
         else models.User(task.creator_id, task.corp_id, "", "", False)
     )
-    return models.Actor(models.Principal(task.app_id or "", task.corp_id, frozenset(), 0), user)
+    principal = models.Principal(task.app_id or "", task.corp_id, frozenset(), 0)
+    return models.Actor(principal, user, clock)
 
 
 async def _roles(
@@ -119,7 +120,11 @@ async def _undownloadable(
     """The span's files the creator may not download: under none of their DOWNLOADER grants
     (the source folder gives them none)."""
     granted = await permissions.granted_nodes(
-        conn, space_id, await access.members(conn, actor), now_ms(), min_rank=access.DOWNLOAD
+        conn,
+        space_id,
+        await access.members(conn, actor),
+        actor.clock.now_ms(),
+        min_rank=access.DOWNLOAD,
     )
     return await subtree.fail_files_outside(conn, span, list(granted))
 
@@ -189,6 +194,7 @@ class CopyHandler:
     new version."""
 
     version_retention: int
+    clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         root, space = int(task.payload["root"]), int(task.payload["space"])
@@ -214,7 +220,7 @@ class CopyHandler:
         if span is None:
             await subtree.forget(conn, task.id)
             return Step(cursor=task.cursor or {}, done=True)
-        actor = await _creator(conn, task)
+        actor = await _creator(conn, task, self.clock)
         source_space = int(p["space"])
         source, target = await _roles(
             conn, actor, [(source_space, int(p["root"])), (target_space, copy_root)]
@@ -231,7 +237,7 @@ class CopyHandler:
             return await self._careful(conn, task, span, denied)
         await subtree.copy_nodes(
             conn, span, space_id=target_space, root_copy_id=copy_root,
-            operator=task.creator_id, now=now_ms(),
+            operator=task.creator_id, now=self.clock.now_ms(),
         )  # fmt: skip
         done = await _last(conn, task, span)
         return Step(
@@ -250,7 +256,7 @@ class CopyHandler:
         p = task.payload
         target_space, copy_root = int(p["target_space"]), int(p["copy_root"])
         rows = await subtree.rows_of(conn, span)
-        now = now_ms()
+        now = self.clock.now_ms()
         merge = await self._merge(conn, task, span, rows, now) if p.get("merge") else Merge()
         # What failed (denied, merge clashes, earlier steps) takes its descendants along: one
         # statement. Only files are left to fail on the quota, and files have no descendants.
@@ -321,6 +327,7 @@ class CopyHandler:
         return outcome
 
 
+@dataclass
 class MoveHandler:
     """Across spaces: the folder moved in the request; its descendants follow, a range a step,
     those in the recycle bin included (the request moved their bytes too). With ``merge``
@@ -328,6 +335,8 @@ class MoveHandler:
     content goes into that one, level by level — a node meeting a folder of its name merges
     into it, one meeting a file replaces it, the rest move with their subtrees — and at the end
     the merged folders left empty are removed."""
+
+    clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         merge = bool(task.payload.get("merge"))
@@ -349,8 +358,7 @@ class MoveHandler:
         done = await _last(conn, task, span)
         return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
 
-    @staticmethod
-    async def _may_go_on(conn: Connection, task: Claimed) -> bool:
+    async def _may_go_on(self, conn: Connection, task: Claimed) -> bool:
         """Whether the creator still holds EDITOR on the source folder and the target. Across
         spaces (no merge) the folder already is in the target: the source is the folder it
         left (``from_parent``), the target the folder it is in."""
@@ -365,17 +373,16 @@ class MoveHandler:
             wanted = [(target, int(row.parent_id))]
             if "from_parent" in p:
                 wanted.append((source, int(p["from_parent"])))
-        found = await _roles(conn, await _creator(conn, task), wanted)
+        found = await _roles(conn, await _creator(conn, task, self.clock), wanted)
         return all(access.allows(role, access.WRITE) for role in found)
 
-    @staticmethod
-    async def _split(conn: Connection, task: Claimed) -> Step:
+    async def _split(self, conn: Connection, task: Claimed) -> Step:
         """Across spaces, the creator may not go on: the nodes not carried yet stay in the
         source space (store/splits.py) — under a new folder of the moved folder's name, where
         it was (or in the space's root, that folder being gone) — and fail."""
         p = task.payload
         root, source, target = int(p["root"]), int(p["space"]), int(p["target_space"])
-        done, now = _done(task), now_ms()
+        done, now = _done(task), self.clock.now_ms()
         front = await splits.frontier(conn, task.id, done)
         carried = await splits.carry(conn, front.recycled, source=source, target=target)
         if carried < _snapshotted(task) - done:
@@ -433,7 +440,7 @@ class MoveHandler:
         self, conn: Connection, task: Claimed, span: subtree.Span, rows: list[RowMapping]
     ) -> Merge:
         outcome = Merge()
-        now = now_ms()
+        now = self.clock.now_ms()
         for depth in _levels(rows):
             _, targets, level = await _clashes(conn, span, depth, task, "target_root")
             outcome.merged |= level.merged
@@ -458,10 +465,13 @@ class MoveHandler:
         await subtree.drop_empty_folders(conn, [int(task.payload["root"])], space_id=space)
 
 
+@dataclass
 class DeleteHandler:
     """Permanent delete (of a live folder, or of a folder in the recycle bin): the subtree goes
     deepest first, recycled entries in it and their items included, then the folder itself.
     Nothing above the folder changes: its ancestors' sizes shrank when it was marked."""
+
+    clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         n = await subtree.snapshot(
@@ -471,7 +481,7 @@ class DeleteHandler:
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         span = _next(task, limit, deepest_first=True)
-        now, space = now_ms(), int(task.payload["space"])
+        now, space = self.clock.now_ms(), int(task.payload["space"])
         if span is not None:
             freed = await subtree.purge_nodes(conn, span.ids(), now, space_id=space)
             await self._credit(conn, freed)
@@ -489,10 +499,10 @@ class DeleteHandler:
             await spaces.charge(conn, space_id, -size)
 
 
-def handlers(*, version_retention: int) -> dict[str, Handler]:
+def handlers(*, version_retention: int, clock: Clock) -> dict[str, Handler]:
     return {
-        COPY: CopyHandler(version_retention),
-        MOVE: MoveHandler(),
-        DELETE: DeleteHandler(),
+        COPY: CopyHandler(version_retention, clock),
+        MOVE: MoveHandler(clock),
+        DELETE: DeleteHandler(clock),
         COUNT: CountHandler(),
     }

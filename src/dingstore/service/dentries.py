@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import (
     access,
     bulk,
@@ -48,10 +48,12 @@ class DentryService:
         *,
         version_retention: int,
         wake: Callable[[], None] = lambda: None,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._retention = version_retention
+        self._clock = clock
         self._wake = wake  # tells the task engine a task was just enqueued
 
     async def add_folder(
@@ -67,7 +69,7 @@ class DentryService:
         how = tree.strategy(conflict_strategy)
         parent = tree.parse_id(parent_id, "parentId", root_ok=True)
         new_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder_for(conn, actor, space, parent, access.WRITE)
@@ -205,7 +207,11 @@ class DentryService:
                 if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
                     raise errors.BadRequest("dentryAlreadyExist", f"{clean!r} already exists")
                 await dentries.update(
-                    conn, int(row.id), name=clean, modifier_id=actor.union_id, modified_at=now_ms()
+                    conn,
+                    int(row.id),
+                    name=clean,
+                    modifier_id=actor.union_id,
+                    modified_at=self._clock.now_ms(),
                 )
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, dentry_id))
 
@@ -260,7 +266,7 @@ class DentryService:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
         new_id, task_id = await self._ids.next(), await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry(conn, space.id, dentry_id)
@@ -336,7 +342,7 @@ class DentryService:
                         "root": int(row.id), "space": space.id, "target_space": target.id,
                         "copy_root": new_id,
                     },
-                    holds=[(space.id, int(row.id)), (target.id, new_id)],
+                    holds=[(space.id, int(row.id)), (target.id, new_id)], now=now,
                 )  # fmt: skip
             copied = await tree.view(conn, actor, await tree.dentry(conn, target.id, str(new_id)))
             return transfers.Moved(copied, task_id if nested else None)
@@ -355,7 +361,7 @@ class DentryService:
         how = tree.strategy(conflict_strategy)
         target_parent = tree.parse_id(target_folder_id, "targetFolderId", root_ok=True)
         task_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
@@ -420,7 +426,7 @@ class DentryService:
                         "root": int(row.id), "space": space.id, "target_space": target.id,
                         "from_parent": int(row.parent_id), "from_name": row.name,
                     },
-                    holds=[(target.id, int(row.id))] if across else [],
+                    holds=[(target.id, int(row.id))] if across else [], now=now,
                 )  # fmt: skip
             moved = await tree.view(conn, actor, await tree.dentry(conn, target.id, dentry_id))
             return transfers.Moved(moved, task_id if nested or carried else None)
@@ -513,7 +519,7 @@ class DentryService:
         if dentry_id == "0":
             raise errors.param_error("dentryId", "the root folder cannot be deleted")
         item_id, task_id = await self._ids.next(), await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
@@ -529,7 +535,7 @@ class DentryService:
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=kind,
                     payload={"root": int(row.id), "space": space.id},
-                    holds=[] if to_recycle_bin else [(space.id, int(row.id))],
+                    holds=[] if to_recycle_bin else [(space.id, int(row.id))], now=now,
                 )  # fmt: skip
             if to_recycle_bin:
                 await recycle.send(conn, actor, row, item_id, now)

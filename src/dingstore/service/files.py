@@ -17,7 +17,7 @@ from typing import Any
 
 from dingstore import errors
 from dingstore.blobs import base as blob_base
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, blobs, dentries, ids, uploads
@@ -67,8 +67,10 @@ class FileService:
         upload_ttl: int,
         transfer_expiry: int,
         blob_grace: int,
+        clock: Clock,
     ) -> None:
         self._db = db
+        self._clock = clock
         self._ids = id_allocator
         self._blobs = store
         self._retention = version_retention
@@ -135,7 +137,7 @@ class FileService:
             if check.size is not None and quota is not None and used + check.size > quota:
                 raise errors.BadRequest("spaceQuotaInsufficient", "the space's quota is used up")
         multipart_id = await self._blobs.start_multipart(blob_key(blob_id)) if multipart else None
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             await uploads.insert(
                 conn,
@@ -193,14 +195,14 @@ class FileService:
             raise errors.param_error("uploadKey", "uploadKey is required")
         async with self._db.read() as conn:
             row = await uploads.get(conn, upload_key)
-        if row is None or row.corp_id != actor.corp_id or row.expires_at <= now_ms():
+        if row is None or row.corp_id != actor.corp_id or row.expires_at <= self._clock.now_ms():
             raise errors.param_error("uploadKey", "unknown or expired uploadKey")
         return row
 
     def _url_life(self, upload_expires_at: int) -> int:
         """How long a transfer URL made now for an upload lives: never past the upload itself, so
         that no URL still takes bytes once the upload can be collected (at least 1 second)."""
-        return max(1, min(self._expiry, (upload_expires_at - now_ms()) // 1000))
+        return max(1, min(self._expiry, (upload_expires_at - self._clock.now_ms()) // 1000))
 
     # --- committing -------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class FileService:
                     "dentryUploadError", f"{size} bytes were uploaded, not the {declared} declared"
                 )
         new_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             if int(upload.space_id) != space.id:
@@ -355,7 +357,7 @@ class FileService:
 
     async def collect(self, *, limit: int = 500) -> dict[str, int]:
         """Drop expired uploads (and their bytes) and the bytes of blobs no one references."""
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.read() as conn:
             stale = await uploads.expired(conn, now, limit)
             unreferenced = await blobs.collectable(conn, now - self._grace_ms, limit)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cachetools
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, credentials, models, scopes
 from dingstore.store import base, identity, ids, permissions, schema
 
@@ -34,17 +34,21 @@ class IdentityService:
         *,
         cache_ttl: float = 30.0,
         cache_size: int = 10_000,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
+        self._clock = clock
         self._users: cachetools.TTLCache[str, models.User] = cachetools.TTLCache(
-            cache_size, cache_ttl
+            cache_size, cache_ttl, timer=clock.monotonic
         )
 
     # --- orgs -------------------------------------------------------------------------------
 
     async def create_org(self, name: str) -> models.Org:
-        org = models.Org(corp_id=credentials.random_id("ding"), name=name, created_at=now_ms())
+        org = models.Org(
+            corp_id=credentials.random_id("ding"), name=name, created_at=self._clock.now_ms()
+        )
         async with self._db.write() as conn:
             await identity.insert(
                 conn, schema.orgs, corp_id=org.corp_id, name=name, created_at=org.created_at
@@ -81,7 +85,7 @@ class IdentityService:
                 user_id=user.user_id,
                 name=name,
                 is_admin=admin,
-                created_at=now_ms(),
+                created_at=self._clock.now_ms(),
             )
         return user
 
@@ -150,7 +154,7 @@ class IdentityService:
         self, corp_id: str, name: str, app_scopes: tuple[str, ...] = scopes.ALL
     ) -> AppCredentials:
         secret = credentials.new_secret()
-        now = now_ms()
+        now = self._clock.now_ms()
         app = models.App(
             app_id=credentials.random_id("ding"),
             corp_id=corp_id,
@@ -207,7 +211,9 @@ class IdentityService:
         within ``auth_cache_ttl`` in running ones."""
         async with self._db.write() as conn:
             app = await self._find_app(conn, key_or_id)
-            await identity.update_app(conn, app.app_id, disabled=disabled, modified_at=now_ms())
+            await identity.update_app(
+                conn, app.app_id, disabled=disabled, modified_at=self._clock.now_ms()
+            )
             if disabled:
                 await identity.delete_tokens(conn, app.app_id)
         return await self.get_app(app.app_id)
@@ -220,7 +226,10 @@ class IdentityService:
             if app.kind != "INTERNAL":
                 raise errors.BadRequest("paramError", "only internal apps have an appSecret")
             await identity.update_app(
-                conn, app.app_id, secret_hash=credentials.digest(secret), modified_at=now_ms()
+                conn,
+                app.app_id,
+                secret_hash=credentials.digest(secret),
+                modified_at=self._clock.now_ms(),
             )
             await identity.delete_tokens(conn, app.app_id)
         return AppCredentials(await self.get_app(app.app_id), secret)
@@ -236,7 +245,7 @@ class IdentityService:
                 suite_key=suite_key,
                 name=name,
                 secret_hash=credentials.digest(secret),
-                created_at=now_ms(),
+                created_at=self._clock.now_ms(),
             )
         return suite_key, secret
 
@@ -247,7 +256,7 @@ class IdentityService:
         suite ticket (authorizing again issues a new ticket and replaces the scopes)."""
         ticket = _secrets.token_urlsafe(24)
         agent_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             suite = await identity.get_suite(conn, suite_key)
             if suite is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dingstore.clock import Clock
+
 
 @dataclass(frozen=True, slots=True)
 class Org:
@@ -97,10 +99,12 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts: the app behind the token, in its org, for the operator named by unionId."""
+    """Who acts: the app behind the token, in its org, for the operator named by unionId; and
+    the clock their grants' expiry is read on."""
 
     principal: Principal
     operator: User
+    clock: Clock = field(compare=False, repr=False)
     # What one request has worked out about the operator (service/access.py: their member keys,
     # their role on nodes); an Actor lives for one request or one task step.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, tree
 from dingstore.service.access import Role
 from dingstore.store import base, dentries, identity, permissions
@@ -52,8 +52,9 @@ class _Target:
 
 
 class PermissionService:
-    def __init__(self, db: base.BaseDatabase) -> None:
+    def __init__(self, db: base.BaseDatabase, *, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
 
     async def add(
         self,
@@ -67,11 +68,12 @@ class PermissionService:
         """Grant ``role_id`` to each member on the node; a grant already there is renewed."""
         role = _role(role_id)
         async with self._db.write() as conn:
+            now = self._clock.now_ms()
             target = await _target(conn, actor, space_id, dentry_id)
             checked = await _members(conn, actor, members)
             await _may_manage(conn, actor, target, role)
-            expires = _expiry(target.space, duration)
-            await _grant(conn, actor, target, role, checked, expires)
+            expires = _expiry(target.space, duration, now)
+            await _grant(conn, actor, target, role, checked, expires, now)
 
     async def update(
         self,
@@ -86,19 +88,20 @@ class PermissionService:
         member with none is granted it)."""
         role = _role(role_id)
         async with self._db.write() as conn:
+            now = self._clock.now_ms()
             target = await _target(conn, actor, space_id, dentry_id)
             checked = await _members(conn, actor, members)
             replaced = await permissions.page(
-                conn, int(target.space.id), target.node, now_ms(),
+                conn, int(target.space.id), target.node, now,
                 roles=None, members=[m.key for m in checked], after=None, limit=len(checked) * 5,
             )  # fmt: skip
             await _may_manage(conn, actor, target, max([role, *(Role(r.rank) for r in replaced)]))
-            expires = _expiry(target.space, duration)
+            expires = _expiry(target.space, duration, now)
             await permissions.revoke(
                 conn, int(target.space.id), target.node, [m.key for m in checked],
                 keep_role=role.name,
             )  # fmt: skip
-            await _grant(conn, actor, target, role, checked, expires)
+            await _grant(conn, actor, target, role, checked, expires, now)
 
     async def delete(
         self,
@@ -143,7 +146,7 @@ class PermissionService:
                     mine = await access.members(conn, actor)
             elif not access.allows(held, access.READ):
                 raise access.denied(access.READ, target.node)
-            now = now_ms()
+            now = self._clock.now_ms()
             rows = await permissions.page(
                 conn, int(target.space.id), target.node, now,
                 roles=roles, members=mine, after=after, limit=limit + 1,
@@ -175,7 +178,7 @@ class PermissionService:
 
     async def purge_expired(self) -> int:
         async with self._db.write() as conn:
-            return await permissions.delete_expired(conn, now_ms())
+            return await permissions.delete_expired(conn, self._clock.now_ms())
 
 
 async def _located(find: Any) -> Any:
@@ -254,7 +257,7 @@ async def _may_manage(conn: Connection, actor: models.Actor, target: _Target, ro
     await access.require(conn, actor, target.space, target.node, need)
 
 
-def _expiry(space: RowMapping, duration: int | None) -> int | None:
+def _expiry(space: RowMapping, duration: int | None, now: int) -> int | None:
     """When an APP space's grant expires (``duration`` seconds, 1 to 3600, 3600 by default);
     a USER space's never do, whatever ``duration`` says (spec §6 I.35)."""
     if space.owner_type != "APP":
@@ -265,7 +268,7 @@ def _expiry(space: RowMapping, duration: int | None) -> int | None:
         raise errors.param_error(
             "duration", f"duration must be 1 to {MAX_DURATION} seconds in an APP space"
         )
-    return now_ms() + duration * 1000
+    return now + duration * 1000
 
 
 async def _grant(
@@ -275,8 +278,8 @@ async def _grant(
     role: Role,
     members: Sequence[Member],
     expires: int | None,
+    now: int,
 ) -> None:
-    now = now_ms()
     await permissions.upsert(
         conn,
         [

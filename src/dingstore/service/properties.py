@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree
 from dingstore.store import base, dentries, properties
 from dingstore.store.base import Connection
@@ -61,8 +61,9 @@ async def write_properties(
 
 
 class PropertyService:
-    def __init__(self, db: base.BaseDatabase) -> None:
+    def __init__(self, db: base.BaseDatabase, *, clock: Clock) -> None:
         self._db = db
+        self._clock = clock
 
     async def update(
         self,
@@ -78,7 +79,7 @@ class PropertyService:
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
-            await dentries.update(conn, int(row.id), modified_at=now_ms())
+            await dentries.update(conn, int(row.id), modified_at=self._clock.now_ms())
 
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, wanted: Sequence[str]

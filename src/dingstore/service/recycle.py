@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, bulk, models, tasks, tree
 from dingstore.store import base, dentries, identity, ids, spaces, subtree
 from dingstore.store import recycle as recycle_rows
@@ -116,7 +116,7 @@ async def purge(
         root, space_id = int(item.dentry_id), int(item.space_id)
         await tasks.insert_task(
             conn, first + n, corp_id=corp_id, creator_id=creator_id or item.operator_id,
-            app_id=app_id, kind=bulk.DELETE, payload={"root": root, "space": space_id},
+            app_id=app_id, kind=bulk.DELETE, payload={"root": root, "space": space_id}, now=now,
         )  # fmt: skip
         await task_rows.hold(conn, first + n, space_id, root)
     return [first + n for n in range(len(tasked))]
@@ -196,10 +196,12 @@ class RecycleService:
         *,
         retention_days: float,
         wake: Callable[[], None] = lambda: None,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._retention_ms = int(retention_days * 86_400_000)
+        self._clock = clock
         self._wake = wake  # tells the task engine a task was just enqueued
 
     async def bin(
@@ -308,7 +310,7 @@ class RecycleService:
     async def purge_expired(self) -> int:
         """Purge the items deleted longer than the retention ago (those a running task holds
         wait for a later pass); returns how many."""
-        now = now_ms()
+        now = self._clock.now_ms()
         cutoff = now - self._retention_ms
         async with self._db.read() as conn:
             orgs = [str(o.corp_id) for o in await identity.list_orgs(conn)]
@@ -340,7 +342,7 @@ class RecycleService:
 
     async def _restore(self, actor: models.Actor, number: int, how: str) -> Restored:
         displaced_id, task_id = await self._ids.next(), await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             await subtree.lock_tree(conn, actor.corp_id)
             item = await recycle_rows.get(conn, actor.corp_id, number)
@@ -375,13 +377,13 @@ class RecycleService:
                 await tasks.enqueue(
                     conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
                     app_id=actor.app_id, kind=bulk.COUNT,
-                    payload={"root": dentry_id, "space": space_id},
+                    payload={"root": dentry_id, "space": space_id}, now=now,
                 )  # fmt: skip
             return Restored(space_id, dentry_id, task_id if nested else None)
 
     async def _purge(self, actor: models.Actor, numbers: Sequence[int] | None) -> None:
         """Purge the items ``numbers`` (None: the whole bin), or fail and change nothing."""
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             await subtree.lock_tree(conn, actor.corp_id)
             if numbers is None:

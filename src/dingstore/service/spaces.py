@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, names, tree
 from dingstore.store import base, identity, ids, spaces
 
@@ -38,11 +38,17 @@ class NewSpace:
 
 class SpaceService:
     def __init__(
-        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, org_quota: int | None
+        self,
+        db: base.BaseDatabase,
+        id_allocator: ids.IdAllocator,
+        *,
+        org_quota: int | None,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._org_quota = org_quota
+        self._clock = clock
 
     async def org(self, actor: models.Actor, corp_id: str) -> Usage:
         """GetOrg: the org's capacity. Another org's → 403 ``permissionDenied``."""
@@ -63,7 +69,7 @@ class SpaceService:
         """AddSpace, idempotent on (scene, sceneId) for the calling app in its org."""
         _check(new)
         space_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             existing = await spaces.by_scene(
                 conn, actor.corp_id, actor.app_id, new.scene, new.scene_id

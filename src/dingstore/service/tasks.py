@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import models
 from dingstore.store import base, ids, subtree
 from dingstore.store import tasks as task_rows
@@ -32,10 +32,11 @@ async def insert_task(
     app_id: str | None,
     kind: str,
     payload: dict[str, Any],
+    now: int,
 ) -> None:
-    """Write a task row (INIT) inside the caller's transaction: the task exists exactly when the
-    request's own change commits, and only then are listening workers told of it."""
-    now = now_ms()
+    """Write a task row (INIT), created ``now``, inside the caller's transaction: the task exists
+    exactly when the request's own change commits, and only then are listening workers told of
+    it."""
     await task_rows.insert(
         conn,
         id=task_id,
@@ -109,8 +110,9 @@ async def enqueue(
     kind: str,
     payload: dict[str, Any],
     holds: list[tuple[int, int]] = (),  # type: ignore[assignment]
+    now: int,
 ) -> None:
-    """Write the task row (INIT) and its holds in the request's transaction."""
+    """Write the task row (INIT), created ``now``, and its holds in the request's transaction."""
     await insert_task(
         conn,
         task_id,
@@ -119,6 +121,7 @@ async def enqueue(
         app_id=app_id,
         kind=kind,
         payload=payload,
+        now=now,
     )
     for space_id, dentry_id in holds:
         await task_rows.hold(conn, task_id, space_id, dentry_id)
@@ -126,11 +129,17 @@ async def enqueue(
 
 class TaskService:
     def __init__(
-        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, retention_days: float
+        self,
+        db: base.BaseDatabase,
+        id_allocator: ids.IdAllocator,
+        *,
+        retention_days: float,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._retention_ms = int(retention_days * 86_400_000)
+        self._clock = clock
 
     async def new_id(self) -> int:
         """An id for a task about to be created; take it before opening the write transaction."""
@@ -138,7 +147,7 @@ class TaskService:
 
     async def create(self, conn: Connection, task_id: int, **fields: Any) -> None:
         """Write a task row (INIT) inside the caller's transaction (see ``insert_task``)."""
-        await insert_task(conn, task_id, **fields)
+        await insert_task(conn, task_id, now=self._clock.now_ms(), **fields)
 
     async def get(
         self, principal: models.Principal, operator: models.User, task_id: str
@@ -168,4 +177,4 @@ class TaskService:
     async def purge_expired(self) -> int:
         """Remove finished tasks older than the retention period."""
         async with self._db.write() as conn:
-            return await task_rows.purge_finished(conn, now_ms() - self._retention_ms)
+            return await task_rows.purge_finished(conn, self._clock.now_ms() - self._retention_ms)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cachetools
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import credentials, models
 from dingstore.store import base, identity, ids, schema
 
@@ -30,13 +30,15 @@ class TokenService:
         ttl: int = 7200,
         cache_ttl: float = 30.0,
         cache_size: int = 10_000,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._key = secret_key
         self.ttl = ttl
+        self._clock = clock
         self._cache: cachetools.TTLCache[str, models.Principal] = cachetools.TTLCache(
-            cache_size, cache_ttl
+            cache_size, cache_ttl, timer=clock.monotonic
         )
 
     def _token(self, token_id: int) -> str:
@@ -46,7 +48,7 @@ class TokenService:
         """``POST /v1.0/oauth2/accessToken``: the valid token again (its validity extended), or a
         new one."""
         token_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         expires_at = now + self.ttl * 1000
         async with self._db.write() as conn:
             app = await identity.get_app_by_key(conn, app_key)
@@ -63,7 +65,7 @@ class TokenService:
     ) -> models.AccessToken:
         """``POST /v1.0/oauth2/corpAccessToken``: a new token for the suite in one org."""
         token_id = await self._ids.next()
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             suite = await identity.get_suite(conn, suite_key)
             if suite is None or not credentials.matches(suite_secret, suite.secret_hash):
@@ -102,7 +104,7 @@ class TokenService:
         if len(token) > 1 and token[0] == token[-1] == '"':
             token = token[1:-1]
         digest = credentials.digest(token)
-        now = now_ms()
+        now = self._clock.now_ms()
         principal = self._cache.get(digest)
         if principal is not None and principal.expires_at > now:
             return principal
@@ -122,4 +124,4 @@ class TokenService:
 
     async def purge_expired(self) -> int:
         async with self._db.write() as conn:
-            return await identity.purge_expired_tokens(conn, now_ms())
+            return await identity.purge_expired_tokens(conn, self._clock.now_ms())

@@ -48,6 +48,7 @@ class Merge:
                 into_key: into, "merge": True,
             },
             holds=[(self.space_id, source), (self.target_id, into)],
+            now=self.actor.clock.now_ms(),
         )  # fmt: skip
         return Moved(await tree.view(conn, self.actor, self.into), self.task_id)
 

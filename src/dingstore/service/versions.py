@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree
 from dingstore.store import base, blobs, dentries, permissions, properties
 from dingstore.store.base import Connection
@@ -80,9 +80,10 @@ async def purge_file(conn: Connection, row: RowMapping, now: int) -> None:
 
 
 class VersionService:
-    def __init__(self, db: base.BaseDatabase, *, retention: int) -> None:
+    def __init__(self, db: base.BaseDatabase, *, retention: int, clock: Clock) -> None:
         self._db = db
         self._retention = retention
+        self._clock = clock
 
     async def list(
         self,
@@ -126,7 +127,7 @@ class VersionService:
         self, actor: models.Actor, space_id: str, dentry_id: str, version: int
     ) -> None:
         """A new version whose content is that of ``version`` (history is never rewritten)."""
-        now = now_ms()
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
