@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from Tea.exceptions import TeaException
 
+from dingstore.clock import ManualClock
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
 from tests import backends
@@ -107,8 +108,10 @@ def make_server(
     tmp_path: Path, database_url: str, blob_url: str | None
 ) -> Iterator[Callable[..., LiveServer]]:
     """Start a server on a fresh store of the test's shape; keyword arguments override settings.
-    Several servers made in one test share the store, as processes of one deployment do."""
+    Several servers made in one test share the store and the clock (``server.clock``), as
+    processes of one deployment do."""
     started: list[LiveServer] = []
+    clock = ManualClock()
 
     def make(**overrides: Any) -> LiveServer:
         settings = Settings(
@@ -121,7 +124,7 @@ def make_server(
                 **overrides,
             }
         )
-        server = LiveServer(settings).start()
+        server = LiveServer(settings, clock).start()
         started.append(server)
         return server
 

@@ -32,6 +32,7 @@ from alibabacloud_tea_util.models import RuntimeOptions
 
 from dingstore.api import protocol
 from dingstore.api.app import create_app
+from dingstore.clock import ManualClock
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
 
@@ -45,8 +46,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: ManualClock | None = None) -> None:
         self.settings = settings
+        # The time every service reads: a test moves it past an expiry instead of sleeping.
+        self.clock = ManualClock() if clock is None else clock
         self.loop = asyncio.new_event_loop()
         self.services: Services | None = None
         self._server: uvicorn.Server | None = None
@@ -66,7 +69,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self._thread.start()
-        self.services = self.run(open_services(self.settings))
+        self.services = self.run(open_services(self.settings, clock=self.clock))
         self.app = app = create_app(self.settings, self.services)
         config = uvicorn.Config(
             app,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable
 
 import httpx
@@ -137,7 +136,7 @@ def test_collected_blobs_leave_the_bucket(
 def test_expired_uploads_leave_the_bucket(
     make_server: Callable[..., LiveServer], moto_s3: MotoS3, s3_bucket: str
 ) -> None:
-    server = make_server(blob_url=moto_s3.url(s3_bucket), upload_ttl=1)
+    server = make_server(blob_url=moto_s3.url(s3_bucket), upload_ttl=60)
     st = storage_on(server)
     space = st.new_space()
     single = st.upload_info(space.id)
@@ -146,7 +145,7 @@ def test_expired_uploads_leave_the_bucket(
     target = st.part_infos(multi.upload_key, [1])[1]
     assert httpx.put(target.resource_urls[0], content=b"part", headers=target.headers).is_success
     assert len(moto_s3.keys(s3_bucket)) == 1 and len(moto_s3.uploads(s3_bucket)) == 1
-    time.sleep(1.1)
+    server.clock.advance(60.1)
     assert server.services is not None
     assert server.run(server.services.housekeeper.sweep())["uploads"] == 2
     assert moto_s3.keys(s3_bucket) == [] and moto_s3.uploads(s3_bucket) == []

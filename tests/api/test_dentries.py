@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-import dingstore.service.dentries as dentry_service
-from dingstore.clock import iso
+from dingstore.clock import Clock, iso
 from dingstore.service import scopes
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
@@ -27,13 +26,17 @@ def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
     return Storage.of(server, sdk, tenant)
 
 
-class Clock:
-    """The dentry service's clock, set by the test (epoch ms), so that orders by time are
-    known exactly."""
+class StoppedClock(Clock):
+    """A clock only the test moves (epoch ms), given to the server's dentry service, so that
+    orders by time are known exactly."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, start: int = T0) -> None:
-        self.now = start
-        monkeypatch.setattr(dentry_service, "now_ms", lambda: self.now)
+    def __init__(self, server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = T0
+        assert server.services is not None
+        monkeypatch.setattr(server.services.dentries, "_clock", self)
+
+    def now_ms(self) -> int:
+        return self.now
 
     def tick(self, ms: int = 1_000) -> int:
         self.now += ms
@@ -255,7 +258,7 @@ def test_list_dentries_pages_500_children_in_every_order(
     service, actor = server.services.dentries, st.actor()
     space = st.new_space()
     parent = st.add_folder(space.id, "big")
-    clock = Clock(monkeypatch)
+    clock = StoppedClock(server, monkeypatch)
     rng = random.Random(500)
     rows: dict[str, dict[str, Any]] = {}
     for n in rng.sample(range(100_000), 500):
@@ -369,7 +372,7 @@ def test_list_dentries_with_thumbnails(st: Storage) -> None:
 
 
 def test_list_all_dentries(st: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = Clock(monkeypatch)
+    clock = StoppedClock(st.server, monkeypatch)
     space, other = st.new_space(), st.new_space()
 
     def folder(name: str, parent: str = "0") -> str:

@@ -6,14 +6,13 @@ references and grants exact; the bin shows and lets act on only what the operato
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from dingstore.clock import ManualClock
 from dingstore.service import bulk
 from dingstore.store import schema
 from dingstore.tasks.queue import Claimed
@@ -166,11 +165,11 @@ def test_a_merging_copy_makes_no_version_of_a_file_it_may_not_download(
 
 
 class ExpiringAfter:
-    """The engine's move handler, but its step number ``steps + 1`` first waits for the
-    operator's grant to expire (the steps before it run while the grant holds)."""
+    """The engine's move handler, but its step number ``steps + 1`` first moves the clock past
+    the operator's grant's expiry (the steps before it run while the grant holds)."""
 
-    def __init__(self, inner: Handler, steps: int, expires_at: float) -> None:
-        self.inner, self.steps, self.expires_at = inner, steps, expires_at
+    def __init__(self, inner: Handler, steps: int, clock: ManualClock, expires_at: int) -> None:
+        self.inner, self.steps, self.clock, self.expires_at = inner, steps, clock, expires_at
         self.taken = 0
 
     async def start(self, conn: Any, task: Claimed) -> tuple[int, Step]:
@@ -179,7 +178,7 @@ class ExpiringAfter:
     async def step(self, conn: Any, task: Claimed, limit: int) -> Step:
         self.taken += 1
         if self.taken == self.steps + 1:
-            await asyncio.sleep(max(0.0, self.expires_at - time.time()) + 0.05)
+            self.clock.advance(max(0, self.expires_at - self.clock.now_ms()) / 1000 + 0.05)
         return await self.inner.step(conn, task, limit)
 
 
@@ -232,8 +231,8 @@ def expiring(
     before: Callable[[Any, Any, trees.Seeded], object] = lambda *_: None,
 ) -> tuple[Any, Any, trees.Seeded, Storage]:
     """A source space holding a seeded /top, an APP target space (both set up further by
-    ``before``), and bob: EDITOR on the source, and on the target for the next second only;
-    the engine's move handler waits, after STEPS steps, for that grant to expire."""
+    ``before``), and bob: EDITOR on the source, and on the target for ten seconds only;
+    after STEPS steps, the engine's move handler moves the clock past that grant's expiry."""
     services = server.services
     assert services is not None
     source, target = st.new_space(), st.new_space(owner_type="APP")
@@ -244,7 +243,9 @@ def expiring(
     before(source, target, seeded)
     bob = user(server, tenant, "bob")
     st.add_permission(source.id, "0", "EDITOR", [("USER", bob)])
-    st.add_permission(target.id, "0", "EDITOR", [("USER", bob)], duration=1)
+    # Ten seconds: time for the first STEPS steps on a busy machine, and a jump shorter than a
+    # task's lease (30 s), which step STEPS + 1 holds while it moves the clock.
+    st.add_permission(target.id, "0", "EDITOR", [("USER", bob)], duration=10)
     p = schema.permissions
 
     async def expiry() -> int:
@@ -252,7 +253,9 @@ def expiring(
             stmt = sa.select(p.c.expires_at).where(p.c.space_id == int(target.id))
             return int((await conn.execute(stmt)).scalar_one())
 
-    handler = ExpiringAfter(services.engine.handlers[bulk.MOVE], STEPS, server.run(expiry()) / 1000)
+    handler = ExpiringAfter(
+        services.engine.handlers[bulk.MOVE], STEPS, server.clock, server.run(expiry())
+    )
     monkeypatch.setitem(services.engine.handlers, bulk.MOVE, handler)  # type: ignore[arg-type]
     return source, target, seeded, st.as_user(bob)
 

@@ -3,8 +3,6 @@ storage request does with a bad, missing or insufficient token."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.conftest import Tenant, new_tenant, sdk_error
@@ -33,7 +31,7 @@ def test_token_expires_and_a_new_one_is_issued(make_server) -> None:  # type: ig
         ).expire_in
         == 1
     )
-    time.sleep(1.3)
+    server.clock.advance(1.3)
     err = sdk_error(lambda: sdk.get_task(tenant.token, "123", tenant.admin_id))
     assert (err.statusCode, err.code) == (400, "InvalidAuthentication")
     fresh = sdk.access_token(
