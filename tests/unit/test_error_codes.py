@@ -64,3 +64,16 @@ def test_param_error_names_its_field() -> None:
 def test_the_scope_error_keeps_its_detail() -> None:
     error = errors.ScopeDenied(["Storage.Task.Read"])
     assert (error.status, error.error_code) == (403, errors.ACCESS_TOKEN_PERMISSION_DENIED)
+
+
+def test_no_raise_site_spells_a_code() -> None:
+    """Codes are raised by name (``errors.TASK_NOT_EXIST.error(...)``), never as a string given
+    to an exception class."""
+    src = Path(errors.__file__).parent
+    spelled = re.compile(r"errors\.[A-Z]\w*\(\s*[\"']")
+    found = [
+        f"{path.relative_to(src)}: {match.group(0)}"
+        for path in src.rglob("*.py")
+        for match in spelled.finditer(path.read_text())
+    ]
+    assert found == []
