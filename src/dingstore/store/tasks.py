@@ -45,10 +45,6 @@ async def get_public(conn: Connection, task_id: int) -> RowMapping | None:
     return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
 
 
-async def update(conn: Connection, task_id: int, **values: Any) -> None:
-    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
-
-
 async def purge_finished(conn: Connection, ended_before: int) -> int:
     result = await conn.execute(
         sa.delete(tasks).where(
