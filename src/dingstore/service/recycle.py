@@ -286,9 +286,13 @@ class RecycleService:
                 await deletes.send(conn, actor, placed.existing, displaced_id, now)
             await recycle_rows.drop(conn, [number])
             await dentries.update(
-                conn, dentry_id, status="NORMAL", deleted_at=None, parent_id=folder,
+                conn,
+                dentry_id,
+                status="NORMAL",
+                deleted_at=None,
+                parent_id=folder,
                 name=placed.name,
-            )  # fmt: skip
+            )
             count, size = dentries.weight(row)
             await dentries.grow_chain(conn, folder, count, size)
             nested = not is_file and await dentries.has_children(conn, space_id, dentry_id)

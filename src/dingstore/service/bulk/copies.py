@@ -211,9 +211,13 @@ class CopyHandler:
         if size and not await spaces.charge(conn, p.target_space, size):
             return await self._careful(conn, task, p, span, denied)
         await subtree.copy_nodes(
-            conn, span, space_id=p.target_space, root_copy_id=p.copy_root,
-            operator=task.creator_id, now=now_ms(),
-        )  # fmt: skip
+            conn,
+            span,
+            space_id=p.target_space,
+            root_copy_id=p.copy_root,
+            operator=task.creator_id,
+            now=now_ms(),
+        )
         done = await steps.last(conn, task, span)
         return Step(
             cursor={"done": span.last},
@@ -263,9 +267,13 @@ class CopyHandler:
         lost = [*failed, *over]
         if ok > len(merge.merged):
             await subtree.copy_nodes(
-                conn, span, space_id=p.target_space, root_copy_id=p.copy_root,
-                operator=task.creator_id, now=now,
-            )  # fmt: skip
+                conn,
+                span,
+                space_id=p.target_space,
+                root_copy_id=p.copy_root,
+                operator=task.creator_id,
+                now=now,
+            )
             if charged:
                 await spaces.charge(conn, p.target_space, charged)
         done = await steps.last(conn, task, span)
@@ -303,9 +311,14 @@ class CopyHandler:
                     outcome.failed[node] = "spaceQuotaInsufficient"
                     continue
                 await versions.add(
-                    conn, task.creator_id, target, blob_id=int(source.blob_id), size=size,
-                    now=now, retention=self.version_retention,
-                )  # fmt: skip
+                    conn,
+                    task.creator_id,
+                    target,
+                    blob_id=int(source.blob_id),
+                    size=size,
+                    now=now,
+                    retention=self.version_retention,
+                )
                 room = None if room is None else room - size
                 versioned.append((node, int(target.id)))
             await subtree.mark_failed(conn, task.id, [n for n in outcome.failed])

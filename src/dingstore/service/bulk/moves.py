@@ -240,9 +240,15 @@ class MoveHandler:
             placed = await tree.place(conn, source, home_parent, name, "AUTO_RENAME", is_file=False)
             home = await ids.reserve_in(conn, 1 + len(front.remade))
             await splits.remake(
-                conn, task.id, front, root_id=root, home=(home, home_parent, placed.name),
-                space_id=source, operator=task.creator_id, now=now,
-            )  # fmt: skip
+                conn,
+                task.id,
+                front,
+                root_id=root,
+                home=(home, home_parent, placed.name),
+                space_id=source,
+                operator=task.creator_id,
+                now=now,
+            )
             await splits.settle(conn, task.id, done, [*front.parents, root], home_id=home)
             await splits.give_back(conn, task.id, done, source=source, target=target)
         return await steps.stop(conn, task, succeeded=carried)
