@@ -43,6 +43,7 @@ class Outcome:
 
 
 def creator(actor: models.Actor) -> tasks.Creator:
+    """The operator of the request, as the creator of its task."""
     return tasks.Creator(actor.corp_id, actor.union_id, actor.app_id)
 
 
@@ -91,6 +92,7 @@ async def regrant(
 
 
 async def not_into_itself(conn: Connection, dentry_id: int, target_parent: int) -> None:
+    """400 ``paramError.targetFolderId`` when ``target_parent`` is the entry or under it."""
     if target_parent == dentry_id or (
         target_parent and dentry_id in await dentries.ancestor_ids(conn, target_parent)
     ):
@@ -100,6 +102,7 @@ async def not_into_itself(conn: Connection, dentry_id: int, target_parent: int) 
 
 
 async def target_space(conn: Connection, actor: models.Actor, target_space_id: str) -> RowMapping:
+    """The target space, its faults reported against ``targetSpaceId``."""
     try:
         return await tree.space(conn, actor, target_space_id)
     except errors.BadRequest as exc:

@@ -30,18 +30,19 @@ class Payload:
     and a branch in ``from_json``."""
 
     __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # subclasses are dataclasses
     kind: ClassVar[str]
     version: ClassVar[int] = 1
 
     def to_json(self) -> dict[str, Any]:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {"version": self.version, **values}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         if int(data.get("version", 0)) > cls.version:
             raise SystemicFailure("systemError")
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
