@@ -171,6 +171,8 @@ async def copy_many(
 
 @dataclass
 class CopyHandler:
+    """The COPY task's steps (see the module's docstring)."""
+
     version_retention: int
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:

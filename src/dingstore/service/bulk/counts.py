@@ -33,6 +33,8 @@ async def enqueue(
 
 
 class CountHandler:
+    """The COUNT task: its size, then SUCCESS, in its first step."""
+
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         root = CountPayload.from_json(task.payload).root
         total = await dentries.descendants(conn, root) + 1

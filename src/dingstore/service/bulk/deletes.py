@@ -184,6 +184,8 @@ async def purge(
 
 
 class DeleteHandler:
+    """The DELETE task's steps: deepest first, the folder last."""
+
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         p = DeletePayload.from_json(task.payload)
         n = await subtree.snapshot(conn, task.id, p.root, p.space, every=True)

@@ -178,6 +178,8 @@ async def move_many(
 
 
 class MoveHandler:
+    """The MOVE task's steps (see the module's docstring)."""
+
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
         p = MovePayload.from_json(task.payload)
         n = await subtree.snapshot(conn, task.id, p.root, p.space, every=not p.merge)
