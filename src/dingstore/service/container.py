@@ -67,7 +67,7 @@ async def open_services(settings: Settings) -> Services:
         cache_ttl=settings.auth_cache_ttl,
         cache_size=settings.auth_cache_size,
     )
-    tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
+    tasks = TaskService(db, retention_days=settings.task_retention_days)
     engine = WorkerPool(
         db,
         bulk.handlers(version_retention=settings.version_retention),
@@ -85,9 +85,7 @@ async def open_services(settings: Settings) -> Services:
         transfer_expiry=settings.transfer_expiry,
         blob_grace=settings.blob_grace,
     )
-    recycle = RecycleService(
-        db, allocator, retention_days=settings.recycle_retention_days, wake=engine.wake
-    )
+    recycle = RecycleService(db, allocator, retention_days=settings.recycle_retention_days)
     grants = PermissionService(db)
     return Services(
         settings=settings,
@@ -106,9 +104,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
-        dentries=DentryService(
-            db, allocator, version_retention=settings.version_retention, wake=engine.wake
-        ),
+        dentries=DentryService(db, allocator, version_retention=settings.version_retention),
         files=files,
         versions=VersionService(db, retention=settings.version_retention),
         properties=PropertyService(db),
