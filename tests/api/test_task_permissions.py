@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from dingstore.clock import ManualClock
-from dingstore.service import bulk
+from dingstore.service.bulk import moves
 from dingstore.store import schema
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step
@@ -254,9 +254,9 @@ def expiring(
             return int((await conn.execute(stmt)).scalar_one())
 
     handler = ExpiringAfter(
-        services.engine.handlers[bulk.MOVE], STEPS, server.clock, server.run(expiry())
+        services.engine.handlers[moves.MovePayload.kind], STEPS, server.clock, server.run(expiry())
     )
-    monkeypatch.setitem(services.engine.handlers, bulk.MOVE, handler)  # type: ignore[arg-type]
+    monkeypatch.setitem(services.engine.handlers, moves.MovePayload.kind, handler)  # type: ignore[arg-type]
     return source, target, seeded, st.as_user(bob)
 
 

@@ -52,9 +52,10 @@ class Services:
 async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
     them, reading the time from ``clock`` (a test passes a ``ManualClock``)."""
+    database.check_url(settings.resolved_database_url)  # before anything is made
+    blobs = blob_stores.blob_store_for(settings, clock=clock)
     if settings.database_url is None:
         settings.make_data_dir()
-    blobs = blob_stores.blob_store_for(settings, clock=clock)
     await blobs.open()
     db = await database.open_database(
         settings.resolved_database_url, pool_size=settings.db_pool_size
@@ -69,7 +70,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         cache_size=settings.auth_cache_size,
         clock=clock,
     )
-    tasks = TaskService(db, allocator, retention_days=settings.task_retention_days, clock=clock)
+    tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
     # TODO(queue): clock=clock once WorkerPool takes one; until then the queue's own times
     # (leases, begin and end times) are the OS's.
     engine = WorkerPool(
@@ -91,11 +92,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     recycle = RecycleService(
-        db,
-        allocator,
-        retention_days=settings.recycle_retention_days,
-        wake=engine.wake,
-        clock=clock,
+        db, allocator, retention_days=settings.recycle_retention_days, clock=clock
     )
     grants = PermissionService(db, clock=clock)
     return Services(
@@ -118,11 +115,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
         dentries=DentryService(
-            db,
-            allocator,
-            version_retention=settings.version_retention,
-            wake=engine.wake,
-            clock=clock,
+            db, allocator, version_retention=settings.version_retention, clock=clock
         ),
         files=files,
         versions=VersionService(db, retention=settings.version_retention, clock=clock),
