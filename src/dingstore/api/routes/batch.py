@@ -10,7 +10,7 @@ from fastapi import Body, Request
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routes.dentries import preserves
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.service.transfers import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
@@ -45,7 +45,7 @@ async def copy_dentries(
     caller: Caller = operation("CopyDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.ConflictOption()
-    items = await request.app.state.services.dentries.copy_many(
+    items = await services(request).dentries.copy_many(
         caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
         option.conflict_strategy,
     )  # fmt: skip
@@ -60,7 +60,7 @@ async def move_dentries(
     caller: Caller = operation("MoveDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.MoveOption()
-    items = await request.app.state.services.dentries.move_many(
+    items = await services(request).dentries.move_many(
         caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
         option.conflict_strategy, preserve_permissions=preserves(option),
     )  # fmt: skip
@@ -75,7 +75,7 @@ async def delete_dentries(
     caller: Caller = operation("DeleteDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.DeleteOption()
-    items = await request.app.state.services.dentries.delete_many(
+    items = await services(request).dentries.delete_many(
         caller, spaceId, body.dentry_ids, to_recycle_bin=bool(option.to_recycle_bin)
     )
     return _items(spaceId, items, targets=False)

@@ -8,7 +8,7 @@ from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.service.transfers import Moved
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
@@ -39,7 +39,7 @@ async def add_folder(
     caller: Caller = operation("AddFolder", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.AddFolderOption()
-    folder = await request.app.state.services.dentries.add_folder(
+    folder = await services(request).dentries.add_folder(
         caller,
         spaceId,
         parentId,
@@ -59,7 +59,7 @@ async def get_dentry(
     caller: Caller = operation("GetDentry", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.GetDentryOption()
-    found = await request.app.state.services.dentries.get(
+    found = await services(request).dentries.get(
         caller, spaceId, dentryId, option.app_ids_for_app_properties
     )
     return responses.ok(wire.DentryResponse(dentry=views.dentry(found)))
@@ -73,7 +73,7 @@ async def get_dentries(
     caller: Caller = operation("GetDentries", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.GetDentryOption()
-    items = await request.app.state.services.dentries.get_many(
+    items = await services(request).dentries.get_many(
         caller, spaceId, body.dentry_ids, option.app_ids_for_app_properties
     )
     return responses.ok(
@@ -99,7 +99,7 @@ async def list_dentries(
     query: Annotated[wire.ListDentriesQuery, Query()],
     caller: Caller = operation("ListDentries", "Storage.File.Read"),
 ) -> responses.JSON:
-    page = await request.app.state.services.dentries.list(
+    page = await services(request).dentries.list(
         caller,
         spaceId,
         query.parent_id,
@@ -123,7 +123,7 @@ async def list_all_dentries(
     caller: Caller = operation("ListAllDentries", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.ListAllOption()
-    page = await request.app.state.services.dentries.list_all(
+    page = await services(request).dentries.list_all(
         caller,
         spaceId,
         next_token=option.next_token,
@@ -145,9 +145,7 @@ async def rename_dentry(
     body: Annotated[wire.RenameRequest, Body()],
     caller: Caller = operation("RenameDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    renamed = await request.app.state.services.dentries.rename(
-        caller, spaceId, dentryId, body.new_name
-    )
+    renamed = await services(request).dentries.rename(caller, spaceId, dentryId, body.new_name)
     return responses.ok(wire.DentryResponse(dentry=views.dentry(renamed)))
 
 
@@ -160,7 +158,7 @@ async def copy_dentry(
     caller: Caller = operation("CopyDentry", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.ConflictOption()
-    result = await request.app.state.services.dentries.copy(
+    result = await services(request).dentries.copy(
         caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
         option.conflict_strategy,
     )  # fmt: skip
@@ -176,7 +174,7 @@ async def move_dentry(
     caller: Caller = operation("MoveDentry", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.MoveOption()
-    result = await request.app.state.services.dentries.move(
+    result = await services(request).dentries.move(
         caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
         option.conflict_strategy, preserve_permissions=preserves(option),
     )  # fmt: skip
@@ -191,7 +189,7 @@ async def delete_dentry(
     query: Annotated[wire.DeleteQuery, Query()],
     caller: Caller = operation("DeleteDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    result = await request.app.state.services.dentries.delete(
+    result = await services(request).dentries.delete(
         caller, spaceId, dentryId, to_recycle_bin=bool(query.to_recycle_bin)
     )
     return responses.ok(

@@ -8,7 +8,7 @@ from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.service.permissions import MemberInput
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["permissions"])
@@ -34,7 +34,7 @@ async def add_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("AddPermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.add(
+    await services(request).permissions.add(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
     return responses.ok(wire.Success(success=True))
@@ -48,7 +48,7 @@ async def update_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("UpdatePermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.update(
+    await services(request).permissions.update(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
     return responses.ok(wire.Success(success=True))
@@ -62,7 +62,7 @@ async def delete_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("DeletePermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.delete(
+    await services(request).permissions.delete(
         caller, spaceId, dentryId, body.role_id, _members(body)
     )
     return responses.ok(wire.Success(success=True))
@@ -77,7 +77,7 @@ async def list_permissions(
     caller: Caller = operation("ListPermissions", "Storage.Permission.Read"),
 ) -> responses.JSON:
     o = body.option or wire.ListPermissionsOption()
-    page = await request.app.state.services.permissions.list(
+    page = await services(request).permissions.list(
         caller, spaceId, dentryId,
         role_ids=o.filter_role_ids, next_token=o.next_token, max_results=o.max_results,
     )  # fmt: skip
@@ -99,9 +99,7 @@ async def batch_query_roles(
     query: Annotated[wire.BatchQueryRolesQuery, Query()],
     caller: Caller = operation("BatchQueryRoles", "Storage.Permission.Read"),
 ) -> responses.JSON:
-    found = await request.app.state.services.permissions.roles(
-        caller, spaceId, query.dentry_id_list
-    )
+    found = await services(request).permissions.roles(caller, spaceId, query.dentry_id_list)
     role_map = {
         dentry: [wire.PermissionRole(id=r, name=r) for r in roles]
         for dentry, roles in found.items()

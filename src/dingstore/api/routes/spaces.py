@@ -8,7 +8,7 @@ from fastapi import Body, Request
 
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.service.spaces import NewSpace
 
 router = api_router("/v1.0/storage", tags=["spaces"])
@@ -32,7 +32,7 @@ async def add_space(
         can_rename=caps.can_rename,
         can_record_recent_file=caps.can_record_recent_file,
     )
-    space = await request.app.state.services.spaces.add(caller, new)
+    space = await services(request).spaces.add(caller, new)
     return responses.ok(wire.SpaceResponse(space=views.space(space)))
 
 
@@ -42,5 +42,5 @@ async def get_space(
     request: Request,
     caller: Caller = operation("GetSpace", "Storage.Space.Read"),
 ) -> responses.JSON:
-    space = await request.app.state.services.spaces.get(caller, spaceId)
+    space = await services(request).spaces.get(caller, spaceId)
     return responses.ok(wire.SpaceResponse(space=views.space(space)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from dingstore.api import responses, schemas
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.clock import iso
 
 router = api_router("/v1.0/storage", tags=["tasks"])
@@ -17,7 +17,7 @@ async def get_task(
     request: Request,
     caller: Caller = operation("GetTask", "Storage.Task.Read"),
 ) -> responses.JSON:
-    task = await request.app.state.services.tasks.get(caller.principal, caller.operator, taskId)
+    task = await services(request).tasks.get(caller.principal, caller.operator, taskId)
     return responses.ok(
         schemas.GetTaskResponse(
             task=schemas.Task(

@@ -9,7 +9,7 @@ from pydantic import WithJsonSchema
 
 from dingstore.api import responses, schemas, views
 from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}", tags=["versions"])
 
@@ -22,7 +22,7 @@ async def list_dentry_versions(
     query: Annotated[wire.ListVersionsQuery, Query()],
     caller: Caller = operation("ListDentryVersions", "Storage.File.Read"),
 ) -> responses.JSON:
-    page = await request.app.state.services.versions.list(
+    page = await services(request).versions.list(
         caller, spaceId, dentryId, next_token=query.next_token, max_results=query.max_results
     )
     return responses.ok(
@@ -44,7 +44,7 @@ async def revert_dentry_version(
     request: Request,
     caller: Caller = operation("RevertDentryVersion", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.versions.revert(caller, spaceId, dentryId, version)
+    await services(request).versions.revert(caller, spaceId, dentryId, version)
     return responses.ok(wire.Success())
 
 
@@ -56,7 +56,7 @@ async def update_dentry_app_properties(
     body: Annotated[wire.UpdateAppPropertiesRequest, Body()],
     caller: Caller = operation("UpdateDentryAppProperties", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.properties.update(
+    await services(request).properties.update(
         caller, spaceId, dentryId, views.property_inputs(body.app_properties)
     )
     return responses.ok(wire.Success())
@@ -70,7 +70,5 @@ async def delete_dentry_app_properties(
     body: Annotated[wire.DeleteAppPropertiesRequest, Body()],
     caller: Caller = operation("DeleteDentryAppProperties", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.properties.delete(
-        caller, spaceId, dentryId, body.property_names
-    )
+    await services(request).properties.delete(caller, spaceId, dentryId, body.property_names)
     return responses.ok(wire.Success())
