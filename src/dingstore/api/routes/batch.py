@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Body, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routes.dentries import preserves
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import batch as wire
+from dingstore.api.wire import common
 from dingstore.service.transfers import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
@@ -44,7 +45,7 @@ async def copy_dentries(
     body: Annotated[wire.BatchCopyRequest, Body()],
     caller: Caller = operation("CopyDentries", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.ConflictOption()
+    option = body.option or common.ConflictOption()
     items = await services(request).dentries.copy_many(
         caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
         option.conflict_strategy,
@@ -59,7 +60,7 @@ async def move_dentries(
     body: Annotated[wire.BatchMoveRequest, Body()],
     caller: Caller = operation("MoveDentries", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.MoveOption()
+    option = body.option or common.MoveOption()
     items = await services(request).dentries.move_many(
         caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
         option.conflict_strategy, preserve_permissions=preserves(option),

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import dentries as wire
 from dingstore.service.transfers import Moved
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
 
 
-def preserves(option: wire.MoveOption) -> bool:
+def preserves(option: common.MoveOption) -> bool:
     """``option.presevePermissions`` (MoveDentry's spelling) or ``preservePermissions``
     (MoveDentries'): either is taken on either operation."""
     return bool(option.preseve_permissions or option.preserve_permissions)
@@ -30,7 +31,7 @@ def _moved(result: Moved) -> responses.JSON:
     )
 
 
-@router.post("/{parentId}/folders", response_model=wire.DentryResponse, name="AddFolder")
+@router.post("/{parentId}/folders", response_model=common.DentryResponse, name="AddFolder")
 async def add_folder(
     spaceId: str,
     parentId: str,
@@ -47,10 +48,10 @@ async def add_folder(
         option.conflict_strategy,
         views.property_inputs(option.app_properties),
     )
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(folder)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(folder)))
 
 
-@router.post("/{dentryId}/query", response_model=wire.DentryResponse, name="GetDentry")
+@router.post("/{dentryId}/query", response_model=common.DentryResponse, name="GetDentry")
 async def get_dentry(
     spaceId: str,
     dentryId: str,
@@ -62,7 +63,7 @@ async def get_dentry(
     found = await services(request).dentries.get(
         caller, spaceId, dentryId, option.app_ids_for_app_properties
     )
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(found)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(found)))
 
 
 @router.post("/query", response_model=wire.GetDentriesResponse, name="GetDentries")
@@ -92,7 +93,7 @@ async def get_dentries(
     )
 
 
-@router.get("", response_model=wire.DentriesPage, name="ListDentries")
+@router.get("", response_model=common.DentriesPage, name="ListDentries")
 async def list_dentries(
     spaceId: str,
     request: Request,
@@ -109,13 +110,13 @@ async def list_dentries(
         order=query.order,
     )
     return responses.ok(
-        wire.DentriesPage(
+        common.DentriesPage(
             dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
         )
     )
 
 
-@router.post("/listAll", response_model=wire.DentriesPage, name="ListAllDentries")
+@router.post("/listAll", response_model=common.DentriesPage, name="ListAllDentries")
 async def list_all_dentries(
     spaceId: str,
     request: Request,
@@ -131,13 +132,13 @@ async def list_all_dentries(
         order=option.order,
     )
     return responses.ok(
-        wire.DentriesPage(
+        common.DentriesPage(
             dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
         )
     )
 
 
-@router.post("/{dentryId}/rename", response_model=wire.DentryResponse, name="RenameDentry")
+@router.post("/{dentryId}/rename", response_model=common.DentryResponse, name="RenameDentry")
 async def rename_dentry(
     spaceId: str,
     dentryId: str,
@@ -146,7 +147,7 @@ async def rename_dentry(
     caller: Caller = operation("RenameDentry", "Storage.File.Write"),
 ) -> responses.JSON:
     renamed = await services(request).dentries.rename(caller, spaceId, dentryId, body.new_name)
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(renamed)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(renamed)))
 
 
 @router.post("/{dentryId}/copy", response_model=wire.CopyMoveResponse, name="CopyDentry")
@@ -157,7 +158,7 @@ async def copy_dentry(
     body: Annotated[wire.CopyRequest, Body()],
     caller: Caller = operation("CopyDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.ConflictOption()
+    option = body.option or common.ConflictOption()
     result = await services(request).dentries.copy(
         caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
         option.conflict_strategy,
@@ -173,7 +174,7 @@ async def move_dentry(
     body: Annotated[wire.MoveRequest, Body()],
     caller: Caller = operation("MoveDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.MoveOption()
+    option = body.option or common.MoveOption()
     result = await services(request).dentries.move(
         caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
         option.conflict_strategy, preserve_permissions=preserves(option),

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import files as wire
 from dingstore.service.files import Commit, PreCheck
 
 router = api_router("/v1.0/storage/spaces", tags=["upload and download"])
@@ -47,7 +48,7 @@ async def get_file_upload_info(
     )
 
 
-@router.post("/{spaceId}/files/commit", response_model=wire.DentryResponse, name="CommitFile")
+@router.post("/{spaceId}/files/commit", response_model=common.DentryResponse, name="CommitFile")
 async def commit_file(
     spaceId: str,
     request: Request,
@@ -65,7 +66,7 @@ async def commit_file(
         app_properties=views.property_inputs(option.app_properties),
     )
     dentry = await services(request).files.commit(caller, spaceId, commit)
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(dentry)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(dentry)))
 
 
 @router.post(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import orgs as wire
 from dingstore.clock import iso
 
 router = api_router("/v1.0/storage", tags=["org and app"])

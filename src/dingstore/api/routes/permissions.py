@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import permissions as wire
 from dingstore.service.permissions import MemberInput
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["permissions"])
@@ -26,7 +27,7 @@ def _duration(body: wire.PermissionRequest) -> int | None:
     return body.option.duration if body.option is not None else None
 
 
-@router.post(PERMISSIONS, response_model=wire.Success, name="AddPermission")
+@router.post(PERMISSIONS, response_model=common.Success, name="AddPermission")
 async def add_permission(
     spaceId: str,
     dentryId: str,
@@ -37,10 +38,10 @@ async def add_permission(
     await services(request).permissions.add(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
-@router.put(PERMISSIONS, response_model=wire.Success, name="UpdatePermission")
+@router.put(PERMISSIONS, response_model=common.Success, name="UpdatePermission")
 async def update_permission(
     spaceId: str,
     dentryId: str,
@@ -51,10 +52,10 @@ async def update_permission(
     await services(request).permissions.update(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
-@router.post(f"{PERMISSIONS}/remove", response_model=wire.Success, name="DeletePermission")
+@router.post(f"{PERMISSIONS}/remove", response_model=common.Success, name="DeletePermission")
 async def delete_permission(
     spaceId: str,
     dentryId: str,
@@ -65,7 +66,7 @@ async def delete_permission(
     await services(request).permissions.delete(
         caller, spaceId, dentryId, body.role_id, _members(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
 @router.post(f"{PERMISSIONS}/query", response_model=wire.PermissionsPage, name="ListPermissions")

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import recycle as wire
 
 router = api_router("/v1.0/storage/recycleBins", tags=["recycle bin"])
 
@@ -17,7 +18,7 @@ ITEM = f"{ITEMS}/{{recycleItemId}}"
 READ, WRITE = "Storage.RecycleBin.Read", "Storage.RecycleBin.Write"
 
 
-def _strategy(option: wire.ConflictOption | None) -> str | None:
+def _strategy(option: common.ConflictOption | None) -> str | None:
     return option.conflict_strategy if option is not None else None
 
 
@@ -86,7 +87,7 @@ async def restore_recycle_items(
     return responses.ok(wire.BatchRestoreResponse(result_items=results))
 
 
-@router.delete(ITEM, response_model=wire.Success, name="DeleteRecycleItem")
+@router.delete(ITEM, response_model=common.Success, name="DeleteRecycleItem")
 async def delete_recycle_item(
     recycleBinId: str,
     recycleItemId: str,
@@ -94,10 +95,10 @@ async def delete_recycle_item(
     caller: Caller = operation("DeleteRecycleItem", WRITE),
 ) -> responses.JSON:
     await services(request).recycle.delete(caller, recycleBinId, recycleItemId)
-    return responses.ok(wire.Success())
+    return responses.ok(common.Success())
 
 
-@router.post(f"{ITEMS}/batchRemove", response_model=wire.Success, name="DeleteRecycleItems")
+@router.post(f"{ITEMS}/batchRemove", response_model=common.Success, name="DeleteRecycleItems")
 async def delete_recycle_items(
     recycleBinId: str,
     request: Request,
@@ -105,14 +106,14 @@ async def delete_recycle_items(
     caller: Caller = operation("DeleteRecycleItems", WRITE),
 ) -> responses.JSON:
     await services(request).recycle.delete_many(caller, recycleBinId, body.recycle_item_ids)
-    return responses.ok(wire.Success())
+    return responses.ok(common.Success())
 
 
-@router.post("/{recycleBinId}/clear", response_model=wire.Success, name="ClearRecycleBin")
+@router.post("/{recycleBinId}/clear", response_model=common.Success, name="ClearRecycleBin")
 async def clear_recycle_bin(
     recycleBinId: str,
     request: Request,
     caller: Caller = operation("ClearRecycleBin", WRITE),
 ) -> responses.JSON:
     await services(request).recycle.clear(caller, recycleBinId)
-    return responses.ok(wire.Success())
+    return responses.ok(common.Success())

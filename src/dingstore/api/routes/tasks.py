@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from dingstore.api import responses, schemas
+from dingstore.api import responses
 from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import batch as wire
+from dingstore.api.wire import common
 from dingstore.clock import iso
 
 router = api_router("/v1.0/storage", tags=["tasks"])
 
 
-@router.get("/tasks/{taskId}", response_model=schemas.GetTaskResponse, name="GetTask")
+@router.get("/tasks/{taskId}", response_model=wire.GetTaskResponse, name="GetTask")
 async def get_task(
     taskId: str,
     request: Request,
@@ -19,8 +21,8 @@ async def get_task(
 ) -> responses.JSON:
     task = await services(request).tasks.get(caller.principal, caller.operator, taskId)
     return responses.ok(
-        schemas.GetTaskResponse(
-            task=schemas.Task(
+        wire.GetTaskResponse(
+            task=common.Task(
                 id=str(task.id),
                 status=task.status,
                 total_count=task.total_count,
