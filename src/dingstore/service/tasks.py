@@ -8,19 +8,12 @@ from typing import Any
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models
+from dingstore.service import models, tree
 from dingstore.store import base, ids, subtree
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
 
-MAX_ID = 2**63 - 1
 STATUSES = ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL")
-
-
-def parse_task_id(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
-        raise errors.param_error("taskId", f"taskId must be a decimal id, got {text!r}")
-    return int(text)
 
 
 async def insert_task(
@@ -145,7 +138,7 @@ class TaskService:
     ) -> models.Task:
         """GetTask. Tasks of other orgs do not exist for the caller (404, never 403); within the
         org a task is visible to its creator and to org admins."""
-        number = parse_task_id(task_id)
+        number = tree.parse_id(task_id, "taskId")
         async with self._db.read() as conn:
             row = await task_rows.get_public(conn, number)
         if row is None or row.corp_id != principal.corp_id:
