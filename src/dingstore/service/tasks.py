@@ -9,7 +9,7 @@ from typing import Any
 from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import models, tree
-from dingstore.store import base, ids, subtree
+from dingstore.store import base, dentries, ids
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection
 
@@ -76,7 +76,7 @@ async def held(
     if not holds:
         return {}
     roots = {int(h.dentry_id): int(h.task_id) for h in holds}
-    chains = await subtree.ancestries(conn, [*wanted, *roots])
+    chains = await dentries.ancestries(conn, [*wanted, *roots])
     blocked: dict[int, int] = {}
     for node in wanted:
         inside = [roots[r] for r in chains.get(node, ()) if r in roots]

@@ -42,23 +42,6 @@ async def lock_tree(conn: Connection, corp_id: str) -> None:
         await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-async def ancestries(conn: Connection, node_ids: Sequence[int]) -> dict[int, set[int]]:
-    """Each node's id and its ancestors' (below the root), in one walk up from all of them."""
-    if not node_ids:
-        return {}
-    start = sa.select(d.c.id.label("start"), d.c.id, d.c.parent_id).where(
-        d.c.id.in_(list(node_ids))
-    )
-    up = start.cte("up", recursive=True)
-    up = up.union_all(
-        sa.select(up.c.start, d.c.id, d.c.parent_id).join(up, d.c.id == up.c.parent_id)
-    )
-    found: dict[int, set[int]] = {}
-    for start_id, node in (await conn.execute(sa.select(up.c.start, up.c.id))).all():
-        found.setdefault(int(start_id), set()).add(int(node))
-    return found
-
-
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:
     """A recursive CTE of (id, parent_id, type, size, blob_id, depth) for the live descendants of
     a node (``every``: all its descendants, those in the recycle bin and under them included),
