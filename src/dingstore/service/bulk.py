@@ -37,7 +37,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models, tree, versions
-from dingstore.store import dentries, identity, ids, permissions, spaces, splits, subtree
+from dingstore.store import dentries, identity, ids, merges, permissions, spaces, splits, subtree
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step, SystemicFailure
@@ -140,7 +140,7 @@ async def _clashes(
     merge (recorded here); a file meeting a folder or the reverse fails ``dentryAlreadyExist``.
     Returns the files meeting files, their counterparts, and what was decided."""
     p = task.payload
-    found = await subtree.clashes(
+    found = await merges.clashes(
         conn, span, depth, space_id=int(p["target_space"]), root_id=int(p[root_key])
     )
     outcome = Merge()
@@ -155,7 +155,7 @@ async def _clashes(
         else:
             files.append(row)
     await subtree.mark_failed(conn, task.id, list(outcome.failed))
-    await subtree.mark_merged(conn, task.id, folders)
+    await merges.mark_merged(conn, task.id, folders)
     outcome.merged.update(node for node, _ in folders)
     targets = await dentries.get_many(
         conn, int(p["target_space"]), [int(f.match_id) for f in files]
@@ -316,7 +316,7 @@ class CopyHandler:
                 room = None if room is None else room - size
                 versioned.append((node, int(target.id)))
             await subtree.mark_failed(conn, task.id, [n for n in outcome.failed])
-            await subtree.mark_merged(conn, task.id, versioned)
+            await merges.mark_merged(conn, task.id, versioned)
             outcome.merged.update(node for node, _ in versioned)
         return outcome
 
@@ -412,7 +412,7 @@ class MoveHandler:
         if await self._may_go_on(conn, task):
             merge = await self._merge(conn, task, span, rows)
         else:  # what would merge fails, with its subtree; what moved already goes on moving
-            merge = Merge(failed=dict.fromkeys(await subtree.fail_merging(conn, span), DENIED))
+            merge = Merge(failed=dict.fromkeys(await merges.fail_merging(conn, span), DENIED))
         # The nodes under those that failed (now or in an earlier step) fail too: one statement.
         lost = [*merge.failed, *await subtree.fail_under_failed(conn, span)]
         source, target = int(p["space"]), int(p["target_space"])
@@ -440,7 +440,7 @@ class MoveHandler:
             outcome.failed.update(level.failed)
             for target in targets:  # a file moved onto a file replaces it
                 await versions.purge_file(conn, target, now)
-            await subtree.reparent_merging(
+            await merges.reparent_merging(
                 conn, span, depth, space_id=int(task.payload["target_space"]),
                 root_id=int(task.payload["target_root"]), now=now,
             )  # fmt: skip
@@ -450,12 +450,12 @@ class MoveHandler:
     async def _sweep(conn: Connection, task: Claimed) -> None:
         """Remove the merged folders left empty, deepest first, then the moved folder."""
         space = int(task.payload["space"])
-        folders = await subtree.merged_folders(conn, task.id)
+        folders = await merges.merged_folders(conn, task.id)
         for depth in sorted({depth for depth, _ in folders}, reverse=True):
-            await subtree.drop_empty_folders(
+            await merges.drop_empty_folders(
                 conn, [n for d, n in folders if d == depth], space_id=space
             )
-        await subtree.drop_empty_folders(conn, [int(task.payload["root"])], space_id=space)
+        await merges.drop_empty_folders(conn, [int(task.payload["root"])], space_id=space)
 
 
 class DeleteHandler:
