@@ -174,6 +174,7 @@ class PermissionService:
         }
 
     async def purge_expired(self) -> int:
+        """Remove the grants whose duration has run out; how many."""
         async with self._db.write() as conn:
             return await permissions.delete_expired(conn, now_ms())
 
