@@ -88,6 +88,19 @@ def dentry(d: models.Dentry) -> common.Dentry:
     )
 
 
+def task(t: models.Task) -> common.Task:
+    return common.Task(
+        id=str(t.id),
+        status=t.status,
+        total_count=t.total_count,
+        success_count=t.success_count,
+        fail_count=t.fail_count,
+        fail_message=t.fail_message,
+        begin_time=iso(t.begin_time),
+        end_time=iso(t.end_time),
+    )
+
+
 def outcome(*, is_async: bool, succeeded: bool, error_code: str | None) -> dict[str, Any]:
     """How one item of a batch went, as its result item says it (spec §1.11): an async item
     has ``async`` and neither ``success`` nor ``errorCode``; a sync one ``success`` and, when
