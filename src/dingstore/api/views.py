@@ -12,16 +12,14 @@ from dingstore.service.properties import PropertyInput
 from dingstore.service.recycle import Restored, RestoreItem
 from dingstore.service.spaces import Usage
 
-_CATEGORIES = {
-    "IMAGE": {"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "heic", "tif", "tiff"},
-    "VIDEO": {"mp4", "mov", "avi", "mkv", "wmv", "flv", "webm", "m4v"},
-    "AUDIO": {"mp3", "wav", "aac", "flac", "ogg", "m4a", "amr", "wma"},
-    "ARCHIVE": {"zip", "rar", "7z", "tar", "gz", "bz2", "xz", "tgz"},
-    "DOCUMENT": {
-        "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "md", "csv", "rtf",
-        "odt", "ods", "odp", "key", "numbers", "pages",
-    },
-}  # fmt: skip
+_EXTENSIONS = {
+    "IMAGE": "jpg jpeg png gif bmp webp svg heic tif tiff",
+    "VIDEO": "mp4 mov avi mkv wmv flv webm m4v",
+    "AUDIO": "mp3 wav aac flac ogg m4a amr wma",
+    "ARCHIVE": "zip rar 7z tar gz bz2 xz tgz",
+    "DOCUMENT": "pdf doc docx xls xlsx ppt pptx txt md csv rtf odt ods odp key numbers pages",
+}
+_CATEGORIES = {name: set(extensions.split()) for name, extensions in _EXTENSIONS.items()}
 REGION = "UNKNOWN"
 
 

@@ -47,9 +47,13 @@ async def copy_dentries(
 ) -> responses.JSON:
     option = body.option or common.ConflictOption()
     items = await services(request).dentries.copy_many(
-        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
+        caller,
+        spaceId,
+        body.dentry_ids,
+        body.target_space_id,
+        body.target_folder_id,
         option.conflict_strategy,
-    )  # fmt: skip
+    )
     return _items(spaceId, items, targets=True)
 
 
@@ -62,9 +66,14 @@ async def move_dentries(
 ) -> responses.JSON:
     option = body.option or common.MoveOption()
     items = await services(request).dentries.move_many(
-        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy, preserve_permissions=preserves(option),
-    )  # fmt: skip
+        caller,
+        spaceId,
+        body.dentry_ids,
+        body.target_space_id,
+        body.target_folder_id,
+        option.conflict_strategy,
+        preserve_permissions=preserves(option),
+    )
     return _items(spaceId, items, targets=True)
 
 

@@ -160,9 +160,13 @@ async def copy_dentry(
 ) -> responses.JSON:
     option = body.option or common.ConflictOption()
     result = await services(request).dentries.copy(
-        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
+        caller,
+        spaceId,
+        dentryId,
+        body.target_space_id,
+        body.target_folder_id,
         option.conflict_strategy,
-    )  # fmt: skip
+    )
     return _moved(result)
 
 
@@ -176,9 +180,14 @@ async def move_dentry(
 ) -> responses.JSON:
     option = body.option or common.MoveOption()
     result = await services(request).dentries.move(
-        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy, preserve_permissions=preserves(option),
-    )  # fmt: skip
+        caller,
+        spaceId,
+        dentryId,
+        body.target_space_id,
+        body.target_folder_id,
+        option.conflict_strategy,
+        preserve_permissions=preserves(option),
+    )
     return _moved(result)
 
 

@@ -79,9 +79,13 @@ async def list_permissions(
 ) -> responses.JSON:
     o = body.option or wire.ListPermissionsOption()
     page = await services(request).permissions.list(
-        caller, spaceId, dentryId,
-        role_ids=o.filter_role_ids, next_token=o.next_token, max_results=o.max_results,
-    )  # fmt: skip
+        caller,
+        spaceId,
+        dentryId,
+        role_ids=o.filter_role_ids,
+        next_token=o.next_token,
+        max_results=o.max_results,
+    )
     return responses.ok(
         wire.PermissionsPage(
             permissions=[views.permission(p) for p in page.items], next_token=page.next_token
