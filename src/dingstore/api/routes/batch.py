@@ -46,14 +46,8 @@ async def copy_dentries(
     caller: Caller = operation("CopyDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or common.ConflictOption()
-    items = await services(request).dentries.copy_many(
-        caller,
-        spaceId,
-        body.dentry_ids,
-        body.target_space_id,
-        body.target_folder_id,
-        option.conflict_strategy,
-    )
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    items = await services(request).dentries.copy_many(caller, spaceId, body.dentry_ids, *target)
     return _items(spaceId, items, targets=True)
 
 
@@ -65,14 +59,9 @@ async def move_dentries(
     caller: Caller = operation("MoveDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or common.MoveOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
     items = await services(request).dentries.move_many(
-        caller,
-        spaceId,
-        body.dentry_ids,
-        body.target_space_id,
-        body.target_folder_id,
-        option.conflict_strategy,
-        preserve_permissions=preserves(option),
+        caller, spaceId, body.dentry_ids, *target, preserve_permissions=preserves(option)
     )
     return _items(spaceId, items, targets=True)
 

@@ -159,14 +159,8 @@ async def copy_dentry(
     caller: Caller = operation("CopyDentry", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or common.ConflictOption()
-    result = await services(request).dentries.copy(
-        caller,
-        spaceId,
-        dentryId,
-        body.target_space_id,
-        body.target_folder_id,
-        option.conflict_strategy,
-    )
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    result = await services(request).dentries.copy(caller, spaceId, dentryId, *target)
     return _moved(result)
 
 
@@ -179,14 +173,9 @@ async def move_dentry(
     caller: Caller = operation("MoveDentry", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or common.MoveOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
     result = await services(request).dentries.move(
-        caller,
-        spaceId,
-        dentryId,
-        body.target_space_id,
-        body.target_folder_id,
-        option.conflict_strategy,
-        preserve_permissions=preserves(option),
+        caller, spaceId, dentryId, *target, preserve_permissions=preserves(option)
     )
     return _moved(result)
 
