@@ -7,9 +7,10 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
   back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
   this process); on PostgreSQL any number run at once.
-* ``listen(channel, notified)`` — calls ``notified`` each time a transaction that announced on
-  ``channel`` commits, in any process (PostgreSQL's ``LISTEN``/``NOTIFY``). SQLite has no such
-  thing: its ``listen`` returns at once, and callers fall back on polling.
+* ``announce(conn, channel)`` / ``listen(channel, notified)`` — a write transaction announces on
+  ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
+  process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
+  too. SQLite tells other processes nothing: their listeners fall back on polling.
 
 Driver exceptions never leave the seam raw: a database that cannot be reached or stays locked,
 or that rolled the transaction back to break a deadlock, becomes ``errors.Unavailable`` (503:
@@ -19,9 +20,11 @@ retry), a violated uniqueness constraint becomes ``errors.Conflict``. Implementa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
@@ -58,11 +61,36 @@ class Connection(Protocol):
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
+@dataclass
+class _Transaction:
+    """A write transaction as ``announce`` sees it: its database, and the channels announced
+    in it."""
+
+    db: BaseDatabase
+    channels: set[str] = field(default_factory=set)
+
+
+# Write transactions open in this process, by ``id()`` of their connection.
+_OPEN: dict[int, _Transaction] = {}
+
+
+async def announce(conn: Connection, channel: str) -> None:
+    """Announce on ``channel`` in the write transaction ``conn``: whoever listens on it
+    (``BaseDatabase.listen``) is told once, and only if, the transaction commits."""
+    transaction = _OPEN.get(id(conn))
+    if transaction is None:
+        raise RuntimeError("announce() needs the connection of an open write() transaction")
+    if channel not in transaction.channels:
+        transaction.channels.add(channel)
+        await transaction.db.notify_others(conn, channel)
+
+
 class BaseDatabase:
     dialect: ClassVar[str]
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     async def open(self) -> None:
         """Create the engines. Called once, before any ``read``/``write``."""
@@ -80,16 +108,48 @@ class BaseDatabase:
     def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def write(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    def begin(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """The backend's read-write transaction (what ``write`` runs)."""
         raise NotImplementedError
 
-    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
-        """Call ``notified`` whenever a transaction that announced on ``channel`` (a
-        ``NOTIFY`` in it) commits, in this process or any other, until cancelled. A lost
-        connection is logged and re-established with backoff, never raised; ``notified`` is
-        also called each time listening (re)starts, for what was announced while it was not.
-        This base returns at once: a backend without notifications leaves callers to poll."""
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        """A read-write transaction; once it committed, the listeners of this process hear
+        what it announced (``announce``)."""
+        transaction = _Transaction(self)
+        async with self.begin() as conn:
+            _OPEN[id(conn)] = transaction
+            try:
+                yield conn
+            finally:
+                del _OPEN[id(conn)]
+        for channel in transaction.channels:
+            for notified in list(self._listeners.get(channel, ())):
+                notified()
+
+    async def notify_others(self, conn: Connection, channel: str) -> None:
+        """Tell the listeners of other processes, when ``conn``'s transaction commits, that it
+        announced on ``channel``. This base cannot: theirs poll."""
         return
+
+    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
+        """Call ``notified`` whenever a transaction that announced on ``channel`` commits, in
+        this process (right after its commit) or, where the backend can tell, any other, until
+        cancelled. ``notified`` is also called when listening (re)starts, for what was announced
+        while it was not."""
+        listeners = self._listeners.setdefault(channel, [])
+        listeners.append(notified)
+        try:
+            notified()
+            await self.listen_to_others(channel, notified)
+        finally:
+            listeners.remove(notified)
+
+    async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
+        """Hear other processes' announcements on ``channel`` until cancelled; a lost connection
+        is logged and re-established with backoff, never raised. This base hears none: it waits
+        to be cancelled."""
+        await asyncio.Event().wait()
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dingstore import errors
@@ -137,11 +138,15 @@ class PostgresDatabase(base.BaseDatabase):
             await reader.close()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Connection]:
+    async def begin(self) -> AsyncIterator[base.Connection]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
             yield conn
 
-    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
+    async def notify_others(self, conn: base.Connection, channel: str) -> None:
+        """``NOTIFY`` in the transaction: delivered when (and only if) it commits."""
+        await conn.execute(sa.select(sa.func.pg_notify(channel, "")))
+
+    async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
         shortest, longest = LISTEN_BACKOFF_S
         pause = shortest
         while True:

@@ -143,7 +143,7 @@ class SQLiteDatabase(base.BaseDatabase):
             raise
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Connection]:
+    async def begin(self) -> AsyncIterator[base.Connection]:
         assert self._writer is not None, "database not opened"
         async with self._write_lock, base.translate_driver_errors(), self._writer.begin() as conn:
             yield conn

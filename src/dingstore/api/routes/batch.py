@@ -12,7 +12,7 @@ from dingstore.api.routes.dentries import preserves
 from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import batch as wire
 from dingstore.api.wire import common
-from dingstore.service.transfers import BatchItem
+from dingstore.service.bulk.common import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
 

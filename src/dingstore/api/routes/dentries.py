@@ -10,7 +10,7 @@ from dingstore.api import responses, views
 from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import common
 from dingstore.api.wire import dentries as wire
-from dingstore.service.transfers import Moved
+from dingstore.service.bulk.common import Outcome
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
 
@@ -21,7 +21,7 @@ def preserves(option: common.MoveOption) -> bool:
     return bool(option.preseve_permissions or option.preserve_permissions)
 
 
-def _moved(result: Moved) -> responses.JSON:
+def _moved(result: Outcome) -> responses.JSON:
     return responses.ok(
         wire.CopyMoveResponse(
             dentry=views.dentry(result.dentry) if result.dentry else None,
