@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
 
+from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, steps
@@ -193,7 +194,7 @@ class CopyHandler:
         or when the range would not fit the target's quota."""
         p = CopyPayload.from_json(task.payload)
         if await dentries.get(conn, p.target_space, p.copy_root) is None:
-            raise SystemicFailure("dentryNotExist")  # the copy's folder went away
+            raise SystemicFailure(errors.DENTRY_NOT_EXIST.code)  # the copy's folder went away
         span = steps.next_span(task, limit)
         if span is None:
             await subtree.forget(conn, task.id)
@@ -261,7 +262,7 @@ class CopyHandler:
                 continue
             elif room is not None and charged + size > room:
                 over.append(node)
-                reasons.append("spaceQuotaInsufficient")
+                reasons.append(errors.SPACE_QUOTA_INSUFFICIENT.code)
             else:
                 ok += 1
                 charged += size
@@ -310,7 +311,7 @@ class CopyHandler:
             for source, target in zip(files, targets, strict=True):
                 node, size = int(source.node_id), int(source.size)
                 if room is not None and size > room:
-                    outcome.failed[node] = "spaceQuotaInsufficient"
+                    outcome.failed[node] = errors.SPACE_QUOTA_INSUFFICIENT.code
                     continue
                 await versions.add(
                     conn,

@@ -210,7 +210,7 @@ class MoveHandler:
         else:
             row = await dentries.get_any(conn, p.root)
             if row is None:
-                raise SystemicFailure("dentryNotExist")
+                raise SystemicFailure(errors.DENTRY_NOT_EXIST.code)
             wanted = [(p.target_space, int(row.parent_id))]
             if p.from_parent is not None:
                 wanted.append((p.space, p.from_parent))

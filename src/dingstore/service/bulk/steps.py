@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Self
 
 from sqlalchemy.engine import RowMapping
 
+from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models
 from dingstore.store import dentries, identity, merges, permissions, spaces, subtree
@@ -18,7 +19,7 @@ from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Step, SystemicFailure
 
-DENIED = "permissionDenied"
+DENIED = errors.PERMISSION_DENIED.code
 
 
 class Payload:
@@ -41,7 +42,7 @@ class Payload:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         if int(data.get("version", 0)) > cls.version:
-            raise SystemicFailure("systemError")
+            raise SystemicFailure(errors.SYSTEM_ERROR.code)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -107,7 +108,7 @@ async def roles(
     for space_id, nodes in by_space.items():
         space = await spaces.get(conn, space_id)
         if space is None:
-            raise SystemicFailure("spaceNotExist")
+            raise SystemicFailure(errors.SPACE_NOT_EXIST.code)
         for node, role in (await access.roles(conn, actor, space, nodes)).items():
             found[(space_id, node)] = role
     return [found[w] for w in wanted]
@@ -147,7 +148,7 @@ async def clashes(
     for row in found:
         node = int(row.node_id)
         if row.type != row.match_type:
-            outcome.failed[node] = "dentryAlreadyExist"
+            outcome.failed[node] = errors.DENTRY_ALREADY_EXIST.code
         elif row.type == "FOLDER":
             folders.append((node, int(row.match_id)))
         else:
