@@ -125,5 +125,6 @@ class TokenService:
         return principal
 
     async def purge_expired(self) -> int:
+        """Remove the access tokens that have expired; how many."""
         async with self._db.write() as conn:
             return await identity.purge_expired_tokens(conn, self._clock.now_ms())
