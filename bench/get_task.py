@@ -124,7 +124,7 @@ async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
         task_id = await svc.ids.next()
         async with svc.db.write() as conn:
             creator = tasks.Creator(tenant.corp_id, tenant.union_id, None)
-            await tasks.enqueue(conn, task_id, Unrun(), creator)
+            await tasks.enqueue(conn, task_id, Unrun(), creator, now=svc.clock.now_ms())
     return Fixture(tenant.token, tenant.union_id, task_id)
 
 
