@@ -50,9 +50,10 @@ class Services:
 async def open_services(settings: Settings) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
     them."""
+    database.check_url(settings.resolved_database_url)  # before anything is made
+    blobs = blob_stores.blob_store_for(settings)
     if settings.database_url is None:
         settings.make_data_dir()
-    blobs = blob_stores.blob_store_for(settings)
     await blobs.open()
     db = await database.open_database(
         settings.resolved_database_url, pool_size=settings.db_pool_size
