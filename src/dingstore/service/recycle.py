@@ -33,7 +33,7 @@ from dingstore.service import access, bulk, models, tasks, tree
 from dingstore.store import base, dentries, identity, ids, spaces, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 SCOPE = "ORG"
 LIST_DEFAULT, LIST_MAX = 50, 50
@@ -75,7 +75,7 @@ async def send(
 
 
 async def purge(
-    conn: Connection,
+    conn: Writer,
     corp_id: str,
     items: Sequence[RowMapping],
     *,

@@ -11,7 +11,7 @@ from dingstore.clock import now_ms
 from dingstore.service import models
 from dingstore.store import base, ids, subtree
 from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 MAX_ID = 2**63 - 1
 STATUSES = ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL")
@@ -24,7 +24,7 @@ def parse_task_id(text: str) -> int:
 
 
 async def insert_task(
-    conn: Connection,
+    conn: Writer,
     task_id: int,
     *,
     corp_id: str,
@@ -100,7 +100,7 @@ def _busy(task_id: int) -> errors.Conflict:
 
 
 async def enqueue(
-    conn: Connection,
+    conn: Writer,
     task_id: int,
     *,
     corp_id: str,
@@ -136,7 +136,7 @@ class TaskService:
         """An id for a task about to be created; take it before opening the write transaction."""
         return await self._ids.next()
 
-    async def create(self, conn: Connection, task_id: int, **fields: Any) -> None:
+    async def create(self, conn: Writer, task_id: int, **fields: Any) -> None:
         """Write a task row (INIT) inside the caller's transaction (see ``insert_task``)."""
         await insert_task(conn, task_id, **fields)
 

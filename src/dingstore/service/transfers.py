@@ -12,7 +12,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.service import models, tasks, tree
 from dingstore.store import dentries, permissions
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Merge:
     target_id: int
     into: RowMapping
 
-    async def enqueue(self, conn: Connection, kind: str, into_key: str) -> Moved:
+    async def enqueue(self, conn: Writer, kind: str, into_key: str) -> Moved:
         """Hold both folders and enqueue the ``kind`` task; the answer names ``into``."""
         source, into = int(self.row.id), int(self.into.id)
         await tasks.check_free(conn, into)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.service import access, models, names
 from dingstore.store import dentries, properties, spaces, subtree
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 MAX_ID = 2**63 - 1
 STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")
@@ -96,6 +96,7 @@ async def space(
     org's tree lock first (store/subtree.py), so that what it checks holds until it commits."""
     number = parse_id(space_id, "spaceId")
     if write:
+        assert isinstance(conn, Writer), "a change takes write()'s connection"
         await subtree.lock_tree(conn, actor.corp_id)
     row = await spaces.get(conn, number)
     if row is None or row.corp_id != actor.corp_id:

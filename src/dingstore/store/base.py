@@ -6,7 +6,9 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   (PostgreSQL's READ COMMITTED, SQLite in autocommit); read what must agree in one statement.
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
   back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
-  this process); on PostgreSQL any number run at once.
+  this process); on PostgreSQL any number run at once. Its connection, a ``Writer``, also does
+  what only the backend knows how to do inside a transaction: ``lock`` a key until it ends,
+  ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
 * ``listen(channel, notified)`` — calls ``notified`` each time a transaction that announced on
   ``channel`` commits, in any process (PostgreSQL's ``LISTEN``/``NOTIFY``). SQLite has no such
   thing: its ``listen`` returns at once, and callers fall back on polling.
@@ -25,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dingstore import errors
 
@@ -58,6 +60,41 @@ class Connection(Protocol):
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
+class Writer:
+    """What ``write()`` yields: the transaction's connection, answering as ``Connection`` does,
+    and the statements that differ between backends, each implemented by ``sqlite.py`` and
+    ``postgres.py``."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    @property
+    def dialect(self) -> Any:
+        return self.connection.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return await self.connection.execute(statement, parameters)
+
+    async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.connection.run_sync(fn, *args, **kwargs)
+
+    async def lock(self, key: int) -> None:
+        """Hold the exclusive lock ``key`` until the transaction ends: writers that name the
+        same key take turns, each seeing what the one before committed."""
+        raise NotImplementedError
+
+    async def notify(self, channel: str) -> None:
+        """Announce on ``channel`` when, and only if, the transaction commits: every
+        ``listen(channel, ...)``, in any process, hears it."""
+        raise NotImplementedError
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """``query``, a SELECT of rows the transaction means to take, made to lock the rows it
+        returns until the transaction ends and to pass over rows another transaction holds
+        locked, so that concurrent takers never wait for, nor take, one row."""
+        raise NotImplementedError
+
+
 class BaseDatabase:
     dialect: ClassVar[str]
 
@@ -80,7 +117,7 @@ class BaseDatabase:
     def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def write(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    def write(self) -> contextlib.AbstractAsyncContextManager[Writer]:
         raise NotImplementedError
 
     async def listen(self, channel: str, notified: Callable[[], None]) -> None:

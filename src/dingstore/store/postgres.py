@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dingstore import errors
@@ -87,6 +88,18 @@ class ReadConnection:
             await self._held.__aexit__(None, None, None)
 
 
+class Writer(base.Writer):
+    async def lock(self, key: int) -> None:
+        # A transaction-level advisory lock: released by the commit or rollback, never leaked.
+        await self.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+    async def notify(self, channel: str) -> None:
+        await self.execute(sa.select(sa.func.pg_notify(channel, "")))
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        return query.with_for_update(skip_locked=True)
+
+
 class PostgresDatabase(base.BaseDatabase):
     dialect = "postgresql"
 
@@ -137,9 +150,9 @@ class PostgresDatabase(base.BaseDatabase):
             await reader.close()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Connection]:
+    async def write(self) -> AsyncIterator[base.Writer]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
-            yield conn
+            yield Writer(conn)
 
     async def listen(self, channel: str, notified: Callable[[], None]) -> None:
         shortest, longest = LISTEN_BACKOFF_S

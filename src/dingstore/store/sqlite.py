@@ -89,6 +89,21 @@ class LoopConnection:
         return fn(self.sync_connection, *args, **kwargs)
 
 
+class Writer(base.Writer):
+    """The single writer: writers already take turns, one transaction at a time, so each of
+    these is nothing here."""
+
+    async def lock(self, key: int) -> None:
+        pass
+
+    async def notify(self, channel: str) -> None:
+        # No notifications: the enqueuing process wakes its own workers, other processes poll.
+        pass
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        return query
+
+
 class SQLiteDatabase(base.BaseDatabase):
     dialect = "sqlite"
 
@@ -141,7 +156,7 @@ class SQLiteDatabase(base.BaseDatabase):
             raise
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Connection]:
+    async def write(self) -> AsyncIterator[base.Writer]:
         assert self._writer is not None, "database not opened"
         async with self._write_lock, base.translate_driver_errors(), self._writer.begin() as conn:
-            yield conn
+            yield Writer(conn)

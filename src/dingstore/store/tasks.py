@@ -34,12 +34,11 @@ async def insert(conn: Connection, **values: Any) -> None:
     await conn.execute(sa.insert(tasks).values(**values))
 
 
-async def announce(conn: Connection) -> None:
-    """Tell every process listening on ``CHANNEL`` that a task can be claimed: a ``NOTIFY``
-    in the caller's transaction, delivered when (and only if) it commits. On SQLite nothing:
-    the enqueuing process wakes its own workers, other processes poll."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, "")))
+async def announce(conn: base.Writer) -> None:
+    """Tell every process listening on ``CHANNEL`` that a task can be claimed, when (and only
+    if) the caller's transaction commits. On SQLite nothing: the enqueuing process wakes its own
+    workers, other processes poll."""
+    await conn.notify(CHANNEL)
 
 
 async def get_public(conn: Connection, task_id: int) -> RowMapping | None:

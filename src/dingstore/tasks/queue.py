@@ -6,8 +6,9 @@ renews the lease *only if it is still this worker's* (``WHERE lease_owner = :me`
 then applies the work, advances the persisted cursor and adds to the counts. A worker that
 stalled past its lease finds the fence closed and its step rolled back: nothing is applied twice.
 
-On PostgreSQL the claim takes the row with ``FOR UPDATE SKIP LOCKED`` so that many workers in
-many processes never contend for one task; on SQLite the single writer makes it atomic.
+The claim picks the row with ``Writer.skip_locked`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``) so
+that many workers in many processes never contend for one task; on SQLite the single writer
+makes it atomic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 
 from dingstore.clock import now_ms
 from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 from dingstore.store.schema import tasks as t
 
 RUNNABLE = ("INIT", "IN_PROGRESS")
@@ -42,7 +43,7 @@ class Claimed:
     total_count: int | None
 
 
-async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
+async def claim(conn: Writer, owner: str, lease_ms: int) -> Claimed | None:
     """Take the oldest runnable task nobody holds, for ``lease_ms``."""
     now = now_ms()
     pick = (
@@ -54,12 +55,10 @@ async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
         .order_by(t.c.created_at, t.c.id)
         .limit(1)
     )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     row = (
         await conn.execute(
             sa.update(t)
-            .where(t.c.id == pick.scalar_subquery())
+            .where(t.c.id == conn.skip_locked(pick).scalar_subquery())
             .values(lease_owner=owner, lease_expires_at=now + lease_ms)
             .returning(
                 t.c.id,
