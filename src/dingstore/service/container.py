@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
-from dingstore.service import bulk
+from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -69,7 +69,7 @@ async def open_services(settings: Settings) -> Services:
     tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
     engine = WorkerPool(
         db,
-        bulk.handlers(version_retention=settings.version_retention),
+        tree.tree_locked(bulk.handlers(version_retention=settings.version_retention)),
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         lease_ms=int(settings.task_lease * 1000),
