@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
+from dingstore.clock import SYSTEM, Clock
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
@@ -47,9 +48,9 @@ class Services:
         await self.db.close()
 
 
-async def open_services(settings: Settings) -> Services:
+async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
-    them."""
+    them, reading the time from ``clock`` (a test passes a ``ManualClock``)."""
     if settings.database_url is None:
         settings.make_data_dir()
     blobs = blob_stores.blob_store_for(settings)
@@ -74,6 +75,7 @@ async def open_services(settings: Settings) -> Services:
         chunk=settings.task_chunk,
         lease_ms=int(settings.task_lease * 1000),
         poll_interval=settings.task_poll_interval,
+        clock=clock,
     )
     files = FileService(
         db,
