@@ -110,18 +110,21 @@ def require_wrk() -> str:
 
 async def seed(data_dir: Path, port: int, database_url: str | None) -> Fixture:
     """A migrated store with the bootstrap org, admin and app, a token and one task."""
+    from dingstore.service import tasks
+
+    class Unrun:
+        """An empty ``copy`` payload: the task is only read, never run."""
+
+        kind = "copy"
+
+        def to_json(self) -> dict[str, object]:
+            return {}
+
     async with common.fresh_services(data_dir, port, database_url) as (svc, tenant):
-        task_id = await svc.tasks.new_id()
+        task_id = await svc.ids.next()
         async with svc.db.write() as conn:
-            await svc.tasks.create(
-                conn,
-                task_id,
-                corp_id=tenant.corp_id,
-                creator_id=tenant.union_id,
-                app_id=None,
-                kind="copy",
-                payload={},
-            )
+            creator = tasks.Creator(tenant.corp_id, tenant.union_id, None)
+            await tasks.enqueue(conn, task_id, Unrun(), creator)
     return Fixture(tenant.token, tenant.union_id, task_id)
 
 

@@ -16,7 +16,8 @@
 
 A class is what code catches (``except errors.Unavailable``: retry); an ``ErrorCode`` is what a
 client reads. Each code the server can answer with is declared once below, with its class (hence
-its HTTP status) and a default message, and raised by name::
+its HTTP status) and a default message — once per status for the three answered with two
+(``spaceNotExist``, ``dentryNotExist``, ``systemError``) — and raised by name::
 
     raise errors.DENTRY_NOT_EXIST.error(f"dentry {dentry_id} does not exist")
 

@@ -1,14 +1,25 @@
 """Settings, read from flags and ``DINGSTORE_*`` environment variables.
 
-Every setting is documented in ``docs/configuration.md``; keep the two in step.
+Every setting is documented in ``docs/configuration.md``; keep the two in step. A setting that
+cannot work raises ``ConfigError``, whichever check finds it: ``load`` here (a value of the
+wrong type or out of range), or the seam that reads it at start-up (the database URL, the blob
+URL, the object store's credentials and bucket).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+
+class ConfigError(Exception):
+    """A setting (flag, ``DINGSTORE_*`` or ``AWS_*`` variable) that cannot work. The command
+    line reports it in one line and exits with status 2 (cli/main.py)."""
 
 
 class Settings(BaseSettings):
@@ -67,6 +78,13 @@ class Settings(BaseSettings):
     # One line per request: request id, operation, status, duration.
     access_log: bool = True
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in logging.getLevelNamesMapping():
+            raise ValueError("not a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -109,3 +127,24 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip()
+
+
+def load(**overrides: Any) -> Settings:
+    """The settings: ``overrides`` (from flags) over the environment, or ``ConfigError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_problem(e) for e in exc.errors())) from None
+    except SettingsError as exc:  # a DINGSTORE_* value that does not parse as JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"DINGSTORE_{field.group(1).upper()}" if field else "a DINGSTORE_* variable"
+        raise ConfigError(f"{name}: not valid JSON ({exc.__cause__})") from None
+
+
+def _problem(error: Any) -> str:
+    """``DINGSTORE_TOKEN_TTL (got '-1'): Input should be greater than 0``."""
+    field, *inside = [str(part) for part in error["loc"]] or ["?"]
+    where = f"DINGSTORE_{field.upper()}" + "".join(f"[{part}]" for part in inside)
+    given = error.get("input")
+    shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+    return f"{where}{shown}: {error['msg'].removeprefix('Value error, ')}"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from dingstore.clock import now_ms
-from dingstore.store import tasks as task_rows
+from tests import enqueued
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 
@@ -27,25 +27,8 @@ def server(make_server: Callable[..., LiveServer]) -> LiveServer:
 def make_task(server: LiveServer, corp_id: str, creator_id: str, **progress: Any) -> str:
     """Write a task row the way a request's transaction does, then set its progress."""
     assert server.services is not None
-    tasks, db = server.services.tasks, server.services.db
-
-    async def create() -> int:
-        task_id = await tasks.new_id()
-        async with db.write() as conn:
-            await tasks.create(
-                conn,
-                task_id,
-                corp_id=corp_id,
-                creator_id=creator_id,
-                app_id=None,
-                kind="copy",
-                payload={},
-            )
-            if progress:
-                await task_rows.update(conn, task_id, **progress)
-        return task_id
-
-    return str(server.run(create()))
+    copy = enqueued.payload("copy")
+    return str(server.run(enqueued.enqueue(server.services, corp_id, creator_id, copy, **progress)))
 
 
 def raw_task(server: LiveServer, token: str, task_id: str, union_id: str) -> dict[str, Any]:

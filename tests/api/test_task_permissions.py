@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from dingstore.service import bulk
+from dingstore.service.bulk import moves
 from dingstore.store import schema
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Handler, Step
@@ -252,8 +252,10 @@ def expiring(
             stmt = sa.select(p.c.expires_at).where(p.c.space_id == int(target.id))
             return int((await conn.execute(stmt)).scalar_one())
 
-    handler = ExpiringAfter(services.engine.handlers[bulk.MOVE], STEPS, server.run(expiry()) / 1000)
-    monkeypatch.setitem(services.engine.handlers, bulk.MOVE, handler)  # type: ignore[arg-type]
+    handler = ExpiringAfter(
+        services.engine.handlers[moves.MovePayload.kind], STEPS, server.run(expiry()) / 1000
+    )
+    monkeypatch.setitem(services.engine.handlers, moves.MovePayload.kind, handler)  # type: ignore[arg-type]
     return source, target, seeded, st.as_user(bob)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dingstore.store import schema
-from tests import polling
+from tests import enqueued, polling
 from tests.engine import trees
 from tests.live import LiveServer
 
@@ -22,17 +22,10 @@ def test_a_task_that_fails_before_it_begins_counts_its_folder_failed(
     assert services is not None
     account = server.run(trees.new_account(services))
 
-    async def create() -> int:
-        task_id = await services.tasks.new_id()
-        async with services.db.write() as conn:
-            await services.tasks.create(
-                conn, task_id, corp_id=account.actor.corp_id, creator_id=account.union_id,
-                app_id=None, kind="no-such-kind", payload={},
-            )  # fmt: skip
-        return task_id
-
-    task_id = server.run(create())
-    services.engine.wake()
+    unknown = enqueued.payload("no-such-kind")
+    task_id = server.run(
+        enqueued.enqueue(services, account.actor.corp_id, account.union_id, unknown)
+    )
 
     async def read() -> Any:
         async with services.db.read() as conn:

@@ -14,7 +14,8 @@ least 5 MiB (``min_part_size``); the object store ties an upload id to its key. 
 from boto's standard chain: ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` (or a profile, or
 an instance role). Any failure of the object store — unreachable, timing out, 5xx, credentials
 refused — is logged with the driver's message and leaves the seam as ``errors.Unavailable``
-(503), so a client never sees it.
+(503), so a client never sees it. At start-up (``open``), missing or refused credentials and a
+missing bucket are a ``ConfigError`` instead.
 
 Why boto3, on worker threads: obstore's ``sign`` takes a method and a path only — no
 ``uploadId``/``partNumber`` query, hence no pre-signed part URLs — and obstore has no ListParts.
@@ -40,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dingstore import errors
 from dingstore.blobs import base
+from dingstore.settings import ConfigError
 
 if TYPE_CHECKING:
     from types_boto3_s3.client import S3Client
@@ -160,7 +162,7 @@ class S3BlobStore(base.BaseBlobStore):
     def _open(self) -> None:
         session = boto3.session.Session()
         if session.get_credentials() is None:
-            raise errors.SYSTEM_ERROR.error(
+            raise ConfigError(
                 "no credentials for the object store: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY"
             )
@@ -172,16 +174,17 @@ class S3BlobStore(base.BaseBlobStore):
             raise self._unusable(exc) from None
         self._client = client
 
-    def _unusable(self, exc: ClientError | BotoCoreError) -> errors.DingstoreError:
-        """Why the bucket cannot be used, told to whoever starts dingstore."""
+    def _unusable(self, exc: ClientError | BotoCoreError) -> Exception:
+        """Why the bucket cannot be used, told to whoever starts dingstore: ``ConfigError``
+        unless the store is down (then it may be back by the next start)."""
         if isinstance(exc, BotoCoreError):
             return errors.STORE_UNAVAILABLE.error(f"{self._where} is unreachable: {exc}")
         code = _code(exc)
         if code in _MISSING or code == "NoSuchBucket":
-            return errors.SYSTEM_ERROR.error(f"{self._where} does not exist; create it first")
+            return ConfigError(f"{self._where} does not exist; create it first")
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) >= 500:
             return errors.STORE_UNAVAILABLE.error(f"{self._where} failed: {exc}")
-        return errors.SYSTEM_ERROR.error(
+        return ConfigError(
             f"{self._where} refused access ({code}): check AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY"
         )

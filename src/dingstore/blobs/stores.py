@@ -7,7 +7,7 @@
   (``endpoint`` left out: AWS itself; ``region`` left out: us-east-1), with credentials from
   ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``.
 
-Anything else is refused at start-up with a message saying what is supported.
+Anything else is refused at start-up (``ConfigError``) with a message saying what is supported.
 """
 
 from __future__ import annotations
@@ -17,20 +17,16 @@ from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from dingstore.blobs import base, local, memory, s3, signing
-from dingstore.settings import Settings
+from dingstore.settings import ConfigError, Settings
 
 S3_FORM = "s3://BUCKET?endpoint=http://HOST:PORT&region=REGION"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
-class UnsupportedBlobUrl(ValueError):
-    pass
-
-
 def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStore:
-    def refuse(why: str) -> UnsupportedBlobUrl:
-        return UnsupportedBlobUrl(f"blob URL {url!r}: {why}; the form is {S3_FORM}")
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(f"blob URL {url!r}: {why}; the form is {S3_FORM}")
 
     if "@" in parts.netloc:
         raise refuse(
@@ -59,7 +55,7 @@ def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStor
     if not _REGION.fullmatch(region):
         raise refuse(f"region {region!r} is not a region name such as us-east-1")
     if settings.transfer_expiry > s3.MAX_EXPIRY:
-        raise UnsupportedBlobUrl(
+        raise ConfigError(
             f"DINGSTORE_TRANSFER_EXPIRY is {settings.transfer_expiry}: an S3 pre-signed URL "
             f"lives at most {s3.MAX_EXPIRY} seconds"
         )
@@ -67,25 +63,29 @@ def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStor
 
 
 def blob_store_for(settings: Settings) -> base.BaseBlobStore:
-    """The store ``settings`` select, not yet opened."""
-    signer = signing.Signer(settings.resolved_secret_key())
+    """The store ``settings`` select, not yet opened. The URL is checked before the secret key
+    is made (``ConfigError``: nothing is created)."""
     public_url = settings.resolved_public_url
+
+    def signer() -> signing.Signer:
+        return signing.Signer(settings.resolved_secret_key())
+
     url = settings.blob_url
     if url is None:
-        return local.LocalBlobStore(settings.data_dir / "blobs", signer, public_url)
+        return local.LocalBlobStore(settings.data_dir / "blobs", signer(), public_url)
     parts = urlsplit(url)
     if parts.scheme == "file":
         path = unquote(parts.path)
         if parts.netloc not in ("", "localhost") or not path.startswith("/"):
-            raise UnsupportedBlobUrl(
+            raise ConfigError(
                 f"blob URL {url!r}: a file URL names an absolute local path, file:///var/dingstore"
             )
-        return local.LocalBlobStore(Path(path), signer, public_url)
+        return local.LocalBlobStore(Path(path), signer(), public_url)
     if parts.scheme == "memory":
-        return memory.MemoryBlobStore(signer, public_url)
+        return memory.MemoryBlobStore(signer(), public_url)
     if parts.scheme == "s3":
         return _s3_store(url, parts, settings)
-    raise UnsupportedBlobUrl(
+    raise ConfigError(
         f"blob URL {url!r} is not supported: use file:///absolute/path, {S3_FORM}, "
         "memory:// (tests), or leave DINGSTORE_BLOB_URL unset for DATA_DIR/blobs"
     )

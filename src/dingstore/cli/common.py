@@ -17,7 +17,7 @@ from rich.table import Table
 
 from dingstore import errors
 from dingstore.service.container import Services, open_services
-from dingstore.settings import Settings
+from dingstore.settings import Settings, load
 from dingstore.store import database
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def settings_from(
         overrides["data_dir"] = data_dir
     if database_url is not None:
         overrides["database_url"] = database_url
-    return Settings(**overrides)
+    return load(**overrides)
 
 
 async def _missing_store(settings: Settings) -> str | None:
@@ -122,10 +122,11 @@ async def _nothing(_services: Services) -> None:
     return None
 
 
-def fail(message: str) -> NoReturn:
-    """End the command: ``error: MESSAGE`` on stderr, on one line however long, exit status 1."""
+def fail(message: str, *, status: int = 1) -> NoReturn:
+    """End the command: ``error: MESSAGE`` on stderr, on one line however long, and ``status``
+    (2: the configuration cannot work)."""
     err_console.print("[red]error:[/red]", escape(message), highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
 
 
 def emit(as_json: bool, obj: dict[str, Any], human: str | None = None) -> None:

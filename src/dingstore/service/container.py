@@ -51,9 +51,10 @@ class Services:
 async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
     them, reading the time from ``clock`` (a test passes a ``ManualClock``)."""
+    database.check_url(settings.resolved_database_url)  # before anything is made
+    blobs = blob_stores.blob_store_for(settings)
     if settings.database_url is None:
         settings.make_data_dir()
-    blobs = blob_stores.blob_store_for(settings)
     await blobs.open()
     db = await database.open_database(
         settings.resolved_database_url, pool_size=settings.db_pool_size
@@ -67,7 +68,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         cache_ttl=settings.auth_cache_ttl,
         cache_size=settings.auth_cache_size,
     )
-    tasks = TaskService(db, allocator, retention_days=settings.task_retention_days)
+    tasks = TaskService(db, retention_days=settings.task_retention_days)
     engine = WorkerPool(
         db,
         tree.tree_locked(bulk.handlers(version_retention=settings.version_retention)),
@@ -86,9 +87,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         transfer_expiry=settings.transfer_expiry,
         blob_grace=settings.blob_grace,
     )
-    recycle = RecycleService(
-        db, allocator, retention_days=settings.recycle_retention_days, wake=engine.wake
-    )
+    recycle = RecycleService(db, allocator, retention_days=settings.recycle_retention_days)
     grants = PermissionService(db)
     return Services(
         settings=settings,
@@ -107,9 +106,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota),
-        dentries=DentryService(
-            db, allocator, version_retention=settings.version_retention, wake=engine.wake
-        ),
+        dentries=DentryService(db, allocator, version_retention=settings.version_retention),
         files=files,
         versions=VersionService(db, retention=settings.version_retention),
         properties=PropertyService(db),

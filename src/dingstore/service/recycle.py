@@ -2,11 +2,12 @@
 RestoreRecycleItem(s), DeleteRecycleItem(s), ClearRecycleBin, and the purge of items past their
 retention (the housekeeper's).
 
-Sending an entry to the bin (``send``) and restoring it are O(1): the row is marked (unmarked)
-and its ancestors' kept sizes shrink (grow) by its weight; its bytes stay in its space's quota
-all along. A purge releases them: a file, or a folder with nothing at all under it, at once; any
-other folder through the task engine (a DELETE task holding it), which purges whatever lies in
-it. The items nested under an item being purged leave the bin with it, at once.
+Sending an entry to the bin (``deletes.send``) and restoring it are O(1): the row is marked
+(unmarked) and its ancestors' kept sizes shrink (grow) by its weight; its bytes stay in its
+space's quota all along. A purge (``deletes.purge``) releases them: a file, or a folder with
+nothing at all under it, at once; any other folder through the task engine (a DELETE task
+holding it), which purges whatever lies in it. The items nested under an item being purged
+leave the bin with it, at once. Those modules are in service/bulk/.
 
 The choices where the spec is silent are in docs/recycle-bin.md: one bin per org, its id derived
 from the corpId; items newest first; an item restores into its original folder wherever that
@@ -22,18 +23,18 @@ for their roles a space at a time.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import access, bulk, models, tasks, tree
+from dingstore.service import access, models, tasks, tree
+from dingstore.service.bulk import counts, deletes
 from dingstore.store import base, dentries, identity, ids, spaces, subtree
 from dingstore.store import recycle as recycle_rows
-from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection, Writer
+from dingstore.store.base import Connection
 
 SCOPE = "ORG"
 LIST_DEFAULT, LIST_MAX = 50, 50
@@ -47,79 +48,6 @@ def bin_id(corp_id: str) -> str:
     """The org's recycle bin: a decimal id derived from its corpId (no row of its own)."""
     digest = hashlib.sha256(f"recycle-bin:{corp_id}".encode()).digest()
     return str(int.from_bytes(digest[:8], "big") >> 1 or 1)
-
-
-async def send(
-    conn: Connection, actor: models.Actor, row: RowMapping, item_id: int, now: int
-) -> None:
-    """Send a live entry to the org's recycle bin (the caller checked that no task holds it):
-    it and everything under it leave every listing, its ancestors lose its weight, and item
-    ``item_id`` records where it was."""
-    count, size = dentries.weight(row)
-    await dentries.grow_chain(conn, int(row.parent_id), -count, -size)
-    await recycle_rows.insert(
-        conn,
-        id=item_id,
-        corp_id=actor.corp_id,
-        space_id=int(row.space_id),
-        dentry_id=int(row.id),
-        type=row.type,
-        original_parent_id=int(row.parent_id),
-        original_name=row.name,
-        original_path=(await tree.view(conn, actor, row)).path,
-        size=size,
-        operator_id=actor.union_id,
-        operator_time=now,
-    )
-    await dentries.update(conn, int(row.id), status="DELETED", deleted_at=now)
-
-
-async def purge(
-    conn: Writer,
-    corp_id: str,
-    items: Sequence[RowMapping],
-    *,
-    creator_id: str | None,
-    app_id: str | None,
-    now: int,
-) -> list[int]:
-    """Purge the org's ``items`` for good (the caller holds the org's tree lock and checked
-    that no task holds them). They leave the bin at once, and so do the items nested under
-    them; a file or a folder with nothing under it goes at once, releasing its blobs and quota;
-    any other folder gets a DELETE task (created by ``creator_id``, or by the item's deleter),
-    whose ids are returned. Nothing above an item changes: its weight left its ancestors when
-    it was recycled."""
-    by_space: dict[int, list[RowMapping]] = {}
-    for item in items:
-        by_space.setdefault(int(item.space_id), []).append(item)
-    inner: set[int] = set()  # items nested under others: their outer item's purge takes them
-    for space_id, group in by_space.items():
-        nested = await recycle_rows.under(
-            conn, corp_id, space_id, [int(i.dentry_id) for i in group]
-        )
-        inner.update(int(n.id) for n in nested)
-    tops = [i for i in items if int(i.id) not in inner]
-    await recycle_rows.drop(conn, inner.union(int(i.id) for i in tops))
-    folders = [int(i.dentry_id) for i in tops if i.type == "FOLDER"]
-    full = await recycle_rows.with_children(conn, folders)
-    tasked = [i for i in tops if int(i.dentry_id) in full]
-    at_once: dict[int, list[int]] = {}
-    for item in tops:
-        if int(item.dentry_id) not in full:
-            at_once.setdefault(int(item.space_id), []).append(int(item.dentry_id))
-    for space_id, nodes in at_once.items():
-        freed = await subtree.purge_nodes(conn, nodes, now, space_id=space_id)
-        for charged, size in freed.items():
-            await spaces.charge(conn, charged, -size)
-    first = await ids.reserve_in(conn, len(tasked)) if tasked else 0
-    for n, item in enumerate(tasked):
-        root, space_id = int(item.dentry_id), int(item.space_id)
-        await tasks.insert_task(
-            conn, first + n, corp_id=corp_id, creator_id=creator_id or item.operator_id,
-            app_id=app_id, kind=bulk.DELETE, payload={"root": root, "space": space_id},
-        )  # fmt: skip
-        await task_rows.hold(conn, first + n, space_id, root)
-    return [first + n for n in range(len(tasked))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,18 +117,18 @@ def _item_ids(texts: Sequence[str] | None, limit: int) -> list[tuple[str, int]]:
 
 
 class RecycleService:
+    """The org's recycle bin: its items, their restore and their purge."""
+
     def __init__(
         self,
         db: base.BaseDatabase,
         id_allocator: ids.IdAllocator,
         *,
         retention_days: float,
-        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
         self._ids = id_allocator
         self._retention_ms = int(retention_days * 86_400_000)
-        self._wake = wake  # tells the task engine a task was just enqueued
 
     async def bin(
         self, actor: models.Actor, scope: str | None, scope_id: str | None
@@ -245,6 +173,7 @@ class RecycleService:
     async def get(
         self, actor: models.Actor, recycle_bin_id: str, item_id: str
     ) -> models.RecycleItem:
+        """GetRecycleItem: one item the operator may read."""
         _check_bin(actor, recycle_bin_id)
         number = tree.parse_id(item_id, "recycleItemId")
         async with self._db.read() as conn:
@@ -262,7 +191,7 @@ class RecycleService:
         _check_bin(actor, recycle_bin_id)
         number = tree.parse_id(item_id, "recycleItemId")
         how = tree.strategy(conflict_strategy)
-        return self._woken(await self._restore(actor, number, how))
+        return await self._restore(actor, number, how)
 
     async def restore_many(
         self,
@@ -278,7 +207,7 @@ class RecycleService:
         results = []
         for text, number in _item_ids(item_ids, RESTORE_MAX):
             try:
-                restored = self._woken(await self._restore(actor, number, how))
+                restored = await self._restore(actor, number, how)
                 results.append(RestoreItem(text, restored))
             except errors.DingstoreError as exc:
                 if exc.status >= 500:
@@ -312,7 +241,7 @@ class RecycleService:
         cutoff = now - self._retention_ms
         async with self._db.read() as conn:
             orgs = [str(o.corp_id) for o in await identity.list_orgs(conn)]
-        purged, started = 0, False
+        purged = 0
         for corp_id in orgs:
             while True:
                 async with self._db.write() as conn:
@@ -322,21 +251,13 @@ class RecycleService:
                     )
                     held = await tasks.held(conn, [int(i.dentry_id) for i in found])
                     free = [i for i in found if int(i.dentry_id) not in held]
-                    tasked = await purge(conn, corp_id, free, creator_id=None, app_id=None, now=now)
+                    await deletes.purge(conn, corp_id, free, creator_id=None, app_id=None, now=now)
                 purged += len(free)
-                started = started or bool(tasked)
                 if len(found) < RETENTION_BATCH or not free:
                     break
-        if started:
-            self._wake()
         return purged
 
     # --- the work ---------------------------------------------------------------------------
-
-    def _woken(self, result: Restored) -> Restored:
-        if result.task_id is not None:
-            self._wake()
-        return result
 
     async def _restore(self, actor: models.Actor, number: int, how: str) -> Restored:
         displaced_id, task_id = await self._ids.next(), await self._ids.next()
@@ -362,21 +283,21 @@ class RecycleService:
                 # OVERWRITE: the entry holding the name goes to the bin in the item's place.
                 await access.require(conn, actor, space, int(placed.existing.id), access.WRITE)
                 await tasks.check_free(conn, int(placed.existing.id))
-                await send(conn, actor, placed.existing, displaced_id, now)
+                await deletes.send(conn, actor, placed.existing, displaced_id, now)
             await recycle_rows.drop(conn, [number])
             await dentries.update(
-                conn, dentry_id, status="NORMAL", deleted_at=None, parent_id=folder,
+                conn,
+                dentry_id,
+                status="NORMAL",
+                deleted_at=None,
+                parent_id=folder,
                 name=placed.name,
-            )  # fmt: skip
+            )
             count, size = dentries.weight(row)
             await dentries.grow_chain(conn, folder, count, size)
             nested = not is_file and await dentries.has_children(conn, space_id, dentry_id)
             if nested:
-                await tasks.enqueue(
-                    conn, task_id, corp_id=actor.corp_id, creator_id=actor.union_id,
-                    app_id=actor.app_id, kind=bulk.COUNT,
-                    payload={"root": dentry_id, "space": space_id},
-                )  # fmt: skip
+                await counts.enqueue(conn, actor, task_id, space_id, dentry_id)
             return Restored(space_id, dentry_id, task_id if nested else None)
 
     async def _purge(self, actor: models.Actor, numbers: Sequence[int] | None) -> None:
@@ -397,11 +318,9 @@ class RecycleService:
                 if refused:
                     raise access.denied(access.WRITE, int(refused[0].dentry_id))
             await tasks.check_free_many(conn, [int(i.dentry_id) for i in items])
-            tasked = await purge(
+            await deletes.purge(
                 conn, actor.corp_id, items, creator_id=actor.union_id, app_id=actor.app_id, now=now
             )
-        if tasked:
-            self._wake()
 
 
 def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:

@@ -4,53 +4,24 @@ transaction (the task engine runs them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import models
-from dingstore.store import base, ids, subtree
+from dingstore.store import base, subtree
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection, Writer
 
 MAX_ID = 2**63 - 1
-STATUSES = ("INIT", "IN_PROGRESS", "SUCCESS", "FAIL")
 
 
 def parse_task_id(text: str) -> int:
+    """A task id as the API takes it: a decimal of at most 19 digits, 1 to 2**63 - 1."""
     if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
         raise errors.param_error("taskId", f"taskId must be a decimal id, got {text!r}")
     return int(text)
-
-
-async def insert_task(
-    conn: Writer,
-    task_id: int,
-    *,
-    corp_id: str,
-    creator_id: str,
-    app_id: str | None,
-    kind: str,
-    payload: dict[str, Any],
-) -> None:
-    """Write a task row (INIT) inside the caller's transaction: the task exists exactly when the
-    request's own change commits, and only then are listening workers told of it."""
-    now = now_ms()
-    await task_rows.insert(
-        conn,
-        id=task_id,
-        corp_id=corp_id,
-        creator_id=creator_id,
-        app_id=app_id,
-        kind=kind,
-        status="INIT",
-        success_count=0,
-        fail_count=0,
-        payload=payload,
-        created_at=now,
-        modified_at=now,
-    )
-    await task_rows.announce(conn)
 
 
 async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:
@@ -99,46 +70,62 @@ def _busy(task_id: int) -> errors.Conflict:
     )
 
 
+class Payload(Protocol):
+    """What a request leaves the handler of its task (service/bulk/): its ``kind`` names the
+    handler, ``to_json`` is what the task row stores (versioned: a worker may run newer code)."""
+
+    kind: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Creator:
+    """Who a task acts for: the org, the user (whose rights its steps check again), the app."""
+
+    corp_id: str
+    union_id: str
+    app_id: str | None
+
+
 async def enqueue(
     conn: Writer,
     task_id: int,
+    payload: Payload,
+    creator: Creator,
     *,
-    corp_id: str,
-    creator_id: str,
-    app_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    holds: list[tuple[int, int]] = (),  # type: ignore[assignment]
+    holds: Sequence[tuple[int, int]] = (),
 ) -> None:
-    """Write the task row (INIT) and its holds in the request's transaction."""
-    await insert_task(
+    """Write the task row (INIT) and its holds (``(space, dentry)`` subtrees no one else may
+    touch while it runs) in the request's write transaction, and wake the workers: the task
+    exists exactly when the request's own change commits, and only then are workers told of it,
+    in this process and (PostgreSQL) every other."""
+    now = now_ms()
+    await task_rows.insert(
         conn,
-        task_id,
-        corp_id=corp_id,
-        creator_id=creator_id,
-        app_id=app_id,
-        kind=kind,
-        payload=payload,
+        id=task_id,
+        corp_id=creator.corp_id,
+        creator_id=creator.union_id,
+        app_id=creator.app_id,
+        kind=payload.kind,
+        status="INIT",
+        success_count=0,
+        fail_count=0,
+        payload=payload.to_json(),
+        created_at=now,
+        modified_at=now,
     )
     for space_id, dentry_id in holds:
         await task_rows.hold(conn, task_id, space_id, dentry_id)
+    await task_rows.announce(conn)
 
 
 class TaskService:
-    def __init__(
-        self, db: base.BaseDatabase, id_allocator: ids.IdAllocator, *, retention_days: float
-    ) -> None:
+    """GetTask, and the removal of finished tasks past their retention."""
+
+    def __init__(self, db: base.BaseDatabase, *, retention_days: float) -> None:
         self._db = db
-        self._ids = id_allocator
         self._retention_ms = int(retention_days * 86_400_000)
-
-    async def new_id(self) -> int:
-        """An id for a task about to be created; take it before opening the write transaction."""
-        return await self._ids.next()
-
-    async def create(self, conn: Writer, task_id: int, **fields: Any) -> None:
-        """Write a task row (INIT) inside the caller's transaction (see ``insert_task``)."""
-        await insert_task(conn, task_id, **fields)
 
     async def get(
         self, principal: models.Principal, operator: models.User, task_id: str

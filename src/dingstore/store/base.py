@@ -9,9 +9,10 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   this process); on PostgreSQL any number run at once. Its connection, a ``Writer``, also does
   what only the backend knows how to do inside a transaction: ``lock`` a key until it ends,
   ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
-* ``listen(channel, notified)`` — calls ``notified`` each time a transaction that announced on
-  ``channel`` commits, in any process (PostgreSQL's ``LISTEN``/``NOTIFY``). SQLite has no such
-  thing: its ``listen`` returns at once, and callers fall back on polling.
+* ``Writer.notify(channel)`` / ``listen(channel, notified)`` — a write transaction announces on
+  ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
+  process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
+  too. SQLite tells other processes nothing: their listeners fall back on polling.
 
 Driver exceptions never leave the seam raw: a database that cannot be reached or stays locked,
 or that rolled the transaction back to break a deadlock, becomes ``errors.Unavailable`` (503:
@@ -21,6 +22,7 @@ retry), a violated uniqueness constraint becomes ``errors.Conflict``. Implementa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -67,6 +69,7 @@ class Writer:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
+        self.announced: set[str] = set()  # heard in this process once the transaction commits
 
     @property
     def dialect(self) -> Any:
@@ -84,8 +87,15 @@ class Writer:
         raise NotImplementedError
 
     async def notify(self, channel: str) -> None:
-        """Announce on ``channel`` when, and only if, the transaction commits: every
-        ``listen(channel, ...)``, in any process, hears it."""
+        """Announce on ``channel``: whoever listens on it (``BaseDatabase.listen``) is told
+        once, and only if, the transaction commits."""
+        if channel not in self.announced:
+            self.announced.add(channel)
+            await self.notify_others(channel)
+
+    async def notify_others(self, channel: str) -> None:
+        """Tell the listeners of other processes, when the transaction commits, that it
+        announced on ``channel`` (where the backend can: theirs poll otherwise)."""
         raise NotImplementedError
 
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -100,6 +110,7 @@ class BaseDatabase:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     async def open(self) -> None:
         """Create the engines. Called once, before any ``read``/``write``."""
@@ -117,16 +128,38 @@ class BaseDatabase:
     def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def write(self) -> contextlib.AbstractAsyncContextManager[Writer]:
+    def begin(self) -> contextlib.AbstractAsyncContextManager[Writer]:
+        """The backend's read-write transaction (what ``write`` runs)."""
         raise NotImplementedError
 
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[Writer]:
+        """A read-write transaction; once it committed, the listeners of this process hear
+        what it announced (``Writer.notify``)."""
+        async with self.begin() as conn:
+            yield conn
+        for channel in conn.announced:
+            for notified in list(self._listeners.get(channel, ())):
+                notified()
+
     async def listen(self, channel: str, notified: Callable[[], None]) -> None:
-        """Call ``notified`` whenever a transaction that announced on ``channel`` (a
-        ``NOTIFY`` in it) commits, in this process or any other, until cancelled. A lost
-        connection is logged and re-established with backoff, never raised; ``notified`` is
-        also called each time listening (re)starts, for what was announced while it was not.
-        This base returns at once: a backend without notifications leaves callers to poll."""
-        return
+        """Call ``notified`` whenever a transaction that announced on ``channel`` commits, in
+        this process (right after its commit) or, where the backend can tell, any other, until
+        cancelled. ``notified`` is also called when listening (re)starts, for what was announced
+        while it was not."""
+        listeners = self._listeners.setdefault(channel, [])
+        listeners.append(notified)
+        try:
+            notified()
+            await self.listen_to_others(channel, notified)
+        finally:
+            listeners.remove(notified)
+
+    async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
+        """Hear other processes' announcements on ``channel`` until cancelled; a lost connection
+        is logged and re-established with backoff, never raised. This base hears none: it waits
+        to be cancelled."""
+        await asyncio.Event().wait()
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query."""

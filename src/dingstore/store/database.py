@@ -8,20 +8,28 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from dingstore import errors
+from dingstore.settings import ConfigError
 from dingstore.store import base, postgres, sqlite
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def check_url(url: str) -> None:
+    """``ConfigError`` unless ``url`` names a database dingstore supports."""
+    if not url.startswith(("sqlite", "postgresql", "postgres")):
+        raise ConfigError(
+            f"DINGSTORE_DATABASE_URL: unsupported scheme {url.split(':', 1)[0]!r}: "
+            "sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+        )
+
+
 def database_for(url: str, *, pool_size: int = 8) -> base.BaseDatabase:
+    check_url(url)
     if url.startswith("sqlite"):
         if "+aiosqlite" not in url:
             url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
         return sqlite.SQLiteDatabase(url)
-    if url.startswith(("postgresql", "postgres")):
-        return postgres.PostgresDatabase(url, pool_size=pool_size)
-    raise errors.SYSTEM_ERROR.error(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    return postgres.PostgresDatabase(url, pool_size=pool_size)
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

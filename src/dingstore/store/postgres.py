@@ -93,7 +93,8 @@ class Writer(base.Writer):
         # A transaction-level advisory lock: released by the commit or rollback, never leaked.
         await self.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
-    async def notify(self, channel: str) -> None:
+    async def notify_others(self, channel: str) -> None:
+        """``NOTIFY`` in the transaction: delivered when (and only if) it commits."""
         await self.execute(sa.select(sa.func.pg_notify(channel, "")))
 
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -150,11 +151,11 @@ class PostgresDatabase(base.BaseDatabase):
             await reader.close()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Writer]:
+    async def begin(self) -> AsyncIterator[base.Writer]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
             yield Writer(conn)
 
-    async def listen(self, channel: str, notified: Callable[[], None]) -> None:
+    async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
         shortest, longest = LISTEN_BACKOFF_S
         pause = shortest
         while True:

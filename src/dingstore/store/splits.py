@@ -1,7 +1,7 @@
 """What a move across spaces leaves in the source space when it cannot finish.
 
 Such a move carries the folder into the target space in the request, and its descendants a range
-a step afterwards (service/bulk.py). When its creator may no longer go on (a grant of theirs
+a step afterwards (service/bulk/moves.py). When its creator may no longer go on (a grant of theirs
 expired), the nodes not carried yet stay in the source space, where they are: the folder is made
 again there (a new folder of its name), with the subfolders between it and those nodes (new ids,
 the same names), and the nodes go under them — each keeps its subtree. What lies inside a

@@ -98,8 +98,8 @@ class Writer(base.Writer):
     async def lock(self, key: int) -> None:
         pass
 
-    async def notify(self, channel: str) -> None:
-        # No notifications: the enqueuing process wakes its own workers, other processes poll.
+    async def notify_others(self, channel: str) -> None:
+        # No notifications between processes: theirs poll.
         pass
 
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -158,7 +158,7 @@ class SQLiteDatabase(base.BaseDatabase):
             raise
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Writer]:
+    async def begin(self) -> AsyncIterator[base.Writer]:
         assert self._writer is not None, "database not opened"
         async with self._write_lock, base.translate_driver_errors(), self._writer.begin() as conn:
             yield Writer(conn)

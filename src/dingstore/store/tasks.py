@@ -35,18 +35,14 @@ async def insert(conn: Connection, **values: Any) -> None:
 
 
 async def announce(conn: base.Writer) -> None:
-    """Tell every process listening on ``CHANNEL`` that a task can be claimed, when (and only
-    if) the caller's transaction commits. On SQLite nothing: the enqueuing process wakes its own
-    workers, other processes poll."""
+    """Tell the workers listening on ``CHANNEL`` that a task can be claimed, once (and only
+    if) the caller's write transaction commits: those of this process always, those of other
+    processes where the database can tell them (``Writer.notify``)."""
     await conn.notify(CHANNEL)
 
 
 async def get_public(conn: Connection, task_id: int) -> RowMapping | None:
     return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
-
-
-async def update(conn: Connection, task_id: int, **values: Any) -> None:
-    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
 
 
 async def purge_finished(conn: Connection, ended_before: int) -> int:

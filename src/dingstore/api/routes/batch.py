@@ -11,7 +11,7 @@ from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routes.dentries import preserves
 from dingstore.api.routing import Caller, api_router, operation
-from dingstore.service.transfers import BatchItem
+from dingstore.service.bulk.common import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
 

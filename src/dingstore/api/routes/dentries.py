@@ -9,7 +9,7 @@ from fastapi import Body, Query, Request
 from dingstore.api import responses, views
 from dingstore.api import storage_schemas as wire
 from dingstore.api.routing import Caller, api_router, operation
-from dingstore.service.transfers import Moved
+from dingstore.service.bulk.common import Outcome
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
 
@@ -20,7 +20,7 @@ def preserves(option: wire.MoveOption) -> bool:
     return bool(option.preseve_permissions or option.preserve_permissions)
 
 
-def _moved(result: Moved) -> responses.JSON:
+def _moved(result: Outcome) -> responses.JSON:
     return responses.ok(
         wire.CopyMoveResponse(
             dentry=views.dentry(result.dentry) if result.dentry else None,

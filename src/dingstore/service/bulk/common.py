@@ -1,6 +1,6 @@
-"""What CopyDentry, MoveDentry and their batches share: the target and its checks, a merge of
-a folder into its namesake, the grants a move drops or carries, and running a batch item by
-item."""
+"""What the request sides of the bulk operations share: what they answer, the target of a copy
+or move and its checks, a merge of a folder into its namesake, the grants a move drops or
+carries, and running a batch item by item."""
 
 from __future__ import annotations
 
@@ -11,45 +11,56 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.service import models, tasks, tree
-from dingstore.store import dentries, permissions
+from dingstore.store import base, dentries, ids, permissions
 from dingstore.store.base import Connection, Writer
 
 
 @dataclass(frozen=True, slots=True)
-class Moved:
-    """CopyDentry / MoveDentry / DeleteDentry: the resulting dentry and, for a folder with
-    children, the task that finishes the work (service/bulk.py)."""
+class Context:
+    """What the request side of a bulk operation works with."""
+
+    db: base.BaseDatabase
+    ids: ids.IdAllocator
+    version_retention: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a copy or move goes, as the request names it."""
+
+    space_id: str
+    folder_id: str
+    conflict_strategy: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What CopyDentry, MoveDentry and DeleteDentry answer: the resulting dentry (none for a
+    delete) and, for a folder with children, the task that finishes the work."""
 
     dentry: models.Dentry | None
     task_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Merge:
-    """Folder ``row`` of ``space_id`` meets folder ``into`` of its name in ``target_id``
-    (OVERWRITE): a task merges them."""
+def creator(actor: models.Actor) -> tasks.Creator:
+    """The operator of the request, as the creator of its task."""
+    return tasks.Creator(actor.corp_id, actor.union_id, actor.app_id)
 
-    actor: models.Actor
-    task_id: int
-    row: RowMapping
-    space_id: int
-    target_id: int
-    into: RowMapping
 
-    async def enqueue(self, conn: Writer, kind: str, into_key: str) -> Moved:
-        """Hold both folders and enqueue the ``kind`` task; the answer names ``into``."""
-        source, into = int(self.row.id), int(self.into.id)
-        await tasks.check_free(conn, into)
-        await tasks.enqueue(
-            conn, self.task_id, corp_id=self.actor.corp_id, creator_id=self.actor.union_id,
-            app_id=self.actor.app_id, kind=kind,
-            payload={
-                "root": source, "space": self.space_id, "target_space": self.target_id,
-                into_key: into, "merge": True,
-            },
-            holds=[(self.space_id, source), (self.target_id, into)],
-        )  # fmt: skip
-        return Moved(await tree.view(conn, self.actor, self.into), self.task_id)
+async def merge(
+    conn: Writer,
+    actor: models.Actor,
+    task_id: int,
+    payload: tasks.Payload,
+    row: RowMapping,
+    into: RowMapping,
+) -> Outcome:
+    """Folder ``row`` meets folder ``into`` of its name (OVERWRITE): hold both and enqueue the
+    task of ``payload``, which merges them; the answer names ``into``."""
+    await tasks.check_free(conn, int(into.id))
+    holds = [(int(row.space_id), int(row.id)), (int(into.space_id), int(into.id))]
+    await tasks.enqueue(conn, task_id, payload, creator(actor), holds=holds)
+    return Outcome(await tree.view(conn, actor, into), task_id)
 
 
 async def mergeable(conn: Connection, row: RowMapping, existing: RowMapping) -> bool:
@@ -80,6 +91,7 @@ async def regrant(
 
 
 async def not_into_itself(conn: Connection, dentry_id: int, target_parent: int) -> None:
+    """400 ``paramError.targetFolderId`` when ``target_parent`` is the entry or under it."""
     if target_parent == dentry_id or (
         target_parent and dentry_id in await dentries.ancestor_ids(conn, target_parent)
     ):
@@ -89,10 +101,23 @@ async def not_into_itself(conn: Connection, dentry_id: int, target_parent: int) 
 
 
 async def target_space(conn: Connection, actor: models.Actor, target_space_id: str) -> RowMapping:
+    """The target space, its faults reported against ``targetSpaceId``."""
     try:
         return await tree.space(conn, actor, target_space_id)
     except errors.BadRequest as exc:
         raise errors.param_error("targetSpaceId", exc.message) from None
+
+
+async def check_target(
+    db: base.BaseDatabase, actor: models.Actor, space_id: str, target: Target
+) -> None:
+    """What fails a whole batch of copies or moves: a bad strategy or target, a missing space
+    or folder."""
+    tree.strategy(target.conflict_strategy)
+    folder = tree.parse_id(target.folder_id, "targetFolderId", root_ok=True)
+    async with db.read() as conn:
+        await tree.space(conn, actor, space_id)
+        await tree.folder(conn, (await target_space(conn, actor, target.space_id)).id, folder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +125,14 @@ class BatchItem:
     """One item of CopyDentries / MoveDentries / DeleteDentries."""
 
     dentry_id: str
-    result: Moved | None = None
+    result: Outcome | None = None
     error_code: str | None = None
 
 
 async def run_batch(
     dentry_ids: Sequence[str] | None,
     limit: int,
-    each: Callable[[str], Awaitable[Moved]],
+    each: Callable[[str], Awaitable[Outcome]],
 ) -> list[BatchItem]:
     """Validate the whole list first (1 to ``limit`` well-formed ids, else 400
     ``paramError.dentryIds`` and nothing happens), then run ``each`` per item in order; an item's
