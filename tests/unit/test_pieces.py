@@ -10,20 +10,19 @@ import pytest
 from dingstore import errors
 from dingstore.api import ratelimit
 from dingstore.clock import iso
-from dingstore.service import scopes
-from dingstore.service.tasks import parse_task_id
+from dingstore.service import scopes, tree
 from dingstore.store import database, ids
 
 
 @pytest.mark.parametrize("text", ["1", "10000000001", str(2**63 - 1)])
 def test_task_ids_accepted(text: str) -> None:
-    assert parse_task_id(text) == int(text)
+    assert tree.parse_id(text, "taskId") == int(text)
 
 
 @pytest.mark.parametrize("text", ["", "0", "-5", "+5", " 5", "5 ", "1e3", str(2**63), "²"])
 def test_task_ids_refused(text: str) -> None:
     with pytest.raises(errors.BadRequest) as info:
-        parse_task_id(text)
+        tree.parse_id(text, "taskId")
     assert info.value.code == "paramError.taskId"
 
 

@@ -53,13 +53,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or await open_services(settings)
+        svc = app.state.services = services or await open_services(settings)
         # Everything made at start-up lives as long as the process: keep it out of the
         # collector's way, so a full collection does not stall requests (p99, bench/get_task.py).
         gc.collect()
         gc.freeze()
-        housekeeping = asyncio.create_task(app.state.services.housekeeper.run_forever())
-        engine = app.state.services.engine
+        housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
+        engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
         try:
             yield
@@ -69,7 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
             if owned:
-                await app.state.services.close()
+                await svc.close()
 
     logs.stamp_request_ids()
     app = FastAPI(

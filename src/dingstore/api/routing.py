@@ -6,7 +6,7 @@ header, ``unionId``, a path id) — more than the whole rest of a GetTask (bench
 ``ApiRoute`` supports the few parameter kinds our endpoints use and nothing else, and fails at
 start-up on any other:
 
-* ``request: Request`` (services are ``request.app.state.services``)
+* ``request: Request`` (its app's services: ``services(request)``)
 * ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit,
   operator; run before any other parameter, so that no body is read before the token is checked
 * a path parameter ``taskId: str``, or of another type (``version: Annotated[int, Path(ge=1)]``)
@@ -43,10 +43,16 @@ _token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
 Caller = models.Actor
 
 
+def services(request: Request) -> Services:
+    """The services the app opened in its lifespan (api/app.py), typed."""
+    found: Services = request.app.state.services
+    return found
+
+
 async def admit(request: Request, name: str, scope: str) -> Caller:
     """Check, in order: the access token, the app's rate limit for ``name``, its ``scope``, and
     the operator named by ``unionId`` (docs/auth.md)."""
-    svc: Services = request.app.state.services
+    svc = services(request)
     principal = await svc.tokens.authenticate(request.headers.get(TOKEN_HEADER))
     request.app.state.rate_limiter.check(principal.app_id, name)
     if scope not in principal.scopes:
@@ -201,4 +207,4 @@ class ApiRoute(APIRoute):
         return handle
 
 
-__all__ = ["Body", "Caller", "Query", "admit", "operation"]
+__all__ = ["Body", "Caller", "Query", "admit", "operation", "services"]

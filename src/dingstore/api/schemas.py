@@ -47,21 +47,6 @@ class AccessTokenResponse(Wire):
     expire_in: int
 
 
-class Task(Wire):
-    id: str
-    status: str
-    total_count: int | None = None
-    success_count: int | None = None
-    fail_count: int | None = None
-    fail_message: str | None = None
-    begin_time: str | None = None
-    end_time: str | None = None
-
-
-class GetTaskResponse(Wire):
-    task: Task
-
-
 class Health(Wire):
     status: str
 

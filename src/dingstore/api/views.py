@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dingstore.api import storage_schemas as wire
+from dingstore.api.wire import common, permissions, recycle
 from dingstore.blobs.base import Transfer
 from dingstore.clock import iso
 from dingstore.service import models
@@ -12,16 +12,14 @@ from dingstore.service.properties import PropertyInput
 from dingstore.service.recycle import Restored, RestoreItem
 from dingstore.service.spaces import Usage
 
-_CATEGORIES = {
-    "IMAGE": {"jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "heic", "tif", "tiff"},
-    "VIDEO": {"mp4", "mov", "avi", "mkv", "wmv", "flv", "webm", "m4v"},
-    "AUDIO": {"mp3", "wav", "aac", "flac", "ogg", "m4a", "amr", "wma"},
-    "ARCHIVE": {"zip", "rar", "7z", "tar", "gz", "bz2", "xz", "tgz"},
-    "DOCUMENT": {
-        "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "md", "csv", "rtf",
-        "odt", "ods", "odp", "key", "numbers", "pages",
-    },
-}  # fmt: skip
+_EXTENSIONS = {
+    "IMAGE": "jpg jpeg png gif bmp webp svg heic tif tiff",
+    "VIDEO": "mp4 mov avi mkv wmv flv webm m4v",
+    "AUDIO": "mp3 wav aac flac ogg m4a amr wma",
+    "ARCHIVE": "zip rar 7z tar gz bz2 xz tgz",
+    "DOCUMENT": "pdf doc docx xls xlsx ppt pptx txt md csv rtf odt ods odp key numbers pages",
+}
+_CATEGORIES = {name: set(extensions.split()) for name, extensions in _EXTENSIONS.items()}
 REGION = "UNKNOWN"
 
 
@@ -30,13 +28,13 @@ def category(extension: str | None) -> str:
     return next((name for name, exts in _CATEGORIES.items() if ext in exts), "OTHER")
 
 
-def partition(usage: Usage) -> wire.Partition:
+def partition(usage: Usage) -> common.Partition:
     kind = "PRIVATE" if usage.max is not None else "SHARE"
-    return wire.Partition(quota=wire.Quota(used=usage.used, max=usage.max, type=kind))
+    return common.Partition(quota=common.Quota(used=usage.used, max=usage.max, type=kind))
 
 
-def space(s: models.Space) -> wire.Space:
-    return wire.Space(
+def space(s: models.Space) -> common.Space:
+    return common.Space(
         id=str(s.id),
         corp_id=s.corp_id,
         app_id=s.app_id,
@@ -50,7 +48,7 @@ def space(s: models.Space) -> wire.Space:
         status=s.status,
         scene=s.scene,
         scene_id=s.scene_id,
-        capabilities=wire.Capabilities(
+        capabilities=common.Capabilities(
             can_search=s.can_search,
             can_rename=s.can_rename,
             can_record_recent_file=s.can_record_recent_file,
@@ -61,8 +59,8 @@ def space(s: models.Space) -> wire.Space:
     )
 
 
-def dentry(d: models.Dentry) -> wire.Dentry:
-    return wire.Dentry(
+def dentry(d: models.Dentry) -> common.Dentry:
+    return common.Dentry(
         id=str(d.id),
         space_id=str(d.space_id),
         parent_id=str(d.parent_id),
@@ -79,12 +77,25 @@ def dentry(d: models.Dentry) -> wire.Dentry:
         modified_time=iso(d.modified_at) or "",
         app_properties={
             owner: [
-                wire.AppProperty(name=p.name, value=p.value, visibility=p.visibility) for p in ps
+                common.AppProperty(name=p.name, value=p.value, visibility=p.visibility) for p in ps
             ]
             for owner, ps in d.app_properties.items()
         },
         uuid=d.uuid,
         category=category(d.extension) if d.type == "FILE" else None,
+    )
+
+
+def task(t: models.Task) -> common.Task:
+    return common.Task(
+        id=str(t.id),
+        status=t.status,
+        total_count=t.total_count,
+        success_count=t.success_count,
+        fail_count=t.fail_count,
+        fail_message=t.fail_message,
+        begin_time=iso(t.begin_time),
+        end_time=iso(t.end_time),
     )
 
 
@@ -97,12 +108,12 @@ def outcome(*, is_async: bool, succeeded: bool, error_code: str | None) -> dict[
     return {"async_": False, "success": succeeded, "error_code": error_code}
 
 
-def recycle_bin(found: models.RecycleBin) -> wire.RecycleBin:
-    return wire.RecycleBin(id=found.id, scope=found.scope, scope_id=found.scope_id)
+def recycle_bin(found: models.RecycleBin) -> recycle.RecycleBin:
+    return recycle.RecycleBin(id=found.id, scope=found.scope, scope_id=found.scope_id)
 
 
-def restored(result: Restored) -> wire.RestoreResponse:
-    return wire.RestoreResponse(
+def restored(result: Restored) -> recycle.RestoreResponse:
+    return recycle.RestoreResponse(
         async_=result.task_id is not None,
         task_id=str(result.task_id) if result.task_id is not None else None,
         space_id=str(result.space_id),
@@ -110,12 +121,12 @@ def restored(result: Restored) -> wire.RestoreResponse:
     )
 
 
-def restore_result(recycle_bin_id: str, item: RestoreItem) -> wire.RestoreResultItem:
+def restore_result(recycle_bin_id: str, item: RestoreItem) -> recycle.RestoreResultItem:
     """One item of RestoreRecycleItems, as ``outcome`` says it: where it went, unless it
     failed."""
     done = item.result
-    where = restored(done) if done is not None else wire.RestoreResponse()
-    return wire.RestoreResultItem(
+    where = restored(done) if done is not None else recycle.RestoreResponse()
+    return recycle.RestoreResultItem(
         recycle_bin_id=recycle_bin_id,
         recycle_item_id=item.item_id,
         **outcome(
@@ -127,8 +138,8 @@ def restore_result(recycle_bin_id: str, item: RestoreItem) -> wire.RestoreResult
     )
 
 
-def recycle_item(item: models.RecycleItem) -> wire.RecycleItem:
-    return wire.RecycleItem(
+def recycle_item(item: models.RecycleItem) -> recycle.RecycleItem:
+    return recycle.RecycleItem(
         id=str(item.id),
         space_id=str(item.space_id),
         dentry_id=str(item.dentry_id),
@@ -141,12 +152,14 @@ def recycle_item(item: models.RecycleItem) -> wire.RecycleItem:
     )
 
 
-def permission(p: models.Permission) -> wire.Permission:
-    return wire.Permission(
+def permission(p: models.Permission) -> permissions.Permission:
+    return permissions.Permission(
         space_id=str(p.space_id),
         dentry_id=str(p.dentry_id),
-        member=wire.PermissionMember(type=p.member_type, id=p.member_id, corp_id=p.member_corp_id),
-        role=wire.PermissionRole(id=p.role_id, name=p.role_id),
+        member=permissions.PermissionMember(
+            type=p.member_type, id=p.member_id, corp_id=p.member_corp_id
+        ),
+        role=permissions.PermissionRole(id=p.role_id, name=p.role_id),
         duration=p.duration,
         create_time=iso(p.created_at) or "",
         modified_time=iso(p.modified_at) or "",
@@ -154,8 +167,8 @@ def permission(p: models.Permission) -> wire.Permission:
     )
 
 
-def signature(t: Transfer) -> wire.HeaderSignatureInfo:
-    return wire.HeaderSignatureInfo(
+def signature(t: Transfer) -> common.HeaderSignatureInfo:
+    return common.HeaderSignatureInfo(
         resource_urls=[t.url],
         headers=dict(t.headers),
         expiration_seconds=t.expires_in,
@@ -163,5 +176,5 @@ def signature(t: Transfer) -> wire.HeaderSignatureInfo:
     )
 
 
-def property_inputs(items: list[wire.AppProperty] | None) -> list[PropertyInput]:
+def property_inputs(items: list[common.AppProperty] | None) -> list[PropertyInput]:
     return [PropertyInput(p.name, p.value, p.visibility) for p in items or ()]

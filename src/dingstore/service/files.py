@@ -102,6 +102,8 @@ class FileService:
     async def init_multipart(
         self, actor: models.Actor, space_id: str, storage_driver: str | None, check: PreCheck
     ) -> str:
+        """InitMultipartFileUpload: opens a multipart upload (checked as GetFileUploadInfo checks
+        its pre-check) and returns its uploadKey; the parts' targets come from ``part_infos``."""
         return (
             await self._start(actor, space_id, storage_driver, check, multipart=True)
         ).upload_key
@@ -205,6 +207,9 @@ class FileService:
     # --- committing -------------------------------------------------------------------------
 
     async def commit(self, actor: models.Actor, space_id: str, commit: Commit) -> models.Dentry:
+        """CommitFile: the uploaded bytes become a new file under ``parent_id`` (its name placed
+        by the conflict strategy), or a new version of ``overwrite_dentry_id``. The uploadKey is
+        used up; the bytes must match the sizes declared."""
         clean = names.valid(commit.name)
         how = tree.strategy(commit.conflict_strategy)
         parent = tree.parse_id(commit.parent_id, "parentId", root_ok=True)
@@ -331,6 +336,8 @@ class FileService:
     async def download_info(
         self, actor: models.Actor, space_id: str, dentry_id: str, version: int | None
     ) -> blob_base.Transfer:
+        """GetFileDownloadInfo: a transfer target for the file's current bytes, or for those of
+        ``version``."""
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.DOWNLOAD)

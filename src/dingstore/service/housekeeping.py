@@ -45,6 +45,8 @@ class Housekeeper:
         }
 
     async def run_forever(self) -> None:
+        """Sweep every ``interval`` seconds until cancelled. A failed pass is logged and tried
+        again after ``RETRY_S``, then after twice as long each time, up to ``interval``."""
         retry = min(RETRY_S, self.interval)
         while True:
             try:

@@ -44,6 +44,7 @@ class IdentityService:
     # --- orgs -------------------------------------------------------------------------------
 
     async def create_org(self, name: str) -> models.Org:
+        """A new organization, with a fresh corpId."""
         org = models.Org(corp_id=credentials.random_id("ding"), name=name, created_at=now_ms())
         async with self._db.write() as conn:
             await identity.insert(
@@ -52,6 +53,7 @@ class IdentityService:
         return org
 
     async def list_orgs(self) -> list[models.Org]:
+        """Every organization."""
         async with self._db.read() as conn:
             rows = await identity.list_orgs(conn)
         return [models.Org(r.corp_id, r.name, int(r.created_at)) for r in rows]
@@ -63,6 +65,7 @@ class IdentityService:
     # --- users ------------------------------------------------------------------------------
 
     async def create_user(self, corp_id: str, name: str, *, admin: bool = False) -> models.User:
+        """A new user of the org (an org admin with ``admin``), with a fresh unionId."""
         user_number = await self._ids.next()
         user = models.User(
             union_id=credentials.random_id("", 20),
@@ -86,6 +89,7 @@ class IdentityService:
         return user
 
     async def list_users(self, corp_id: str | None = None) -> list[models.User]:
+        """The users of ``corp_id``, or of every org."""
         async with self._db.read() as conn:
             return [models.User.from_row(r) for r in await identity.list_users(conn, corp_id)]
 
@@ -132,11 +136,13 @@ class IdentityService:
     async def remove_from_group(
         self, corp_id: str, kind: str, group_id: str, union_id: str
     ) -> bool:
+        """Take the user out of a department, tag or conversation; whether they were in it."""
         async with self._db.write() as conn:
             await self._group_user(conn, corp_id, kind, group_id, union_id)
             return await permissions.remove_member(conn, corp_id, kind, group_id, union_id)
 
     async def groups(self, corp_id: str, kind: str | None = None) -> list[models.GroupMember]:
+        """The org's group memberships (of one ``kind`` of group, if given)."""
         async with self._db.read() as conn:
             await self._require_org(conn, corp_id)
             rows = await permissions.members_of(conn, corp_id, kind)
@@ -147,6 +153,8 @@ class IdentityService:
     async def create_app(
         self, corp_id: str, name: str, app_scopes: tuple[str, ...] = scopes.ALL
     ) -> AppCredentials:
+        """A new internal app of the org with ``app_scopes``; its appSecret is returned once,
+        here, and only its digest is kept."""
         secret = credentials.new_secret()
         now = now_ms()
         app = models.App(
@@ -182,10 +190,12 @@ class IdentityService:
         return AppCredentials(app, secret)
 
     async def list_apps(self, corp_id: str | None = None) -> list[models.App]:
+        """The apps of ``corp_id``, or of every org."""
         async with self._db.read() as conn:
             return [models.App.from_row(r) for r in await identity.list_apps(conn, corp_id)]
 
     async def get_app(self, app_id: str) -> models.App:
+        """The app, or 404 ``appNotExist``."""
         async with self._db.read() as conn:
             row = await identity.get_app(conn, app_id)
         if row is None:
@@ -226,6 +236,8 @@ class IdentityService:
     # --- third-party suites -----------------------------------------------------------------
 
     async def create_suite(self, name: str) -> tuple[str, str]:
+        """A new third-party suite: its suiteKey and suiteSecret (returned once, kept as a
+        digest). Orgs install it with ``authorize_suite``."""
         suite_key, secret = credentials.random_id("suite"), credentials.new_secret()
         async with self._db.write() as conn:
             await identity.insert(

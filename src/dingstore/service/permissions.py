@@ -89,15 +89,24 @@ class PermissionService:
             target = await _target(conn, actor, space_id, dentry_id)
             checked = await _members(conn, actor, members)
             replaced = await permissions.page(
-                conn, int(target.space.id), target.node, now_ms(),
-                roles=None, members=[m.key for m in checked], after=None, limit=len(checked) * 5,
-            )  # fmt: skip
+                conn,
+                int(target.space.id),
+                target.node,
+                now_ms(),
+                roles=None,
+                members=[m.key for m in checked],
+                after=None,
+                limit=len(checked) * 5,
+            )
             await _may_manage(conn, actor, target, max([role, *(Role(r.rank) for r in replaced)]))
             expires = _expiry(target.space, duration)
             await permissions.revoke(
-                conn, int(target.space.id), target.node, [m.key for m in checked],
+                conn,
+                int(target.space.id),
+                target.node,
+                [m.key for m in checked],
                 keep_role=role.name,
-            )  # fmt: skip
+            )
             await _grant(conn, actor, target, role, checked, expires)
 
     async def delete(
@@ -115,9 +124,12 @@ class PermissionService:
             checked = await _members(conn, actor, members)
             await _may_manage(conn, actor, target, role)
             await permissions.revoke(
-                conn, int(target.space.id), target.node, [m.key for m in checked],
+                conn,
+                int(target.space.id),
+                target.node,
+                [m.key for m in checked],
                 role_id=role.name,
-            )  # fmt: skip
+            )
 
     async def list(
         self,
@@ -145,9 +157,15 @@ class PermissionService:
                 raise access.denied(access.READ, target.node)
             now = now_ms()
             rows = await permissions.page(
-                conn, int(target.space.id), target.node, now,
-                roles=roles, members=mine, after=after, limit=limit + 1,
-            )  # fmt: skip
+                conn,
+                int(target.space.id),
+                target.node,
+                now,
+                roles=roles,
+                members=mine,
+                after=after,
+                limit=limit + 1,
+            )
         token = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -174,6 +192,7 @@ class PermissionService:
         }
 
     async def purge_expired(self) -> int:
+        """Remove the grants whose duration has run out; how many."""
         async with self._db.write() as conn:
             return await permissions.delete_expired(conn, now_ms())
 

@@ -70,6 +70,8 @@ class PropertyService:
         dentry_id: str,
         inputs: Sequence[PropertyInput],
     ) -> None:
+        """UpdateDentryAppProperties: set the calling app's properties on the dentry (1 to 3),
+        replacing those of the same name."""
         if not inputs:
             raise errors.param_error("appProperties", "appProperties must hold 1 to 3 items")
         async with self._db.write() as conn:
@@ -82,6 +84,8 @@ class PropertyService:
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, wanted: Sequence[str]
     ) -> None:
+        """DeleteDentryAppProperties: remove the calling app's properties of those names from the
+        dentry."""
         if not wanted or len(wanted) > MAX_PER_APP:
             raise errors.param_error("propertyNames", "propertyNames must hold 1 to 3 names")
         for name in wanted:

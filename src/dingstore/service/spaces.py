@@ -52,6 +52,7 @@ class SpaceService:
             return Usage(await spaces.usage(conn, corp_id), self._org_quota)
 
     async def current_app(self, actor: models.Actor) -> AppStorage:
+        """GetCurrentApp: the calling app and the storage its spaces use in its org."""
         async with self._db.read() as conn:
             row = await identity.get_app(conn, actor.app_id)
             if row is None:

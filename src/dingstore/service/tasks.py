@@ -9,19 +9,10 @@ from typing import Any, ClassVar, Protocol
 
 from dingstore import errors
 from dingstore.clock import now_ms
-from dingstore.service import models
-from dingstore.store import base, subtree
+from dingstore.service import models, tree
+from dingstore.store import base, dentries
 from dingstore.store import tasks as task_rows
 from dingstore.store.base import Connection, Writer
-
-MAX_ID = 2**63 - 1
-
-
-def parse_task_id(text: str) -> int:
-    """A task id as the API takes it: a decimal of at most 19 digits, 1 to 2**63 - 1."""
-    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
-        raise errors.param_error("taskId", f"taskId must be a decimal id, got {text!r}")
-    return int(text)
 
 
 async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:
@@ -54,7 +45,7 @@ async def held(
     if not holds:
         return {}
     roots = {int(h.dentry_id): int(h.task_id) for h in holds}
-    chains = await subtree.ancestries(conn, [*wanted, *roots])
+    chains = await dentries.ancestries(conn, [*wanted, *roots])
     blocked: dict[int, int] = {}
     for node in wanted:
         inside = [roots[r] for r in chains.get(node, ()) if r in roots]
@@ -132,7 +123,7 @@ class TaskService:
     ) -> models.Task:
         """GetTask. Tasks of other orgs do not exist for the caller (404, never 403); within the
         org a task is visible to its creator and to org admins."""
-        number = parse_task_id(task_id)
+        number = tree.parse_id(task_id, "taskId")
         async with self._db.read() as conn:
             row = await task_rows.get_public(conn, number)
         if row is None or row.corp_id != principal.corp_id:

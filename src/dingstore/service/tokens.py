@@ -123,5 +123,6 @@ class TokenService:
         return principal
 
     async def purge_expired(self) -> int:
+        """Remove the access tokens that have expired; how many."""
         async with self._db.write() as conn:
             return await identity.purge_expired_tokens(conn, now_ms())

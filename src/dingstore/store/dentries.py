@@ -1,4 +1,4 @@
-"""Queries for the dentry tree: rows, siblings, paths, pages, and file versions."""
+"""Queries for the dentry tree: rows, siblings, ancestors and paths, pages, and file versions."""
 
 from __future__ import annotations
 
@@ -71,15 +71,6 @@ async def has_children(
     return (await conn.execute(stmt.limit(1))).first() is not None
 
 
-async def ancestor_ids(conn: Connection, dentry_id: int) -> list[int]:
-    """The ids from the dentry up to (not including) the root, nearest first."""
-    chain = sa.select(d.c.id, d.c.parent_id).where(d.c.id == dentry_id).cte("chain", recursive=True)
-    chain = chain.union_all(
-        sa.select(d.c.id, d.c.parent_id).join(chain, d.c.id == chain.c.parent_id)
-    )
-    return [int(i) for i in (await conn.execute(sa.select(chain.c.id))).scalars().all()]
-
-
 @dataclass(frozen=True, slots=True)
 class Chain:
     """Where a folder is: its ``/``-rooted path (None when it, or a folder above it, is in the
@@ -93,7 +84,8 @@ ROOT_CHAIN = Chain("", ())
 
 
 def _walk_up(start: Any) -> Any:
-    """(origin, id, name, status, depth) for each folder ``start`` selects and its ancestors."""
+    """(origin, id, name, status, depth) for each node ``start`` selects and its ancestors: the
+    one walk up the tree, whatever asks for it (chains, paths, ancestor ids)."""
     columns = (d.c.parent_id, d.c.name, d.c.status)
     first = sa.select(
         d.c.id.label("origin"), d.c.id, *columns, sa.literal_column("0").label("depth")
@@ -105,6 +97,24 @@ def _walk_up(start: Any) -> Any:
         )
     )
     return sa.select(chain.c.origin, chain.c.id, chain.c.name, chain.c.status, chain.c.depth)
+
+
+async def ancestor_ids(conn: Connection, dentry_id: int) -> list[int]:
+    """The ids from the dentry up to (not including) the root, nearest first."""
+    walk = _walk_up(d.c.id == dentry_id).subquery()
+    stmt = sa.select(walk.c.id).order_by(walk.c.depth)
+    return [int(i) for i in (await conn.execute(stmt)).scalars().all()]
+
+
+async def ancestries(conn: Connection, node_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Each node's id and its ancestors' (below the root), in one walk up from all of them."""
+    wanted = list(node_ids)
+    if not wanted:
+        return {}
+    found: dict[int, set[int]] = {}
+    for r in (await conn.execute(_walk_up(d.c.id.in_(wanted)))).mappings().all():
+        found.setdefault(int(r.origin), set()).add(int(r.id))
+    return found
 
 
 # One folder's chain — what every request on a node asks — as a prepared statement (the

@@ -113,19 +113,27 @@ async def remake(
     for n, (node, parent, name) in enumerate(frontier.remade, start=1):
         new_ids[node] = home_id + n
         rows.append((home_id + n, new_ids[parent], name))
+    alike = {
+        "space_id": space_id,
+        "type": "FOLDER",
+        "size": 0,
+        "blob_id": None,
+        "version": None,
+        "status": "NORMAL",
+        "creator_id": operator,
+        "modifier_id": operator,
+        "created_at": now,
+        "modified_at": now,
+        "descendants": 0,
+        "stored": 0,
+    }
     await conn.execute(
         sa.insert(d),
         [
-            {
-                "id": i, "space_id": space_id, "parent_id": parent, "name": name,
-                "type": "FOLDER", "size": 0, "blob_id": None, "version": None,
-                "status": "NORMAL", "uuid": uuid.uuid4().hex, "creator_id": operator,
-                "modifier_id": operator, "created_at": now, "modified_at": now,
-                "descendants": 0, "stored": 0,
-            }
+            {**alike, "id": i, "parent_id": parent, "name": name, "uuid": uuid.uuid4().hex}
             for i, parent, name in rows
         ],
-    )  # fmt: skip
+    )
     if frontier.remade:
         await conn.execute(
             sa.update(tn)

@@ -6,6 +6,7 @@ then settles them a range at a time: every statement here works on one range wit
 under them stay out of the walks that copy, count or merge: they belong to the recycle bin. The
 walks that carry a subtree into another space or purge it take every descendant whatever its
 status (``every``), so that recycled entries stay in their parent's space and never outlive it.
+The OVERWRITE merges that work on these snapshots are in store/merges.py.
 """
 
 from __future__ import annotations
@@ -39,23 +40,6 @@ async def lock_tree(conn: Writer, corp_id: str) -> None:
         hashlib.sha256(f"tree:{corp_id}".encode()).digest()[:8], "big", signed=True
     )
     await conn.lock(key)
-
-
-async def ancestries(conn: Connection, node_ids: Sequence[int]) -> dict[int, set[int]]:
-    """Each node's id and its ancestors' (below the root), in one walk up from all of them."""
-    if not node_ids:
-        return {}
-    start = sa.select(d.c.id.label("start"), d.c.id, d.c.parent_id).where(
-        d.c.id.in_(list(node_ids))
-    )
-    up = start.cte("up", recursive=True)
-    up = up.union_all(
-        sa.select(up.c.start, d.c.id, d.c.parent_id).join(up, d.c.id == up.c.parent_id)
-    )
-    found: dict[int, set[int]] = {}
-    for start_id, node in (await conn.execute(sa.select(up.c.start, up.c.id))).all():
-        found.setdefault(int(start_id), set()).add(int(node))
-    return found
 
 
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:
@@ -93,16 +77,19 @@ async def snapshot(
     file = walk.c.type == "FILE"
     seq = sa.func.row_number().over(order_by=(walk.c.depth, walk.c.id))
     new_id: Any = sa.null() if first_id is None else seq + (first_id - 1)
-    rows = sa.select(
-        sa.literal(task_id), walk.c.id, walk.c.parent_id, walk.c.depth, walk.c.type, sa.false(),
-        sa.case((file, walk.c.size), else_=None), sa.case((file, walk.c.blob_id), else_=None),
-        seq, new_id,
-    )  # fmt: skip
-    columns = [
-        "task_id", "node_id", "parent_id", "depth", "type", "failed", "size", "blob_id", "seq",
-        "new_id",
-    ]  # fmt: skip
-    await conn.execute(sa.insert(tn).from_select(columns, rows))
+    values = {
+        "task_id": sa.literal(task_id),
+        "node_id": walk.c.id,
+        "parent_id": walk.c.parent_id,
+        "depth": walk.c.depth,
+        "type": walk.c.type,
+        "failed": sa.false(),
+        "size": sa.case((file, walk.c.size), else_=None),
+        "blob_id": sa.case((file, walk.c.blob_id), else_=None),
+        "seq": seq,
+        "new_id": new_id,
+    }
+    await conn.execute(sa.insert(tn).from_select(list(values), sa.select(*values.values())))
     stmt = sa.select(sa.func.count()).select_from(tn).where(tn.c.task_id == task_id)
     return int((await conn.execute(stmt)).scalar_one())
 
@@ -220,182 +207,6 @@ async def fail_files_outside(conn: Connection, span: Span, granted: Sequence[int
     return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
 
 
-# -- OVERWRITE merges ---------------------------------------------------------------------------
-#
-# A folder copied or moved with OVERWRITE onto a folder of the same name merges into it: level by
-# level, a node whose parent merged (every node of depth 1: the root merged) meets the entry of
-# its own name under its parent's counterpart, if any. A step resolves its range one depth at a
-# time, parents before children, so a node's parent is always settled before the node is.
-
-
-def _merge_level(span: Span, depth: int, parent: Any) -> Any:
-    """The span's nodes at ``depth`` that take part in the merge: not failed, and their parent
-    merged (or is the root)."""
-    return sa.and_(
-        span.where(),
-        tn.c.depth == depth,
-        ~tn.c.failed,
-        sa.or_(tn.c.depth == 1, parent.c.merged),
-    )
-
-
-def _counterpart(parent: Any, root_id: int) -> Any:
-    """Where a node goes in the target: under its parent's counterpart (the root's at depth 1)."""
-    return sa.func.coalesce(parent.c.new_id, root_id)
-
-
-def _parent_of(node: Any) -> tuple[Any, Any]:
-    parent = tn.alias("parent")
-    return parent, sa.and_(parent.c.task_id == node.c.task_id, parent.c.node_id == node.c.parent_id)
-
-
-async def clashes(
-    conn: Connection, span: Span, depth: int, *, space_id: int, root_id: int
-) -> list[RowMapping]:
-    """The span's merging nodes at ``depth`` that meet a live entry of their name in the target:
-    (node_id, type, size, blob_id, match_id, match_type)."""
-    parent, joined = _parent_of(tn)
-    source, match = d.alias("source"), d.alias("match")
-    stmt = (
-        sa.select(
-            tn.c.node_id,
-            source.c.type,
-            source.c.size,
-            source.c.blob_id,
-            match.c.id.label("match_id"),
-            match.c.type.label("match_type"),
-        )
-        .select_from(tn)
-        .join(source, source.c.id == tn.c.node_id)
-        .outerjoin(parent, joined)
-        .join(
-            match,
-            sa.and_(
-                match.c.space_id == space_id,
-                match.c.parent_id == _counterpart(parent, root_id),
-                match.c.name == source.c.name,
-                match.c.status == "NORMAL",
-            ),
-        )
-        .where(_merge_level(span, depth, parent))
-        .order_by(tn.c.node_id)
-    )
-    return list((await conn.execute(stmt)).mappings().all())
-
-
-async def fail_merging(conn: Connection, span: Span) -> list[int]:
-    """Mark failed the span's nodes that take part in the merge (at any depth: their parent
-    merged, or is the root), and return them."""
-    parent = tn.alias("parent")
-    merged_parent = sa.exists().where(
-        parent.c.task_id == tn.c.task_id, parent.c.node_id == tn.c.parent_id, parent.c.merged
-    )
-    stmt = (
-        sa.update(tn)
-        .where(span.where(), ~tn.c.failed, sa.or_(tn.c.depth == 1, merged_parent))
-        .values(failed=True)
-        .returning(tn.c.node_id)
-    )
-    return sorted(int(i) for i in (await conn.execute(stmt)).scalars())
-
-
-async def mark_merged(conn: Connection, task_id: int, pairs: Sequence[tuple[int, int]]) -> None:
-    """Record that each node merged into its counterpart: (node_id, counterpart id) pairs."""
-    if pairs:
-        await conn.execute(
-            sa.update(tn)
-            .where(tn.c.task_id == task_id, tn.c.node_id == sa.bindparam("node"))
-            .values(merged=True, new_id=sa.bindparam("counterpart")),
-            [{"node": node, "counterpart": other} for node, other in pairs],
-        )
-
-
-async def reparent_merging(
-    conn: Connection, span: Span, depth: int, *, space_id: int, root_id: int, now: int
-) -> None:
-    """Move the span's merging nodes at ``depth`` that did not merge under their parents'
-    counterparts in the target (their subtrees come along)."""
-    parent, joined = _parent_of(tn)
-    moving = (
-        sa.select(tn.c.node_id)
-        .select_from(tn)
-        .outerjoin(parent, joined)
-        .where(_merge_level(span, depth, parent), ~tn.c.merged)
-    )
-    weights = (
-        sa.select(
-            tn.c.parent_id.label("old"),
-            _counterpart(parent, root_id).label("new"),
-            (1 + d.c.descendants).label("count"),
-            d.c.stored,
-        )
-        .select_from(tn)
-        .join(d, d.c.id == tn.c.node_id)
-        .outerjoin(parent, joined)
-        .where(_merge_level(span, depth, parent), ~tn.c.merged)
-        .subquery()
-    )
-    for end, sign in ((weights.c.old, -1), (weights.c.new, 1)):
-        await dentries.grow(
-            conn,
-            sa.select(
-                end, sign * sa.func.sum(weights.c.count), sign * sa.func.sum(weights.c.stored)
-            ).group_by(end),
-        )
-    node = tn.alias("node")
-    node_parent, node_joined = _parent_of(node)
-    counterpart = (
-        sa.select(_counterpart(node_parent, root_id))
-        .select_from(node)
-        .outerjoin(node_parent, node_joined)
-        .where(node.c.task_id == span.task_id, node.c.node_id == d.c.id)
-        .scalar_subquery()
-    )
-    await conn.execute(
-        sa.update(d)
-        .where(d.c.id.in_(moving))
-        .values(parent_id=counterpart, space_id=space_id, modified_at=now)
-    )
-
-
-async def merged_folders(conn: Connection, task_id: int) -> list[tuple[int, int]]:
-    """(depth, node_id) of the folders that merged into their counterparts, deepest first."""
-    stmt = (
-        sa.select(tn.c.depth, tn.c.node_id)
-        .where(tn.c.task_id == task_id, tn.c.merged, tn.c.type == "FOLDER")
-        .order_by(tn.c.depth.desc(), tn.c.node_id)
-    )
-    return [(int(depth), int(node)) for depth, node in (await conn.execute(stmt)).all()]
-
-
-async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int], *, space_id: int) -> None:
-    """Delete those of the folders (of ``space_id``) that hold nothing at all (not even recycled
-    entries), and the grants on them."""
-    child = d.alias("child")
-    empty = list(
-        (
-            await conn.execute(
-                sa.select(d.c.id).where(
-                    d.c.id.in_(folder_ids),
-                    ~sa.exists().where(child.c.parent_id == d.c.id),
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if empty:
-        await dentries.grow(
-            conn,
-            sa.select(d.c.parent_id, -sa.func.count(), sa.literal(0))
-            .where(d.c.id.in_(empty))
-            .group_by(d.c.parent_id),
-        )
-        await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
-        await permissions.drop(conn, None, empty)
-        await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
-
-
 async def stored_bytes_of(conn: Connection, node_ids: Any) -> int:
     """Bytes of every stored version of the nodes (ids, or a select of them)."""
     stmt = sa.select(sa.func.coalesce(sa.func.sum(v.c.size), 0)).where(v.c.dentry_id.in_(node_ids))
@@ -416,35 +227,32 @@ async def copy_nodes(
     task_id = span.task_id
     parent = tn.alias("parent")
     picked = sa.and_(span.where(), ~tn.c.failed, ~tn.c.merged)
+    copies = {
+        "id": tn.c.new_id,
+        "space_id": sa.literal(space_id),
+        "parent_id": sa.func.coalesce(parent.c.new_id, root_copy_id),
+        "name": d.c.name,
+        "type": d.c.type,
+        "size": d.c.size,
+        "blob_id": d.c.blob_id,
+        "version": sa.case((d.c.type == "FILE", 1), else_=None),
+        "status": sa.literal("NORMAL"),
+        "uuid": sa.literal("c") + sa.cast(tn.c.new_id, sa.String),
+        "creator_id": sa.literal(operator),
+        "modifier_id": sa.literal(operator),
+        "created_at": sa.literal(now),
+        "modified_at": sa.literal(now),
+        "descendants": sa.literal(0),
+        "stored": sa.case((d.c.type == "FILE", d.c.size), else_=0),
+    }
     source = (
-        sa.select(
-            tn.c.new_id,
-            sa.literal(space_id),
-            sa.func.coalesce(parent.c.new_id, root_copy_id),
-            d.c.name,
-            d.c.type,
-            d.c.size,
-            d.c.blob_id,
-            sa.case((d.c.type == "FILE", 1), else_=None),
-            sa.literal("NORMAL"),
-            sa.literal("c") + sa.cast(tn.c.new_id, sa.String),
-            sa.literal(operator),
-            sa.literal(operator),
-            sa.literal(now),
-            sa.literal(now),
-            sa.literal(0),
-            sa.case((d.c.type == "FILE", d.c.size), else_=0),
-        )
+        sa.select(*copies.values())
         .select_from(tn)
         .join(d, d.c.id == tn.c.node_id)
         .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
         .where(picked)
     )
-    columns = [
-        "id", "space_id", "parent_id", "name", "type", "size", "blob_id", "version", "status",
-        "uuid", "creator_id", "modifier_id", "created_at", "modified_at", "descendants", "stored",
-    ]  # fmt: skip
-    await conn.execute(sa.insert(d).from_select(columns, source))
+    await conn.execute(sa.insert(d).from_select(list(copies), source))
     # The copies' ancestors (copies made by earlier steps among them) grow by what came in.
     arrivals = (
         sa.select(
@@ -458,28 +266,23 @@ async def copy_nodes(
         .group_by(parent.c.new_id)
     )
     await dentries.grow(conn, arrivals)
+    first_versions = {
+        "dentry_id": tn.c.new_id,
+        "version": sa.literal(1),
+        "space_id": sa.literal(space_id),
+        "name": d.c.name,
+        "size": d.c.size,
+        "blob_id": d.c.blob_id,
+        "modifier_id": sa.literal(operator),
+        "created_at": sa.literal(now),
+    }
     files = (
-        sa.select(
-            tn.c.new_id,
-            sa.literal(1),
-            sa.literal(space_id),
-            d.c.name,
-            d.c.size,
-            d.c.blob_id,
-            sa.literal(operator),
-            sa.literal(now),
-        )
+        sa.select(*first_versions.values())
         .select_from(tn)
         .join(d, d.c.id == tn.c.node_id)
         .where(picked, d.c.type == "FILE")
     )
-    await conn.execute(
-        sa.insert(v).from_select(
-            ["dentry_id", "version", "space_id", "name", "size", "blob_id", "modifier_id",
-             "created_at"],
-            files,
-        )
-    )  # fmt: skip
+    await conn.execute(sa.insert(v).from_select(list(first_versions), files))
     refs = (
         sa.select(tn.c.blob_id, sa.func.count().label("n"))
         .where(picked, tn.c.type == "FILE")

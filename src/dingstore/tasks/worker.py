@@ -152,7 +152,7 @@ class WorkerPool:
         handler = self.handlers.get(task.kind)
         try:
             if handler is None:
-                raise SystemicFailure("systemError")
+                raise SystemicFailure(errors.SYSTEM_ERROR.code)
             while not self._stopping:
                 stepped = await self._step(handler, task, owner)
                 if stepped is None:
@@ -168,7 +168,7 @@ class WorkerPool:
             return
         except Exception:
             log.exception("task %s failed unexpectedly", task.id)
-            await self._end(task, owner, "systemError")
+            await self._end(task, owner, errors.SYSTEM_ERROR.code)
             return
         # Stopping: outside the ``try`` above, so that a lease not given back (the database
         # down, say) leaves the task to be taken over once it expires, never fails it.

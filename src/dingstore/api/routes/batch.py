@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Body, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
 from dingstore.api.routes.dentries import preserves
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import batch as wire
+from dingstore.api.wire import common
 from dingstore.service.bulk.common import BatchItem
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
@@ -44,11 +45,9 @@ async def copy_dentries(
     body: Annotated[wire.BatchCopyRequest, Body()],
     caller: Caller = operation("CopyDentries", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.ConflictOption()
-    items = await request.app.state.services.dentries.copy_many(
-        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy,
-    )  # fmt: skip
+    option = body.option or common.ConflictOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    items = await services(request).dentries.copy_many(caller, spaceId, body.dentry_ids, *target)
     return _items(spaceId, items, targets=True)
 
 
@@ -59,11 +58,11 @@ async def move_dentries(
     body: Annotated[wire.BatchMoveRequest, Body()],
     caller: Caller = operation("MoveDentries", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.MoveOption()
-    items = await request.app.state.services.dentries.move_many(
-        caller, spaceId, body.dentry_ids, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy, preserve_permissions=preserves(option),
-    )  # fmt: skip
+    option = body.option or common.MoveOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    items = await services(request).dentries.move_many(
+        caller, spaceId, body.dentry_ids, *target, preserve_permissions=preserves(option)
+    )
     return _items(spaceId, items, targets=True)
 
 
@@ -75,7 +74,7 @@ async def delete_dentries(
     caller: Caller = operation("DeleteDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.DeleteOption()
-    items = await request.app.state.services.dentries.delete_many(
+    items = await services(request).dentries.delete_many(
         caller, spaceId, body.dentry_ids, to_recycle_bin=bool(option.to_recycle_bin)
     )
     return _items(spaceId, items, targets=False)

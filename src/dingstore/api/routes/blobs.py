@@ -33,6 +33,7 @@ from starlette.routing import Route, Router
 from dingstore import errors
 from dingstore.api import responses
 from dingstore.api.middleware import request_id_of
+from dingstore.api.routing import services
 from dingstore.blobs import base, signing
 
 PREFIX = signing.PATH_PREFIX
@@ -89,7 +90,7 @@ def opaque_etag(key: str, size: int) -> str:
 
 def _authorized(request: Request, method: str) -> tuple[base.BaseBlobStore, str]:
     """The store and the key, once the request's signature holds for ``method``."""
-    store: base.BaseBlobStore = request.app.state.services.blobs
+    store = services(request).blobs
     key: str = request.path_params["key"]
     if store.signer is None:
         raise errors.NOT_FOUND.error("this deployment's transfer URLs point elsewhere")

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import dentries as wire
 from dingstore.service.bulk.common import Outcome
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
 
 
-def preserves(option: wire.MoveOption) -> bool:
+def preserves(option: common.MoveOption) -> bool:
     """``option.presevePermissions`` (MoveDentry's spelling) or ``preservePermissions``
     (MoveDentries'): either is taken on either operation."""
     return bool(option.preseve_permissions or option.preserve_permissions)
@@ -30,7 +31,7 @@ def _moved(result: Outcome) -> responses.JSON:
     )
 
 
-@router.post("/{parentId}/folders", response_model=wire.DentryResponse, name="AddFolder")
+@router.post("/{parentId}/folders", response_model=common.DentryResponse, name="AddFolder")
 async def add_folder(
     spaceId: str,
     parentId: str,
@@ -39,7 +40,7 @@ async def add_folder(
     caller: Caller = operation("AddFolder", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.AddFolderOption()
-    folder = await request.app.state.services.dentries.add_folder(
+    folder = await services(request).dentries.add_folder(
         caller,
         spaceId,
         parentId,
@@ -47,10 +48,10 @@ async def add_folder(
         option.conflict_strategy,
         views.property_inputs(option.app_properties),
     )
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(folder)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(folder)))
 
 
-@router.post("/{dentryId}/query", response_model=wire.DentryResponse, name="GetDentry")
+@router.post("/{dentryId}/query", response_model=common.DentryResponse, name="GetDentry")
 async def get_dentry(
     spaceId: str,
     dentryId: str,
@@ -59,10 +60,10 @@ async def get_dentry(
     caller: Caller = operation("GetDentry", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.GetDentryOption()
-    found = await request.app.state.services.dentries.get(
+    found = await services(request).dentries.get(
         caller, spaceId, dentryId, option.app_ids_for_app_properties
     )
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(found)))
+    return responses.ok(common.DentryResponse(dentry=views.dentry(found)))
 
 
 @router.post("/query", response_model=wire.GetDentriesResponse, name="GetDentries")
@@ -73,7 +74,7 @@ async def get_dentries(
     caller: Caller = operation("GetDentries", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.GetDentryOption()
-    items = await request.app.state.services.dentries.get_many(
+    items = await services(request).dentries.get_many(
         caller, spaceId, body.dentry_ids, option.app_ids_for_app_properties
     )
     return responses.ok(
@@ -92,14 +93,14 @@ async def get_dentries(
     )
 
 
-@router.get("", response_model=wire.DentriesPage, name="ListDentries")
+@router.get("", response_model=common.DentriesPage, name="ListDentries")
 async def list_dentries(
     spaceId: str,
     request: Request,
     query: Annotated[wire.ListDentriesQuery, Query()],
     caller: Caller = operation("ListDentries", "Storage.File.Read"),
 ) -> responses.JSON:
-    page = await request.app.state.services.dentries.list(
+    page = await services(request).dentries.list(
         caller,
         spaceId,
         query.parent_id,
@@ -109,13 +110,13 @@ async def list_dentries(
         order=query.order,
     )
     return responses.ok(
-        wire.DentriesPage(
+        common.DentriesPage(
             dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
         )
     )
 
 
-@router.post("/listAll", response_model=wire.DentriesPage, name="ListAllDentries")
+@router.post("/listAll", response_model=common.DentriesPage, name="ListAllDentries")
 async def list_all_dentries(
     spaceId: str,
     request: Request,
@@ -123,7 +124,7 @@ async def list_all_dentries(
     caller: Caller = operation("ListAllDentries", "Storage.File.Read"),
 ) -> responses.JSON:
     option = body.option or wire.ListAllOption()
-    page = await request.app.state.services.dentries.list_all(
+    page = await services(request).dentries.list_all(
         caller,
         spaceId,
         next_token=option.next_token,
@@ -131,13 +132,13 @@ async def list_all_dentries(
         order=option.order,
     )
     return responses.ok(
-        wire.DentriesPage(
+        common.DentriesPage(
             dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
         )
     )
 
 
-@router.post("/{dentryId}/rename", response_model=wire.DentryResponse, name="RenameDentry")
+@router.post("/{dentryId}/rename", response_model=common.DentryResponse, name="RenameDentry")
 async def rename_dentry(
     spaceId: str,
     dentryId: str,
@@ -145,10 +146,8 @@ async def rename_dentry(
     body: Annotated[wire.RenameRequest, Body()],
     caller: Caller = operation("RenameDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    renamed = await request.app.state.services.dentries.rename(
-        caller, spaceId, dentryId, body.new_name
-    )
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(renamed)))
+    renamed = await services(request).dentries.rename(caller, spaceId, dentryId, body.new_name)
+    return responses.ok(common.DentryResponse(dentry=views.dentry(renamed)))
 
 
 @router.post("/{dentryId}/copy", response_model=wire.CopyMoveResponse, name="CopyDentry")
@@ -159,11 +158,9 @@ async def copy_dentry(
     body: Annotated[wire.CopyRequest, Body()],
     caller: Caller = operation("CopyDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.ConflictOption()
-    result = await request.app.state.services.dentries.copy(
-        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy,
-    )  # fmt: skip
+    option = body.option or common.ConflictOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    result = await services(request).dentries.copy(caller, spaceId, dentryId, *target)
     return _moved(result)
 
 
@@ -175,11 +172,11 @@ async def move_dentry(
     body: Annotated[wire.MoveRequest, Body()],
     caller: Caller = operation("MoveDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.MoveOption()
-    result = await request.app.state.services.dentries.move(
-        caller, spaceId, dentryId, body.target_space_id, body.target_folder_id,
-        option.conflict_strategy, preserve_permissions=preserves(option),
-    )  # fmt: skip
+    option = body.option or common.MoveOption()
+    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+    result = await services(request).dentries.move(
+        caller, spaceId, dentryId, *target, preserve_permissions=preserves(option)
+    )
     return _moved(result)
 
 
@@ -191,7 +188,7 @@ async def delete_dentry(
     query: Annotated[wire.DeleteQuery, Query()],
     caller: Caller = operation("DeleteDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    result = await request.app.state.services.dentries.delete(
+    result = await services(request).dentries.delete(
         caller, spaceId, dentryId, to_recycle_bin=bool(query.to_recycle_bin)
     )
     return responses.ok(

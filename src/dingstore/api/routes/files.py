@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import files as wire
 from dingstore.service.files import Commit, PreCheck
 
 router = api_router("/v1.0/storage/spaces", tags=["upload and download"])
@@ -31,7 +32,7 @@ async def get_file_upload_info(
     caller: Caller = operation("GetFileUploadInfo", "Storage.UploadInfo.Read"),
 ) -> responses.JSON:
     option = body.option or wire.UploadOption()
-    info = await request.app.state.services.files.upload_info(
+    info = await services(request).files.upload_info(
         caller,
         spaceId,
         protocol=body.protocol,
@@ -47,7 +48,7 @@ async def get_file_upload_info(
     )
 
 
-@router.post("/{spaceId}/files/commit", response_model=wire.DentryResponse, name="CommitFile")
+@router.post("/{spaceId}/files/commit", response_model=common.DentryResponse, name="CommitFile")
 async def commit_file(
     spaceId: str,
     request: Request,
@@ -64,8 +65,8 @@ async def commit_file(
         conflict_strategy=option.conflict_strategy,
         app_properties=views.property_inputs(option.app_properties),
     )
-    dentry = await request.app.state.services.files.commit(caller, spaceId, commit)
-    return responses.ok(wire.DentryResponse(dentry=views.dentry(dentry)))
+    dentry = await services(request).files.commit(caller, spaceId, commit)
+    return responses.ok(common.DentryResponse(dentry=views.dentry(dentry)))
 
 
 @router.post(
@@ -80,7 +81,7 @@ async def init_multipart_file_upload(
     caller: Caller = operation("InitMultipartFileUpload", "Storage.UploadInfo.Read"),
 ) -> responses.JSON:
     option = body.option or wire.UploadOption()
-    key = await request.app.state.services.files.init_multipart(
+    key = await services(request).files.init_multipart(
         caller, spaceId, option.storage_driver, _pre_check(option)
     )
     return responses.ok(wire.InitMultipartResponse(upload_key=key))
@@ -96,9 +97,7 @@ async def get_multipart_file_upload_infos(
     body: Annotated[wire.GetMultipartInfosRequest, Body()],
     caller: Caller = operation("GetMultipartFileUploadInfos", "Storage.UploadInfo.Read"),
 ) -> responses.JSON:
-    parts = await request.app.state.services.files.part_infos(
-        caller, body.upload_key, body.part_numbers
-    )
+    parts = await services(request).files.part_infos(caller, body.upload_key, body.part_numbers)
     return responses.ok(
         wire.GetMultipartInfosResponse(
             multipart_header_signature_infos=[
@@ -122,7 +121,7 @@ async def get_file_download_info(
     caller: Caller = operation("GetFileDownloadInfo", "Storage.DownloadInfo.Read"),
 ) -> responses.JSON:
     option = body.option or wire.DownloadOption()
-    transfer = await request.app.state.services.files.download_info(
+    transfer = await services(request).files.download_info(
         caller, spaceId, dentryId, option.version
     )
     return responses.ok(

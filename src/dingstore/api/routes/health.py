@@ -7,14 +7,14 @@ from starlette.responses import Response
 
 from dingstore import errors
 from dingstore.api import metrics, responses, schemas
-from dingstore.api.routing import api_router
+from dingstore.api.routing import api_router, services
 
 router = api_router(tags=["operations"], errors_documented=False)
 
 
 @router.get("/healthz", response_model=schemas.Health)
 async def healthz(request: Request) -> responses.JSON:
-    if not await request.app.state.services.db.ping():
+    if not await services(request).db.ping():
         raise errors.STORE_UNAVAILABLE.error("the database does not answer")
     return responses.ok(schemas.Health(status="ok"))
 

@@ -8,7 +8,7 @@ from fastapi import Body, Request
 
 from dingstore import errors
 from dingstore.api import responses, schemas
-from dingstore.api.routing import api_router
+from dingstore.api.routing import api_router, services
 
 router = api_router("/v1.0/oauth2", tags=["oauth2"])
 
@@ -20,7 +20,7 @@ async def get_access_token(
 ) -> responses.JSON:
     if not body.app_secret:
         raise errors.INVALID_CLIENT_ID_OR_SECRET.error("appSecret is required")
-    token = await request.app.state.services.tokens.issue_for_app(body.app_key, body.app_secret)
+    token = await services(request).tokens.issue_for_app(body.app_key, body.app_secret)
     return responses.ok(
         schemas.AccessTokenResponse(access_token=token.access_token, expire_in=token.expire_in)
     )
@@ -33,7 +33,7 @@ async def get_corp_access_token(
     body: Annotated[schemas.GetCorpAccessTokenRequest, Body()],
     request: Request,
 ) -> responses.JSON:
-    token = await request.app.state.services.tokens.issue_for_suite(
+    token = await services(request).tokens.issue_for_suite(
         body.suite_key, body.suite_secret, body.auth_corp_id, body.suite_ticket
     )
     return responses.ok(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import orgs as wire
 from dingstore.clock import iso
 
 router = api_router("/v1.0/storage", tags=["org and app"])
@@ -18,7 +18,7 @@ async def get_org(
     request: Request,
     caller: Caller = operation("GetOrg", "Storage.Org.Read"),
 ) -> responses.JSON:
-    usage = await request.app.state.services.spaces.org(caller, corpId)
+    usage = await services(request).spaces.org(caller, corpId)
     return responses.ok(
         wire.GetOrgResponse(org=wire.Org(corp_id=corpId, partitions=[views.partition(usage)]))
     )
@@ -29,7 +29,7 @@ async def get_current_app(
     request: Request,
     caller: Caller = operation("GetCurrentApp", "Storage.App.Read"),
 ) -> responses.JSON:
-    found = await request.app.state.services.spaces.current_app(caller)
+    found = await services(request).spaces.current_app(caller)
     return responses.ok(
         wire.GetCurrentAppResponse(
             app=wire.App(

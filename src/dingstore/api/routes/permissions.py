@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import permissions as wire
 from dingstore.service.permissions import MemberInput
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["permissions"])
@@ -26,7 +27,7 @@ def _duration(body: wire.PermissionRequest) -> int | None:
     return body.option.duration if body.option is not None else None
 
 
-@router.post(PERMISSIONS, response_model=wire.Success, name="AddPermission")
+@router.post(PERMISSIONS, response_model=common.Success, name="AddPermission")
 async def add_permission(
     spaceId: str,
     dentryId: str,
@@ -34,13 +35,13 @@ async def add_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("AddPermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.add(
+    await services(request).permissions.add(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
-@router.put(PERMISSIONS, response_model=wire.Success, name="UpdatePermission")
+@router.put(PERMISSIONS, response_model=common.Success, name="UpdatePermission")
 async def update_permission(
     spaceId: str,
     dentryId: str,
@@ -48,13 +49,13 @@ async def update_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("UpdatePermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.update(
+    await services(request).permissions.update(
         caller, spaceId, dentryId, body.role_id, _members(body), _duration(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
-@router.post(f"{PERMISSIONS}/remove", response_model=wire.Success, name="DeletePermission")
+@router.post(f"{PERMISSIONS}/remove", response_model=common.Success, name="DeletePermission")
 async def delete_permission(
     spaceId: str,
     dentryId: str,
@@ -62,10 +63,10 @@ async def delete_permission(
     body: Annotated[wire.PermissionRequest, Body()],
     caller: Caller = operation("DeletePermission", "Storage.Permission.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.permissions.delete(
+    await services(request).permissions.delete(
         caller, spaceId, dentryId, body.role_id, _members(body)
     )
-    return responses.ok(wire.Success(success=True))
+    return responses.ok(common.Success(success=True))
 
 
 @router.post(f"{PERMISSIONS}/query", response_model=wire.PermissionsPage, name="ListPermissions")
@@ -77,10 +78,14 @@ async def list_permissions(
     caller: Caller = operation("ListPermissions", "Storage.Permission.Read"),
 ) -> responses.JSON:
     o = body.option or wire.ListPermissionsOption()
-    page = await request.app.state.services.permissions.list(
-        caller, spaceId, dentryId,
-        role_ids=o.filter_role_ids, next_token=o.next_token, max_results=o.max_results,
-    )  # fmt: skip
+    page = await services(request).permissions.list(
+        caller,
+        spaceId,
+        dentryId,
+        role_ids=o.filter_role_ids,
+        next_token=o.next_token,
+        max_results=o.max_results,
+    )
     return responses.ok(
         wire.PermissionsPage(
             permissions=[views.permission(p) for p in page.items], next_token=page.next_token
@@ -99,9 +104,7 @@ async def batch_query_roles(
     query: Annotated[wire.BatchQueryRolesQuery, Query()],
     caller: Caller = operation("BatchQueryRoles", "Storage.Permission.Read"),
 ) -> responses.JSON:
-    found = await request.app.state.services.permissions.roles(
-        caller, spaceId, query.dentry_id_list
-    )
+    found = await services(request).permissions.roles(caller, spaceId, query.dentry_id_list)
     role_map = {
         dentry: [wire.PermissionRole(id=r, name=r) for r in roles]
         for dentry, roles in found.items()

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Body, Query, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
-from dingstore.service.recycle import RecycleService
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import recycle as wire
 
 router = api_router("/v1.0/storage/recycleBins", tags=["recycle bin"])
 
@@ -18,11 +18,7 @@ ITEM = f"{ITEMS}/{{recycleItemId}}"
 READ, WRITE = "Storage.RecycleBin.Read", "Storage.RecycleBin.Write"
 
 
-def _bin(request: Request) -> RecycleService:
-    return request.app.state.services.recycle  # type: ignore[no-any-return]
-
-
-def _strategy(option: wire.ConflictOption | None) -> str | None:
+def _strategy(option: common.ConflictOption | None) -> str | None:
     return option.conflict_strategy if option is not None else None
 
 
@@ -32,7 +28,7 @@ async def get_recycle_bin(
     query: Annotated[wire.GetRecycleBinQuery, Query()],
     caller: Caller = operation("GetRecycleBin", READ),
 ) -> responses.JSON:
-    found = await _bin(request).bin(caller, query.recycle_bin_scope, query.scope_id)
+    found = await services(request).recycle.bin(caller, query.recycle_bin_scope, query.scope_id)
     return responses.ok(wire.GetRecycleBinResponse(recycle_bin=views.recycle_bin(found)))
 
 
@@ -43,7 +39,7 @@ async def list_recycle_items(
     query: Annotated[wire.ListRecycleItemsQuery, Query()],
     caller: Caller = operation("ListRecycleItems", READ),
 ) -> responses.JSON:
-    page = await _bin(request).list(
+    page = await services(request).recycle.list(
         caller, recycleBinId, next_token=query.next_token, max_results=query.max_results
     )
     items = [views.recycle_item(i) for i in page.items]
@@ -57,7 +53,7 @@ async def get_recycle_item(
     request: Request,
     caller: Caller = operation("GetRecycleItem", READ),
 ) -> responses.JSON:
-    item = await _bin(request).get(caller, recycleBinId, recycleItemId)
+    item = await services(request).recycle.get(caller, recycleBinId, recycleItemId)
     return responses.ok(wire.RecycleItemResponse(item=views.recycle_item(item)))
 
 
@@ -69,7 +65,7 @@ async def restore_recycle_item(
     body: Annotated[wire.RestoreRequest, Body()],
     caller: Caller = operation("RestoreRecycleItem", WRITE),
 ) -> responses.JSON:
-    result = await _bin(request).restore(
+    result = await services(request).recycle.restore(
         caller, recycleBinId, recycleItemId, _strategy(body.option)
     )
     return responses.ok(views.restored(result))
@@ -84,40 +80,40 @@ async def restore_recycle_items(
     body: Annotated[wire.BatchRestoreRequest, Body()],
     caller: Caller = operation("RestoreRecycleItems", WRITE),
 ) -> responses.JSON:
-    items = await _bin(request).restore_many(
+    items = await services(request).recycle.restore_many(
         caller, recycleBinId, body.recycle_item_ids, _strategy(body.option)
     )
     results = [views.restore_result(recycleBinId, item) for item in items]
     return responses.ok(wire.BatchRestoreResponse(result_items=results))
 
 
-@router.delete(ITEM, response_model=wire.Success, name="DeleteRecycleItem")
+@router.delete(ITEM, response_model=common.Success, name="DeleteRecycleItem")
 async def delete_recycle_item(
     recycleBinId: str,
     recycleItemId: str,
     request: Request,
     caller: Caller = operation("DeleteRecycleItem", WRITE),
 ) -> responses.JSON:
-    await _bin(request).delete(caller, recycleBinId, recycleItemId)
-    return responses.ok(wire.Success())
+    await services(request).recycle.delete(caller, recycleBinId, recycleItemId)
+    return responses.ok(common.Success())
 
 
-@router.post(f"{ITEMS}/batchRemove", response_model=wire.Success, name="DeleteRecycleItems")
+@router.post(f"{ITEMS}/batchRemove", response_model=common.Success, name="DeleteRecycleItems")
 async def delete_recycle_items(
     recycleBinId: str,
     request: Request,
     body: Annotated[wire.RecycleItemIdsRequest, Body()],
     caller: Caller = operation("DeleteRecycleItems", WRITE),
 ) -> responses.JSON:
-    await _bin(request).delete_many(caller, recycleBinId, body.recycle_item_ids)
-    return responses.ok(wire.Success())
+    await services(request).recycle.delete_many(caller, recycleBinId, body.recycle_item_ids)
+    return responses.ok(common.Success())
 
 
-@router.post("/{recycleBinId}/clear", response_model=wire.Success, name="ClearRecycleBin")
+@router.post("/{recycleBinId}/clear", response_model=common.Success, name="ClearRecycleBin")
 async def clear_recycle_bin(
     recycleBinId: str,
     request: Request,
     caller: Caller = operation("ClearRecycleBin", WRITE),
 ) -> responses.JSON:
-    await _bin(request).clear(caller, recycleBinId)
-    return responses.ok(wire.Success())
+    await services(request).recycle.clear(caller, recycleBinId)
+    return responses.ok(common.Success())

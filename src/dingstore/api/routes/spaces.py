@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Body, Request
 
 from dingstore.api import responses, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import spaces as wire
 from dingstore.service.spaces import NewSpace
 
 router = api_router("/v1.0/storage", tags=["spaces"])
@@ -21,7 +22,7 @@ async def add_space(
     caller: Caller = operation("AddSpace", "Storage.Space.Write"),
 ) -> responses.JSON:
     o = body.option or wire.AddSpaceOption()
-    caps = o.capabilities or wire.Capabilities()
+    caps = o.capabilities or common.Capabilities()
     new = NewSpace(
         name=o.name,
         quota=None if o.quota in (None, -1) else o.quota,
@@ -32,7 +33,7 @@ async def add_space(
         can_rename=caps.can_rename,
         can_record_recent_file=caps.can_record_recent_file,
     )
-    space = await request.app.state.services.spaces.add(caller, new)
+    space = await services(request).spaces.add(caller, new)
     return responses.ok(wire.SpaceResponse(space=views.space(space)))
 
 
@@ -42,5 +43,5 @@ async def get_space(
     request: Request,
     caller: Caller = operation("GetSpace", "Storage.Space.Read"),
 ) -> responses.JSON:
-    space = await request.app.state.services.spaces.get(caller, spaceId)
+    space = await services(request).spaces.get(caller, spaceId)
     return responses.ok(wire.SpaceResponse(space=views.space(space)))

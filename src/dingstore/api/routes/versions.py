@@ -8,13 +8,14 @@ from fastapi import Body, Path, Query, Request
 from pydantic import WithJsonSchema
 
 from dingstore.api import responses, schemas, views
-from dingstore.api import storage_schemas as wire
-from dingstore.api.routing import Caller, api_router, operation
+from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.wire import common
+from dingstore.api.wire import versions as wire
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}", tags=["versions"])
 
 
-@router.get("/versions", response_model=wire.DentriesPage, name="ListDentryVersions")
+@router.get("/versions", response_model=common.DentriesPage, name="ListDentryVersions")
 async def list_dentry_versions(
     spaceId: str,
     dentryId: str,
@@ -22,17 +23,19 @@ async def list_dentry_versions(
     query: Annotated[wire.ListVersionsQuery, Query()],
     caller: Caller = operation("ListDentryVersions", "Storage.File.Read"),
 ) -> responses.JSON:
-    page = await request.app.state.services.versions.list(
+    page = await services(request).versions.list(
         caller, spaceId, dentryId, next_token=query.next_token, max_results=query.max_results
     )
     return responses.ok(
-        wire.DentriesPage(
+        common.DentriesPage(
             dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
         )
     )
 
 
-@router.post("/versions/{version}/revert", response_model=wire.Success, name="RevertDentryVersion")
+@router.post(
+    "/versions/{version}/revert", response_model=common.Success, name="RevertDentryVersion"
+)
 async def revert_dentry_version(
     spaceId: str,
     dentryId: str,
@@ -44,11 +47,11 @@ async def revert_dentry_version(
     request: Request,
     caller: Caller = operation("RevertDentryVersion", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.versions.revert(caller, spaceId, dentryId, version)
-    return responses.ok(wire.Success())
+    await services(request).versions.revert(caller, spaceId, dentryId, version)
+    return responses.ok(common.Success())
 
 
-@router.put("/appProperties", response_model=wire.Success, name="UpdateDentryAppProperties")
+@router.put("/appProperties", response_model=common.Success, name="UpdateDentryAppProperties")
 async def update_dentry_app_properties(
     spaceId: str,
     dentryId: str,
@@ -56,13 +59,15 @@ async def update_dentry_app_properties(
     body: Annotated[wire.UpdateAppPropertiesRequest, Body()],
     caller: Caller = operation("UpdateDentryAppProperties", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.properties.update(
+    await services(request).properties.update(
         caller, spaceId, dentryId, views.property_inputs(body.app_properties)
     )
-    return responses.ok(wire.Success())
+    return responses.ok(common.Success())
 
 
-@router.post("/appProperties/remove", response_model=wire.Success, name="DeleteDentryAppProperties")
+@router.post(
+    "/appProperties/remove", response_model=common.Success, name="DeleteDentryAppProperties"
+)
 async def delete_dentry_app_properties(
     spaceId: str,
     dentryId: str,
@@ -70,7 +75,5 @@ async def delete_dentry_app_properties(
     body: Annotated[wire.DeleteAppPropertiesRequest, Body()],
     caller: Caller = operation("DeleteDentryAppProperties", "Storage.File.Write"),
 ) -> responses.JSON:
-    await request.app.state.services.properties.delete(
-        caller, spaceId, dentryId, body.property_names
-    )
-    return responses.ok(wire.Success())
+    await services(request).properties.delete(caller, spaceId, dentryId, body.property_names)
+    return responses.ok(common.Success())

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
 
+from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, steps
-from dingstore.store import blobs, dentries, ids, properties, spaces, subtree
+from dingstore.store import blobs, dentries, ids, merges, properties, spaces, subtree
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Step, SystemicFailure
@@ -193,7 +194,7 @@ class CopyHandler:
         or when the range would not fit the target's quota."""
         p = CopyPayload.from_json(task.payload)
         if await dentries.get(conn, p.target_space, p.copy_root) is None:
-            raise SystemicFailure("dentryNotExist")  # the copy's folder went away
+            raise SystemicFailure(errors.DENTRY_NOT_EXIST.code)  # the copy's folder went away
         span = steps.next_span(task, limit)
         if span is None:
             await subtree.forget(conn, task.id)
@@ -261,7 +262,7 @@ class CopyHandler:
                 continue
             elif room is not None and charged + size > room:
                 over.append(node)
-                reasons.append("spaceQuotaInsufficient")
+                reasons.append(errors.SPACE_QUOTA_INSUFFICIENT.code)
             else:
                 ok += 1
                 charged += size
@@ -310,7 +311,7 @@ class CopyHandler:
             for source, target in zip(files, targets, strict=True):
                 node, size = int(source.node_id), int(source.size)
                 if room is not None and size > room:
-                    outcome.failed[node] = "spaceQuotaInsufficient"
+                    outcome.failed[node] = errors.SPACE_QUOTA_INSUFFICIENT.code
                     continue
                 await versions.add(
                     conn,
@@ -324,6 +325,6 @@ class CopyHandler:
                 room = None if room is None else room - size
                 versioned.append((node, int(target.id)))
             await subtree.mark_failed(conn, task.id, [n for n in outcome.failed])
-            await subtree.mark_merged(conn, task.id, versioned)
+            await merges.mark_merged(conn, task.id, versioned)
             outcome.merged.update(node for node, _ in versioned)
         return outcome

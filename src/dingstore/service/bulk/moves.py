@@ -26,7 +26,7 @@ from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
-from dingstore.store import dentries, ids, permissions, spaces, splits, subtree
+from dingstore.store import dentries, ids, merges, permissions, spaces, splits, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
@@ -210,7 +210,7 @@ class MoveHandler:
         else:
             row = await dentries.get_any(conn, p.root)
             if row is None:
-                raise SystemicFailure("dentryNotExist")
+                raise SystemicFailure(errors.DENTRY_NOT_EXIST.code)
             wanted = [(p.target_space, int(row.parent_id))]
             if p.from_parent is not None:
                 wanted.append((p.space, p.from_parent))
@@ -267,7 +267,7 @@ class MoveHandler:
         if await self._may_go_on(conn, task, p):
             merge = await self._merge(conn, task, p, span, rows)
         else:  # what would merge fails, with its subtree; what moved already goes on moving
-            failing = await subtree.fail_merging(conn, span)
+            failing = await merges.fail_merging(conn, span)
             merge = steps.MergeResult(failed=dict.fromkeys(failing, steps.DENIED))
         # The nodes under those that failed (now or in an earlier step) fail too: one statement.
         lost = [*merge.failed, *await subtree.fail_under_failed(conn, span)]
@@ -303,7 +303,7 @@ class MoveHandler:
             outcome.failed.update(level.failed)
             for target in targets:  # a file moved onto a file replaces it
                 await versions.purge_file(conn, target, now)
-            await subtree.reparent_merging(
+            await merges.reparent_merging(
                 conn, span, depth, space_id=p.target_space, root_id=p.target_root, now=now
             )
         return outcome
@@ -311,9 +311,9 @@ class MoveHandler:
     @staticmethod
     async def _sweep(conn: Connection, task: Claimed, p: MovePayload) -> None:
         """Remove the merged folders left empty, deepest first, then the moved folder."""
-        folders = await subtree.merged_folders(conn, task.id)
+        folders = await merges.merged_folders(conn, task.id)
         for depth in sorted({depth for depth, _ in folders}, reverse=True):
-            await subtree.drop_empty_folders(
+            await merges.drop_empty_folders(
                 conn, [n for d, n in folders if d == depth], space_id=p.space
             )
-        await subtree.drop_empty_folders(conn, [p.root], space_id=p.space)
+        await merges.drop_empty_folders(conn, [p.root], space_id=p.space)

@@ -11,14 +11,15 @@ from typing import Any, ClassVar, Self
 
 from sqlalchemy.engine import RowMapping
 
+from dingstore import errors
 from dingstore.clock import now_ms
 from dingstore.service import access, models
-from dingstore.store import dentries, identity, permissions, spaces, subtree
+from dingstore.store import dentries, identity, merges, permissions, spaces, subtree
 from dingstore.store.base import Connection
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Step, SystemicFailure
 
-DENIED = "permissionDenied"
+DENIED = errors.PERMISSION_DENIED.code
 
 
 class Payload:
@@ -41,7 +42,7 @@ class Payload:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         if int(data.get("version", 0)) > cls.version:
-            raise SystemicFailure("systemError")
+            raise SystemicFailure(errors.SYSTEM_ERROR.code)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -107,7 +108,7 @@ async def roles(
     for space_id, nodes in by_space.items():
         space = await spaces.get(conn, space_id)
         if space is None:
-            raise SystemicFailure("spaceNotExist")
+            raise SystemicFailure(errors.SPACE_NOT_EXIST.code)
         for node, role in (await access.roles(conn, actor, space, nodes)).items():
             found[(space_id, node)] = role
     return [found[w] for w in wanted]
@@ -140,20 +141,20 @@ async def clashes(
     space ``space_id``: folders meeting folders merge (recorded here); a file meeting a folder
     or the reverse fails ``dentryAlreadyExist``. Returns the files meeting files, their
     counterparts, and what was decided."""
-    found = await subtree.clashes(conn, span, depth, space_id=space_id, root_id=into)
+    found = await merges.clashes(conn, span, depth, space_id=space_id, root_id=into)
     outcome = MergeResult()
     folders = []
     files = []
     for row in found:
         node = int(row.node_id)
         if row.type != row.match_type:
-            outcome.failed[node] = "dentryAlreadyExist"
+            outcome.failed[node] = errors.DENTRY_ALREADY_EXIST.code
         elif row.type == "FOLDER":
             folders.append((node, int(row.match_id)))
         else:
             files.append(row)
     await subtree.mark_failed(conn, task.id, list(outcome.failed))
-    await subtree.mark_merged(conn, task.id, folders)
+    await merges.mark_merged(conn, task.id, folders)
     outcome.merged.update(node for node, _ in folders)
     targets = await dentries.get_many(conn, space_id, [int(f.match_id) for f in files])
     by_id = {int(t.id): t for t in targets}
