@@ -150,15 +150,16 @@ class BaseDatabase:
         listeners = self._listeners.setdefault(channel, [])
         listeners.append(notified)
         try:
-            notified()
             await self.listen_to_others(channel, notified)
         finally:
             listeners.remove(notified)
 
     async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
-        """Hear other processes' announcements on ``channel`` until cancelled; a lost connection
-        is logged and re-established with backoff, never raised. This base hears none: it waits
-        to be cancelled."""
+        """Hear other processes' announcements on ``channel`` until cancelled, calling
+        ``notified`` each time listening (re)starts; a lost connection is logged and
+        re-established with backoff, never raised. This base hears none: it says it listens
+        (to this process), and waits to be cancelled."""
+        notified()
         await asyncio.Event().wait()
 
     async def ping(self) -> bool:
