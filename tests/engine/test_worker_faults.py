@@ -45,7 +45,7 @@ class Flaky(base.BaseDatabase):
         return self.inner.read()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Connection]:
+    async def write(self) -> AsyncIterator[base.Writer]:
         if self.broken:
             self.broken -= 1
             raise RuntimeError("a fault nobody foresaw (test)")

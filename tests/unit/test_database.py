@@ -79,6 +79,29 @@ async def test_prepared_statements_refuse_type_conversions(tmp_path) -> None:  #
         await db.close()
 
 
+async def test_writers_naming_one_lock_take_turns(db: base.BaseDatabase) -> None:
+    """A writer holding a key's lock keeps another that names it waiting until it commits (on
+    SQLite every writer waits: one at a time); another key does not wait on PostgreSQL."""
+    order: list[str] = []
+
+    async def second(key: int) -> None:
+        async with db.write() as conn:
+            await conn.lock(key)
+            order.append(f"second {key}")
+
+    async with db.write() as conn:
+        await conn.lock(1)
+        same = asyncio.create_task(second(1))
+        other = asyncio.create_task(second(2))
+        if db.dialect == "postgresql":
+            await asyncio.wait_for(asyncio.shield(other), 5)
+        await asyncio.sleep(0.3)
+        assert not same.done()
+        order.append("first")
+    await asyncio.wait_for(asyncio.gather(same, other), 5)
+    assert order.index("first") < order.index("second 1")
+
+
 async def _announce(db: base.BaseDatabase, *, commit: bool) -> None:
     with contextlib.suppress(RuntimeError):
         async with db.write() as conn:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
 from dingstore.clock import SYSTEM, Clock
-from dingstore.service import bulk
+from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -71,15 +71,14 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
-    # TODO(queue): clock=clock once WorkerPool takes one; until then the queue's own times
-    # (leases, begin and end times) are the OS's.
     engine = WorkerPool(
         db,
-        bulk.handlers(version_retention=settings.version_retention, clock=clock),
+        tree.tree_locked(bulk.handlers(version_retention=settings.version_retention, clock=clock)),
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         lease_ms=int(settings.task_lease * 1000),
         poll_interval=settings.task_poll_interval,
+        clock=clock,
     )
     files = FileService(
         db,

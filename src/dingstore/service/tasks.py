@@ -12,7 +12,7 @@ from dingstore.clock import Clock
 from dingstore.service import models, tree
 from dingstore.store import base, dentries
 from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 
 async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:
@@ -80,7 +80,7 @@ class Creator:
 
 
 async def enqueue(
-    conn: Connection,
+    conn: Writer,
     task_id: int,
     payload: Payload,
     creator: Creator,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.service import access, models, names
 from dingstore.store import dentries, properties, spaces, subtree
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
+from dingstore.tasks import queue, worker
 
 MAX_ID = 2**63 - 1
 STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")
@@ -89,6 +90,29 @@ def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[A
     return values
 
 
+class TreeLocked:
+    """A task kind's handler whose every step first takes the org's tree lock, as a request
+    about to change the tree does (``space(..., write=True)``): steps change the org's tree
+    (rows, subtree sizes, quotas) too, so neither deadlocks nor reads sizes the other is
+    changing."""
+
+    def __init__(self, handler: worker.Handler) -> None:
+        self.handler = handler
+
+    async def start(self, conn: Writer, task: queue.Claimed) -> tuple[int, worker.Step]:
+        await subtree.lock_tree(conn, task.corp_id)
+        return await self.handler.start(conn, task)
+
+    async def step(self, conn: Writer, task: queue.Claimed, limit: int) -> worker.Step:
+        await subtree.lock_tree(conn, task.corp_id)
+        return await self.handler.step(conn, task, limit)
+
+
+def tree_locked(handlers: Mapping[str, worker.Handler]) -> dict[str, worker.Handler]:
+    """``handlers``, each taking the org's tree lock first (``TreeLocked``)."""
+    return {kind: TreeLocked(handler) for kind, handler in handlers.items()}
+
+
 async def space(
     conn: Connection, actor: models.Actor, space_id: str, *, write: bool = False
 ) -> RowMapping:
@@ -96,6 +120,7 @@ async def space(
     org's tree lock first (store/subtree.py), so that what it checks holds until it commits."""
     number = parse_id(space_id, "spaceId")
     if write:
+        assert isinstance(conn, Writer), "a change takes write()'s connection"
         await subtree.lock_tree(conn, actor.corp_id)
     row = await spaces.get(conn, number)
     if row is None or row.corp_id != actor.corp_id:

@@ -6,8 +6,10 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   (PostgreSQL's READ COMMITTED, SQLite in autocommit); read what must agree in one statement.
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
   back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
-  this process); on PostgreSQL any number run at once.
-* ``announce(conn, channel)`` / ``listen(channel, notified)`` — a write transaction announces on
+  this process); on PostgreSQL any number run at once. Its connection, a ``Writer``, also does
+  what only the backend knows how to do inside a transaction: ``lock`` a key until it ends,
+  ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
+* ``Writer.notify(channel)`` / ``listen(channel, notified)`` — a write transaction announces on
   ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
   process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
   too. SQLite tells other processes nothing: their listeners fall back on polling.
@@ -24,11 +26,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dingstore import errors
 
@@ -61,28 +62,47 @@ class Connection(Protocol):
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
 
 
-@dataclass
-class _Transaction:
-    """A write transaction as ``announce`` sees it: its database, and the channels announced
-    in it."""
+class Writer:
+    """What ``write()`` yields: the transaction's connection, answering as ``Connection`` does,
+    and the statements that differ between backends, each implemented by ``sqlite.py`` and
+    ``postgres.py``."""
 
-    db: BaseDatabase
-    channels: set[str] = field(default_factory=set)
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.announced: set[str] = set()  # heard in this process once the transaction commits
 
+    @property
+    def dialect(self) -> Any:
+        return self.connection.dialect
 
-# Write transactions open in this process, by ``id()`` of their connection.
-_OPEN: dict[int, _Transaction] = {}
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return await self.connection.execute(statement, parameters)
 
+    async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.connection.run_sync(fn, *args, **kwargs)
 
-async def announce(conn: Connection, channel: str) -> None:
-    """Announce on ``channel`` in the write transaction ``conn``: whoever listens on it
-    (``BaseDatabase.listen``) is told once, and only if, the transaction commits."""
-    transaction = _OPEN.get(id(conn))
-    if transaction is None:
-        raise RuntimeError("announce() needs the connection of an open write() transaction")
-    if channel not in transaction.channels:
-        transaction.channels.add(channel)
-        await transaction.db.notify_others(conn, channel)
+    async def lock(self, key: int) -> None:
+        """Hold the exclusive lock ``key`` until the transaction ends: writers that name the
+        same key take turns, each seeing what the one before committed."""
+        raise NotImplementedError
+
+    async def notify(self, channel: str) -> None:
+        """Announce on ``channel``: whoever listens on it (``BaseDatabase.listen``) is told
+        once, and only if, the transaction commits."""
+        if channel not in self.announced:
+            self.announced.add(channel)
+            await self.notify_others(channel)
+
+    async def notify_others(self, channel: str) -> None:
+        """Tell the listeners of other processes, when the transaction commits, that it
+        announced on ``channel`` (where the backend can: theirs poll otherwise)."""
+        raise NotImplementedError
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """``query``, a SELECT of rows the transaction means to take, made to lock the rows it
+        returns until the transaction ends and to pass over rows another transaction holds
+        locked, so that concurrent takers never wait for, nor take, one row."""
+        raise NotImplementedError
 
 
 class BaseDatabase:
@@ -108,29 +128,19 @@ class BaseDatabase:
     def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def begin(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+    def begin(self) -> contextlib.AbstractAsyncContextManager[Writer]:
         """The backend's read-write transaction (what ``write`` runs)."""
         raise NotImplementedError
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
+    async def write(self) -> AsyncIterator[Writer]:
         """A read-write transaction; once it committed, the listeners of this process hear
-        what it announced (``announce``)."""
-        transaction = _Transaction(self)
+        what it announced (``Writer.notify``)."""
         async with self.begin() as conn:
-            _OPEN[id(conn)] = transaction
-            try:
-                yield conn
-            finally:
-                del _OPEN[id(conn)]
-        for channel in transaction.channels:
+            yield conn
+        for channel in conn.announced:
             for notified in list(self._listeners.get(channel, ())):
                 notified()
-
-    async def notify_others(self, conn: Connection, channel: str) -> None:
-        """Tell the listeners of other processes, when ``conn``'s transaction commits, that it
-        announced on ``channel``. This base cannot: theirs poll."""
-        return
 
     async def listen(self, channel: str, notified: Callable[[], None]) -> None:
         """Call ``notified`` whenever a transaction that announced on ``channel`` commits, in

@@ -39,16 +39,18 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     return cfg
 
 
+# Several processes may start at once; one migrates, the others wait and find it done.
+MIGRATION_LOCK = 7370000001
+
+
 def _upgrade(connection: sa.Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        # Several processes may start at once; one migrates, the others wait and find it done.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7370000001)")
     command.upgrade(alembic_config(connection), "head")
 
 
 async def migrate(db: base.BaseDatabase) -> None:
     """Apply every pending migration, in one transaction."""
     async with db.write() as conn:
+        await conn.lock(MIGRATION_LOCK)
         await conn.run_sync(_upgrade)
 
 

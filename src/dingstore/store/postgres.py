@@ -88,6 +88,19 @@ class ReadConnection:
             await self._held.__aexit__(None, None, None)
 
 
+class Writer(base.Writer):
+    async def lock(self, key: int) -> None:
+        # A transaction-level advisory lock: released by the commit or rollback, never leaked.
+        await self.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+    async def notify_others(self, channel: str) -> None:
+        """``NOTIFY`` in the transaction: delivered when (and only if) it commits."""
+        await self.execute(sa.select(sa.func.pg_notify(channel, "")))
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        return query.with_for_update(skip_locked=True)
+
+
 class PostgresDatabase(base.BaseDatabase):
     dialect = "postgresql"
 
@@ -138,13 +151,9 @@ class PostgresDatabase(base.BaseDatabase):
             await reader.close()
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[base.Connection]:
+    async def begin(self) -> AsyncIterator[base.Writer]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
-            yield conn
-
-    async def notify_others(self, conn: base.Connection, channel: str) -> None:
-        """``NOTIFY`` in the transaction: delivered when (and only if) it commits."""
-        await conn.execute(sa.select(sa.func.pg_notify(channel, "")))
+            yield Writer(conn)
 
     async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
         shortest, longest = LISTEN_BACKOFF_S

@@ -91,6 +91,21 @@ class LoopConnection:
         return fn(self.sync_connection, *args, **kwargs)
 
 
+class Writer(base.Writer):
+    """The single writer: writers already take turns, one transaction at a time, so each of
+    these is nothing here."""
+
+    async def lock(self, key: int) -> None:
+        pass
+
+    async def notify_others(self, channel: str) -> None:
+        # No notifications between processes: theirs poll.
+        pass
+
+    def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        return query
+
+
 class SQLiteDatabase(base.BaseDatabase):
     dialect = "sqlite"
 
@@ -143,7 +158,7 @@ class SQLiteDatabase(base.BaseDatabase):
             raise
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[base.Connection]:
+    async def begin(self) -> AsyncIterator[base.Writer]:
         assert self._writer is not None, "database not opened"
         async with self._write_lock, base.translate_driver_errors(), self._writer.begin() as conn:
-            yield conn
+            yield Writer(conn)

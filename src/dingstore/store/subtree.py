@@ -21,7 +21,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore.store import blobs as blob_rows
 from dingstore.store import dentries, permissions, recycle
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 from dingstore.store.schema import app_properties as props
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
@@ -30,17 +30,16 @@ from dingstore.store.schema import task_nodes as tn
 _LIVE = d.c.status == "NORMAL"
 
 
-async def lock_tree(conn: Connection, corp_id: str) -> None:
-    """On PostgreSQL, take the org's tree lock until the transaction ends, so that the requests
-    changing one org's tree check and act one at a time, as SQLite's single writer makes them:
-    what a request reads after taking it includes every change committed before, and nothing it
-    checked (the holds of running tasks, a folder's ancestors) changes before it commits.
-    Different orgs never wait for each other. A no-op on SQLite."""
-    if conn.dialect.name == "postgresql":
-        key = int.from_bytes(
-            hashlib.sha256(f"tree:{corp_id}".encode()).digest()[:8], "big", signed=True
-        )
-        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+async def lock_tree(conn: Writer, corp_id: str) -> None:
+    """Take the org's tree lock until the transaction ends, so that the requests changing one
+    org's tree check and act one at a time, as SQLite's single writer makes them: what a request
+    reads after taking it includes every change committed before, and nothing it checked (the
+    holds of running tasks, a folder's ancestors) changes before it commits. Different orgs never
+    wait for each other."""
+    key = int.from_bytes(
+        hashlib.sha256(f"tree:{corp_id}".encode()).digest()[:8], "big", signed=True
+    )
+    await conn.lock(key)
 
 
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:

@@ -34,11 +34,11 @@ async def insert(conn: Connection, **values: Any) -> None:
     await conn.execute(sa.insert(tasks).values(**values))
 
 
-async def announce(conn: Connection) -> None:
+async def announce(conn: base.Writer) -> None:
     """Tell the workers listening on ``CHANNEL`` that a task can be claimed, once (and only
     if) the caller's write transaction commits: those of this process always, those of other
-    processes where the database can tell them (``base.announce``)."""
-    await base.announce(conn, CHANNEL)
+    processes where the database can tell them (``Writer.notify``)."""
+    await conn.notify(CHANNEL)
 
 
 async def get_public(conn: Connection, task_id: int) -> RowMapping | None:

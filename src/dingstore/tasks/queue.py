@@ -6,8 +6,9 @@ renews the lease *only if it is still this worker's* (``WHERE lease_owner = :me`
 then applies the work, advances the persisted cursor and adds to the counts. A worker that
 stalled past its lease finds the fence closed and its step rolled back: nothing is applied twice.
 
-On PostgreSQL the claim takes the row with ``FOR UPDATE SKIP LOCKED`` so that many workers in
-many processes never contend for one task; on SQLite the single writer makes it atomic.
+The claim picks the row with ``Writer.skip_locked`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``) so
+that many workers in many processes never contend for one task; on SQLite the single writer
+makes it atomic. Times (leases, begin and end) are read from the ``clock`` each call is given.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dingstore.clock import now_ms
+from dingstore.clock import Clock
 from dingstore.store import tasks as task_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 from dingstore.store.schema import tasks as t
 
 RUNNABLE = ("INIT", "IN_PROGRESS")
@@ -42,9 +43,9 @@ class Claimed:
     total_count: int | None
 
 
-async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
+async def claim(conn: Writer, owner: str, lease_ms: int, *, clock: Clock) -> Claimed | None:
     """Take the oldest runnable task nobody holds, for ``lease_ms``."""
-    now = now_ms()
+    now = clock.now_ms()
     pick = (
         sa.select(t.c.id)
         .where(
@@ -54,12 +55,10 @@ async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
         .order_by(t.c.created_at, t.c.id)
         .limit(1)
     )
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     row = (
         await conn.execute(
             sa.update(t)
-            .where(t.c.id == pick.scalar_subquery())
+            .where(t.c.id == conn.skip_locked(pick).scalar_subquery())
             .values(lease_owner=owner, lease_expires_at=now + lease_ms)
             .returning(
                 t.c.id,
@@ -89,12 +88,13 @@ async def claim(conn: Connection, owner: str, lease_ms: int) -> Claimed | None:
     )
 
 
-async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int) -> None:
+async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int, *, clock: Clock) -> None:
     """Renew the lease inside the step's transaction, or raise ``LeaseLost``."""
+    now = clock.now_ms()
     result = await conn.execute(
         sa.update(t)
         .where(t.c.id == task_id, t.c.lease_owner == owner, t.c.status.in_(RUNNABLE))
-        .values(lease_expires_at=now_ms() + lease_ms, modified_at=now_ms())
+        .values(lease_expires_at=now + lease_ms, modified_at=now)
     )
     if result.rowcount != 1:
         raise LeaseLost(task_id)
@@ -116,12 +116,12 @@ async def reload(conn: Connection, task: Claimed) -> Claimed:
     )
 
 
-async def begin(conn: Connection, task_id: int, total_count: int) -> None:
+async def begin(conn: Connection, task_id: int, total_count: int, *, clock: Clock) -> None:
     """INIT → IN_PROGRESS: the task's size is fixed and its clock starts."""
     await conn.execute(
         sa.update(t)
         .where(t.c.id == task_id)
-        .values(status="IN_PROGRESS", total_count=total_count, begin_time=now_ms())
+        .values(status="IN_PROGRESS", total_count=total_count, begin_time=clock.now_ms())
     )
 
 
@@ -144,11 +144,13 @@ async def advance(
     await conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))
 
 
-async def finish(conn: Connection, task_id: int, *, fail_message: str | None = None) -> None:
+async def finish(
+    conn: Connection, task_id: int, *, clock: Clock, fail_message: str | None = None
+) -> None:
     """End the task: FAIL when any node failed (or ``fail_message`` says it failed as a whole),
     SUCCESS otherwise. Counts not reached are counted failed, so that they add up to the total
     (1, the folder itself, for a task that failed before it began)."""
-    now = now_ms()
+    now = clock.now_ms()
     row = (
         await conn.execute(
             sa.select(t.c.total_count, t.c.success_count, t.c.fail_count, t.c.fail_message).where(

@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dingstore import clock as clocks
 from dingstore import errors
-from dingstore.store import base, subtree
+from dingstore.store import base
 from dingstore.store import tasks as task_rows
 from dingstore.tasks import queue
 
@@ -48,13 +49,15 @@ class Step:
 
 
 class Handler(Protocol):
-    """The work of one task kind. Both methods run inside the step's transaction."""
+    """The work of one task kind. Both methods run inside the step's transaction, after its
+    fence; they take whatever lock their work needs beside the task's lease (the engine knows
+    nothing of what a task works on)."""
 
-    async def start(self, conn: base.Connection, task: queue.Claimed) -> tuple[int, Step]:
+    async def start(self, conn: base.Writer, task: queue.Claimed) -> tuple[int, Step]:
         """Fix the task's size (every node it covers) and take its first step."""
         ...
 
-    async def step(self, conn: base.Connection, task: queue.Claimed, limit: int) -> Step:
+    async def step(self, conn: base.Writer, task: queue.Claimed, limit: int) -> Step:
         """Apply the next chunk of at most ``limit`` nodes."""
         ...
 
@@ -85,6 +88,7 @@ class WorkerPool:
     chunk: int = 1000
     lease_ms: int = 30_000
     poll_interval: float = 1.0
+    clock: clocks.Clock = clocks.SYSTEM
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -126,7 +130,7 @@ class WorkerPool:
             self._wake.clear()
             try:
                 async with self.db.write() as conn:
-                    task = await queue.claim(conn, owner, self.lease_ms)
+                    task = await queue.claim(conn, owner, self.lease_ms, clock=self.clock)
             except Exception as exc:  # whatever it was, this worker must live on
                 log.warning("claiming a task failed (%r); again in %.1f s", exc, pause)
                 await self._pause(pause)
@@ -184,19 +188,15 @@ class WorkerPool:
         while True:
             try:
                 async with self.db.write() as conn:
-                    await queue.fence(conn, task.id, owner, self.lease_ms)
+                    await queue.fence(conn, task.id, owner, self.lease_ms, clock=self.clock)
                     if retried:
                         # The failure may have come after the last step committed (a connection
                         # lost while committing): go on from the row, never from memory.
                         task = await queue.reload(conn, task)
-                    # Steps change the org's tree (rows, subtree sizes, quotas) as requests do:
-                    # on PostgreSQL they take its tree lock too, so neither deadlocks nor reads
-                    # sizes the other is changing.
-                    await subtree.lock_tree(conn, task.corp_id)
                     now = task
                     if task.status == "INIT":
                         total, result = await handler.start(conn, task)
-                        await queue.begin(conn, task.id, total)
+                        await queue.begin(conn, task.id, total, clock=self.clock)
                         now = dataclasses.replace(task, status="IN_PROGRESS", total_count=total)
                     else:
                         result = await handler.step(conn, task, self.chunk)
@@ -209,7 +209,7 @@ class WorkerPool:
                         fail_message=result.fail_message,
                     )
                     if result.done:
-                        await queue.finish(conn, task.id)
+                        await queue.finish(conn, task.id, clock=self.clock)
                 # Committed.
                 return None if result.done else dataclasses.replace(now, cursor=result.cursor)
             except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
@@ -222,7 +222,7 @@ class WorkerPool:
     async def _end(self, task: queue.Claimed, owner: str, code: str) -> None:
         try:
             async with self.db.write() as conn:
-                await queue.fence(conn, task.id, owner, self.lease_ms)
-                await queue.finish(conn, task.id, fail_message=code)
+                await queue.fence(conn, task.id, owner, self.lease_ms, clock=self.clock)
+                await queue.finish(conn, task.id, clock=self.clock, fail_message=code)
         except Exception as exc:  # the lease expires and whoever takes the task over ends it
             log.warning("task %s: could not record its failure: %r", task.id, exc)

@@ -13,7 +13,7 @@ from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import models, tasks, tree
 from dingstore.store import base, dentries, ids, permissions
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def creator(actor: models.Actor) -> tasks.Creator:
 
 
 async def merge(
-    conn: Connection,
+    conn: Writer,
     actor: models.Actor,
     task_id: int,
     payload: tasks.Payload,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dingstore.service import models, tasks
 from dingstore.service.bulk import common, steps
 from dingstore.store import dentries
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Step
 
@@ -26,7 +26,7 @@ class CountPayload(steps.Payload):
 
 
 async def enqueue(
-    conn: Connection, actor: models.Actor, task_id: int, space_id: int, root: int
+    conn: Writer, actor: models.Actor, task_id: int, space_id: int, root: int
 ) -> None:
     """The task counting folder ``root`` of ``space_id``, which holds nothing."""
     payload, now = CountPayload(root, space_id), actor.clock.now_ms()

@@ -22,7 +22,7 @@ from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
 from dingstore.store import dentries, ids, permissions, properties, spaces, subtree
 from dingstore.store import recycle as recycle_rows
-from dingstore.store.base import Connection
+from dingstore.store.base import Connection, Writer
 from dingstore.tasks.queue import Claimed
 from dingstore.tasks.worker import Step
 
@@ -135,7 +135,7 @@ async def send(
 
 
 async def purge(
-    conn: Connection,
+    conn: Writer,
     corp_id: str,
     items: Sequence[RowMapping],
     *,
