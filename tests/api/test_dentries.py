@@ -22,11 +22,6 @@ T0 = 1_700_000_000_000
 MISSING = "424242"
 
 
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
-
-
 class Clock:
     """The dentry service's clock, set by the test (epoch ms), so that orders by time are
     known exactly."""
