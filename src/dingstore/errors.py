@@ -1,34 +1,47 @@
-"""Every error dingstore answers with, as one exception tree.
+"""Every error dingstore answers with: an exception tree for the statuses, and the codes as data.
 
-    DingstoreError (status, code, message)
-    ├── BadRequest 400          paramError, paramError.<field>, InvalidAuthentication,
-    │   │                       invalidClientIdOrSecret, invalidSuiteKey, ...
+    DingstoreError (status)
+    ├── BadRequest 400          paramError, paramError.<field>, InvalidAuthentication, ...
     │   └── Conflict 400        operationConcurrentControl (a concurrent change won)
     ├── Forbidden 403           permissionDenied, Forbidden.AccessDenied.*
     │   └── ScopeDenied 403     + accessdenieddetail.requiredScopes
     ├── NotFound 404            taskNotExist, spaceNotExist, ...
     ├── MethodNotAllowed 405
+    ├── AlreadyExists 409       FileAlreadyExists (the data plane)
     ├── PayloadTooLarge 413     RequestEntityTooLarge (a body over DINGSTORE_MAX_BODY_SIZE)
+    ├── RangeNotSatisfiable 416 InvalidRange (the data plane)
+    ├── HeadersTooLarge 431     RequestHeaderFieldsTooLarge (written by api/protocol.py)
     ├── ServerError 500         systemError
-    └── Unavailable 503         operationTimeout
+    └── Unavailable 503         operationTimeout, systemError
 
-Each instance carries the DingTalk ``code`` the SDK reads, the HTTP status and a message. The api
-layer renders any of them as ``{"code", "message", "requestid"}``; nothing else reaches a client.
+A class is what code catches (``except errors.Unavailable``: retry); an ``ErrorCode`` is what a
+client reads. Each code the server can answer with is declared once below, with its class (hence
+its HTTP status) and a default message, and raised by name::
+
+    raise errors.DENTRY_NOT_EXIST.error(f"dentry {dentry_id} does not exist")
+
+``paramError.<field>`` is one code with the offending field in its name (``param_error``).
+docs/errors.md lists exactly these codes; tests/unit/test_error_codes.py holds it to that. The
+api layer renders any error as ``{"code", "message", "requestid"}``; nothing else reaches a
+client.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import sys
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 
 class DingstoreError(Exception):
     status: ClassVar[int] = 500
-    default_code: ClassVar[str] = "systemError"
-    default_message: ClassVar[str] = "system error"
 
-    def __init__(self, code: str | None = None, message: str | None = None) -> None:
-        self.code = code or self.default_code
-        self.message = message or self.default_message
+    def __init__(
+        self, code: ErrorCode[Any] | None = None, message: str | None = None, *, field: str = ""
+    ) -> None:
+        self.error_code = code or next(_DEFAULTS[c] for c in type(self).__mro__ if c in _DEFAULTS)
+        self.code = self.error_code.code.replace(FIELD, field) if field else self.error_code.code
+        self.message = message or self.error_code.message
         super().__init__(f"{self.code}: {self.message}")
 
     def body(self) -> dict[str, Any]:
@@ -37,29 +50,23 @@ class DingstoreError(Exception):
 
 class BadRequest(DingstoreError):
     status = 400
-    default_code = "paramError"
-    default_message = "invalid parameter"
 
 
 class Conflict(BadRequest):
-    default_code = "operationConcurrentControl"
-    default_message = "the resource is being changed by another operation; retry later"
+    pass
 
 
 class Forbidden(DingstoreError):
     status = 403
-    default_code = "permissionDenied"
-    default_message = "permission denied"
 
 
 class ScopeDenied(Forbidden):
     """The app behind the token lacks a scope the operation needs (spec §1.13)."""
 
-    default_code = "Forbidden.AccessDenied.AccessTokenPermissionDenied"
-
     def __init__(self, required_scopes: list[str]) -> None:
         self.required_scopes = required_scopes
-        super().__init__(message=f"the app lacks the required scopes: {', '.join(required_scopes)}")
+        message = f"the app lacks the required scopes: {', '.join(required_scopes)}"
+        super().__init__(ACCESS_TOKEN_PERMISSION_DENIED, message)
 
     def body(self) -> dict[str, Any]:
         return {**super().body(), "accessdenieddetail": {"requiredScopes": self.required_scopes}}
@@ -67,20 +74,26 @@ class ScopeDenied(Forbidden):
 
 class NotFound(DingstoreError):
     status = 404
-    default_code = "NotFound"
-    default_message = "not found"
 
 
 class MethodNotAllowed(DingstoreError):
     status = 405
-    default_code = "MethodNotAllowed"
-    default_message = "method not allowed"
+
+
+class AlreadyExists(DingstoreError):
+    status = 409
 
 
 class PayloadTooLarge(DingstoreError):
     status = 413
-    default_code = "RequestEntityTooLarge"
-    default_message = "the request body is too large"
+
+
+class RangeNotSatisfiable(DingstoreError):
+    status = 416
+
+
+class HeadersTooLarge(DingstoreError):
+    status = 431
 
 
 class ServerError(DingstoreError):
@@ -89,14 +102,145 @@ class ServerError(DingstoreError):
 
 class Unavailable(DingstoreError):
     status = 503
-    default_code = "operationTimeout"
-    default_message = "the operation timed out; retry later"
+
+
+E = TypeVar("E", bound=DingstoreError)
+
+FIELD = "<field>"
+"""Stands in a code's name for the field it is about: ``paramError.<field>``."""
+
+
+@dataclass(frozen=True)
+class ErrorCode(Generic[E]):
+    """One answer the server can give: the ``code`` a client reads, the exception class that
+    carries it (so its HTTP status) and the message to send when the raise site has none."""
+
+    code: str
+    kind: type[E]
+    message: str
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def error(self, message: str | None = None) -> E:
+        """The exception to raise."""
+        return self.kind(self, message)
+
+
+# The DingTalk API (spec §2.4, docs/errors.md).
+PARAM_ERROR = ErrorCode("paramError", BadRequest, "invalid parameter")
+PARAM_ERROR_FIELD = ErrorCode(f"paramError.{FIELD}", BadRequest, "invalid parameter")
+MISSING_BODY = ErrorCode("Missingbody", BadRequest, "body is mandatory for this action")
+INVALID_AUTHENTICATION = ErrorCode("InvalidAuthentication", BadRequest, "invalid access_token")
+INVALID_CLIENT_ID_OR_SECRET = ErrorCode(
+    "invalidClientIdOrSecret", BadRequest, "invalid appKey or appSecret"
+)
+INVALID_SUITE_KEY = ErrorCode("invalidSuiteKey", BadRequest, "invalid suiteKey or suiteSecret")
+INVALID_SUITE_TICKET = ErrorCode("invalidSuiteTicket", BadRequest, "invalid suiteTicket")
+INVALID_AUTH_INFO = ErrorCode("invalidAuthInfo", BadRequest, "the org has not authorized the suite")
+OPERATION_CONCURRENT_CONTROL = ErrorCode(
+    "operationConcurrentControl",
+    Conflict,
+    "the resource is being changed by another operation; retry later",
+)
+DENTRY_NAME_ILLEGAL = ErrorCode("dentryNameIllegal", BadRequest, "illegal name")
+DENTRY_ALREADY_EXIST = ErrorCode("dentryAlreadyExist", BadRequest, "the name is taken")
+DENTRY_NAME_CONFLICT = ErrorCode("dentryNameConflict", BadRequest, "the name is taken")
+DENTRY_UPLOAD_ERROR = ErrorCode("dentryUploadError", BadRequest, "the upload is incomplete")
+DENTRY_APP_PROPERTIES_NUMBER_EXCEEDS_LIMIT = ErrorCode(
+    "dentryAppPropertiesNumberExceedsLimit", BadRequest, "too many app properties"
+)
+SPACE_QUOTA_INSUFFICIENT = ErrorCode(
+    "spaceQuotaInsufficient", BadRequest, "the space's quota is used up"
+)
+OPERATION_NOT_SUPPORTED = ErrorCode(
+    "operationNotSupported", BadRequest, "the operation is not supported here"
+)
+# The permission operations answer a missing space or dentry with 400, not 404 (spec §6 I).
+SPACE_NOT_EXIST_400 = ErrorCode("spaceNotExist", BadRequest, "the space does not exist")
+DENTRY_NOT_EXIST_400 = ErrorCode("dentryNotExist", BadRequest, "the dentry does not exist")
+
+PERMISSION_DENIED = ErrorCode("permissionDenied", Forbidden, "permission denied")
+ACCESS_TOKEN_PERMISSION_DENIED = ErrorCode(
+    "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+    Forbidden,  # raised as ScopeDenied(required_scopes), which adds them to the body
+    "the app lacks a required scope",
+)
+QPS_LIMIT = ErrorCode(
+    "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+    Forbidden,
+    "the app exceeded its requests a second on this operation",
+)
+
+NOT_FOUND = ErrorCode("NotFound", NotFound, "not found")
+TASK_NOT_EXIST = ErrorCode("taskNotExist", NotFound, "the task does not exist")
+SPACE_NOT_EXIST = ErrorCode("spaceNotExist", NotFound, "the space does not exist")
+DENTRY_NOT_EXIST = ErrorCode("dentryNotExist", NotFound, "the dentry does not exist")
+RECYCLE_BIN_NOT_EXIST = ErrorCode("recycleBinNotExist", NotFound, "the recycle bin does not exist")
+RECYCLE_ITEM_NOT_EXIST = ErrorCode(
+    "recycleItemNotExist", NotFound, "the recycle item does not exist"
+)
+ORG_NOT_EXIST = ErrorCode("orgNotExist", NotFound, "the organization does not exist")
+USER_NOT_EXIST = ErrorCode("userNotExist", NotFound, "the user does not exist")
+APP_NOT_EXIST = ErrorCode("appNotExist", NotFound, "the app does not exist")
+SUITE_NOT_EXIST = ErrorCode("suiteNotExist", NotFound, "the suite does not exist")
+
+METHOD_NOT_ALLOWED = ErrorCode("MethodNotAllowed", MethodNotAllowed, "method not allowed")
+REQUEST_ENTITY_TOO_LARGE = ErrorCode(
+    "RequestEntityTooLarge", PayloadTooLarge, "the request body is too large"
+)
+REQUEST_HEADER_FIELDS_TOO_LARGE = ErrorCode(
+    "RequestHeaderFieldsTooLarge", HeadersTooLarge, "the request line and headers are too large"
+)
+SYSTEM_ERROR = ErrorCode("systemError", ServerError, "system error")
+OPERATION_TIMEOUT = ErrorCode(
+    "operationTimeout", Unavailable, "the operation timed out; retry later"
+)
+# A backing store (database, file store, object store) failed or does not answer.
+STORE_UNAVAILABLE = ErrorCode("systemError", Unavailable, "a store failed; retry later")
+
+# The data plane (``/_blobs/{key}``) answers as OSS does (spec §6 D).
+ACCESS_DENIED = ErrorCode("AccessDenied", Forbidden, "the request is not signed")
+SIGNATURE_DOES_NOT_MATCH = ErrorCode(
+    "SignatureDoesNotMatch", Forbidden, "the signature does not match"
+)
+REQUEST_TIME_TOO_SKEWED = ErrorCode("RequestTimeTooSkewed", Forbidden, "the signature expired")
+INVALID_OBJECT_NAME = ErrorCode("InvalidObjectName", BadRequest, "invalid object key")
+INVALID_ARGUMENT = ErrorCode("InvalidArgument", BadRequest, "invalid argument")
+ENTITY_TOO_LARGE = ErrorCode("EntityTooLarge", BadRequest, "the body is too large")
+INCOMPLETE_BODY = ErrorCode("IncompleteBody", BadRequest, "the body is not the declared size")
+NO_SUCH_KEY = ErrorCode("NoSuchKey", NotFound, "the specified key does not exist")
+NO_SUCH_UPLOAD = ErrorCode("NoSuchUpload", NotFound, "no such multipart upload")
+FILE_ALREADY_EXISTS = ErrorCode("FileAlreadyExists", AlreadyExists, "the object already exists")
+INVALID_RANGE = ErrorCode(
+    "InvalidRange", RangeNotSatisfiable, "the requested range cannot be satisfied"
+)
+
+# What a class raised without a code answers with, e.g. ``Unavailable()``.
+_DEFAULTS: dict[type[DingstoreError], ErrorCode[Any]] = {
+    DingstoreError: SYSTEM_ERROR,
+    BadRequest: PARAM_ERROR,
+    Conflict: OPERATION_CONCURRENT_CONTROL,
+    Forbidden: PERMISSION_DENIED,
+    NotFound: NOT_FOUND,
+    MethodNotAllowed: METHOD_NOT_ALLOWED,
+    AlreadyExists: FILE_ALREADY_EXISTS,
+    PayloadTooLarge: REQUEST_ENTITY_TOO_LARGE,
+    RangeNotSatisfiable: INVALID_RANGE,
+    HeadersTooLarge: REQUEST_HEADER_FIELDS_TOO_LARGE,
+    ServerError: SYSTEM_ERROR,
+    Unavailable: OPERATION_TIMEOUT,
+}
+
+
+def every_code() -> list[ErrorCode[Any]]:
+    """Every code declared here: all the server can answer with."""
+    return [v for v in vars(sys.modules[__name__]).values() if isinstance(v, ErrorCode)]
 
 
 def param_error(field: str | None, message: str) -> BadRequest:
     """``paramError.<field>`` — the storage APIs' code for one bad parameter (spec §2.4)."""
-    return BadRequest(f"paramError.{field}" if field else "paramError", message)
-
-
-def invalid_authentication(message: str = "invalid access_token") -> BadRequest:
-    return BadRequest("InvalidAuthentication", message)
+    if not field:
+        return PARAM_ERROR.error(message)
+    return BadRequest(PARAM_ERROR_FIELD, message, field=field)

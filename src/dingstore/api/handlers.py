@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -12,6 +14,8 @@ from dingstore import errors
 from dingstore.api import responses
 from dingstore.api.middleware import request_id_of
 from dingstore.api.validation import validation_error
+
+log = logging.getLogger(__name__)
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -39,14 +43,14 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         error: errors.DingstoreError
         if exc.status_code == 404:
-            error = errors.NotFound(message=f"no such API: {request.method} {request.url.path}")
+            error = errors.NOT_FOUND.error(f"no such API: {request.method} {request.url.path}")
         elif exc.status_code == 405:
-            error = errors.MethodNotAllowed(
-                message=f"{request.method} is not allowed on {request.url.path}"
+            error = errors.METHOD_NOT_ALLOWED.error(
+                f"{request.method} is not allowed on {request.url.path}"
             )
-        else:
-            error = errors.DingstoreError(str(exc.status_code), str(exc.detail))
-            error.status = exc.status_code  # type: ignore[misc]
+        else:  # Starlette raises only 404 and 405; no route of ours raises an HTTPException
+            log.error("unexpected HTTPException %s: %s", exc.status_code, exc.detail)
+            error = errors.SYSTEM_ERROR.error()
         response = responses.error(error, request_id_of(request.scope))
         if exc.headers:
             response.headers.update(exc.headers)

@@ -50,7 +50,7 @@ def declared_length(scope: Scope) -> int | None:
 
 
 def too_large(limit: int) -> errors.PayloadTooLarge:
-    return errors.PayloadTooLarge(message=f"the request body is larger than {limit} bytes")
+    return errors.REQUEST_ENTITY_TOO_LARGE.error(f"the request body is larger than {limit} bytes")
 
 
 def limited(receive: Receive, scope: Scope, limit: int) -> Receive:
@@ -126,14 +126,16 @@ class RequestMiddleware:
         except TimeoutError:
             log.warning("request passed its deadline of %.1f s", self.deadline)
             if not state["started"]:
-                exc = errors.Unavailable(
-                    message=f"the request took longer than {self.deadline:g} s"
+                exc = errors.OPERATION_TIMEOUT.error(
+                    f"the request took longer than {self.deadline:g} s"
                 )
                 await responses.error(exc, rid)(scope, receive, send_with_id)
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             if not state["started"]:
-                await responses.error(errors.ServerError(), rid)(scope, receive, send_with_id)
+                await responses.error(errors.SYSTEM_ERROR.error(), rid)(
+                    scope, receive, send_with_id
+                )
         finally:
             route = scope.get("route")
             elapsed = time.perf_counter() - started

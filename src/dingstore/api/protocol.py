@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from dingstore import errors
 from dingstore.api.middleware import new_request_id
 
 MAX_HEAD = 64 * 1024
@@ -56,7 +57,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             return
         body = orjson.dumps(
             {
-                "code": "RequestHeaderFieldsTooLarge",
+                "code": errors.REQUEST_HEADER_FIELDS_TOO_LARGE.code,
                 "message": f"the request line and headers are larger than {MAX_HEAD} bytes",
                 "requestid": new_request_id(),
             }
@@ -64,7 +65,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.transport.write(
             b"".join(
                 [
-                    STATUS_LINE[431],
+                    STATUS_LINE[errors.REQUEST_HEADER_FIELDS_TOO_LARGE.status],
                     b"content-type: application/json\r\n",
                     b"content-length: " + str(len(body)).encode() + b"\r\n",
                     b"connection: close\r\n\r\n",

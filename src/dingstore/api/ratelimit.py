@@ -30,8 +30,7 @@ class RateLimiter:
         tokens = min(max(qps, 1.0), tokens + (now - last) * qps)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
-            raise errors.Forbidden(
-                "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+            raise errors.QPS_LIMIT.error(
                 f"the app exceeded {qps:g} requests a second on {operation}",
             )
         self._buckets[key] = (tokens - 1.0, now)

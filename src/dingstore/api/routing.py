@@ -53,7 +53,7 @@ async def admit(request: Request, name: str, scope: str) -> Caller:
         raise errors.ScopeDenied([scope])
     union_id = request.query_params.get("unionId")
     if not union_id:
-        raise errors.BadRequest("paramError", "unionId is required")
+        raise errors.PARAM_ERROR.error("unionId is required")
     if "\x00" in union_id:
         raise errors.param_error("unionId", "unionId may not contain U+0000")
     operator = await svc.identity.operator(principal.corp_id, union_id)
@@ -113,7 +113,7 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
         try:
             if not raw.strip():
                 if required:
-                    raise errors.BadRequest("Missingbody", "body is mandatory for this action")
+                    raise errors.MISSING_BODY.error("body is mandatory for this action")
                 return model.model_validate({})
             parsed = model.model_validate_json(raw)
         except ValidationError as exc:

@@ -17,11 +17,11 @@ def validation_error(problems: Sequence[Any], *, location_prefix: int = 0) -> er
     first = problems[0] if problems else {}
     kind, loc = first.get("type", ""), tuple(first.get("loc", ()))[location_prefix:]
     if kind == "json_invalid":
-        return errors.BadRequest("paramError", "the request body is not valid JSON")
+        return errors.PARAM_ERROR.error("the request body is not valid JSON")
     if not loc:
         if kind == "missing":
-            return errors.BadRequest("Missingbody", "body is mandatory for this action")
-        return errors.BadRequest("paramError", "the request body must be a JSON object")
+            return errors.MISSING_BODY.error("body is mandatory for this action")
+        return errors.PARAM_ERROR.error("the request body must be a JSON object")
     path = [str(p) for p in loc if not isinstance(p, int)]
     where = ".".join(path)
     return errors.param_error(_code_of(path), f"{where}: {first.get('msg', 'invalid')}")

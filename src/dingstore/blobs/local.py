@@ -53,7 +53,7 @@ async def _thread(fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
     except OSError as exc:
         log.error("blob store I/O failed: %s", exc)
-        raise errors.Unavailable("systemError", "the file store failed; retry later") from exc
+        raise errors.STORE_UNAVAILABLE.error("the file store failed; retry later") from exc
 
 
 def _fsync_dir(path: Path) -> None:

@@ -74,7 +74,7 @@ def _code(exc: ClientError) -> str:
 
 def _unavailable(exc: Exception) -> errors.Unavailable:
     log.error("object store request failed: %s", exc)
-    return errors.Unavailable("systemError", "the object store failed; retry later")
+    return errors.STORE_UNAVAILABLE.error("the object store failed; retry later")
 
 
 def _request(call: Callable[[], T]) -> T:
@@ -160,8 +160,8 @@ class S3BlobStore(base.BaseBlobStore):
     def _open(self) -> None:
         session = boto3.session.Session()
         if session.get_credentials() is None:
-            raise errors.ServerError(
-                message="no credentials for the object store: set AWS_ACCESS_KEY_ID and "
+            raise errors.SYSTEM_ERROR.error(
+                "no credentials for the object store: set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY"
             )
         client = session.client("s3", endpoint_url=self.endpoint, config=self._config)
@@ -175,14 +175,14 @@ class S3BlobStore(base.BaseBlobStore):
     def _unusable(self, exc: ClientError | BotoCoreError) -> errors.DingstoreError:
         """Why the bucket cannot be used, told to whoever starts dingstore."""
         if isinstance(exc, BotoCoreError):
-            return errors.Unavailable("systemError", f"{self._where} is unreachable: {exc}")
+            return errors.STORE_UNAVAILABLE.error(f"{self._where} is unreachable: {exc}")
         code = _code(exc)
         if code in _MISSING or code == "NoSuchBucket":
-            return errors.ServerError(message=f"{self._where} does not exist; create it first")
+            return errors.SYSTEM_ERROR.error(f"{self._where} does not exist; create it first")
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) >= 500:
-            return errors.Unavailable("systemError", f"{self._where} failed: {exc}")
-        return errors.ServerError(
-            message=f"{self._where} refused access ({code}): check AWS_ACCESS_KEY_ID and "
+            return errors.STORE_UNAVAILABLE.error(f"{self._where} failed: {exc}")
+        return errors.SYSTEM_ERROR.error(
+            f"{self._where} refused access ({code}): check AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY"
         )
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar
 from urllib.parse import quote, urlencode
 
+from dingstore import errors
 from dingstore.blobs import base
 
 PATH_PREFIX = "/_blobs/"
@@ -44,9 +45,13 @@ _AUTHORIZATION = re.compile(rf"{SCHEME} ([0-9a-f]{{64}})")
 
 
 class SignatureError(Exception):
-    """A data-plane request whose signature does not hold; ``code`` is OSS's name for it."""
+    """A data-plane request whose signature does not hold; ``error_code`` is OSS's answer."""
 
-    code: ClassVar[str] = "AccessDenied"
+    error_code: ClassVar[errors.ErrorCode[errors.Forbidden]] = errors.ACCESS_DENIED
+
+    @property
+    def code(self) -> str:
+        return self.error_code.code
 
 
 class SignatureMissing(SignatureError):
@@ -56,13 +61,13 @@ class SignatureMissing(SignatureError):
 class SignatureMismatch(SignatureError):
     """Signed for another method, path, query or expiry, or with another key."""
 
-    code = "SignatureDoesNotMatch"
+    error_code = errors.SIGNATURE_DOES_NOT_MATCH
 
 
 class SignatureExpired(SignatureError):
     """A genuine signature, past its expiry."""
 
-    code = "RequestTimeTooSkewed"
+    error_code = errors.REQUEST_TIME_TOO_SKEWED
 
 
 def _canonical_query(query: Query | None) -> str:

@@ -72,7 +72,7 @@ async def _missing_store(settings: Settings) -> str | None:
     except errors.DingstoreError:
         raise
     except Exception as exc:  # a database that does not exist, refused credentials, ...
-        raise errors.Unavailable("systemError", f"cannot open the database {shown}: {exc}") from exc
+        raise errors.STORE_UNAVAILABLE.error(f"cannot open the database {shown}: {exc}") from exc
     try:
         async with db.read() as conn:
             found = await conn.run_sync(lambda c: sa.inspect(c).has_table("alembic_version"))

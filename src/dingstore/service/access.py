@@ -136,8 +136,8 @@ async def require(
 
 def denied(need: Role, node_id: int) -> errors.Forbidden:
     where = "the space" if node_id == 0 else f"dentry {node_id}"
-    return errors.Forbidden(
-        "permissionDenied", f"the operator needs the {need.name} role or higher on {where}"
+    return errors.PERMISSION_DENIED.error(
+        f"the operator needs the {need.name} role or higher on {where}"
     )
 
 

@@ -121,11 +121,11 @@ class DentryService:
             found = {v.id: v for v in await tree.views(conn, actor, rows, app_ids=app_ids)}
             held = await access.roles(conn, actor, space, list(found))
         return [
-            ItemResult(text, error_code="dentryNotExist")
+            ItemResult(text, error_code=errors.DENTRY_NOT_EXIST.code)
             if number not in found
             else ItemResult(text, found[number])
             if access.allows(held[number], access.READ)
-            else ItemResult(text, error_code="permissionDenied")
+            else ItemResult(text, error_code=errors.PERMISSION_DENIED.code)
             for text, number in zip(dentry_ids, wanted, strict=True)
         ]
 
@@ -196,14 +196,14 @@ class DentryService:
     ) -> models.Dentry:
         if dentry_id == "0":
             raise errors.param_error("dentryId", "the root folder cannot be renamed")
-        clean = names.valid(new_name, code="paramError.name")
+        clean = names.valid(new_name, field="name")
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, int(row.id))
             if clean != row.name:
                 if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
-                    raise errors.BadRequest("dentryAlreadyExist", f"{clean!r} already exists")
+                    raise errors.DENTRY_ALREADY_EXIST.error(f"{clean!r} already exists")
                 await dentries.update(
                     conn, int(row.id), name=clean, modifier_id=actor.union_id, modified_at=now_ms()
                 )

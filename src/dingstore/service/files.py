@@ -133,7 +133,7 @@ class FileService:
                 raise access.denied(access.WRITE, 0)
             quota, used = space.quota, space.used_quota
             if check.size is not None and quota is not None and used + check.size > quota:
-                raise errors.BadRequest("spaceQuotaInsufficient", "the space's quota is used up")
+                raise errors.SPACE_QUOTA_INSUFFICIENT.error("the space's quota is used up")
         multipart_id = await self._blobs.start_multipart(blob_key(blob_id)) if multipart else None
         now = now_ms()
         async with self._db.write() as conn:
@@ -218,8 +218,8 @@ class FileService:
         size = await self._bytes_of(upload)
         for declared in (commit.size, upload.size):  # CommitFile's option.size, the pre-check's
             if declared is not None and declared != size:
-                raise errors.BadRequest(
-                    "dentryUploadError", f"{size} bytes were uploaded, not the {declared} declared"
+                raise errors.DENTRY_UPLOAD_ERROR.error(
+                    f"{size} bytes were uploaded, not the {declared} declared"
                 )
         new_id = await self._ids.next()
         now = now_ms()
@@ -248,7 +248,7 @@ class FileService:
                     clean,
                     how,
                     is_file=True,
-                    conflict_code="dentryNameConflict",
+                    conflict=errors.DENTRY_NAME_CONFLICT,
                 )
                 target = placed.existing
                 if target is not None and how == "RETURN_DENTRY_IF_EXISTS":
@@ -308,25 +308,20 @@ class FileService:
         if upload.multipart_id is None:
             size = await self._blobs.size(key)
             if size is None:
-                raise errors.BadRequest(
-                    "dentryUploadError", "no bytes were uploaded for this uploadKey"
-                )
+                raise errors.DENTRY_UPLOAD_ERROR.error("no bytes were uploaded for this uploadKey")
             return size
         existing = await self._blobs.size(key)
         if existing is not None:  # assembled by an earlier commit that failed later on
             return existing
         parts = await self._blobs.part_sizes(key, upload.multipart_id)
         if not parts:
-            raise errors.BadRequest(
-                "dentryUploadError", "no parts were uploaded for this uploadKey"
-            )
+            raise errors.DENTRY_UPLOAD_ERROR.error("no parts were uploaded for this uploadKey")
         order = sorted(parts)
         # DingTalk's minimum, or the blob store's when larger (S3: 5 MiB).
         minimum = max(MIN_PART, self._blobs.min_part_size)
         small = [n for n in order[:-1] if parts[n] < minimum]
         if small:
-            raise errors.BadRequest(
-                "dentryUploadError",
+            raise errors.DENTRY_UPLOAD_ERROR.error(
                 f"parts {small} are smaller than {minimum // 1024} KB (only the last may be)",
             )
         return await self._blobs.complete_multipart(key, upload.multipart_id, order)
@@ -340,7 +335,7 @@ class FileService:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.DOWNLOAD)
             if row.type != "FILE":
-                raise errors.BadRequest("operationNotSupported", "a folder cannot be downloaded")
+                raise errors.OPERATION_NOT_SUPPORTED.error("a folder cannot be downloaded")
             blob_id = int(row.blob_id)
             if version is not None and version != row.version:
                 old = await dentries.version(conn, int(row.id), version)

@@ -58,7 +58,7 @@ class IdentityService:
 
     async def _require_org(self, conn: base.Connection, corp_id: str) -> None:
         if await identity.get_org(conn, corp_id) is None:
-            raise errors.NotFound("orgNotExist", f"no organization with corpId {corp_id}")
+            raise errors.ORG_NOT_EXIST.error(f"no organization with corpId {corp_id}")
 
     # --- users ------------------------------------------------------------------------------
 
@@ -103,8 +103,8 @@ class IdentityService:
                 user = models.User.from_row(row)
                 self._users[union_id] = user
         if user is None or user.corp_id != corp_id:
-            raise errors.Forbidden(
-                "permissionDenied", f"unionId {union_id} is not a user of organization {corp_id}"
+            raise errors.PERMISSION_DENIED.error(
+                f"unionId {union_id} is not a user of organization {corp_id}"
             )
         return user
 
@@ -114,15 +114,13 @@ class IdentityService:
         self, conn: base.Connection, corp_id: str, kind: str, group_id: str, union_id: str
     ) -> None:
         if kind not in access.GROUP_KINDS:
-            raise errors.BadRequest(
-                "paramError", f"kind must be one of {', '.join(access.GROUP_KINDS)}"
-            )
+            raise errors.PARAM_ERROR.error(f"kind must be one of {', '.join(access.GROUP_KINDS)}")
         if not group_id or len(group_id) > 128:
-            raise errors.BadRequest("paramError", "a group id is 1 to 128 characters")
+            raise errors.PARAM_ERROR.error("a group id is 1 to 128 characters")
         await self._require_org(conn, corp_id)
         row = await identity.get_user(conn, union_id)
         if row is None or row.corp_id != corp_id:
-            raise errors.NotFound("userNotExist", f"no user {union_id} in organization {corp_id}")
+            raise errors.USER_NOT_EXIST.error(f"no user {union_id} in organization {corp_id}")
 
     async def add_to_group(self, corp_id: str, kind: str, group_id: str, union_id: str) -> None:
         """Put the user in a department, tag or conversation of their org: grants to it reach
@@ -191,7 +189,7 @@ class IdentityService:
         async with self._db.read() as conn:
             row = await identity.get_app(conn, app_id)
         if row is None:
-            raise errors.NotFound("appNotExist", f"no app {app_id}")
+            raise errors.APP_NOT_EXIST.error(f"no app {app_id}")
         return models.App.from_row(row)
 
     async def _find_app(self, conn: base.Connection, key_or_id: str) -> models.App:
@@ -199,7 +197,7 @@ class IdentityService:
         if row is None:
             row = await identity.get_app(conn, key_or_id)
         if row is None:
-            raise errors.NotFound("appNotExist", f"no app with appKey or appId {key_or_id}")
+            raise errors.APP_NOT_EXIST.error(f"no app with appKey or appId {key_or_id}")
         return models.App.from_row(row)
 
     async def disable_app(self, key_or_id: str, *, disabled: bool = True) -> models.App:
@@ -218,7 +216,7 @@ class IdentityService:
         async with self._db.write() as conn:
             app = await self._find_app(conn, key_or_id)
             if app.kind != "INTERNAL":
-                raise errors.BadRequest("paramError", "only internal apps have an appSecret")
+                raise errors.PARAM_ERROR.error("only internal apps have an appSecret")
             await identity.update_app(
                 conn, app.app_id, secret_hash=credentials.digest(secret), modified_at=now_ms()
             )
@@ -251,7 +249,7 @@ class IdentityService:
         async with self._db.write() as conn:
             suite = await identity.get_suite(conn, suite_key)
             if suite is None:
-                raise errors.NotFound("suiteNotExist", f"no suite {suite_key}")
+                raise errors.SUITE_NOT_EXIST.error(f"no suite {suite_key}")
             await self._require_org(conn, corp_id)
             existing = await identity.get_suite_app(conn, suite_key, corp_id)
             if existing is not None:

@@ -26,8 +26,9 @@ _FORBIDDEN = re.compile(f'[{UNSAFE}/\\\\*"<>|]')
 _UNSAFE_IN_VALUE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def valid(raw: str | None, *, code: str = "dentryNameIllegal") -> str:
-    """The name to store, or ``code`` (400) saying why not."""
+def valid(raw: str | None, *, field: str | None = None) -> str:
+    """The name to store, or 400 saying why not: ``dentryNameIllegal``, or
+    ``paramError.<field>`` when ``field`` is given."""
     name = (raw or "").strip(" ")
     problem = None
     if not name:
@@ -39,7 +40,10 @@ def valid(raw: str | None, *, code: str = "dentryNameIllegal") -> str:
     elif _FORBIDDEN.search(name):
         problem = 'a name may not contain control or bidi characters, /, \\, *, ", <, > or |'
     if problem:
-        raise errors.BadRequest(code, f"illegal name {raw!r}: {problem}")
+        message = f"illegal name {raw!r}: {problem}"
+        if field:
+            raise errors.param_error(field, message)
+        raise errors.DENTRY_NAME_ILLEGAL.error(message)
     return name
 
 

@@ -178,13 +178,21 @@ class PermissionService:
             return await permissions.delete_expired(conn, now_ms())
 
 
+# The permission pages answer a missing space or dentry with 400, not 404 (spec §6 I).
+_AS_400 = {
+    errors.SPACE_NOT_EXIST: errors.SPACE_NOT_EXIST_400,
+    errors.DENTRY_NOT_EXIST: errors.DENTRY_NOT_EXIST_400,
+}
+
+
 async def _located(find: Any) -> Any:
-    """The space or dentry ``find`` looks up; the permission pages answer a missing one with
-    400, not 404 (spec §6 I)."""
+    """The space or dentry ``find`` looks up, or 400 when it does not exist."""
     try:
         return await find
     except errors.NotFound as exc:
-        raise errors.BadRequest(exc.code, exc.message) from None
+        if exc.error_code not in _AS_400:
+            raise
+        raise _AS_400[exc.error_code].error(exc.message) from None
 
 
 async def _target(conn: Connection, actor: models.Actor, space_id: str, dentry_id: str) -> _Target:

@@ -31,8 +31,8 @@ class PropertyInput:
 
 def _check(inputs: Sequence[PropertyInput]) -> None:
     if len(inputs) > MAX_PER_APP:
-        raise errors.BadRequest(
-            "dentryAppPropertiesNumberExceedsLimit", f"at most {MAX_PER_APP} app properties"
+        raise errors.DENTRY_APP_PROPERTIES_NUMBER_EXCEEDS_LIMIT.error(
+            f"at most {MAX_PER_APP} app properties"
         )
     for p in inputs:
         names.label(p.name, "appProperties", max_length=MAX_NAME)
@@ -52,8 +52,7 @@ async def write_properties(
         return
     present = await properties.names(conn, dentry_id, owner_id)
     if len(present | {p.name for p in inputs}) > MAX_PER_APP:
-        raise errors.BadRequest(
-            "dentryAppPropertiesNumberExceedsLimit",
+        raise errors.DENTRY_APP_PROPERTIES_NUMBER_EXCEEDS_LIMIT.error(
             f"an app may keep at most {MAX_PER_APP} properties on a dentry",
         )
     for p in inputs:

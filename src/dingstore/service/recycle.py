@@ -211,7 +211,7 @@ class RecycleService:
         if not scope_id:
             raise errors.param_error("scopeId", "scopeId is required: the corpId")
         if scope_id != actor.corp_id:
-            raise errors.NotFound("recycleBinNotExist", f"no recycle bin of {scope_id} here")
+            raise errors.RECYCLE_BIN_NOT_EXIST.error(f"no recycle bin of {scope_id} here")
         return models.RecycleBin(bin_id(actor.corp_id), SCOPE, actor.corp_id)
 
     async def list(
@@ -407,8 +407,8 @@ class RecycleService:
 def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:
     tree.parse_id(recycle_bin_id, "recycleBinId")
     if recycle_bin_id != bin_id(actor.corp_id):
-        raise errors.NotFound("recycleBinNotExist", f"recycle bin {recycle_bin_id} does not exist")
+        raise errors.RECYCLE_BIN_NOT_EXIST.error(f"recycle bin {recycle_bin_id} does not exist")
 
 
 def _no_item(item_id: str) -> errors.NotFound:
-    return errors.NotFound("recycleItemNotExist", f"recycle item {item_id} does not exist")
+    return errors.RECYCLE_ITEM_NOT_EXIST.error(f"recycle item {item_id} does not exist")

@@ -47,7 +47,7 @@ class SpaceService:
     async def org(self, actor: models.Actor, corp_id: str) -> Usage:
         """GetOrg: the org's capacity. Another org's → 403 ``permissionDenied``."""
         if corp_id != actor.corp_id:
-            raise errors.Forbidden("permissionDenied", f"no access to organization {corp_id}")
+            raise errors.PERMISSION_DENIED.error(f"no access to organization {corp_id}")
         async with self._db.read() as conn:
             return Usage(await spaces.usage(conn, corp_id), self._org_quota)
 
@@ -55,7 +55,7 @@ class SpaceService:
         async with self._db.read() as conn:
             row = await identity.get_app(conn, actor.app_id)
             if row is None:
-                raise errors.NotFound("appNotExist", "the calling app no longer exists")
+                raise errors.APP_NOT_EXIST.error("the calling app no longer exists")
             used = await spaces.usage(conn, actor.corp_id, actor.app_id)
         return AppStorage(models.App.from_row(row), Usage(used, None))
 

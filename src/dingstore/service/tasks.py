@@ -94,8 +94,8 @@ async def held(
 
 
 def _busy(task_id: int) -> errors.Conflict:
-    return errors.Conflict(
-        message=f"task {task_id} is working on this part of the tree; retry later"
+    return errors.OPERATION_CONCURRENT_CONTROL.error(
+        f"task {task_id} is working on this part of the tree; retry later"
     )
 
 
@@ -149,10 +149,10 @@ class TaskService:
         async with self._db.read() as conn:
             row = await task_rows.get_public(conn, number)
         if row is None or row.corp_id != principal.corp_id:
-            raise errors.NotFound("taskNotExist", f"task {task_id} does not exist")
+            raise errors.TASK_NOT_EXIST.error(f"task {task_id} does not exist")
         if row.creator_id != operator.union_id and not operator.is_admin:
-            raise errors.Forbidden(
-                "permissionDenied", "only the task's creator or an org admin may read it"
+            raise errors.PERMISSION_DENIED.error(
+                "only the task's creator or an org admin may read it"
             )
         return models.Task(
             id=int(row.id),

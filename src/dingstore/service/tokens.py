@@ -51,7 +51,7 @@ class TokenService:
         async with self._db.write() as conn:
             app = await identity.get_app_by_key(conn, app_key)
             if app is None or app.disabled or not credentials.matches(app_secret, app.secret_hash):
-                raise errors.BadRequest("invalidClientIdOrSecret", "invalid appKey or appSecret")
+                raise errors.INVALID_CLIENT_ID_OR_SECRET.error("invalid appKey or appSecret")
             current = await identity.reusable_token(conn, app.app_id, now)
             if current is not None:
                 await identity.extend_token(conn, current.id, expires_at)
@@ -67,14 +67,14 @@ class TokenService:
         async with self._db.write() as conn:
             suite = await identity.get_suite(conn, suite_key)
             if suite is None or not credentials.matches(suite_secret, suite.secret_hash):
-                raise errors.BadRequest("invalidSuiteKey", "invalid suiteKey or suiteSecret")
+                raise errors.INVALID_SUITE_KEY.error("invalid suiteKey or suiteSecret")
             app = await identity.get_suite_app(conn, suite_key, auth_corp_id)
             if app is None or app.disabled:
-                raise errors.BadRequest(
-                    "invalidAuthInfo", f"organization {auth_corp_id} has not authorized the suite"
+                raise errors.INVALID_AUTH_INFO.error(
+                    f"organization {auth_corp_id} has not authorized the suite"
                 )
             if not credentials.matches(suite_ticket, app.suite_ticket):
-                raise errors.BadRequest("invalidSuiteTicket", "invalid suiteTicket")
+                raise errors.INVALID_SUITE_TICKET.error("invalid suiteTicket")
             return await self._new_token(conn, token_id, app.app_id, reusable=False, now=now)
 
     async def _new_token(
@@ -97,7 +97,9 @@ class TokenService:
         """The principal behind a token; 400 ``InvalidAuthentication`` when it is missing,
         unknown, expired or its app is disabled."""
         if not token:
-            raise errors.invalid_authentication("the x-acs-dingtalk-access-token header is missing")
+            raise errors.INVALID_AUTHENTICATION.error(
+                "the x-acs-dingtalk-access-token header is missing"
+            )
         # A PHP SDK once sent the token JSON-quoted; accept one pair of quotes (spec §1.2).
         if len(token) > 1 and token[0] == token[-1] == '"':
             token = token[1:-1]
@@ -110,7 +112,7 @@ class TokenService:
             row = await identity.token_with_app(conn, digest)
         if row is None or row.disabled or row.expires_at <= now:
             self._cache.pop(digest, None)
-            raise errors.invalid_authentication()
+            raise errors.INVALID_AUTHENTICATION.error()
         principal = models.Principal(
             app_id=row.app_id,
             corp_id=row.corp_id,

@@ -58,8 +58,7 @@ async def mergeable(conn: Connection, row: RowMapping, existing: RowMapping) -> 
     if int(existing.id) == int(row.id):
         return False
     if int(existing.id) in await dentries.ancestor_ids(conn, int(row.id)):
-        raise errors.BadRequest(
-            "dentryAlreadyExist",
+        raise errors.DENTRY_ALREADY_EXIST.error(
             f"{row.name!r} in the target folder is an ancestor of the folder: cannot merge into it",
         )
     return True

@@ -99,7 +99,7 @@ async def space(
         await subtree.lock_tree(conn, actor.corp_id)
     row = await spaces.get(conn, number)
     if row is None or row.corp_id != actor.corp_id:
-        raise errors.NotFound("spaceNotExist", f"space {space_id} does not exist")
+        raise errors.SPACE_NOT_EXIST.error(f"space {space_id} does not exist")
     return row
 
 
@@ -107,7 +107,7 @@ async def dentry(conn: Connection, space_id: int, dentry_id: str) -> RowMapping:
     """A live dentry: itself and every ancestor not deleted, or 404 ``dentryNotExist``."""
     row = await dentries.get(conn, space_id, parse_id(dentry_id, "dentryId"))
     if row is None or not await _reachable(conn, int(row.parent_id)):
-        raise errors.NotFound("dentryNotExist", f"dentry {dentry_id} does not exist")
+        raise errors.DENTRY_NOT_EXIST.error(f"dentry {dentry_id} does not exist")
     return row
 
 
@@ -119,7 +119,7 @@ async def dentry_for(
     row = await dentries.get(conn, int(space.id), parse_id(dentry_id, "dentryId"))
     above = None if row is None else await _chain(conn, actor, int(row.parent_id))
     if row is None or above is None or above.path is None:
-        raise errors.NotFound("dentryNotExist", f"dentry {dentry_id} does not exist")
+        raise errors.DENTRY_NOT_EXIST.error(f"dentry {dentry_id} does not exist")
     await access.require(conn, actor, space, int(row.id), need, chain=(int(row.id), *above.ids))
     return row
 
@@ -131,7 +131,7 @@ async def folder_for(
     chain = await _chain(conn, actor, folder_id)
     row = None if folder_id == 0 else await dentries.get(conn, int(space.id), folder_id)
     if chain is None or chain.path is None or (folder_id and (row is None or row.type != "FOLDER")):
-        raise errors.NotFound("dentryNotExist", f"folder {folder_id} does not exist")
+        raise errors.DENTRY_NOT_EXIST.error(f"folder {folder_id} does not exist")
     await access.require(conn, actor, space, folder_id, need, chain=chain.ids)
     return row
 
@@ -155,7 +155,7 @@ async def folder(conn: Connection, space_id: int, folder_id: int) -> RowMapping 
         return None
     row = await dentries.get(conn, space_id, folder_id)
     if row is None or row.type != "FOLDER" or not await _reachable(conn, int(row.parent_id)):
-        raise errors.NotFound("dentryNotExist", f"folder {folder_id} does not exist")
+        raise errors.DENTRY_NOT_EXIST.error(f"folder {folder_id} does not exist")
     return row
 
 
@@ -178,7 +178,7 @@ async def place(
     how: str,
     *,
     is_file: bool,
-    conflict_code: str = "dentryAlreadyExist",
+    conflict: errors.ErrorCode[errors.BadRequest] = errors.DENTRY_ALREADY_EXIST,
 ) -> Placement:
     existing = await dentries.child(conn, space_id, parent_id, name)
     if existing is None:
@@ -188,11 +188,9 @@ async def place(
         taken = await dentries.names_starting(conn, space_id, parent_id, prefix)
         return Placement(names.renamed(name, taken, is_file=is_file))
     if how == "RETURN_ERROR_IF_EXISTS":
-        raise errors.BadRequest(conflict_code, f"{name!r} already exists in the target folder")
+        raise conflict.error(f"{name!r} already exists in the target folder")
     if how == "OVERWRITE" and (existing.type == "FILE") != is_file:
-        raise errors.BadRequest(
-            conflict_code, f"{name!r} exists as a {existing.type.lower()}: cannot overwrite"
-        )
+        raise conflict.error(f"{name!r} exists as a {existing.type.lower()}: cannot overwrite")
     return Placement(name, existing)
 
 
@@ -201,14 +199,14 @@ _QUOTA_USED_UP = "the space's quota is used up"
 
 async def charge(conn: Connection, space_id: int, delta: int) -> None:
     if delta and not await spaces.charge(conn, space_id, delta):
-        raise errors.BadRequest("spaceQuotaInsufficient", _QUOTA_USED_UP)
+        raise errors.SPACE_QUOTA_INSUFFICIENT.error(_QUOTA_USED_UP)
 
 
 async def check_room(conn: Connection, space_id: int, size: int) -> None:
     """Refuse (``spaceQuotaInsufficient``) when ``size`` more bytes would not fit the space."""
     space = await spaces.get(conn, space_id)
     if space is not None and space.quota is not None and space.used_quota + size > space.quota:
-        raise errors.BadRequest("spaceQuotaInsufficient", _QUOTA_USED_UP)
+        raise errors.SPACE_QUOTA_INSUFFICIENT.error(_QUOTA_USED_UP)
 
 
 async def views(

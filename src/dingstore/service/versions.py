@@ -135,7 +135,7 @@ class VersionService:
             await tasks.check_free(conn, int(row.id))
             old = await dentries.version(conn, int(row.id), version)
             if old is None:
-                raise errors.BadRequest("paramError", f"file {dentry_id} has no version {version}")
+                raise errors.PARAM_ERROR.error(f"file {dentry_id} has no version {version}")
             await add(
                 conn,
                 actor.union_id,

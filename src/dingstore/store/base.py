@@ -107,14 +107,18 @@ async def translate_driver_errors() -> AsyncIterator[None]:
     try:
         yield
     except sa.exc.IntegrityError as exc:
-        raise errors.Conflict(message="a concurrent change conflicted; retry") from exc
+        raise errors.OPERATION_CONCURRENT_CONTROL.error(
+            "a concurrent change conflicted; retry"
+        ) from exc
     except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
         log.warning("database unavailable: %s", exc)
-        raise errors.Unavailable(message="the database is busy or unavailable; retry") from exc
+        raise errors.OPERATION_TIMEOUT.error("the database is busy or unavailable; retry") from exc
     except sa.exc.DBAPIError as exc:
         if exc.connection_invalidated:
-            raise errors.Unavailable(message="the database connection was lost; retry") from exc
+            raise errors.OPERATION_TIMEOUT.error("the database connection was lost; retry") from exc
         if getattr(exc.orig, "sqlstate", None) in _ROLLED_BACK:
             log.warning("transaction rolled back by the database: %s", exc.orig)
-            raise errors.Unavailable(message="a concurrent change got in the way; retry") from exc
+            raise errors.OPERATION_TIMEOUT.error(
+                "a concurrent change got in the way; retry"
+            ) from exc
         raise

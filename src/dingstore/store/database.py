@@ -21,7 +21,7 @@ def database_for(url: str, *, pool_size: int = 8) -> base.BaseDatabase:
         return sqlite.SQLiteDatabase(url)
     if url.startswith(("postgresql", "postgres")):
         return postgres.PostgresDatabase(url, pool_size=pool_size)
-    raise errors.ServerError(message=f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    raise errors.SYSTEM_ERROR.error(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

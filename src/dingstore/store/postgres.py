@@ -75,7 +75,7 @@ class ReadConnection:
             try:
                 rows = await self._pool.fetch(plan.sql, *plan.arguments(parameters or {}))
             except _DRIVER_DOWN as exc:
-                raise errors.Unavailable(message="the database is unavailable; retry") from exc
+                raise errors.OPERATION_TIMEOUT.error("the database is unavailable; retry") from exc
             return plan.result(rows)
         return await (await self._sqlalchemy()).execute(statement, parameters)
 
@@ -113,7 +113,7 @@ class PostgresDatabase(base.BaseDatabase):
                 reset=_nothing_to_reset,
             )
         except _DRIVER_DOWN as exc:
-            raise errors.Unavailable(message="the database is unavailable") from exc
+            raise errors.OPERATION_TIMEOUT.error("the database is unavailable") from exc
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -82,7 +82,9 @@ class LoopConnection:
         try:
             cursor = dbapi.execute(plan.sql, plan.arguments(parameters))
         except sqlite3.OperationalError as exc:
-            raise errors.Unavailable(message="the database is busy or unavailable; retry") from exc
+            raise errors.OPERATION_TIMEOUT.error(
+                "the database is busy or unavailable; retry"
+            ) from exc
         return plan.result(cursor.fetchall())
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

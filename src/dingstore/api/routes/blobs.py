@@ -40,19 +40,7 @@ RANGE_BEHAVIOR = "x-oss-range-behavior"
 
 _RANGE = re.compile(r"\s*(\d{0,19})\s*-\s*(\d{0,19})\s*")
 
-
-class RangeNotSatisfiable(errors.DingstoreError):
-    status = 416
-    default_code = "InvalidRange"
-    default_message = "the requested range cannot be satisfied"
-
-
-class AlreadyStored(errors.DingstoreError):
-    """OSS's answer to a write that may not overwrite (``x-oss-forbid-overwrite``)."""
-
-    status = 409
-    default_code = "FileAlreadyExists"
-    default_message = "the object already exists"
+RangeNotSatisfiable = errors.RangeNotSatisfiable
 
 
 class _IncompleteBody(Exception):
@@ -77,14 +65,14 @@ def parse_range(header: str | None, size: int, *, standard: bool = False) -> tup
         if count == 0 or (count > size and not standard):
             return None
         if size == 0:
-            raise RangeNotSatisfiable(message=f"the object is empty; range {header!r}")
+            raise errors.INVALID_RANGE.error(f"the object is empty; range {header!r}")
         return max(size - count, 0), size
     start, end = int(first), (int(last) + 1 if last else None)
     if end is not None and end <= start:
         return None
     if start >= size:
         if standard:
-            raise RangeNotSatisfiable(message=f"range {header!r} starts past {size} bytes")
+            raise errors.INVALID_RANGE.error(f"range {header!r} starts past {size} bytes")
         return None
     if end is not None and end > size:
         if not standard:
@@ -104,17 +92,17 @@ def _authorized(request: Request, method: str) -> tuple[base.BaseBlobStore, str]
     store: base.BaseBlobStore = request.app.state.services.blobs
     key: str = request.path_params["key"]
     if store.signer is None:
-        raise errors.NotFound("NotFound", "this deployment's transfer URLs point elsewhere")
+        raise errors.NOT_FOUND.error("this deployment's transfer URLs point elsewhere")
     try:
         store.signer.verify(
             method, PREFIX + key, request.query_params.multi_items(), request.headers
         )
     except signing.SignatureError as exc:
-        raise errors.Forbidden(exc.code, str(exc)) from None
+        raise exc.error_code.error(str(exc)) from None
     try:
         return store, base.check_key(key)
     except base.InvalidKey as exc:
-        raise errors.BadRequest("InvalidObjectName", str(exc)) from None
+        raise errors.INVALID_OBJECT_NAME.error(str(exc)) from None
 
 
 def _size_param(request: Request, name: str, header: bool = False) -> int | None:
@@ -123,7 +111,7 @@ def _size_param(request: Request, name: str, header: bool = False) -> int | None
     if text is None:
         return None
     if not text.isascii() or not text.isdigit() or len(text) > 19:
-        raise errors.BadRequest("InvalidArgument", f"invalid {name} {text!r}")
+        raise errors.INVALID_ARGUMENT.error(f"invalid {name} {text!r}")
     return int(text)
 
 
@@ -155,11 +143,14 @@ class _Body:
 
 
 def _too_large(limit: int) -> errors.BadRequest:
-    return errors.BadRequest("EntityTooLarge", f"the body is larger than {limit} bytes")
+    return errors.ENTITY_TOO_LARGE.error(f"the body is larger than {limit} bytes")
 
 
-def _exists(key: str) -> AlreadyStored:
-    return AlreadyStored(message=f"{key} is already stored; this upload URL takes no more bytes")
+def _exists(key: str) -> errors.AlreadyExists:
+    # OSS's answer to a write that may not overwrite (``x-oss-forbid-overwrite``).
+    return errors.FILE_ALREADY_EXISTS.error(
+        f"{key} is already stored; this upload URL takes no more bytes"
+    )
 
 
 def _limits(request: Request, part: bool) -> tuple[int | None, int]:
@@ -176,8 +167,8 @@ def _limits(request: Request, part: bool) -> tuple[int | None, int]:
     if part or signed is None:
         return declared, limit
     if declared is not None and declared != signed:
-        raise errors.BadRequest(
-            "IncompleteBody", f"the upload declared {signed} bytes; the body holds {declared}"
+        raise errors.INCOMPLETE_BODY.error(
+            f"the upload declared {signed} bytes; the body holds {declared}"
         )
     return signed, limit
 
@@ -186,7 +177,7 @@ async def put_blob(request: Request) -> Response:
     store, key = _authorized(request, "PUT")
     upload_id, part = request.query_params.get("uploadId"), request.query_params.get("partNumber")
     if (upload_id is None) != (part is None):
-        raise errors.BadRequest("InvalidArgument", "uploadId and partNumber go together")
+        raise errors.INVALID_ARGUMENT.error("uploadId and partNumber go together")
     length, limit = _limits(request, part is not None)
     body = _Body(request, length, limit)
     answer: dict[str, object] = {"key": key}
@@ -207,11 +198,11 @@ async def put_blob(request: Request) -> Response:
     except base.ObjectExists:
         raise _exists(key) from None
     except base.UploadNotFound as exc:
-        raise errors.NotFound("NoSuchUpload", str(exc)) from None
+        raise errors.NO_SUCH_UPLOAD.error(str(exc)) from None
     except base.InvalidKey as exc:
-        raise errors.BadRequest("InvalidArgument", str(exc)) from None
+        raise errors.INVALID_ARGUMENT.error(str(exc)) from None
     except _IncompleteBody as exc:
-        raise errors.BadRequest("IncompleteBody", str(exc)) from None
+        raise errors.INCOMPLETE_BODY.error(str(exc)) from None
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
     answer["size"] = size
@@ -226,7 +217,7 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     except StopAsyncIteration:
         first = b""
     except base.NotFound:
-        raise errors.NotFound("NoSuchKey", "the specified key does not exist") from None
+        raise errors.NO_SUCH_KEY.error("the specified key does not exist") from None
 
     async def rest() -> AsyncIterator[bytes]:
         try:
@@ -246,7 +237,7 @@ async def get_blob(request: Request) -> Response:
     store, key = _authorized(request, "GET")
     size = await store.size(key)
     if size is None:
-        raise errors.NotFound("NoSuchKey", "the specified key does not exist")
+        raise errors.NO_SUCH_KEY.error("the specified key does not exist")
     standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
     try:
         chosen = parse_range(request.headers.get("range"), size, standard=standard)

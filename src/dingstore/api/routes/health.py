@@ -15,7 +15,7 @@ router = api_router(tags=["operations"], errors_documented=False)
 @router.get("/healthz", response_model=schemas.Health)
 async def healthz(request: Request) -> responses.JSON:
     if not await request.app.state.services.db.ping():
-        raise errors.Unavailable("systemError", "the database does not answer")
+        raise errors.STORE_UNAVAILABLE.error("the database does not answer")
     return responses.ok(schemas.Health(status="ok"))
 
 

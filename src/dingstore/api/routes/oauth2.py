@@ -19,7 +19,7 @@ async def get_access_token(
     request: Request,
 ) -> responses.JSON:
     if not body.app_secret:
-        raise errors.BadRequest("invalidClientIdOrSecret", "appSecret is required")
+        raise errors.INVALID_CLIENT_ID_OR_SECRET.error("appSecret is required")
     token = await request.app.state.services.tokens.issue_for_app(body.app_key, body.app_secret)
     return responses.ok(
         schemas.AccessTokenResponse(access_token=token.access_token, expire_in=token.expire_in)
