@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 DATA_DIR ?= ./data
 PORT   ?= 8080
+TEST_WORKERS ?= 4
 
 .PHONY: help run test fuzz lint format bench clean
 
@@ -27,8 +28,8 @@ $(DEV): pyproject.toml | $(BIN)/python
 run: $(STAMP)  ## Start the server on the embedded default (SQLite + files in ./data)
 	$(BIN)/dingstore serve --data-dir $(DATA_DIR) --port $(PORT)
 
-test: $(DEV)  ## Run the whole test suite
-	$(BIN)/python -m pytest -q
+test: $(DEV)  ## Run the whole test suite, on both shapes, in TEST_WORKERS processes
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 fuzz: $(DEV)  ## Schemathesis over /openapi.json against a fresh server (about 2 minutes)
 	$(BIN)/python tests/fuzz/schemathesis_run.py

@@ -1,8 +1,8 @@
 """The two shapes every server test runs on, as a deployment would:
 
-* ``embedded`` — SQLite in the test's directory, file bytes as local files beside it, served
-  through dingstore's own data plane (``/_blobs/``);
-* ``scale-out`` — PostgreSQL, a fresh database per test (cloned from a template migrated once
+* ``embedded`` — SQLite in the store's directory (a copy of a file migrated once per session),
+  file bytes as local files beside it, served through dingstore's own data plane (``/_blobs/``);
+* ``scale-out`` — PostgreSQL, a fresh database per store (cloned from a template migrated once
   per session), and file bytes in a fresh bucket of the S3 server the session starts on loopback
   (``tests/s3.py``), moved through the bucket's own pre-signed URLs.
 
@@ -14,13 +14,20 @@ A test of what only one shape has is generated for that shape alone, never skipp
 ``@pytest.mark.shapes(backends.EMBEDDED)`` (dingstore's own data plane, ``/_blobs/``: the
 scale-out shape's transfers are the object store's) or ``@pytest.mark.shapes(backends.SCALE_OUT)``
 (PostgreSQL's LISTEN/NOTIFY, deadlocks). A run narrowed to the other shape leaves it out.
+
+A store is made per module and shape (``module_server``: each test brings its own org) or per
+test (``make_server``, ``database_url``, or a test marked ``own_server``). Everything a session
+makes is named at random (databases, buckets) or lives in its own temporary directory and port,
+so pytest-xdist workers never meet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
+from pathlib import Path
 
 import asyncpg
 
@@ -52,6 +59,23 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+def migrated_sqlite(path: Path) -> Path:
+    """Create and migrate a SQLite database at ``path``: the template stores are copied from."""
+
+    async def migrate() -> None:
+        db = await database.open_database(f"sqlite+aiosqlite:///{path}")
+        await db.close()  # the last connection's close checkpoints the WAL into the file
+
+    asyncio.run(migrate())
+    return path
+
+
+def copy_sqlite(template: Path, path: Path) -> None:
+    """A fresh store at ``path``: a copy of a migrated template, private as dingstore's own."""
+    shutil.copyfile(template, path)
+    path.chmod(0o600)
+
+
 class PostgresDatabases:
     """Creates migrated databases quickly: one template per session, a clone per test."""
 
@@ -71,12 +95,13 @@ class PostgresDatabases:
         self.created.append(name)
         return name
 
-    def new(self) -> str:
-        """A fresh, migrated database; returns its URL."""
-        if self.template is None:
+    def new(self, *, empty: bool = False) -> str:
+        """A fresh, migrated database (or an ``empty`` one); returns its URL."""
+        if self.template is None and not empty:
             self.template = self._make_template()
         name = f"dingstore_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        clone = "" if empty else f' TEMPLATE "{self.template}"'
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"{clone}'))
         self.created.append(name)
         return f"{PG}/{name}"
 

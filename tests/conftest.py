@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from Tea.exceptions import TeaException
@@ -13,7 +14,7 @@ from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
 from tests import backends
 from tests.backends import PostgresDatabases
-from tests.live import LiveServer, Sdk, free_port
+from tests.live import LiveServer, Sdk, bound_socket
 from tests.s3 import ENVIRONMENT, MotoS3, share_loader
 
 
@@ -56,9 +57,11 @@ def _shapes_for(node: pytest.Item) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses ``shape`` (through ``database_url``, ``blob_url``, ``make_server``,
-    ``server``, ...) runs once per shape, or only on those its ``shapes`` mark names."""
+    ``server``, ...) runs once per shape, or only on those its ``shapes`` mark names. The
+    parameter is module-scoped, so a module's tests of one shape run together, on one server."""
     if "shape" in metafunc.fixturenames:
-        metafunc.parametrize("shape", _shapes_for(metafunc.definition), indirect=True)
+        shapes = _shapes_for(metafunc.definition)
+        metafunc.parametrize("shape", shapes, indirect=True, scope="module")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,21 +77,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in unshaped]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def shape(request: pytest.FixtureRequest) -> str:
     """``embedded`` or ``scale-out`` (``tests.backends``), given by ``pytest_generate_tests``."""
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per session (per xdist worker); stores are copies."""
+    return backends.migrated_sqlite(tmp_path_factory.mktemp("template") / "dingstore.db")
+
+
+@contextmanager
+def _fresh_database(shape: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A fresh, migrated store's database URL: a copy of the session's SQLite template in
+    ``directory``, or a PostgreSQL clone of the session's template, dropped afterwards."""
+    if shape == backends.EMBEDDED:
+        path = directory / "dingstore.db"
+        backends.copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    pg_databases: PostgresDatabases = request.getfixturevalue("pg_databases")
+    url = pg_databases.new()
+    yield url
+    pg_databases.drop(url)
+
+
 @pytest.fixture
 def database_url(shape: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty store's database URL: SQLite in the test's directory, or a new
+    """A fresh, migrated store's database URL: SQLite in the test's directory, or a new
     PostgreSQL database dropped after the test."""
+    with _fresh_database(shape, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(shape: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database no migration has touched: a new SQLite file, or a new PostgreSQL database."""
     if shape == backends.EMBEDDED:
         yield f"sqlite+aiosqlite:///{tmp_path / 'dingstore.db'}"
         return
     pg_databases: PostgresDatabases = request.getfixturevalue("pg_databases")
-    url = pg_databases.new()
+    url = pg_databases.new(empty=True)
     yield url
     pg_databases.drop(url)
 
@@ -103,6 +134,14 @@ def blob_url(shape: str, request: pytest.FixtureRequest) -> str | None:
     return moto.url(request.getfixturevalue("s3_bucket"))
 
 
+def _start(clock: ManualClock, **settings: Any) -> LiveServer:
+    """A server with these settings (``port`` a socket of its own) and ``clock``, started."""
+    listener = bound_socket()
+    port = listener.getsockname()[1]
+    settings = {"port": port, "log_json": False, **settings}
+    return LiveServer(Settings(**settings), clock, listener).start()
+
+
 @pytest.fixture
 def make_server(
     tmp_path: Path, database_url: str, blob_url: str | None
@@ -114,17 +153,8 @@ def make_server(
     clock = ManualClock()
 
     def make(**overrides: Any) -> LiveServer:
-        settings = Settings(
-            **{
-                "data_dir": tmp_path,
-                "database_url": database_url,
-                "blob_url": blob_url,
-                "port": free_port(),
-                "log_json": False,
-                **overrides,
-            }
-        )
-        server = LiveServer(settings, clock).start()
+        given = {"data_dir": tmp_path, "database_url": database_url, "blob_url": blob_url}
+        server = _start(clock, **{**given, **overrides})
         started.append(server)
         return server
 
@@ -133,9 +163,41 @@ def make_server(
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def module_server(
+    shape: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One server on a fresh store for a module's tests of one shape; each test brings its own
+    org (``tenant``), and every statement of the API is scoped to an org."""
+    data_dir = tmp_path_factory.mktemp("module-server")
+    with _fresh_database(shape, request, data_dir) as url:
+        blob_url = None
+        if shape == backends.SCALE_OUT:
+            moto: MotoS3 = request.getfixturevalue("moto_s3")
+            bucket = moto.new_bucket()
+            blob_url = moto.url(bucket)
+        server = _start(ManualClock(), data_dir=data_dir, database_url=url, blob_url=blob_url)
+        try:
+            yield server
+        finally:
+            server.stop()
+            if blob_url is not None:
+                moto.drop(bucket)
+
+
 @pytest.fixture
-def server(make_server: Callable[..., LiveServer]) -> LiveServer:
-    return make_server()
+def server(shape: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The module's server; a server on a fresh store of the test's own when the test also
+    makes servers (``make_server``: they share its store) or is marked ``own_server`` (it
+    counts rows across the store, or changes the server for its own ends). A test's moves of
+    the shared server's clock end with the test."""
+    if "make_server" in request.fixturenames or request.node.get_closest_marker("own_server"):
+        make: Callable[..., LiveServer] = request.getfixturevalue("make_server")
+        yield make()
+        return
+    shared = cast(LiveServer, request.getfixturevalue("module_server"))
+    yield shared
+    shared.clock.offset_ms = 0
 
 
 @pytest.fixture

@@ -38,6 +38,11 @@ from dingstore.settings import Settings
 
 T = TypeVar("T")
 
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+"""The tests' plain HTTP client, one for the session: ``httpx.get`` and the like make a client
+per call, and each loads the CA bundle (~50 ms, most of a test that downloads a few files).
+No connection is kept open across calls, so each call is its own connection, as it was."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,11 +50,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port and kept, so no other process (an xdist worker
+    in the same instant) can take the port before the server listens on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class LiveServer:
-    def __init__(self, settings: Settings, clock: ManualClock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: ManualClock | None = None,
+        listener: socket.socket | None = None,
+    ) -> None:
+        """``listener``, when given, is a socket bound to ``settings.port`` to serve on."""
         self.settings = settings
         # The time every service reads: a test moves it past an expiry instead of sleeping.
         self.clock = ManualClock() if clock is None else clock
+        self.listener = listener
         self.loop = asyncio.new_event_loop()
         self.services: Services | None = None
         self._server: uvicorn.Server | None = None
@@ -81,7 +101,8 @@ class LiveServer:
             access_log=False,
         )
         self._server = uvicorn.Server(config)
-        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(), self.loop)
+        sockets = None if self.listener is None else [self.listener]
+        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets), self.loop)
         while not self._server.started:
             if self._serving.done():
                 self._serving.result()
@@ -97,6 +118,8 @@ class LiveServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+        if self.listener is not None:
+            self.listener.close()
 
 
 @dataclass
@@ -150,7 +173,7 @@ class DingstoreProcess:
         while self.port is not None and time.monotonic() < deadline:
             assert self.process.poll() is None, self.log()
             try:
-                if httpx.get(f"http://{self.endpoint}/healthz").status_code == 200:
+                if http.get(f"http://{self.endpoint}/healthz").status_code == 200:
                     return
             except httpx.TransportError:
                 pass

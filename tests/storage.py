@@ -26,7 +26,7 @@ from alibabacloud_dingtalk.storage_1_0 import models as m
 from dingstore.service import models
 from tests import polling
 from tests.conftest import Tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 
 Member = tuple[str, str] | tuple[str, str, str | None]
 """A permission member as (type, id) or (type, id, corpId)."""
@@ -371,7 +371,7 @@ class Storage:
     def put(info: m.GetFileUploadInfoResponseBody, data: bytes) -> httpx.Response:
         """PUT ``data`` to the first resource URL with exactly the headers the server gave."""
         signature = info.header_signature_info
-        return httpx.put(signature.resource_urls[0], content=data, headers=signature.headers)
+        return http.put(signature.resource_urls[0], content=data, headers=signature.headers)
 
     def part_infos(self, upload_key: str, part_numbers: Sequence[int]) -> dict[int, PartTarget]:
         """GetMultipartFileUploadInfos: part number → where to PUT that part."""
@@ -440,7 +440,7 @@ class Storage:
     def download(self, space_id: str, dentry_id: str, *, version: int | None = None) -> bytes:
         """A file's content (GetFileDownloadInfo, then GET with the given headers)."""
         signature = self.download_info(space_id, dentry_id, version=version).header_signature_info
-        response = httpx.get(signature.resource_urls[0], headers=signature.headers)
+        response = http.get(signature.resource_urls[0], headers=signature.headers)
         assert response.status_code == 200, response.text
         return response.content
 
@@ -696,7 +696,7 @@ class Storage:
     ) -> httpx.Response:
         """A storage call over plain HTTP: ``path`` below ``/v1.0/storage``, with this token
         and ``unionId``."""
-        return httpx.request(
+        return http.request(
             method,
             f"{self.server.url}/v1.0/storage{path}",
             params={"unionId": self.union_id, **(params or {})},

@@ -1,4 +1,5 @@
-"""Upgrading an empty database to head gives exactly the schema the code describes."""
+"""Upgrading an empty database (not the tests' migrated template) to head gives exactly the
+schema the code describes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from alembic.migration import MigrationContext
 from dingstore.store import database, schema
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
-    db = await database.open_database(database_url)
+async def test_migrations_match_the_models(empty_database_url: str) -> None:
+    db = await database.open_database(empty_database_url)
     try:
         async with db.read() as conn:
             diff = await conn.run_sync(
@@ -25,10 +26,10 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         await db.close()
 
 
-async def test_subtree_sizes_are_filled_in_for_an_existing_tree(database_url: str) -> None:
+async def test_subtree_sizes_are_filled_in_for_an_existing_tree(empty_database_url: str) -> None:
     """0005 computes every node's live descendants and stored bytes from the rows it finds:
     a recycled folder keeps its own sizes and adds nothing to its parent's."""
-    db = database.database_for(database_url)
+    db = database.database_for(empty_database_url)
     await db.open()
     try:
         async with db.write() as conn:
@@ -92,10 +93,10 @@ async def test_subtree_sizes_are_filled_in_for_an_existing_tree(database_url: st
         await db.close()
 
 
-async def test_tasks_running_across_the_upgrade_keep_their_place(database_url: str) -> None:
+async def test_tasks_running_across_the_upgrade_keep_their_place(empty_database_url: str) -> None:
     """0004 numbers the snapshot of a task that was running under the previous code and turns
     its (depth, node_id) cursor into the count of nodes done, in the task's own walk order."""
-    db = database.database_for(database_url)
+    db = database.database_for(empty_database_url)
     await db.open()
     try:
         async with db.write() as conn:

@@ -10,11 +10,10 @@ import hashlib
 import os
 from collections.abc import Callable
 
-import httpx
 import pytest
 
 from tests.conftest import new_tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.s3 import MotoS3
 from tests.storage import Storage
 
@@ -61,15 +60,15 @@ def test_upload_and_download_go_straight_to_the_bucket(
 
     download = st.download_info(space.id, dentry.id).header_signature_info
     assert download.resource_urls[0].startswith(bucket_url)
-    whole = httpx.get(download.resource_urls[0], headers=download.headers)
+    whole = http.get(download.resource_urls[0], headers=download.headers)
     assert whole.status_code == 200 and sha(whole.content) == sha(data)
-    ranged = httpx.get(
+    ranged = http.get(
         download.resource_urls[0], headers={**download.headers, "Range": "bytes=10-19"}
     )
     assert (ranged.status_code, ranged.content) == (206, data[10:20])
 
     key = moto_s3.keys(s3_bucket)[0]
-    assert httpx.get(f"{bucket_server.url}/_blobs/{key}").status_code == 404  # no data plane here
+    assert http.get(f"{bucket_server.url}/_blobs/{key}").status_code == 404  # no data plane here
 
 
 def test_multipart_upload_is_an_s3_multipart_upload(
@@ -81,7 +80,7 @@ def test_multipart_upload_is_an_s3_multipart_upload(
     targets = st.part_infos(info.upload_key, [3, 1, 2])
     for number in (2, 3, 1):  # any order; assembled by part number
         target = targets[number]
-        response = httpx.put(
+        response = http.put(
             target.resource_urls[0], content=parts[number - 1], headers=target.headers
         )
         assert response.status_code == 200, response.text
@@ -114,7 +113,7 @@ def test_commit_checks_the_object_in_the_bucket(
     multi = st.upload_info(space.id, multipart=True)
     for target in st.part_infos(multi.upload_key, [1, 2]).values():
         data = os.urandom(200 * KB)
-        response = httpx.put(target.resource_urls[0], content=data, headers=target.headers)
+        response = http.put(target.resource_urls[0], content=data, headers=target.headers)
         assert response.status_code == 200, response.text
     err = sdk_error(lambda: st.commit(space.id, multi.upload_key, "small-parts.bin"))
     assert (err.statusCode, err.code) == (400, "dentryUploadError")
@@ -143,7 +142,7 @@ def test_expired_uploads_leave_the_bucket(
     assert st.put(single, b"abandoned").status_code == 200
     multi = st.upload_info(space.id, multipart=True)
     target = st.part_infos(multi.upload_key, [1])[1]
-    assert httpx.put(target.resource_urls[0], content=b"part", headers=target.headers).is_success
+    assert http.put(target.resource_urls[0], content=b"part", headers=target.headers).is_success
     assert len(moto_s3.keys(s3_bucket)) == 1 and len(moto_s3.uploads(s3_bucket)) == 1
     server.clock.advance(60.1)
     assert server.services is not None
@@ -163,7 +162,7 @@ def test_committed_bytes_cannot_be_replaced_through_their_upload_urls(
     st.upload(space.id, b"version two", "a.txt", overwrite_dentry_id=dentry.id)
     multi = st.upload_info(space.id, multipart=True)
     part = st.part_infos(multi.upload_key, [1])[1]
-    assert httpx.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
+    assert http.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
     assembled = st.commit(space.id, multi.upload_key, "m.bin")
     used, keys = st.used_quota(space.id), moto_s3.keys(s3_bucket)
 
@@ -171,7 +170,7 @@ def test_committed_bytes_cannot_be_replaced_through_their_upload_urls(
     replay = st.put(first, b"tampered")
     assert replay.status_code == 412 and b"PreconditionFailed" in replay.content
     # The completed upload is gone: S3 answers 404 NoSuchUpload (moto 5.2 fails on a KeyError).
-    replay = httpx.put(part.resource_urls[0], content=b"part two", headers=part.headers)
+    replay = http.put(part.resource_urls[0], content=b"part two", headers=part.headers)
     assert replay.status_code in (404, 500) and not replay.is_success
     assert st.download(space.id, dentry.id) == b"version two"
     assert st.download(space.id, dentry.id, version=1) == b"original"

@@ -20,16 +20,10 @@ import dingstore.service.dentries as dentry_service
 from dingstore.store.schema import permissions as grants
 from tests.api.test_batch import batch_copy, batch_move, batch_remove
 from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
 from tests.storage import Member, Storage, every_page
 
 ROLES = (None, "READER", "DOWNLOADER", "EDITOR", "MANAGER")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def new_user(st: Storage, tenant: Tenant, name: str) -> str:

@@ -11,12 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dingstore import logs
 from tests.conftest import Tenant
-from tests.live import DingstoreProcess, LiveServer, free_port
+from tests.live import DingstoreProcess, LiveServer, free_port, http
 
 
 def access_record(caplog: pytest.LogCaptureFixture, request_id: str) -> logging.LogRecord:
@@ -39,7 +38,7 @@ def test_one_line_per_request(
     server: LiveServer, tenant: Tenant, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="dingstore.access")
-    task = httpx.get(
+    task = http.get(
         f"{server.url}/v1.0/storage/tasks/42",
         params={"unionId": tenant.admin_id},
         headers={"x-acs-dingtalk-access-token": tenant.token},
@@ -51,11 +50,11 @@ def test_one_line_per_request(
     assert isinstance(record.duration_ms, float) and record.duration_ms > 0  # type: ignore[attr-defined]
     assert record.getMessage().startswith("GetTask 404 ")
 
-    health = httpx.get(server.url + "/healthz")
+    health = http.get(server.url + "/healthz")
     record = access_record(caplog, health.headers["x-acs-request-id"])
     assert record.status == 200  # type: ignore[attr-defined]
 
-    nowhere = httpx.get(server.url + "/nowhere")
+    nowhere = http.get(server.url + "/nowhere")
     record = access_record(caplog, nowhere.headers["x-acs-request-id"])
     assert (record.operation, record.status) == ("-", 404)  # type: ignore[attr-defined]
 
@@ -66,7 +65,7 @@ def test_a_setting_turns_it_off(
     caplog.set_level(logging.INFO, logger="dingstore.access")
     server = make_server(access_log=False)
     for _ in range(3):
-        assert httpx.get(server.url + "/healthz").status_code == 200
+        assert http.get(server.url + "/healthz").status_code == 200
     time.sleep(0.2)
     assert [r for r in caplog.records if r.name == "dingstore.access"] == []
 
@@ -105,7 +104,7 @@ def test_serve_writes_json_access_lines_when_not_on_a_terminal(tmp_path: Path) -
     process.start()
     try:
         process.wait_ready(timeout=30, interval=0.1)
-        rid = httpx.get(f"http://127.0.0.1:{port}/healthz").headers["x-acs-request-id"]
+        rid = http.get(f"http://127.0.0.1:{port}/healthz").headers["x-acs-request-id"]
         deadline = time.monotonic() + 5
         while rid not in process.output() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.conftest import sdk_error
 from tests.storage import Storage
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def batch_copy(st: Storage, space: str, ids: list[str], target: str, folder: str = "0") -> Any:

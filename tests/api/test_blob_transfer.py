@@ -22,10 +22,11 @@ from dingstore.blobs import base, signing
 from dingstore.clock import ManualClock
 from tests import backends
 from tests.conftest import Tenant, new_tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
-pytestmark = pytest.mark.shapes(backends.EMBEDDED)
+# the tests write to fixed blob keys, so each needs a store of its own
+pytestmark = [pytest.mark.shapes(backends.EMBEDDED), pytest.mark.own_server]
 
 MB = 1_000_000
 
@@ -49,11 +50,11 @@ def stored(server: LiveServer, key: str) -> bytes | None:
 def put(
     target: base.Transfer, content: Any, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    return httpx.put(target.url, content=content, headers=headers or target.headers, timeout=60)
+    return http.put(target.url, content=content, headers=headers or target.headers, timeout=60)
 
 
 def get(target: base.Transfer, **headers: str) -> httpx.Response:
-    return httpx.get(target.url, headers={**target.headers, **headers}, timeout=60)
+    return http.get(target.url, headers={**target.headers, **headers}, timeout=60)
 
 
 def sha(data: bytes) -> str:
@@ -133,13 +134,13 @@ def test_bad_download_signatures_and_missing_objects(server: LiveServer) -> None
         "RequestTimeTooSkewed": _expired(server, "GET", "blobs/1"),
     }
     for code, headers in refused.items():
-        response = httpx.get(target.url, headers=headers)
+        response = http.get(target.url, headers=headers)
         assert (response.status_code, response.json()["code"]) == (403, code)
     upload_headers = blobs.upload_target("blobs/1", expires_in=900).headers
-    assert httpx.get(target.url, headers=upload_headers).status_code == 403
+    assert http.get(target.url, headers=upload_headers).status_code == 403
     missing = get(blobs.download_target("blobs/none", expires_in=900))
     assert (missing.status_code, missing.json()["code"]) == (404, "NoSuchKey")
-    other = httpx.post(target.url, headers=target.headers)
+    other = http.post(target.url, headers=target.headers)
     assert (other.status_code, other.json()["code"]) == (405, "MethodNotAllowed")
 
 
@@ -190,7 +191,7 @@ def test_standard_range_past_the_end_is_416(server: LiveServer) -> None:
 def test_head_answers_headers_only(server: LiveServer) -> None:
     put_object(server, "blobs/r", DATA)
     target = store(server).download_target("blobs/r", expires_in=900)
-    response = httpx.head(target.url, headers={**target.headers, "Range": "bytes=0-9"})
+    response = http.head(target.url, headers={**target.headers, "Range": "bytes=0-9"})
     assert response.status_code == 206 and response.content == b""
     assert response.headers["content-length"] == "10"
     assert response.headers["content-range"] == "bytes 0-9/1024"
@@ -212,7 +213,7 @@ def test_multipart_parts_then_complete(server: LiveServer) -> None:
         assert response.headers["etag"] == f'"{hashlib.md5(parts[n]).hexdigest()}"'
     # a part's signature is for its own part number
     target = blobs.part_target("blobs/m", upload, 4, expires_in=900)
-    forged = httpx.put(
+    forged = http.put(
         target.url.replace("partNumber=4", "partNumber=1"), content=b"x", headers=target.headers
     )
     assert forged.status_code == 403
@@ -321,9 +322,9 @@ def test_a_committed_multipart_upload_takes_no_more_parts(
     space = st.new_space()
     info = st.upload_info(space.id, multipart=True)
     part = st.part_infos(info.upload_key, [1])[1]
-    assert httpx.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
+    assert http.put(part.resource_urls[0], content=b"part one", headers=part.headers).is_success
     dentry = st.commit(space.id, info.upload_key, "m.bin")
-    replay = httpx.put(part.resource_urls[0], content=b"part two", headers=part.headers)
+    replay = http.put(part.resource_urls[0], content=b"part two", headers=part.headers)
     assert error_of(replay) == (404, "NoSuchUpload")
     assert st.download(space.id, dentry.id) == b"part one"
 
@@ -386,9 +387,9 @@ def test_no_part_is_larger_than_the_declared_size(
     info = st.upload_info(st.new_space().id, multipart=True, pre_check=declared(1000))
     part = st.part_infos(info.upload_key, [1])[1]
     for body in (b"x" * 1001, streamed(b"x" * 1001)):
-        response = httpx.put(part.resource_urls[0], content=body, headers=part.headers)
+        response = http.put(part.resource_urls[0], content=body, headers=part.headers)
         assert error_of(response) == (400, "EntityTooLarge")
-    assert httpx.put(part.resource_urls[0], content=b"x" * 1000, headers=part.headers).is_success
+    assert http.put(part.resource_urls[0], content=b"x" * 1000, headers=part.headers).is_success
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from dingstore.settings import Settings
 from tests.api.test_errors import assert_envelope
 from tests.conftest import Tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 LIMIT = 4096
@@ -53,15 +53,15 @@ def test_bodies_over_the_limit_are_refused_and_change_nothing(
     headers = {"x-acs-dingtalk-access-token": tenant.token, "content-type": "application/json"}
 
     declared = padded({"name": "big"}, LIMIT + 1)
-    response = httpx.post(path, params=params, headers=headers, content=declared)
+    response = http.post(path, params=params, headers=headers, content=declared)
     body = assert_envelope(response, 413, "RequestEntityTooLarge")
     assert str(LIMIT) in body["message"]
-    response = httpx.post(path, params=params, headers=headers, content=chunked(10 * LIMIT))
+    response = http.post(path, params=params, headers=headers, content=chunked(10 * LIMIT))
     assert_envelope(response, 413, "RequestEntityTooLarge")
     assert storage.raw_children(space.id) == []
 
     at_limit = padded({"name": "fits"}, LIMIT)
-    response = httpx.post(path, params=params, headers=headers, content=at_limit)
+    response = http.post(path, params=params, headers=headers, content=at_limit)
     assert response.status_code == 200, response.text
     assert [c["name"] for c in storage.raw_children(space.id)] == ["fits"]
 
@@ -69,10 +69,10 @@ def test_bodies_over_the_limit_are_refused_and_change_nothing(
 def test_token_apis_are_limited_too(server: LiveServer) -> None:
     url = server.url + "/v1.0/oauth2/accessToken"
     secret = {"appKey": "ding", "appSecret": "x" * LIMIT}
-    assert_envelope(httpx.post(url, json=secret), 413, "RequestEntityTooLarge")
-    assert_envelope(httpx.post(url, content=chunked(10 * LIMIT)), 413, "RequestEntityTooLarge")
+    assert_envelope(http.post(url, json=secret), 413, "RequestEntityTooLarge")
+    assert_envelope(http.post(url, content=chunked(10 * LIMIT)), 413, "RequestEntityTooLarge")
     fits = padded({"appKey": "ding", "appSecret": "x"}, LIMIT)
-    assert_envelope(httpx.post(url, content=fits), 400, "invalidClientIdOrSecret")
+    assert_envelope(http.post(url, content=fits), 400, "invalidClientIdOrSecret")
 
 
 def test_the_connection_serves_on_after_a_refusal(server: LiveServer) -> None:
@@ -103,7 +103,7 @@ def test_the_token_is_checked_before_the_body_is_read(server: LiveServer) -> Non
     for route in routes:
         path = route.path.format(**{name: "1" for name in route.param_convertors})
         for method in route.methods:
-            response = httpx.request(
+            response = http.request(
                 method,
                 server.url + path,
                 params={"unionId": "u"},

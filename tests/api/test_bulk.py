@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
-from tests.conftest import Tenant, sdk_error
+from tests.conftest import sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def build(st: Storage, space_id: str, *, folders: int = 3, files: int = 4) -> tuple[str, int, int]:

@@ -21,11 +21,6 @@ T0 = 1_700_000_000_000
 MISSING = "424242"
 
 
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
-
-
 class StoppedClock(Clock):
     """A clock only the test moves (epoch ms), given to the server's dentry service, so that
     orders by time are known exactly."""

@@ -11,17 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, http
 from tests.storage import Storage
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 HUGE = [INT64_MAX + 1, INT64_MIN - 1, 10**40]
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def assert_param_error(response: httpx.Response, field: str) -> None:
@@ -51,7 +45,7 @@ def _integers(doc: dict[str, Any], schema: dict[str, Any], seen: set[str]) -> It
 def test_every_integer_a_client_sends_is_bounded(server: LiveServer) -> None:
     """In the document: each integer of a request (path, query, body, however deep) is an
     ``int64``, the range the server checks (schemas.Int64)."""
-    doc = httpx.get(server.url + "/openapi.json").json()
+    doc = http.get(server.url + "/openapi.json").json()
     found = 0
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -130,7 +124,7 @@ def test_deeply_nested_json_from_a_client_is_400(st: Storage) -> None:
             params={"dentryIdList": "[" * depth},
         )
         assert_param_error(response, "dentryIdList")
-        response = httpx.post(
+        response = http.post(
             f"{st.server.url}/v1.0/storage/spaces",
             params={"unionId": st.union_id},
             content=b'{"option": ' + b"[" * depth,
@@ -148,7 +142,7 @@ def test_an_oversized_expiry_in_blob_headers_is_refused(st: Storage) -> None:
     headers = dict(info.header_signature_info.headers)
     name = "x-dingstore-expires"
     forged = {k: v for k, v in headers.items() if k.lower() != name} | {name: "9" * 5000}
-    response = httpx.put(url, content=b"data", headers=forged)
+    response = http.put(url, content=b"data", headers=forged)
     assert (response.status_code, response.json()["code"]) == (403, "AccessDenied")
 
 

@@ -4,17 +4,10 @@ nothing."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.conftest import sdk_error
 from tests.storage import Storage
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def test_app_property_names_to_remove(st: Storage) -> None:

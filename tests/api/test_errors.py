@@ -12,7 +12,7 @@ import pytest
 
 from dingstore import logs
 from tests.conftest import Tenant, new_tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -27,12 +27,12 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
 
 def test_unknown_route_is_404(server: LiveServer) -> None:
     for path in ("/v1.0/storage/nope", "/", "/v1.0/storage/tasks"):
-        assert_envelope(httpx.get(server.url + path), 404, "NotFound")
+        assert_envelope(http.get(server.url + path), 404, "NotFound")
 
 
 def test_wrong_method_is_405(server: LiveServer) -> None:
-    assert_envelope(httpx.delete(server.url + "/v1.0/storage/tasks/1"), 405, "MethodNotAllowed")
-    assert_envelope(httpx.get(server.url + "/v1.0/oauth2/accessToken"), 405, "MethodNotAllowed")
+    assert_envelope(http.delete(server.url + "/v1.0/storage/tasks/1"), 405, "MethodNotAllowed")
+    assert_envelope(http.get(server.url + "/v1.0/oauth2/accessToken"), 405, "MethodNotAllowed")
 
 
 def test_405_allows_every_method_of_the_path(server: LiveServer) -> None:
@@ -43,7 +43,7 @@ def test_405_allows_every_method_of_the_path(server: LiveServer) -> None:
         ("POST", f"{storage}", "GET"),
         ("DELETE", server.url + "/_blobs/some/key", "GET, HEAD, PUT"),
     ):
-        response = httpx.request(method, path)
+        response = http.request(method, path)
         assert_envelope(response, 405, "MethodNotAllowed")
         assert response.headers["allow"] == allowed, path
 
@@ -51,11 +51,11 @@ def test_405_allows_every_method_of_the_path(server: LiveServer) -> None:
 def test_malformed_and_missing_bodies(server: LiveServer) -> None:
     url = server.url + "/v1.0/oauth2/accessToken"
     json_type = {"content-type": "application/json"}
-    assert_envelope(httpx.post(url, content=b"{bad", headers=json_type), 400, "paramError")
-    assert_envelope(httpx.post(url, content=b"[1, 2]", headers=json_type), 400, "paramError")
-    assert_envelope(httpx.post(url), 400, "Missingbody")
-    assert_envelope(httpx.post(url, json={"appSecret": "x"}), 400, "paramError.appKey")
-    body = assert_envelope(httpx.post(url, json={"appKey": 5}), 400, "paramError.appKey")
+    assert_envelope(http.post(url, content=b"{bad", headers=json_type), 400, "paramError")
+    assert_envelope(http.post(url, content=b"[1, 2]", headers=json_type), 400, "paramError")
+    assert_envelope(http.post(url), 400, "Missingbody")
+    assert_envelope(http.post(url, json={"appSecret": "x"}), 400, "paramError.appKey")
+    body = assert_envelope(http.post(url, json={"appKey": 5}), 400, "paramError.appKey")
     assert "appKey" in body["message"]
 
 

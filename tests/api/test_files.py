@@ -17,16 +17,11 @@ from alibabacloud_dingtalk.storage_1_0 import models as m
 from dingstore.store.schema import dentries, uploads
 from tests import backends
 from tests.conftest import Tenant, new_tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 KB = 1024
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def sha(data: bytes) -> str:
@@ -97,7 +92,7 @@ def test_three_part_multipart_upload(st: Storage) -> None:
     assert sorted(by_number) == [1, 2, 3]
     for number in (2, 3, 1):  # any order; assembled by part number
         info = by_number[number]
-        response = httpx.put(info.resource_urls[0], content=parts[number - 1], headers=info.headers)
+        response = http.put(info.resource_urls[0], content=parts[number - 1], headers=info.headers)
         assert response.status_code == 200, response.text
     whole = b"".join(parts)
     dentry = st.commit(space.id, init.upload_key, "big.zip", size=len(whole))
@@ -131,7 +126,7 @@ def test_multipart_errors(st: Storage) -> None:
     targets = part_infos([1, 2]).body.multipart_header_signature_infos  # type: ignore[attr-defined]
     for target, data in zip(targets, (b"x" * (min_part(st.server) - 1), b"y" * KB), strict=True):
         sig = target.header_signature_info
-        assert httpx.put(sig.resource_urls[0], content=data, headers=sig.headers).status_code == 200
+        assert http.put(sig.resource_urls[0], content=data, headers=sig.headers).status_code == 200
     err = sdk_error(lambda: st.commit(space.id, info.upload_key, "small.bin"))
     assert (err.statusCode, err.code) == (400, "dentryUploadError")
 
@@ -144,7 +139,7 @@ def test_download_ranges(st: Storage) -> None:
     assert sig.expiration_seconds == 900 and len(sig.resource_urls) == 1
 
     def get(range_header: str) -> httpx.Response:
-        return httpx.get(sig.resource_urls[0], headers={**sig.headers, "Range": range_header})
+        return http.get(sig.resource_urls[0], headers={**sig.headers, "Range": range_header})
 
     part = get("bytes=10-19")
     assert part.status_code == 206 and part.content == data[10:20]
@@ -206,7 +201,7 @@ def test_a_tampered_upload_signature_stores_nothing(st: Storage) -> None:
     info = st.upload_info(space.id)
     sig = info.header_signature_info
     forged = {**sig.headers, "Authorization": sig.headers["Authorization"][:-4] + "0000"}
-    assert httpx.put(sig.resource_urls[0], content=b"evil", headers=forged).status_code == 403
+    assert http.put(sig.resource_urls[0], content=b"evil", headers=forged).status_code == 403
     assert (
         sdk_error(lambda: st.commit(space.id, info.upload_key, "x.txt")).code == "dentryUploadError"
     )

@@ -6,13 +6,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from dingstore.clock import now_ms
 from tests import enqueued
 from tests.conftest import Tenant, new_tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -32,7 +31,7 @@ def make_task(server: LiveServer, corp_id: str, creator_id: str, **progress: Any
 
 
 def raw_task(server: LiveServer, token: str, task_id: str, union_id: str) -> dict[str, Any]:
-    response = httpx.get(
+    response = http.get(
         f"{server.url}/v1.0/storage/tasks/{task_id}",
         params={"unionId": union_id},
         headers={"x-acs-dingtalk-access-token": token},

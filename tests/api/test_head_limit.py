@@ -8,10 +8,8 @@ import contextlib
 import json
 import socket
 
-import httpx
-
 from dingstore.api import protocol
-from tests.live import LiveServer
+from tests.live import LiveServer, http
 
 
 def exchange(server: LiveServer, head: bytes, stream: int = 0) -> bytes:
@@ -65,9 +63,9 @@ def test_headers_past_the_limit_are_refused(server: LiveServer) -> None:
 
 def test_a_head_within_the_limit_is_served_and_the_server_goes_on(server: LiveServer) -> None:
     url = f"http://{server.endpoint}/v1.0/storage/tasks/1?pad={'a' * 60_000}"
-    answer = httpx.get(url, headers={"x-pad": "v" * 2000})
+    answer = http.get(url, headers={"x-pad": "v" * 2000})
     assert answer.status_code == 400  # no token: the request reached the app
     assert answer.json()["code"] != "RequestHeaderFieldsTooLarge"
     status, _, _ = parse(exchange(server, b"GET /" + b"a" * (protocol.MAX_HEAD + 1) + b" HTTP/1.1"))
     assert status == 431
-    assert httpx.get(url).status_code == 400  # later connections are served as before
+    assert http.get(url).status_code == 400  # later connections are served as before

@@ -5,16 +5,8 @@ version, a moved file meeting a file replaces it, a file meeting a folder (or th
 
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.conftest import sdk_error
 from tests.storage import Storage
-
-
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
 
 
 def make(st: Storage, space_id: str, layout: dict[str, object], parent_id: str = "0") -> None:

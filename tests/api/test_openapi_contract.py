@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 TOKEN = "x-acs-dingtalk-access-token"
@@ -34,7 +34,7 @@ class Call:
         if self.body is not None:
             kw["json"] = self.body
         kw.update(change)
-        return httpx.request(self.method, st.server.url + self.path, **kw)
+        return http.request(self.method, st.server.url + self.path, **kw)
 
 
 def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def calls(server: LiveServer, sdk: Sdk, tenant: Tenant) -> tuple[Storage, list[C
         "taskId": "1", "recycleBinId": st.get_recycle_bin(tenant.corp_id).id,
         "recycleItemId": "1", "version": "1", "unionId": tenant.admin_id,
     }  # fmt: skip
-    document = httpx.get(server.url + "/openapi.json").json()
+    document = http.get(server.url + "/openapi.json").json()
     return st, [c for c in _calls(document, values) if c.path != "/healthz"]
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 
 
 def test_healthz(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    response = httpx.get(server.url + "/healthz")
+    response = http.get(server.url + "/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
     async def down() -> bool:
@@ -18,7 +17,7 @@ def test_healthz(server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert server.services is not None
     monkeypatch.setattr(server.services.db, "ping", down)
-    response = httpx.get(server.url + "/healthz")
+    response = http.get(server.url + "/healthz")
     assert response.status_code == 503 and response.json()["code"] == "systemError"
 
 
@@ -26,8 +25,8 @@ def test_metrics_count_requests_by_route_and_status(
     server: LiveServer, sdk: Sdk, tenant: Tenant
 ) -> None:
     sdk_error(lambda: sdk.get_task(tenant.token, "123", tenant.admin_id))
-    httpx.get(server.url + "/nope")
-    text = httpx.get(server.url + "/metrics").text
+    http.get(server.url + "/nope")
+    text = http.get(server.url + "/metrics").text
     labels = 'method="GET",route="/v1.0/storage/tasks/{taskId}",status="404"'
     assert f"dingstore_http_requests_total{{{labels}}} 1.0" in text
     assert 'route="unmatched",status="404"' in text
@@ -35,7 +34,7 @@ def test_metrics_count_requests_by_route_and_status(
 
 
 def test_openapi_documents_every_route(server: LiveServer) -> None:
-    doc = httpx.get(server.url + "/openapi.json").json()
+    doc = http.get(server.url + "/openapi.json").json()
     paths = doc["paths"]
     assert set(paths["/v1.0/storage/tasks/{taskId}"]) == {"get"}
     assert set(paths["/v1.0/oauth2/accessToken"]) == {"post"}
@@ -72,7 +71,7 @@ def test_openapi_documents_every_route(server: LiveServer) -> None:
 def test_every_route_the_server_answers_is_documented(server: LiveServer) -> None:
     from fastapi.routing import APIRoute
 
-    doc = httpx.get(server.url + "/openapi.json").json()
+    doc = http.get(server.url + "/openapi.json").json()
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
 
     def walk(routes: list, prefix: str = "") -> set[tuple[str, str]]:  # type: ignore[type-arg]

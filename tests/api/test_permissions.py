@@ -12,11 +12,6 @@ from tests.live import LiveServer, Sdk
 from tests.storage import Storage
 
 
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
-
-
 def _user(server: LiveServer, tenant: Tenant, name: str) -> str:
     assert server.services is not None
     return server.run(server.services.identity.create_user(tenant.corp_id, name)).union_id
@@ -109,6 +104,7 @@ def test_managing_grants_needs_manager_and_owner_for_high_roles(
     }  # fmt: skip
 
 
+@pytest.mark.own_server  # counts the expired grants of the whole store
 def test_app_space_grants_are_temporary_and_expire(
     st: Storage, server: LiveServer, tenant: Tenant
 ) -> None:

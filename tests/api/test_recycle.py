@@ -24,11 +24,6 @@ MISSING = "424242"
 
 
 @pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
-
-
-@pytest.fixture
 def bin_id(st: Storage, tenant: Tenant) -> str:
     return str(st.get_recycle_bin(tenant.corp_id).id)
 

@@ -15,11 +15,6 @@ from tests.storage import Storage
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-@pytest.fixture
-def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
-    return Storage.of(server, sdk, tenant)
-
-
 def app_id(tenant: Tenant) -> str:
     return tenant.boot.credentials.app.app_id
 

@@ -34,7 +34,7 @@ def server(make_server: Callable[..., LiveServer]) -> LiveServer:
     return make_server(task_chunk=CHUNK)
 
 
-st, bin_id = test_recycle.st, test_recycle.bin_id  # fixtures: the org's admin, and its bin
+bin_id = test_recycle.bin_id  # a fixture: the org's recycle bin
 
 
 def user(server: LiveServer, tenant: Tenant, name: str) -> str:

@@ -8,12 +8,11 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests import backends
 from tests.conftest import new_tenant
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 
@@ -37,7 +36,7 @@ def test_data_files_are_private(
     st.upload(space.id, b"payroll", "a.txt")
     pending = st.upload_info(space.id, multipart=True)
     part = st.part_infos(pending.upload_key, [1])[1]
-    assert httpx.put(part.resource_urls[0], content=b"x" * 1000, headers=part.headers).is_success
+    assert http.put(part.resource_urls[0], content=b"x" * 1000, headers=part.headers).is_success
 
     modes = {
         str(path.relative_to(tmp_path)): (path.is_dir(), stat.S_IMODE(path.stat().st_mode))

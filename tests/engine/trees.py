@@ -13,7 +13,8 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
@@ -341,7 +342,29 @@ async def task_rows(db: base.BaseDatabase) -> dict[int, Any]:
 # --- invariants --------------------------------------------------------------------------------
 
 
-async def problems(db: base.BaseDatabase) -> list[str]:
+class Kind(StrEnum):
+    """Which invariant a problem breaks, for a check that looks only at some of them."""
+
+    TREE = "tree"  # the walk up to the root (cycle, orphan, deleted and not recycled)
+    NAMES = "names"  # two live siblings of one name
+    VERSIONS = "versions"  # a version outside its dentry's space, a file not its last version
+    SIZES = "sizes"  # a node's kept descendants or stored bytes
+    QUOTA = "quota"  # a space's usedQuota
+    BLOBS = "blobs"  # a blob's refcount
+    PROPERTIES = "properties"  # an app property of a purged dentry
+    GRANTS = "grants"  # a grant on a purged dentry, or naming another space
+    TASKS = "tasks"  # a task not ended, its counts, its rows left behind
+
+
+class Problem(NamedTuple):
+    kind: Kind
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+async def problems(db: base.BaseDatabase) -> list[Problem]:
     """Every way the whole store breaks the tree's invariants (empty when it keeps them all):
 
     * walking up from a live node reaches the root (or a folder in the recycle bin) through
@@ -356,7 +379,7 @@ async def problems(db: base.BaseDatabase) -> list[str]:
     * every task ended SUCCESS or FAIL with successCount + failCount == totalCount, and left no
       ``task_nodes`` or ``task_holds`` behind.
     """
-    found: list[str] = []
+    found: list[Problem] = []
     async with db.read() as conn:
         rows = {
             int(r.id): r
@@ -404,11 +427,16 @@ async def problems(db: base.BaseDatabase) -> list[str]:
         if row.status == "NORMAL":
             _walk(node, rows, recycled, good, found)
         elif node not in recycled:
-            found.append(f"dentry {node} is {row.status} but in no recycle bin (purge unfinished)")
+            unfinished = f"dentry {node} is {row.status} but in no recycle bin (purge unfinished)"
+            found.append(Problem(Kind.TREE, unfinished))
     names = Counter(
         (int(r.space_id), int(r.parent_id), r.name) for r in rows.values() if r.status == "NORMAL"
     )
-    found += [f"two live siblings named {k[2]!r} in {k[:2]}" for k, n in names.items() if n > 1]
+    found += [
+        Problem(Kind.NAMES, f"two live siblings named {k[2]!r} in {k[:2]}")
+        for k, n in names.items()
+        if n > 1
+    ]
 
     charged: Counter[int] = Counter()
     references: Counter[int] = Counter()
@@ -419,9 +447,16 @@ async def problems(db: base.BaseDatabase) -> list[str]:
         by_dentry.setdefault(int(ver.dentry_id), []).append(ver)
         owner = rows.get(int(ver.dentry_id))
         if owner is None:
-            found.append(f"version {ver.version} of purged dentry {ver.dentry_id}")
+            found.append(
+                Problem(Kind.VERSIONS, f"version {ver.version} of purged dentry {ver.dentry_id}")
+            )
         elif int(owner.space_id) != int(ver.space_id):
-            found.append(f"version of dentry {ver.dentry_id} in space {ver.space_id}, not its own")
+            found.append(
+                Problem(
+                    Kind.VERSIONS,
+                    f"version of dentry {ver.dentry_id} in space {ver.space_id}, not its own",
+                )
+            )
     for node, row in rows.items():
         if row.type != "FILE":
             continue
@@ -429,37 +464,61 @@ async def problems(db: base.BaseDatabase) -> list[str]:
         if latest is None or (int(latest.version), int(latest.blob_id), int(latest.size)) != (
             int(row.version), int(row.blob_id), int(row.size)
         ):  # fmt: skip
-            found.append(f"file {node} does not mirror its current version")
+            found.append(Problem(Kind.VERSIONS, f"file {node} does not mirror its current version"))
     for node, (count, size) in _sizes(rows, by_dentry).items():
         row = rows[node]
         if (int(row.descendants), int(row.stored)) != (count, size):
             found.append(
-                f"dentry {node}: sizes ({row.descendants}, {row.stored}) != ({count}, {size})"
+                Problem(
+                    Kind.SIZES,
+                    f"dentry {node}: sizes ({row.descendants}, {row.stored}) != ({count}, {size})",
+                )
             )
     for space, used in quotas.items():
         if used != charged[space]:
-            found.append(f"space {space}: usedQuota {used} != {charged[space]} stored")
+            found.append(
+                Problem(Kind.QUOTA, f"space {space}: usedQuota {used} != {charged[space]} stored")
+            )
     for blob, count in blobs.items():
         if count != references[blob]:
-            found.append(f"blob {blob}: refcount {count} != {references[blob]} references")
-    found += [f"blob {i} referenced but has no row" for i in references if i not in blobs]
-    found += [f"app property of purged dentry {i}" for i in set(owners) if i not in rows]
+            found.append(
+                Problem(
+                    Kind.BLOBS, f"blob {blob}: refcount {count} != {references[blob]} references"
+                )
+            )
+    found += [
+        Problem(Kind.BLOBS, f"blob {i} referenced but has no row")
+        for i in references
+        if i not in blobs
+    ]
+    found += [
+        Problem(Kind.PROPERTIES, f"app property of purged dentry {i}")
+        for i in set(owners)
+        if i not in rows
+    ]
     for node, space in grants:
         if int(node) not in rows:
-            found.append(f"grant on purged dentry {node}")
+            found.append(Problem(Kind.GRANTS, f"grant on purged dentry {node}"))
         elif int(rows[int(node)].space_id) != int(space):
-            found.append(f"grant on dentry {node} names space {space}, not its own")
+            found.append(
+                Problem(Kind.GRANTS, f"grant on dentry {node} names space {space}, not its own")
+            )
 
     for task in tasks:
         if task.status not in ("SUCCESS", "FAIL"):
-            found.append(f"task {task.id} ({task.kind}) is still {task.status}")
+            found.append(
+                Problem(Kind.TASKS, f"task {task.id} ({task.kind}) is still {task.status}")
+            )
         elif int(task.success_count) + int(task.fail_count) != int(task.total_count or -1):
             found.append(
-                f"task {task.id} ({task.kind}): {task.success_count} + {task.fail_count} != "
-                f"{task.total_count}"
+                Problem(
+                    Kind.TASKS,
+                    f"task {task.id} ({task.kind}): {task.success_count} + {task.fail_count} != "
+                    f"{task.total_count}",
+                )
             )
-    found += [f"task_nodes left for task {i}" for i in nodes_left]
-    found += [f"task_holds left for task {i}" for i in holds_left]
+    found += [Problem(Kind.TASKS, f"task_nodes left for task {i}") for i in nodes_left]
+    found += [Problem(Kind.TASKS, f"task_holds left for task {i}") for i in holds_left]
     return found
 
 
@@ -491,7 +550,7 @@ def _sizes(rows: dict[int, Any], versions: dict[int, list[Any]]) -> dict[int, tu
 
 
 def _walk(
-    start: int, rows: dict[int, Any], recycled: set[int], good: set[int], found: list[str]
+    start: int, rows: dict[int, Any], recycled: set[int], good: set[int], found: list[Problem]
 ) -> None:
     space = int(rows[start].space_id)
     chain: list[int] = []
@@ -499,18 +558,28 @@ def _walk(
     while node not in good:
         row = rows.get(node)
         if row is None:
-            found.append(f"dentry {chain[-1]} is an orphan: its parent {node} is gone")
+            found.append(
+                Problem(Kind.TREE, f"dentry {chain[-1]} is an orphan: its parent {node} is gone")
+            )
             return
         if chain and (row.type != "FOLDER" or int(row.space_id) != space):
-            found.append(f"dentry {chain[-1]}'s parent {node} is no folder of space {space}")
+            found.append(
+                Problem(
+                    Kind.TREE, f"dentry {chain[-1]}'s parent {node} is no folder of space {space}"
+                )
+            )
             return
         if row.status != "NORMAL":
             if node not in recycled:
-                found.append(f"dentry {chain[-1]} lies under {node}, deleted but not recycled")
+                found.append(
+                    Problem(
+                        Kind.TREE, f"dentry {chain[-1]} lies under {node}, deleted but not recycled"
+                    )
+                )
                 return
             break  # under a folder in the recycle bin: it goes or comes back with it
         if node in chain:
-            found.append(f"cycle: {[*chain, node]}")
+            found.append(Problem(Kind.TREE, f"cycle: {[*chain, node]}"))
             return
         chain.append(node)
         node = int(row.parent_id)
