@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from dingstore.clock import ManualClock
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Handler, Step
 from dingstore.service.bulk import moves
 from dingstore.store import schema
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Handler, Step
 from tests.api import test_recycle
 from tests.api.test_recycle import blobs_of, fails, item_of, refcounts, settle, tree_of
 from tests.conftest import Tenant

@@ -1,4 +1,4 @@
-"""The task queue's contract (``tasks/queue.py``) on every database: claims take the oldest
+"""The task queue's contract (``engine/queue.py``) on every database: claims take the oldest
 runnable task, two claimers never get one task, an expired lease is taken over, a stalled but
 live worker is fenced out when it resumes and its step rolled back, and ``finish`` adds the
 counts up. Leases expire by moving a ``ManualClock``, never by sleeping."""
@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from dingstore.clock import ManualClock
+from dingstore.engine import queue
+from dingstore.engine.worker import Step, WorkerPool
 from dingstore.store import base, database, schema
-from dingstore.tasks import queue
-from dingstore.tasks.worker import Step, WorkerPool
 from tests import polling
 
 t = schema.tasks
@@ -296,7 +296,7 @@ async def test_a_stalled_worker_is_fenced_out_when_it_resumes_and_its_step_rolle
 
         taker.start()
         await asyncio.wait_for(b.paused.wait(), 10)  # "b" took it over, mid-step three
-        with caplog.at_level(logging.WARNING, logger="dingstore.tasks.worker"):
+        with caplog.at_level(logging.WARNING, logger="dingstore.engine.worker"):
             gate.open()  # "a" resumes: its step waits for "b"'s, then finds "b" holds the lease
             b.resume.set()
             await polling.until_async(

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from dingstore import errors
+from dingstore.engine.worker import WorkerPool
 from dingstore.settings import Settings
 from dingstore.store import base
-from dingstore.tasks.worker import WorkerPool
 from tests import polling
 from tests.engine import trees
 

@@ -12,8 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dingstore import errors
-from dingstore.store import base, database, postgres, schema
-from dingstore.store import tasks as task_rows
+from dingstore.store import base, database, postgres, schema, task_rows
 from tests import backends
 
 _t = schema.orgs

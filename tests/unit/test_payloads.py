@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from dingstore.engine.worker import SystemicFailure
 from dingstore.service.bulk import copies, counts, deletes, moves, steps
-from dingstore.tasks.worker import SystemicFailure
 
 PAYLOADS: list[steps.Payload] = [
     copies.CopyPayload(1, 2, 3, copy_root=4),

@@ -17,13 +17,13 @@ from dingstore.api.routes import (
     blobs,
     dentries,
     files,
+    get_task,
     health,
     oauth2,
     orgs,
     permissions,
     recycle,
     spaces,
-    tasks,
     versions,
 )
 from dingstore.service.container import Services, open_services
@@ -38,7 +38,7 @@ ROUTERS = (
     dentries.router,
     files.router,
     batch.router,
-    tasks.router,
+    get_task.router,
     versions.router,
     recycle.router,
     permissions.router,

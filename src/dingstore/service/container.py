@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
 from dingstore.clock import SYSTEM, Clock
+from dingstore.engine.worker import WorkerPool
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
@@ -21,7 +22,6 @@ from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
-from dingstore.tasks.worker import WorkerPool
 
 
 @dataclass

@@ -10,8 +10,7 @@ from typing import Any, ClassVar, Protocol
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import models, tree
-from dingstore.store import base, dentries
-from dingstore.store import tasks as task_rows
+from dingstore.store import base, dentries, task_rows
 from dingstore.store.base import Connection, Writer
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
+from dingstore.engine import queue, worker
 from dingstore.service import access, models, names
 from dingstore.store import dentries, properties, spaces, subtree
 from dingstore.store.base import Connection, Writer
-from dingstore.tasks import queue, worker
 
 MAX_ID = 2**63 - 1
 STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")

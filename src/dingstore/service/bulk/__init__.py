@@ -20,8 +20,8 @@ creator. A step that finds them gone fails the nodes left with ``permissionDenie
 from __future__ import annotations
 
 from dingstore.clock import Clock
+from dingstore.engine.worker import Handler
 from dingstore.service.bulk import copies, counts, deletes, moves
-from dingstore.tasks.worker import Handler
 
 
 def handlers(*, version_retention: int, clock: Clock) -> dict[str, Handler]:

@@ -20,12 +20,12 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Step, SystemicFailure
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, steps
 from dingstore.store import blobs, dentries, ids, merges, properties, spaces, subtree
 from dingstore.store.base import Connection
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Step, SystemicFailure
 
 log = logging.getLogger(__name__)
 

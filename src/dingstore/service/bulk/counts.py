@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Step
 from dingstore.service import models, tasks
 from dingstore.service.bulk import common, steps
 from dingstore.store import dentries
 from dingstore.store.base import Connection, Writer
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Step
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,13 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Step
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
 from dingstore.store import dentries, ids, permissions, properties, spaces, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection, Writer
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Step
 
 BATCH_MAX = 50
 

@@ -24,13 +24,13 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Step, SystemicFailure
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
 from dingstore.store import dentries, ids, merges, permissions, spaces, splits, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Step, SystemicFailure
 
 BATCH_MAX = 30
 

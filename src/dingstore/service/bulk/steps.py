@@ -13,11 +13,11 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
+from dingstore.engine.queue import Claimed
+from dingstore.engine.worker import Step, SystemicFailure
 from dingstore.service import access, models
 from dingstore.store import dentries, identity, merges, permissions, spaces, subtree
 from dingstore.store.base import Connection
-from dingstore.tasks.queue import Claimed
-from dingstore.tasks.worker import Step, SystemicFailure
 
 DENIED = errors.PERMISSION_DENIED.code
 

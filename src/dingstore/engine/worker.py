@@ -29,9 +29,8 @@ from typing import Any, Protocol
 
 from dingstore import clock as clocks
 from dingstore import errors
-from dingstore.store import base
-from dingstore.store import tasks as task_rows
-from dingstore.tasks import queue
+from dingstore.engine import queue
+from dingstore.store import base, task_rows
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dingstore.clock import Clock
-from dingstore.store import tasks as task_rows
+from dingstore.store import task_rows
 from dingstore.store.base import Connection, Writer
 from dingstore.store.schema import tasks as t
 
