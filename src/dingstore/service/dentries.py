@@ -4,7 +4,6 @@ reached through ``DentryService``."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,20 +70,8 @@ class DentryService:
             placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
             if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
                 return await tree.view(conn, actor, placed.existing)
-            await dentries.insert(
-                conn,
-                id=new_id,
-                space_id=space.id,
-                parent_id=parent,
-                name=placed.name,
-                type="FOLDER",
-                size=0,
-                status="NORMAL",
-                uuid=uuid.uuid4().hex,
-                creator_id=actor.union_id,
-                modifier_id=actor.union_id,
-                created_at=now,
-                modified_at=now,
+            await tree.create(
+                conn, actor, new_id, space_id=space.id, parent_id=parent, name=placed.name, now=now
             )
             await write_properties(conn, new_id, actor.app_id, app_properties)
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(new_id)))

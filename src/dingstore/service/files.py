@@ -10,7 +10,6 @@ service's memory.
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -277,33 +276,16 @@ class FileService:
                     conn, actor, await tree.dentry(conn, space.id, str(target.id))
                 )
             await tree.charge(conn, space.id, size)
-            await dentries.insert(
+            await tree.create(
                 conn,
-                id=new_id,
+                actor,
+                new_id,
                 space_id=space.id,
                 parent_id=parent,
                 name=placed.name,
-                type="FILE",
+                now=now,
                 size=size,
                 blob_id=blob_id,
-                version=1,
-                status="NORMAL",
-                uuid=uuid.uuid4().hex,
-                creator_id=actor.union_id,
-                modifier_id=actor.union_id,
-                created_at=now,
-                modified_at=now,
-            )
-            await dentries.insert_version(
-                conn,
-                dentry_id=new_id,
-                version=1,
-                space_id=space.id,
-                name=placed.name,
-                size=size,
-                blob_id=blob_id,
-                modifier_id=actor.union_id,
-                created_at=now,
             )
             await write_properties(conn, new_id, actor.app_id, commit.app_properties)
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(new_id)))

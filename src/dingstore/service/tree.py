@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -220,6 +221,52 @@ async def place(
 
 
 _QUOTA_USED_UP = "the space's quota is used up"
+
+
+async def create(
+    conn: Connection,
+    actor: models.Actor,
+    node_id: int,
+    *,
+    space_id: int,
+    parent_id: int,
+    name: str,
+    now: int,
+    size: int = 0,
+    blob_id: int | None = None,
+) -> None:
+    """Write a new live node that ``actor`` makes at ``now``: a folder, or (given ``blob_id``) a
+    file at version 1 with its first version row. Its ancestors grow by it."""
+    is_file = blob_id is not None
+    await dentries.insert(
+        conn,
+        id=node_id,
+        space_id=space_id,
+        parent_id=parent_id,
+        name=name,
+        type="FILE" if is_file else "FOLDER",
+        size=size,
+        blob_id=blob_id,
+        version=1 if is_file else None,
+        status="NORMAL",
+        uuid=uuid.uuid4().hex,
+        creator_id=actor.union_id,
+        modifier_id=actor.union_id,
+        created_at=now,
+        modified_at=now,
+    )
+    if is_file:
+        await dentries.insert_version(
+            conn,
+            dentry_id=node_id,
+            version=1,
+            space_id=space_id,
+            name=name,
+            size=size,
+            blob_id=blob_id,
+            modifier_id=actor.union_id,
+            created_at=now,
+        )
 
 
 async def charge(conn: Connection, space_id: int, delta: int) -> None:

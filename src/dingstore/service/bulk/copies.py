@@ -12,7 +12,6 @@ folder does not give it the step's files under none of the creator's DOWNLOADER 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -121,35 +120,17 @@ async def _copy_top(
     if is_file:
         await tree.charge(conn, space_id, int(row.size))
         await blobs.add_refs(conn, [int(row.blob_id)])
-    await dentries.insert(
+    await tree.create(
         conn,
-        id=new_id,
+        actor,
+        new_id,
         space_id=space_id,
         parent_id=parent_id,
         name=name,
-        type=row.type,
+        now=now,
         size=row.size,
-        blob_id=row.blob_id,
-        version=1 if is_file else None,
-        status="NORMAL",
-        uuid=uuid.uuid4().hex,
-        creator_id=actor.union_id,
-        modifier_id=actor.union_id,
-        created_at=now,
-        modified_at=now,
+        blob_id=row.blob_id if is_file else None,
     )
-    if is_file:
-        await dentries.insert_version(
-            conn,
-            dentry_id=new_id,
-            version=1,
-            space_id=space_id,
-            name=name,
-            size=row.size,
-            blob_id=row.blob_id,
-            modifier_id=actor.union_id,
-            created_at=now,
-        )
     await properties.copy(conn, int(row.id), new_id)
 
 
