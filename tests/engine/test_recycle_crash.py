@@ -106,7 +106,7 @@ def run(store: Store, server: Server) -> None:
     restore_kills, rounds = 0, 0
     trail: list[list[int]] = []  # the purge tasks' progress at each kill
     waiting = recycle_items.c.corp_id == restorer.actor.corp_id
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 240  # a safety net: the loop ends when the kills are taken
     while True:
         rows = store.run(trees.task_rows(db))
         running = [i for i in ids if rows[i].status in RUNNABLE]
