@@ -1,0 +1,224 @@
+"""The floor for the small-writes benchmark: the least a Python ASGI server can do for AddFolder.
+
+One Starlette route, ``POST /v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders``, that
+does what AddFolder must, in ONE transaction on the store's own tables, with the driver
+directly: read the token (by its SHA-256, unexpired) and its app, read the space (it exists, is
+the app's org's and live), check that no live sibling holds the name, insert the folder row,
+touch the space (``modified_at``, ``modifier_id``); commit; answer the new row with
+``JSONResponse``. No FastAPI, no middleware, no SQLAlchemy, no pydantic, no tree lock, no
+permission walk: what dingstore adds on top of this is what the benchmark's ratio measures. A
+taken name answers 409 (the bench sends unique names, so that fails the run).
+
+Configured by environment (``bench/writes.py`` sets it):
+
+* ``FLOOR_SQLITE_PATH`` — the SQLite file, with dingstore's durability: WAL, ``synchronous =
+  FULL``. One connection of the stdlib ``sqlite3`` module, owned by a single-thread executor;
+  each request's whole transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) is one call on that
+  thread, so the event loop is free during the fsync and pays one thread hop per request.
+* ``FLOOR_DATABASE_URL`` — a PostgreSQL URL; an asyncpg pool of ``FLOOR_POOL_SIZE`` (default
+  10), one ``conn.transaction()`` per request, the server's default ``synchronous_commit``.
+
+Ids for the new rows come from a counter in the process, started above the store's largest id.
+
+Serve it with ``uvicorn floor_writes:app --app-dir bench --loop uvloop --http httptools``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str) -> None:
+        self.status, self.code = status, code
+
+
+# (token digest, union id, space id, parent id, name) -> the new row
+AddFolder = Callable[[str, str, int, int, str], Awaitable[dict[str, Any]]]
+
+_TOKEN = (
+    "SELECT a.corp_id FROM tokens t JOIN apps a ON a.app_id = t.app_id "
+    "WHERE t.token_hash = {0} AND t.expires_at > {1} AND NOT a.disabled"
+)
+_SPACE = "SELECT corp_id, status FROM spaces WHERE id = {0}"
+_TAKEN = (
+    "SELECT 1 FROM dentries WHERE space_id = {0} AND parent_id = {1} AND name = {2} "
+    "AND status = 'NORMAL'"
+)
+_INSERT = (
+    "INSERT INTO dentries (id, space_id, parent_id, name, type, status, uuid, creator_id, "
+    "modifier_id, created_at, modified_at, descendants, stored) "
+    "VALUES ({0}, {1}, {2}, {3}, 'FOLDER', 'NORMAL', {4}, {5}, {5}, {6}, {6}, 0, 0)"
+)
+_TOUCH = "UPDATE spaces SET modified_at = {0}, modifier_id = {1} WHERE id = {2}"
+
+
+def _sql(template: str, style: str) -> str:
+    """``{n}`` as the driver's n-th parameter: ``?n+1`` (sqlite3) or ``$n+1`` (asyncpg)."""
+    return template.format(*(f"{style}{i + 1}" for i in range(10)))
+
+
+def _row(new_id: int, space_id: int, parent_id: int, name: str, union_id: str, now: int) -> dict:
+    return {
+        "id": str(new_id),
+        "spaceId": str(space_id),
+        "parentId": str(parent_id),
+        "type": "FOLDER",
+        "name": name,
+        "status": "NORMAL",
+        "creatorId": union_id,
+        "modifierId": union_id,
+        "createTime": now,
+        "modifiedTime": now,
+    }
+
+
+def _check(corp: Any, space: Any) -> None:
+    if corp is None:
+        raise Refused(401, "InvalidAuthentication")
+    if space is None or space[0] != corp[0] or space[1] != "NORMAL":
+        raise Refused(404, "spaceNotExist")
+
+
+@contextlib.asynccontextmanager
+async def _sqlite(path: str) -> AsyncIterator[AddFolder]:
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floor-sqlite")
+    loop = asyncio.get_running_loop()
+
+    def connect() -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("busy_timeout = 10000", "journal_mode = WAL", "synchronous = FULL"):
+            db.execute(f"PRAGMA {pragma}")
+        return db
+
+    db = await loop.run_in_executor(pool, connect)
+    first = await loop.run_in_executor(
+        pool, lambda: db.execute("SELECT coalesce(max(id), 0) FROM dentries").fetchone()[0]
+    )
+    ids = itertools.count(int(first) + 1_000_000)
+    token_q, space_q, taken_q = (_sql(t, "?") for t in (_TOKEN, _SPACE, _TAKEN))
+    insert_q, touch_q = _sql(_INSERT, "?"), _sql(_TOUCH, "?")
+
+    def transaction(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
+        now = int(time.time() * 1000)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            corp = db.execute(token_q, (digest, now)).fetchone()
+            space = db.execute(space_q, (space_id,)).fetchone()
+            _check(corp, space)
+            if db.execute(taken_q, (space_id, parent, name)).fetchone() is not None:
+                raise Refused(409, "dentryAlreadyExist")
+            new_id = next(ids)
+            db.execute(insert_q, (new_id, space_id, parent, name, uuid.uuid4().hex, union_id, now))
+            db.execute(touch_q, (now, union_id, space_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return _row(new_id, space_id, parent, name, union_id, now)
+
+    async def add_folder(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
+        return await loop.run_in_executor(
+            pool, transaction, digest, union_id, space_id, parent, name
+        )
+
+    try:
+        yield add_folder
+    finally:
+        await loop.run_in_executor(pool, db.close)
+        pool.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def _postgres(url: str, pool_size: int) -> AsyncIterator[AddFolder]:
+    import asyncpg
+
+    pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size)
+    first = await pool.fetchval("SELECT coalesce(max(id), 0) FROM dentries")
+    ids = itertools.count(int(first) + 1_000_000)
+    token_q, space_q, taken_q = (_sql(t, "$") for t in (_TOKEN, _SPACE, _TAKEN))
+    insert_q, touch_q = _sql(_INSERT, "$"), _sql(_TOUCH, "$")
+
+    async def add_folder(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
+        now = int(time.time() * 1000)
+        async with pool.acquire() as conn, conn.transaction():
+            corp = await conn.fetchrow(token_q, digest, now)
+            space = await conn.fetchrow(space_q, space_id)
+            _check(corp, space)
+            if await conn.fetchval(taken_q, space_id, parent, name) is not None:
+                raise Refused(409, "dentryAlreadyExist")
+            new_id = next(ids)
+            await conn.execute(
+                insert_q, new_id, space_id, parent, name, uuid.uuid4().hex, union_id, now
+            )
+            await conn.execute(touch_q, now, union_id, space_id)
+        return _row(new_id, space_id, parent, name, union_id, now)
+
+    try:
+        yield add_folder
+    finally:
+        await pool.close()
+
+
+def _writer() -> contextlib.AbstractAsyncContextManager[AddFolder]:
+    url = os.environ.get("FLOOR_DATABASE_URL")
+    if url:
+        return _postgres(url, int(os.environ.get("FLOOR_POOL_SIZE", "10")))
+    return _sqlite(os.environ["FLOOR_SQLITE_PATH"])
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async with _writer() as add_folder:
+        app.state.add_folder = add_folder
+        yield
+
+
+async def add_folder(request: Request) -> JSONResponse:
+    token = request.headers.get("x-acs-dingtalk-access-token")
+    union_id = request.query_params.get("unionId")
+    space, parent = request.path_params["spaceId"], request.path_params["parentId"]
+    if not token or not union_id or not space.isdigit() or not parent.isdigit():
+        return JSONResponse({"code": "paramError"}, status_code=400)
+    try:
+        name = (await request.json())["name"].strip()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JSONResponse({"code": "paramError"}, status_code=400)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    try:
+        row = await request.app.state.add_folder(digest, union_id, int(space), int(parent), name)
+    except Refused as exc:
+        return JSONResponse({"code": exc.code}, status_code=exc.status)
+    return JSONResponse({"dentry": row})
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+app = Starlette(
+    routes=[
+        Route(
+            "/v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders",
+            add_folder,
+            methods=["POST"],
+        ),
+        Route("/healthz", healthz),
+    ],
+    lifespan=lifespan,
+)
