@@ -55,6 +55,7 @@ from common import (
     running,
     temp_dir,
     wait_ready,
+    widen_output,
 )
 from get_task import Load, parse_wrk, require_wrk
 from rich.table import Table
@@ -281,6 +282,7 @@ def report(
 
 
 def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict[str, object]:
+    widen_output()
     tmp = temp_dir(stack)
     data_dir, logs = tmp / "data", tmp
     script = tmp / "add_folder.lua"
