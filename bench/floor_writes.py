@@ -48,8 +48,9 @@ class Refused(Exception):
         self.status, self.code = status, code
 
 
-# (token digest, union id, space id, parent id, name) -> the new row
-AddFolder = Callable[[str, str, int, int, str], Awaitable[dict[str, Any]]]
+# (token digest, union id, space id, parent id, name) -> the new row; RenameDentry likewise,
+# with the dentry's id for the parent's.
+Write = Callable[[str, str, int, int, str], Awaitable[dict[str, Any]]]
 
 _TOKEN = (
     "SELECT a.corp_id FROM tokens t JOIN apps a ON a.app_id = t.app_id "
@@ -66,6 +67,10 @@ _INSERT = (
     "VALUES ({0}, {1}, {2}, {3}, 'FOLDER', 'NORMAL', {4}, {5}, {5}, {6}, {6}, 0, 0)"
 )
 _TOUCH = "UPDATE spaces SET modified_at = {0}, modifier_id = {1} WHERE id = {2}"
+_NODE = (
+    "SELECT parent_id, type FROM dentries WHERE id = {0} AND space_id = {1} AND status = 'NORMAL'"
+)
+_RENAME = "UPDATE dentries SET name = {0}, modifier_id = {1}, modified_at = {2} WHERE id = {3}"
 
 
 def _sql(template: str, style: str) -> str:
@@ -73,12 +78,20 @@ def _sql(template: str, style: str) -> str:
     return template.format(*(f"{style}{i + 1}" for i in range(10)))
 
 
-def _row(new_id: int, space_id: int, parent_id: int, name: str, union_id: str, now: int) -> dict:
+def _row(
+    new_id: int,
+    space_id: int,
+    parent_id: int,
+    name: str,
+    union_id: str,
+    now: int,
+    kind: str = "FOLDER",
+) -> dict:
     return {
         "id": str(new_id),
         "spaceId": str(space_id),
         "parentId": str(parent_id),
-        "type": "FOLDER",
+        "type": kind,
         "name": name,
         "status": "NORMAL",
         "creatorId": union_id,
@@ -96,7 +109,7 @@ def _check(corp: Any, space: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _sqlite(path: str) -> AsyncIterator[AddFolder]:
+async def _sqlite(path: str) -> AsyncIterator[dict[str, Write]]:
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floor-sqlite")
     loop = asyncio.get_running_loop()
 
@@ -113,39 +126,63 @@ async def _sqlite(path: str) -> AsyncIterator[AddFolder]:
     ids = itertools.count(int(first) + 1_000_000)
     token_q, space_q, taken_q = (_sql(t, "?") for t in (_TOKEN, _SPACE, _TAKEN))
     insert_q, touch_q = _sql(_INSERT, "?"), _sql(_TOUCH, "?")
+    node_q, rename_q = _sql(_NODE, "?"), _sql(_RENAME, "?")
 
-    def transaction(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
-        now = int(time.time() * 1000)
+    def one(fn: Callable[[int], dict]) -> dict:
+        """``fn(now)`` in one write transaction, committed."""
         db.execute("BEGIN IMMEDIATE")
         try:
-            corp = db.execute(token_q, (digest, now)).fetchone()
-            space = db.execute(space_q, (space_id,)).fetchone()
-            _check(corp, space)
+            row = fn(int(time.time() * 1000))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return row
+
+    def authorized(digest: str, space_id: int, now: int) -> None:
+        corp = db.execute(token_q, (digest, now)).fetchone()
+        _check(corp, db.execute(space_q, (space_id,)).fetchone())
+
+    def add(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
+        def body(now: int) -> dict:
+            authorized(digest, space_id, now)
             if db.execute(taken_q, (space_id, parent, name)).fetchone() is not None:
                 raise Refused(409, "dentryAlreadyExist")
             new_id = next(ids)
             db.execute(insert_q, (new_id, space_id, parent, name, uuid.uuid4().hex, union_id, now))
             db.execute(touch_q, (now, union_id, space_id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return _row(new_id, space_id, parent, name, union_id, now)
+            return _row(new_id, space_id, parent, name, union_id, now)
 
-    async def add_folder(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
-        return await loop.run_in_executor(
-            pool, transaction, digest, union_id, space_id, parent, name
-        )
+        return one(body)
+
+    def rename(digest: str, union_id: str, space_id: int, node_id: int, name: str) -> dict:
+        def body(now: int) -> dict:
+            authorized(digest, space_id, now)
+            node = db.execute(node_q, (node_id, space_id)).fetchone()
+            if node is None:
+                raise Refused(404, "dentryNotExist")
+            if db.execute(taken_q, (space_id, node[0], name)).fetchone() is not None:
+                raise Refused(409, "dentryAlreadyExist")
+            db.execute(rename_q, (name, union_id, now, node_id))
+            return _row(node_id, space_id, node[0], name, union_id, now, node[1])
+
+        return one(body)
+
+    def on_thread(fn: Callable[..., dict]) -> Write:
+        async def call(*args: Any) -> dict:
+            return await loop.run_in_executor(pool, fn, *args)
+
+        return call
 
     try:
-        yield add_folder
+        yield {"add_folder": on_thread(add), "rename": on_thread(rename)}
     finally:
         await loop.run_in_executor(pool, db.close)
         pool.shutdown()
 
 
 @contextlib.asynccontextmanager
-async def _postgres(url: str, pool_size: int) -> AsyncIterator[AddFolder]:
+async def _postgres(url: str, pool_size: int) -> AsyncIterator[dict[str, Write]]:
     import asyncpg
 
     pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size)
@@ -153,13 +190,16 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[AddFolder]:
     ids = itertools.count(int(first) + 1_000_000)
     token_q, space_q, taken_q = (_sql(t, "$") for t in (_TOKEN, _SPACE, _TAKEN))
     insert_q, touch_q = _sql(_INSERT, "$"), _sql(_TOUCH, "$")
+    node_q, rename_q = _sql(_NODE, "$"), _sql(_RENAME, "$")
 
-    async def add_folder(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
+    async def authorized(conn: Any, digest: str, space_id: int, now: int) -> None:
+        corp = await conn.fetchrow(token_q, digest, now)
+        _check(corp, await conn.fetchrow(space_q, space_id))
+
+    async def add(digest: str, union_id: str, space_id: int, parent: int, name: str) -> dict:
         now = int(time.time() * 1000)
         async with pool.acquire() as conn, conn.transaction():
-            corp = await conn.fetchrow(token_q, digest, now)
-            space = await conn.fetchrow(space_q, space_id)
-            _check(corp, space)
+            await authorized(conn, digest, space_id, now)
             if await conn.fetchval(taken_q, space_id, parent, name) is not None:
                 raise Refused(409, "dentryAlreadyExist")
             new_id = next(ids)
@@ -169,13 +209,25 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[AddFolder]:
             await conn.execute(touch_q, now, union_id, space_id)
         return _row(new_id, space_id, parent, name, union_id, now)
 
+    async def rename(digest: str, union_id: str, space_id: int, node_id: int, name: str) -> dict:
+        now = int(time.time() * 1000)
+        async with pool.acquire() as conn, conn.transaction():
+            await authorized(conn, digest, space_id, now)
+            node = await conn.fetchrow(node_q, node_id, space_id)
+            if node is None:
+                raise Refused(404, "dentryNotExist")
+            if await conn.fetchval(taken_q, space_id, node[0], name) is not None:
+                raise Refused(409, "dentryAlreadyExist")
+            await conn.execute(rename_q, name, union_id, now, node_id)
+        return _row(node_id, space_id, node[0], name, union_id, now, node[1])
+
     try:
-        yield add_folder
+        yield {"add_folder": add, "rename": rename}
     finally:
         await pool.close()
 
 
-def _writer() -> contextlib.AbstractAsyncContextManager[AddFolder]:
+def _writer() -> contextlib.AbstractAsyncContextManager[dict[str, Write]]:
     url = os.environ.get("FLOOR_DATABASE_URL")
     if url:
         return _postgres(url, int(os.environ.get("FLOOR_POOL_SIZE", "10")))
@@ -184,27 +236,35 @@ def _writer() -> contextlib.AbstractAsyncContextManager[AddFolder]:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    async with _writer() as add_folder:
-        app.state.add_folder = add_folder
+    async with _writer() as writes:
+        app.state.writes = writes
         yield
 
 
-async def add_folder(request: Request) -> JSONResponse:
+async def _write(request: Request, op: str, node: str, field: str) -> JSONResponse:
     token = request.headers.get("x-acs-dingtalk-access-token")
     union_id = request.query_params.get("unionId")
-    space, parent = request.path_params["spaceId"], request.path_params["parentId"]
-    if not token or not union_id or not space.isdigit() or not parent.isdigit():
+    space, node = request.path_params["spaceId"], request.path_params[node]
+    if not token or not union_id or not space.isdigit() or not node.isdigit():
         return JSONResponse({"code": "paramError"}, status_code=400)
     try:
-        name = (await request.json())["name"].strip()
+        name = (await request.json())[field].strip()
     except (ValueError, KeyError, TypeError, AttributeError):
         return JSONResponse({"code": "paramError"}, status_code=400)
     digest = hashlib.sha256(token.encode()).hexdigest()
     try:
-        row = await request.app.state.add_folder(digest, union_id, int(space), int(parent), name)
+        row = await request.app.state.writes[op](digest, union_id, int(space), int(node), name)
     except Refused as exc:
         return JSONResponse({"code": exc.code}, status_code=exc.status)
     return JSONResponse({"dentry": row})
+
+
+async def add_folder(request: Request) -> JSONResponse:
+    return await _write(request, "add_folder", "parentId", "name")
+
+
+async def rename_dentry(request: Request) -> JSONResponse:
+    return await _write(request, "rename", "dentryId", "newName")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -216,6 +276,11 @@ app = Starlette(
         Route(
             "/v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders",
             add_folder,
+            methods=["POST"],
+        ),
+        Route(
+            "/v1.0/storage/spaces/{spaceId}/dentries/{dentryId}/rename",
+            rename_dentry,
             methods=["POST"],
         ),
         Route("/healthz", healthz),

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import common
 import httpx
+import stores
 from common import (
     BENCH_DIR,
     TOKEN_HEADER,
@@ -63,31 +64,53 @@ from stores import open_sql
 
 WARMUP_S = 2
 
-LUA = r"""
--- AddFolder with a unique name per request, spread over the spaces in turn.
--- args: prefix, comma-separated space ids, unionId
+_LUA_COMMON = r"""
+-- args: run prefix, what to write to (comma-separated), unionId
 local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("tid", threads)
 end
-local prefix, spaces, union, n, headers = "x", {}, "", 0, {}
+local prefix, union, n, headers, items = "x", "", 0, {}, {}
 function init(args)
   for k, v in pairs(wrk.headers) do headers[k] = v end  -- -H: the token
   headers["Content-Type"] = "application/json"
   prefix = args[1] .. "-" .. tostring(tid)
-  for s in string.gmatch(args[2], "[^,]+") do spaces[#spaces + 1] = s end
+  for s in string.gmatch(args[2], "[^,]+") do items[#items + 1] = s end
   union = args[3]
 end
+"""
+
+# AddFolder with a unique name per request, spread over the spaces (items: space ids) in turn.
+LUA_ADD_FOLDER = (
+    _LUA_COMMON
+    + r"""
 function request()
   n = n + 1
-  local space = spaces[(n % #spaces) + 1]
+  local space = items[(n % #items) + 1]
   local path = "/v1.0/storage/spaces/" .. space .. "/dentries/0/folders?unionId=" .. union
   local body = '{"name":"' .. prefix .. "-" .. n ..
     '","option":{"conflictStrategy":"RETURN_ERROR_IF_EXISTS"}}'
   return wrk.format("POST", path, headers, body)
 end
 """
+)
+
+# RenameDentry to a unique name per request, over the seeded folders (items: space:dentry) in
+# turn.
+LUA_RENAME = (
+    _LUA_COMMON
+    + r"""
+function request()
+  n = n + 1
+  local space, dentry = string.match(items[(n % #items) + 1], "(%d+):(%d+)")
+  local path = "/v1.0/storage/spaces/" .. space .. "/dentries/" .. dentry ..
+    "/rename?unionId=" .. union
+  local body = '{"newName":"' .. prefix .. "-" .. n .. '"}'
+  return wrk.format("POST", path, headers, body)
+end
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -95,14 +118,33 @@ class Fixture:
     token: str
     union_id: str
     spaces: list[int]
+    targets: list[tuple[int, int]]  # (space, folder) renamed by RenameDentry
 
 
 @dataclass(frozen=True)
 class Checked:
-    folders: int  # made during the measured load
+    rows: int  # AddFolder: the folders made during the load; RenameDentry: the folders renamed
     distinct: int  # distinct (space, name) among them
-    per_space_min: int
-    per_space_max: int
+    last: int  # the highest request number among their names
+
+
+@dataclass(frozen=True)
+class Op:
+    key: str  # add_folder | rename_dentry
+    title: str
+    lua: str
+    short: str  # in the names it writes, which must differ from every other load's
+
+    def items(self, fixture: Fixture) -> str:
+        if self.key == "add_folder":
+            return ",".join(map(str, fixture.spaces))
+        return ",".join(f"{s}:{d}" for s, d in fixture.targets)
+
+
+OPS = {
+    "add_folder": Op("add_folder", "AddFolder", LUA_ADD_FOLDER, "af"),
+    "rename_dentry": Op("rename_dentry", "RenameDentry", LUA_RENAME, "rn"),
+}
 
 
 # --- setup -------------------------------------------------------------------------------------
@@ -114,23 +156,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--spaces", type=int, default=8, help="spaces the writes spread over")
+    parser.add_argument(
+        "--targets", type=int, default=64, help="folders per space that RenameDentry renames"
+    )
+    parser.add_argument(
+        "--ops", default="add_folder,rename_dentry", help="some of add_folder,rename_dentry"
+    )
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.connections <= 0 or args.spaces <= 0:
-        parser.error("--duration, --connections and --spaces must be positive")
+    if min(args.duration, args.connections, args.spaces, args.targets) <= 0:
+        parser.error("--duration, --connections, --spaces and --targets must be positive")
+    args.ops = [o.strip() for o in args.ops.split(",") if o.strip()]
+    if not args.ops or any(o not in OPS for o in args.ops):
+        parser.error(f"--ops: some of {','.join(OPS)}")
     return args
 
 
-async def seed(data_dir: Path, port: int, database_url: str | None, n: int) -> Fixture:
-    """A migrated store with the bootstrap org, admin and app, a token and ``n`` spaces."""
+async def seed(
+    data_dir: Path, port: int, database_url: str | None, n: int, targets: int
+) -> Fixture:
+    """A migrated store with the bootstrap org, admin and app, a token, ``n`` spaces and
+    ``targets`` folders at the root of each (for RenameDentry)."""
     from dingstore.service.spaces import NewSpace
 
     async with common.fresh_services(data_dir, port, database_url) as (svc, tenant):
         admin = await common.actor(svc, tenant)
-        spaces = []
+        spaces, folders = [], []
         for i in range(n):
             new = NewSpace(name=f"writes {i}", scene="bench", scene_id=f"w{i}")
-            spaces.append(int((await svc.spaces.add(admin, new)).id))
-    return Fixture(tenant.token, tenant.union_id, spaces)
+            space = str((await svc.spaces.add(admin, new)).id)
+            spaces.append(int(space))
+            for j in range(targets):
+                made = await svc.dentries.add_folder(admin, space, "0", f"target-{j}", None)
+                folders.append((int(space), int(made.id)))
+        await common.analyze(svc)
+    return Fixture(tenant.token, tenant.union_id, spaces, folders)
 
 
 def floor_server(data_dir: Path, port: int, database_url: str | None) -> Server:
@@ -146,75 +205,97 @@ def floor_server(data_dir: Path, port: int, database_url: str | None) -> Server:
     return Server("floor (bare Starlette, one transaction)", cmd, env, port, "/healthz")
 
 
-def add_once(base: str, fixture: Fixture, name: str) -> None:
-    """One AddFolder must answer 200 with the new dentry: never benchmark errors."""
-    url = f"{base}/v1.0/storage/spaces/{fixture.spaces[0]}/dentries/0/folders"
+def write_once(base: str, op: Op, fixture: Fixture, name: str) -> None:
+    """One write must answer 200 with the dentry named ``name``: never benchmark errors."""
+    if op.key == "add_folder":
+        path = f"/v1.0/storage/spaces/{fixture.spaces[0]}/dentries/0/folders"
+        body: dict[str, object] = {
+            "name": name,
+            "option": {"conflictStrategy": "RETURN_ERROR_IF_EXISTS"},
+        }
+    else:
+        space, folder = fixture.targets[0]
+        path = f"/v1.0/storage/spaces/{space}/dentries/{folder}/rename"
+        body = {"newName": name}
     response = httpx.post(
-        url,
+        base + path,
         params={"unionId": fixture.union_id},
         headers={TOKEN_HEADER: fixture.token},
-        json={"name": name, "option": {"conflictStrategy": "RETURN_ERROR_IF_EXISTS"}},
+        json=body,
         timeout=10,
     )
     if response.status_code != 200:
-        raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:300]}")
+        raise BenchError(f"POST {path} answered {response.status_code}: {response.text[:300]}")
     dentry = response.json().get("dentry") or {}
     if dentry.get("name") != name or dentry.get("type") != "FOLDER":
-        raise BenchError(f"POST {url} answered no folder {name!r}: {response.text[:300]}")
+        raise BenchError(f"POST {path} answered no folder {name!r}: {response.text[:300]}")
 
 
 # --- load --------------------------------------------------------------------------------------
 
 
 def run_wrk(
-    wrk: str, script: Path, base: str, fixture: Fixture, prefix: str, duration: int, conns: int
+    wrk: str, script: Path, base: str, token: str, script_args: list[str], duration: int, conns: int
 ) -> str:
     cmd = [wrk, "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", str(script)]
-    cmd += ["-H", f"{TOKEN_HEADER}: {fixture.token}", base, "--", prefix]
-    cmd += [",".join(map(str, fixture.spaces)), fixture.union_id]
+    cmd += ["-H", f"{TOKEN_HEADER}: {token}", base, "--", *script_args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     return done.stdout
 
 
-def check_store(data_dir: Path, url: str | None, prefix: str, load: Load, conns: int) -> Checked:
-    """The folders the load made: as many as it was answered for (plus at most one in flight per
-    connection when it stopped), each name once in its space, all live folders at the root."""
+def check_store(
+    data_dir: Path, url: str | None, op: Op, fixture: Fixture, prefix: str, load: Load, conns: int
+) -> Checked:
+    """What the load left: its names (``<prefix>-<wrk thread>-<request number>``) each once in
+    its space on a live folder at a root, the highest request number at least wrk's completed
+    requests and at most that plus the connections (requests cut off in flight when it stopped
+    may have committed). AddFolder: that many folders. RenameDentry: every seeded folder
+    renamed, once there were as many requests."""
     db = open_sql(data_dir, url)
     try:
-        where = "name LIKE :pattern"
-        pattern = prefix + "-%"
-        folders = db.one(f"SELECT count(*) FROM dentries WHERE {where}", pattern=pattern)
-        distinct = db.one(
-            f"SELECT count(*) FROM (SELECT DISTINCT space_id, name FROM dentries WHERE {where}) d",
-            pattern=pattern,
-        )
-        odd = db.one(
-            f"SELECT count(*) FROM dentries WHERE {where} AND NOT (type = 'FOLDER' AND "
-            "status = 'NORMAL' AND parent_id = 0)",
-            pattern=pattern,
-        )
-        counts = f"SELECT count(*) AS n FROM dentries WHERE {where} GROUP BY space_id"
-        lo = db.one(f"SELECT coalesce(min(n), 0) FROM ({counts}) c", pattern=pattern)
-        hi = db.one(f"SELECT coalesce(max(n), 0) FROM ({counts}) c", pattern=pattern)
+        sql = "SELECT id, space_id, name, type, status, parent_id FROM dentries WHERE name LIKE :p"
+        if isinstance(db, stores.SqliteSql):
+            rows = db.db.execute(sql, {"p": prefix + "-%"}).fetchall()
+        else:
+            rows = db.loop.run_until_complete(db.conn.fetch(sql.replace(":p", "$1"), prefix + "-%"))
     finally:
         db.close()
-    if not load.requests <= folders <= load.requests + conns:
-        raise BenchError(
-            f"{prefix}: {folders} folders in the store for {load.requests} answered requests "
-            f"({conns} connections)"
-        )
-    if distinct != folders:
-        raise BenchError(f"{prefix}: {folders} folders but {distinct} distinct (space, name)")
+    rows = [tuple(r) for r in rows]
+    numbers = [int(r[2].rsplit("-", 1)[1]) for r in rows]
+    last = max(numbers, default=0)
+    distinct = len({(r[1], r[2]) for r in rows})
+    odd = [r for r in rows if (r[3], r[4], r[5]) != ("FOLDER", "NORMAL", 0)]
+    if distinct != len(rows) or len(set(numbers)) != len(rows):
+        raise BenchError(f"{prefix}: {len(rows)} rows, but names repeat")
     if odd:
-        raise BenchError(f"{prefix}: {odd} rows are not live folders at a space's root")
-    return Checked(int(folders), int(distinct), int(lo), int(hi))
+        raise BenchError(f"{prefix}: {len(odd)} rows are not live folders at a root: {odd[:3]}")
+    if not load.requests <= last <= load.requests + conns:
+        raise BenchError(
+            f"{prefix}: the last request number in the store is {last}, for {load.requests} "
+            f"answered requests ({conns} connections)"
+        )
+    if op.key == "add_folder":
+        if not load.requests <= len(rows) <= load.requests + conns:
+            raise BenchError(
+                f"{prefix}: {len(rows)} folders in the store for {load.requests} answered "
+                f"requests ({conns} connections)"
+            )
+    else:
+        seeded = {d for _, d in fixture.targets}
+        if any(r[0] not in seeded for r in rows):
+            raise BenchError(f"{prefix}: a renamed row is not one of the seeded folders")
+        want = min(len(seeded), load.requests)
+        if not want <= len(rows) <= len(seeded):
+            raise BenchError(f"{prefix}: {len(rows)} folders renamed, expected at least {want}")
+    return Checked(len(rows), distinct, last)
 
 
 def measure(
     server: Server,
     tag: str,
+    op: Op,
     fixture: Fixture,
     args: argparse.Namespace,
     wrk: str,
@@ -225,57 +306,69 @@ def measure(
 ) -> tuple[Load, Checked]:
     """Start the server, check one request, warm up, load it, stop it, check the store."""
     base = server.base_url
+    items = op.items(fixture)
+    tag = f"{tag}{op.short}"
+
+    def load(prefix: str, seconds: int) -> str:
+        script_args = [prefix, items, fixture.union_id]
+        return run_wrk(wrk, script, base, fixture.token, script_args, seconds, args.connections)
+
     err.print(f"[dim]{server.label}: starting on {base}[/dim]")
     with running(server, logs / f"server-{server.port}.log") as proc:
         wait_ready(proc, base + server.ready_path, {TOKEN_HEADER: fixture.token})
-        add_once(base, fixture, f"{tag}-first")
-        run_wrk(wrk, script, base, fixture, f"{tag}-warm", WARMUP_S, args.connections)
-        err.print(f"[dim]{server.label}: {args.duration} s at {args.connections} connections[/dim]")
-        text = run_wrk(wrk, script, base, fixture, f"{tag}-run", args.duration, args.connections)
-        load = parse_wrk(text)
+        write_once(base, op, fixture, f"{tag}-first")
+        load(f"{tag}-warm", WARMUP_S)
+        err.print(
+            f"[dim]{server.label}: {op.title}, {args.duration} s at {args.connections} "
+            "connections[/dim]"
+        )
+        result = parse_wrk(load(f"{tag}-run", args.duration))
         if proc.poll() is not None:
             raise BenchError(f"the server exited ({proc.returncode}) during the load")
-    if any(load.socket_errors.values()):
-        err.print(f"[yellow]{server.label}: wrk socket errors {load.socket_errors}[/yellow]")
-    return load, check_store(data_dir, url, f"{tag}-run", load, args.connections)
+    if any(result.socket_errors.values()):
+        err.print(f"[yellow]{server.label}: wrk socket errors {result.socket_errors}[/yellow]")
+    return result, check_store(data_dir, url, op, fixture, f"{tag}-run", result, args.connections)
 
 
 # --- report ------------------------------------------------------------------------------------
 
 
 def report(
-    dingstore: tuple[Load, Checked], floor: tuple[Load, Checked], settings: dict[str, object]
+    measured: dict[str, tuple[tuple[Load, Checked], tuple[Load, Checked]]],
+    settings: dict[str, object],
 ) -> dict[str, object]:
     table = Table(
-        title=f"AddFolder — {settings['backend']}, {settings['connections']} connections, "
+        title=f"Small writes — {settings['backend']}, {settings['connections']} connections, "
         f"{settings['spaces']} spaces, {settings['duration_s']} s"
     )
+    table.add_column("operation")
     table.add_column("server")
-    for column in ("requests/s", "p50 ms", "p99 ms", "folders made", "ratio to floor"):
+    for column in ("requests/s", "p50 ms", "p99 ms", "rows checked", "ratio to floor"):
         table.add_column(column, justify="right")
-    ratio = dingstore[0].requests_per_s / floor[0].requests_per_s
-    for label, (load, checked), shown in (
-        ("dingstore AddFolder", dingstore, f"{ratio:.2f}"),
-        ("floor (bare Starlette, one transaction)", floor, "1.00"),
-    ):
-        table.add_row(
-            label,
-            f"{load.requests_per_s:,.0f}",
-            f"{load.p50_ms:.2f}",
-            f"{load.p99_ms:.2f}",
-            f"{checked.folders:,}",
-            shown,
-        )
-    out.print(table)
-    out.print(f"ratio dingstore/floor requests/s: [bold]{ratio:.2f}[/bold] (issue 14 target ≥ 0.5)")
-    return {
-        "settings": settings,
-        "add_folder": {
+    results: dict[str, object] = {"settings": settings}
+    for key, (dingstore, floor) in measured.items():
+        ratio = dingstore[0].requests_per_s / floor[0].requests_per_s
+        for label, (load, checked), shown in (
+            ("dingstore", dingstore, f"{ratio:.2f}"),
+            ("floor", floor, "1.00"),
+        ):
+            table.add_row(
+                OPS[key].title,
+                label,
+                f"{load.requests_per_s:,.0f}",
+                f"{load.p50_ms:.2f}",
+                f"{load.p99_ms:.2f}",
+                f"{checked.rows:,}",
+                shown,
+            )
+        results[key] = {
             "dingstore": {**asdict(dingstore[0]), "store": asdict(dingstore[1])},
             "floor": {**asdict(floor[0]), "store": asdict(floor[1])},
             "ratio": round(ratio, 4),
-        },
-    }
+        }
+    out.print(table)
+    out.print("issue 14 target: ratio ≥ 0.5 for each operation")
+    return results
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -285,26 +378,31 @@ def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict
     widen_output()
     tmp = temp_dir(stack)
     data_dir, logs = tmp / "data", tmp
-    script = tmp / "add_folder.lua"
-    script.write_text(LUA)
 
     url: str | None = None
     if args.backend == "postgres":
         url = stack.enter_context(pg_database(args.pg_url))
 
     port, floor_port = free_port(), free_port()
-    fixture = asyncio.run(seed(data_dir, port, url, args.spaces))
+    fixture = asyncio.run(seed(data_dir, port, url, args.spaces, args.targets))
 
-    server = dingstore_server(data_dir, port, url, "dingstore AddFolder")
-    dingstore = measure(server, "ds", fixture, args, wrk, script, logs, data_dir, url)
-    floor = floor_server(data_dir, floor_port, url)
-    floor_result = measure(floor, "fl", fixture, args, wrk, script, logs, data_dir, url)
+    measured = {}
+    for key in args.ops:
+        op = OPS[key]
+        script = tmp / f"{key}.lua"
+        script.write_text(op.lua)
+        server = dingstore_server(data_dir, port, url, f"dingstore {op.title}")
+        dingstore = measure(server, "ds", op, fixture, args, wrk, script, logs, data_dir, url)
+        floor = floor_server(data_dir, floor_port, url)
+        floor_result = measure(floor, "fl", op, fixture, args, wrk, script, logs, data_dir, url)
+        measured[key] = (dingstore, floor_result)
 
     settings: dict[str, object] = {
         "backend": args.backend,
         "duration_s": args.duration,
         "connections": args.connections,
         "spaces": args.spaces,
+        "rename_targets_per_space": args.targets,
         "wrk_threads": 1,
         "warmup_s": WARMUP_S,
         "floor_sqlite": "stdlib sqlite3, one connection on one thread, WAL, synchronous=FULL",
@@ -315,7 +413,7 @@ def run(args: argparse.Namespace, wrk: str, stack: contextlib.ExitStack) -> dict
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **git_revision(),
     }
-    return report(dingstore, floor_result, settings)
+    return report(measured, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
