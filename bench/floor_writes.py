@@ -1,10 +1,13 @@
-"""The floor for the small-writes benchmark: the least a Python ASGI server can do for AddFolder.
+"""The floor for the small-writes benchmark: the least a Python ASGI server can do for AddFolder
+and RenameDentry.
 
-One Starlette route, ``POST /v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders``, that
-does what AddFolder must, in ONE transaction on the store's own tables, with the driver
-directly: read the token (by its SHA-256, unexpired) and its app, read the space (it exists, is
-the app's org's and live), check that no live sibling holds the name, insert the folder row,
-touch the space (``modified_at``, ``modifier_id``); commit; answer the new row with
+Two Starlette routes, ``POST /v1.0/storage/spaces/{spaceId}/dentries/{parentId}/folders`` and
+``POST …/dentries/{dentryId}/rename``, each doing what the operation must in ONE transaction on
+the store's own tables, with the driver directly: read the token (by its SHA-256, unexpired)
+and its app, read the space (it exists, is the app's org's and live); then AddFolder checks
+that no live sibling holds the name, inserts the folder row and touches the space
+(``modified_at``, ``modifier_id``), and RenameDentry reads the live row, checks the name among
+its siblings and updates its name, modifier and time; commit; answer the row with
 ``JSONResponse``. No FastAPI, no middleware, no SQLAlchemy, no pydantic, no tree lock, no
 permission walk: what dingstore adds on top of this is what the benchmark's ratio measures. A
 taken name answers 409 (the bench sends unique names, so that fails the run).

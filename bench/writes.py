@@ -1,30 +1,34 @@
-"""Benchmark single small writes (AddFolder) against a floor doing the same in one transaction.
+"""Benchmark single small writes (AddFolder, RenameDentry) against a floor doing the same.
 
 What is measured
 ----------------
 Throughput (requests/s) and latency (p50, p99) of the real ``dingstore serve`` — one uvicorn
 worker, on a fresh store with ``--spaces`` spaces (default 8) of the bootstrap org — answering
-AddFolder (``POST /v1.0/storage/spaces/{spaceId}/dentries/0/folders?unionId=U``), loaded by
-``wrk`` (one thread) at ``--connections`` (default 16) for ``--duration`` seconds (default 10).
-A wrk Lua script gives every request a name of its own (a run prefix, the wrk thread and a
-counter) and spreads the requests over the spaces in turn; each asks
-``conflictStrategy: RETURN_ERROR_IF_EXISTS``, so a name taken twice would answer an error (and
-fail the run) instead of being renamed.
+AddFolder (``POST /v1.0/storage/spaces/{spaceId}/dentries/0/folders?unionId=U``) and
+RenameDentry (``POST …/dentries/{dentryId}/rename``), loaded by ``wrk`` (one thread) at
+``--connections`` (default 16) for ``--duration`` seconds (default 10). A wrk Lua script gives
+every request a name of its own (a run prefix, the wrk thread and a request number). AddFolder
+takes the spaces in turn and asks ``conflictStrategy: RETURN_ERROR_IF_EXISTS``, so a name taken
+twice would answer an error (and fail the run) instead of being renamed; RenameDentry takes in
+turn the ``--targets`` folders (default 64) seeded at the root of each space.
 
 The floor
 ---------
-``bench/floor_writes.py``: a bare Starlette app on the same uvicorn setup doing what AddFolder
-must — token read, space read, name check, insert, space touch — in ONE transaction on the same
-store with the same durability: SQLite WAL + ``synchronous = FULL`` on one stdlib ``sqlite3``
-connection (the whole transaction one call on its own thread), or an asyncpg pool of 10 on
-PostgreSQL. Same wrk load, same run, one server after the other.
+``bench/floor_writes.py``: a bare Starlette app on the same uvicorn setup doing what the
+operation must in ONE transaction on the same store with the same durability — AddFolder: token
+read, space read, name check, insert, space touch; RenameDentry: token read, space read, row
+read, name check, update — on SQLite (WAL + ``synchronous = FULL``, one stdlib ``sqlite3``
+connection, the whole transaction one call on its own thread) or PostgreSQL (an asyncpg pool of
+10). Same wrk load, same run, one server after the other.
 
-The store is checked after each load: the folders made during it (their names carry the run's
-prefix) must number at least wrk's completed requests and at most that plus the connections
-(requests cut off in flight at the end may have committed), every one unique in its space.
+The store is checked after each load: the names it wrote are each once in their space, on live
+folders at a root, and the highest request number among them lies between wrk's completed
+requests and that plus the connections (requests cut off in flight may have committed);
+AddFolder made that many folders, RenameDentry renamed every seeded folder.
 
 Run: ``.venv/bin/python bench/writes.py [--backend sqlite|postgres] [--duration 10]
-[--connections 16]`` (needs ``wrk`` on PATH). Results go to ``bench/results/writes.json``.
+[--connections 16] [--ops add_folder,rename_dentry]`` (needs ``wrk`` on PATH). Results go to
+``bench/results/writes.json``.
 """
 
 from __future__ import annotations
