@@ -44,7 +44,8 @@ format: $(DEV)  ## Format the code
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(DEV)  ## Run the benchmarks (see bench/README.md)
+bench: $(DEV)  ## Run the benchmarks (see bench/README.md); installs wrk if it is missing
+	scripts/bench-tools
 	$(BIN)/python bench/get_task.py
 
 clean:  ## Remove the virtualenv and caches (not the data dir)
