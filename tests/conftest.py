@@ -197,7 +197,7 @@ def server(shape: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
         return
     shared = cast(LiveServer, request.getfixturevalue("module_server"))
     yield shared
-    shared.clock.offset_ms = 0
+    shared.clock.reset()
 
 
 @pytest.fixture
