@@ -164,8 +164,12 @@ def test_a_pool_stops_promptly_while_the_database_refuses_its_steps(copy: Copy) 
 def test_a_lease_not_given_back_leaves_the_task_to_be_taken_over(copy: Copy) -> None:
     async def scenario() -> Any:
         task_id = await copy.start_mid_way()
+        # Told to stop first, so that the one refusal meets the release, not a step that
+        # happened to begin before the pool heard it (a step refused is only retried).
+        stopping = asyncio.create_task(copy.pool.stop())
+        await asyncio.sleep(0)  # stop() has run up to its first wait: no step begins now
         copy.flaky.refusals = 1  # the release on stopping
-        await asyncio.wait_for(copy.pool.stop(), 10)
+        await asyncio.wait_for(stopping, 10)
         assert copy.flaky.refused == 1
         row = await copy.row(task_id)
         # Still the stopped worker's until its lease expires; then anyone's.
