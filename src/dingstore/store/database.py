@@ -49,7 +49,7 @@ def _upgrade(connection: sa.Connection) -> None:
 
 async def migrate(db: base.BaseDatabase) -> None:
     """Apply every pending migration, in one transaction."""
-    async with db.write() as conn:
+    async with db.write(long=True) as conn:
         await conn.lock(MIGRATION_LOCK)
         await conn.run_sync(_upgrade)
 
