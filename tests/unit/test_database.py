@@ -200,6 +200,29 @@ async def test_a_long_write_answers_as_a_short_one(db: base.BaseDatabase) -> Non
     assert names == ["y", "y"]
 
 
+async def _insert(db: base.BaseDatabase, corp_id: str, *, fail: bool = False) -> str:
+    async with db.write() as conn:
+        await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+        if fail:
+            raise RuntimeError(f"{corp_id} fails")
+    return corp_id
+
+
+async def _stored(db: base.BaseDatabase) -> list[str]:
+    async with db.read() as conn:
+        return list((await conn.execute(sa.select(_t.c.corp_id).order_by(_t.c.corp_id))).scalars())
+
+
+async def test_concurrent_writes_fail_alone(db: base.BaseDatabase) -> None:
+    """Writes at once (on SQLite: one batch, one commit): one that fails takes nothing of the
+    others with it, and those that answered are committed."""
+    outcomes = await asyncio.gather(
+        *(_insert(db, f"ding{n}", fail=n == 2) for n in range(1, 5)), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["str", "RuntimeError", "str", "str"]
+    assert await _stored(db) == ["ding1", "ding3", "ding4"]
+
+
 # --- SQLite's writer: statements on the loop, a long transaction's on the writer's thread ---
 
 
@@ -276,3 +299,23 @@ async def test_a_write_waits_off_the_loop_for_another_process(
     async with embedded.read() as conn:
         ids = (await conn.execute(sa.select(_t.c.corp_id).order_by(_t.c.corp_id))).scalars()
         assert ids.all() == ["ding1", "ding4"]
+
+
+async def test_a_batch_sqlite_ended_fails_every_writer_in_it(
+    embedded: sqlite.SQLiteDatabase,
+) -> None:
+    """When SQLite ends the batch's transaction itself (as on a full disk), the writers of the
+    batch that already answered their part are told to retry; nothing of theirs is kept, and
+    the next write begins a new batch."""
+
+    async def ended_by_sqlite() -> None:
+        async with embedded.write() as conn:
+            await conn.execute(sa.insert(_t).values(corp_id="ding2", name="x", created_at=1))
+            await conn.run_sync(lambda c: c.connection.dbapi_connection.rollback())
+
+    outcomes = await asyncio.gather(
+        _insert(embedded, "ding1"), ended_by_sqlite(), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["Unavailable", "Unavailable"]
+    await _insert(embedded, "ding3")
+    assert await _stored(embedded) == ["ding3"]

@@ -5,10 +5,11 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
 * ``read()``  — a connection for queries; never writes. Each statement sees the latest commit
   (PostgreSQL's READ COMMITTED, SQLite in autocommit); read what must agree in one statement.
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
-  back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
-  this process); on PostgreSQL any number run at once. Its connection, a ``Writer``, also does
-  what only the backend knows how to do inside a transaction: ``lock`` a key until it ends,
-  ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
+  back on any exception; once the block has exited, the transaction is durable. On SQLite it is
+  the single writer (``BEGIN IMMEDIATE``, one at a time in this process; writes that queue share
+  one commit, each in a savepoint); on PostgreSQL any number run at once. Its connection, a
+  ``Writer``, also does what only the backend knows how to do inside a transaction: ``lock`` a
+  key until it ends, ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
 * ``write(long=True)`` — the same, for a transaction whose statements may take long (a task
   step, a migration, a batch of purges). SQLite runs a write's statements on the event loop,
   which suits a request's few indexed statements (microseconds each, like reads) but would

@@ -7,12 +7,15 @@
   lookups and pages, never a scan of a whole table.
 * **Writes** go through one more connection, one transaction at a time (a lock in this process
   makes writers take turns, SQLite's busy timeout covers other processes such as the admin CLI).
-  A write transaction's statements run on the event loop too, as reads do, so a small write
-  costs no thread hop but its commit's: ``COMMIT`` (the WAL's fsync, ``synchronous = FULL``) runs
-  on the writer's own thread while the loop serves others. ``BEGIN IMMEDIATE`` is tried on the
+  A small write's statements run on the event loop too, as reads do, in a savepoint of a
+  ``Batch``: the writes that queued meanwhile share one ``COMMIT`` (group commit), which runs on
+  the writer's own thread — the WAL's fsync, ``synchronous = FULL`` — while the loop serves
+  others; each write's answer waits for it, and a write that fails undoes only its savepoint.
+  So a small write costs no thread hop of its own: the hops, the thread's wake-ups and the GIL
+  handed back and forth cost more CPU than its statements. ``BEGIN IMMEDIATE`` is tried on the
   loop without waiting; only when another process holds the write lock does it wait, on the
-  thread. A ``long`` transaction (a task step, a migration) runs every statement on that thread,
-  so that however long it takes, requests' reads go on.
+  thread. A ``long`` transaction (a task step, a migration) runs alone, every statement on that
+  thread, so that however long it takes, requests' reads go on.
 """
 
 from __future__ import annotations
@@ -144,10 +147,14 @@ class WriteConnection:
         # Set on the loop, where BEGIN must not wait; the thread waits when it must (``begin``).
         self.connection.dbapi.execute("PRAGMA busy_timeout = 0")
 
+    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``fn(*args)`` on the writer's thread, begun now: its outcome, to await."""
+        self._last = self._thread.submit(fn, *args)
+        return asyncio.wrap_future(self._last)
+
     async def hop(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the writer's thread."""
-        self._last = self._thread.submit(fn, *args)
-        return await asyncio.wrap_future(self._last)
+        return await self.submit(fn, *args)
 
     async def settle(self) -> None:
         """Wait for what the thread still runs for a caller that stopped waiting."""
@@ -168,7 +175,7 @@ class WriteConnection:
                 await self.hop(self._begin_waiting)
             except BaseException:
                 # Given up on (cancelled), it may still begin: the next caller settles this.
-                self._last = self._thread.submit(self._end, False)
+                self._last = self._thread.submit(self.end, False)
                 raise
         self.connection.sync_connection.begin()  # SQLAlchemy's books
 
@@ -181,13 +188,21 @@ class WriteConnection:
             finally:
                 dbapi.execute("PRAGMA busy_timeout = 0")
 
+    def savepoint(self, *statements: str) -> None:
+        """Run the savepoint statements (``SAVEPOINT w``, ``RELEASE w``, …) on the loop."""
+        for statement in statements:
+            with _as_sqlalchemy(statement):
+                self.connection.dbapi.execute(statement)
+
     async def commit(self) -> None:
-        await self.hop(self._end, True)
+        await self.hop(self.end, True)
 
     async def rollback(self) -> None:
-        await self.hop(self._end, False)
+        await self.hop(self.end, False)
 
-    def _end(self, commit: bool) -> None:
+    def end(self, commit: bool) -> None:
+        """COMMIT (``commit``) or ROLLBACK, where it is called; SQLite's transaction is over
+        either way."""
         try:
             if commit:
                 self.connection.sync_connection.commit()
@@ -202,6 +217,31 @@ class WriteConnection:
     def close(self) -> None:
         self._thread.shutdown(wait=True)
         self.connection.sync_connection.close()
+
+
+class Batch:
+    """Small write transactions committed together (group commit). Each runs, on the loop, in a
+    savepoint of one SQLite transaction, so that its failure undoes its own changes only; then
+    it waits, the write lock released for the next, until one ``COMMIT`` makes the whole batch
+    durable. A batch ends when its flusher, queued on the write lock behind the writers waiting
+    as the batch began, takes the lock: however many write at once, each waits for one commit
+    at most before its own begins."""
+
+    SAVEPOINT = "w"
+
+    def __init__(self) -> None:
+        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def end(self, outcome: asyncio.Future[None] | BaseException) -> None:
+        """Tell the batch's writers how its COMMIT went (a failure: nothing of theirs is kept)."""
+        if self.committed.done():
+            return
+        failure = outcome if isinstance(outcome, BaseException) else outcome.exception()
+        if failure is None:
+            self.committed.set_result(None)
+        else:
+            self.committed.set_exception(failure)
+            self.committed.exception()  # theirs to raise; none left waiting is no error
 
 
 class Writer(base.Writer):
@@ -238,6 +278,8 @@ class SQLiteDatabase(base.BaseDatabase):
         self._read_connection: LoopConnection | None = None
         self._writes: WriteConnection | None = None
         self._write_lock = asyncio.Lock()
+        self._batch: Batch | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         _create_private(sa.engine.make_url(self.url).database)
@@ -250,6 +292,7 @@ class SQLiteDatabase(base.BaseDatabase):
         self._writes = WriteConnection(writer.connect())
 
     async def close(self) -> None:
+        await asyncio.gather(*self._flushers, return_exceptions=True)
         if self._writes is not None:
             self._writes.close()  # once its thread is done
         if self._read_connection is not None:
@@ -274,11 +317,71 @@ class SQLiteDatabase(base.BaseDatabase):
     async def begin(self, *, long: bool = False) -> AsyncIterator[base.Writer]:
         writes = self._writes
         assert writes is not None, "database not opened"
-        async with self._write_lock, base.translate_driver_errors():
+        async with base.translate_driver_errors():
+            if long:  # alone, in a transaction of its own: it would hold up a batch's answers
+                async with self._write_lock:
+                    await self._commit(self._batch)
+                    await writes.begin()
+                    try:
+                        yield Writer(ThreadConnection(writes))
+                    except BaseException:
+                        await writes.rollback()
+                        raise
+                    await writes.commit()
+                return
+            async with self._write_lock:
+                batch = await self._join(writes)
+                try:
+                    yield Writer(writes.connection)
+                except BaseException:
+                    self._leave(writes, batch, f"ROLLBACK TO {Batch.SAVEPOINT}")
+                    raise
+                self._leave(writes, batch)
+            await asyncio.shield(batch.committed)
+
+    async def _join(self, writes: WriteConnection) -> Batch:
+        """The open batch, or a new one, and a savepoint in it for the caller."""
+        batch = self._batch
+        if batch is None:
             await writes.begin()
-            try:
-                yield Writer(ThreadConnection(writes) if long else writes.connection)
-            except BaseException:
-                await writes.rollback()
+            batch = self._batch = Batch()
+            flusher = asyncio.create_task(self._flush(batch), name="dingstore-group-commit")
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        try:
+            writes.savepoint(f"SAVEPOINT {Batch.SAVEPOINT}")
+        except sa.exc.DBAPIError as exc:
+            self._fail(writes, batch, exc)
+            raise
+        return batch
+
+    def _leave(self, writes: WriteConnection, batch: Batch, *undo: str) -> None:
+        """End the caller's savepoint: kept (``RELEASE``), or undone first."""
+        try:
+            writes.savepoint(*undo, f"RELEASE {Batch.SAVEPOINT}")
+        except sa.exc.DBAPIError as exc:  # SQLite ended the transaction itself (disk full, …)
+            self._fail(writes, batch, exc)
+            if not undo:
                 raise
-            await writes.commit()
+
+    def _fail(self, writes: WriteConnection, batch: Batch, exc: BaseException) -> None:
+        """The batch is lost: its writers, waiting or still to come, hear of it."""
+        self._batch = None
+        batch.end(exc)
+        writes.end(commit=False)
+
+    async def _flush(self, batch: Batch) -> None:
+        async with self._write_lock:
+            await self._commit(batch)
+
+    async def _commit(self, batch: Batch | None) -> None:
+        """Commit ``batch`` if it is still the open one (holding the write lock)."""
+        writes = self._writes
+        if batch is None or batch is not self._batch or writes is None:
+            return
+        self._batch = None
+        committing = writes.submit(writes.end, True)
+        committing.add_done_callback(batch.end)
+        # Shielded: a flusher cancelled (shutdown) leaves the commit and the writers' answers
+        # to the thread; the next transaction waits for it (``WriteConnection.settle``).
+        await asyncio.wait([committing])
