@@ -26,8 +26,6 @@ def check_url(url: str) -> None:
 def database_for(url: str, *, pool_size: int = 8) -> base.BaseDatabase:
     check_url(url)
     if url.startswith("sqlite"):
-        if "+aiosqlite" not in url:
-            url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
         return sqlite.SQLiteDatabase(url)
     return postgres.PostgresDatabase(url, pool_size=pool_size)
 

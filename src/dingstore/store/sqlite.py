@@ -260,6 +260,7 @@ class Writer(base.Writer):
 
 
 def _engine(url: str) -> sa.Engine:
+    """An engine of the stdlib driver (a URL naming aiosqlite, as older settings did, too)."""
     engine = sa.create_engine(
         url.replace("+aiosqlite", "", 1),
         poolclass=sa.pool.StaticPool,
