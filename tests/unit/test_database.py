@@ -223,6 +223,22 @@ async def test_concurrent_writes_fail_alone(db: base.BaseDatabase) -> None:
     assert await _stored(db) == ["ding1", "ding3", "ding4"]
 
 
+async def test_long_and_short_writes_at_once_all_commit(db: base.BaseDatabase) -> None:
+    """A long write among short ones (on SQLite it commits the open batch first and runs
+    alone): each answers once committed, in any order."""
+
+    async def long_insert(corp_id: str) -> str:
+        async with db.write(long=True) as conn:
+            await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+        return corp_id
+
+    done = await asyncio.gather(
+        _insert(db, "ding1"), long_insert("ding2"), _insert(db, "ding3"), long_insert("ding4")
+    )
+    assert done == ["ding1", "ding2", "ding3", "ding4"]
+    assert await _stored(db) == done
+
+
 # --- SQLite's writer: statements on the loop, a long transaction's on the writer's thread ---
 
 
