@@ -11,7 +11,7 @@ import uvicorn
 from rich.panel import Panel
 
 from dingstore import logs
-from dingstore.api import protocol
+from dingstore.api import protocol, server
 from dingstore.api.app import create_app
 from dingstore.cli.common import (
     DatabaseUrl,
@@ -110,8 +110,8 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
+    api = server.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down gracefully
-        server.run(sockets=[sock])
-    if not server.started:  # the app's start-up failed; uvicorn has logged why
+        api.run(sockets=[sock])
+    if not api.started:  # the app's start-up failed; uvicorn has logged why
         raise typer.Exit(3)
