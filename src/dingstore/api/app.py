@@ -14,7 +14,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
 from dingstore import __version__, logs
-from dingstore.api import handlers, metrics, middleware, ratelimit
+from dingstore.api import handlers, metrics, middleware, ratelimit, routing
 from dingstore.api.routes import (
     batch,
     blobs,
@@ -60,7 +60,8 @@ class App(FastAPI):
         handlers = dict(self.exception_handlers)
         on_500 = handlers.pop(500, None)
         on_exception = handlers.pop(Exception, None)
-        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        router = routing.RouteIndex(self.router)
+        app: ASGIApp = ExceptionMiddleware(router, handlers=handlers, debug=self.debug)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return ServerErrorMiddleware(app, handler=on_exception or on_500, debug=self.debug)

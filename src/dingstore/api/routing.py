@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dingstore import errors
@@ -229,6 +229,71 @@ class ApiRoute(APIRoute):
             return await endpoint(**kwargs)  # type: ignore[no-any-return]
 
         return handle
+
+
+class RouteIndex:
+    """The router's table, looked up by the request path's literal start before any route is
+    tried: a request is matched only against the routes that could take it, in table order, so
+    the route that answers is the one the router's own walk would find. GetTask was otherwise
+    matched against the 26 routes ahead of it (~15 µs). A request no route takes (404, a
+    redirect to the path with or without a trailing slash, ...) goes to the router whole."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self._indexed = -1  # how many routes the index holds; it is made again if that changes
+        self._by_literal: dict[str, list[tuple[int, BaseRoute]]] = {}
+        self._anywhere: list[tuple[int, BaseRoute]] = []
+
+    def _index(self) -> None:
+        routes = self.router.routes
+        self._indexed = len(routes)
+        self._by_literal, self._anywhere = {}, []
+        for position, route in enumerate(routes):
+            path = getattr(route, "path_format", None)
+            literal = path.split("{", 1)[0] if isinstance(route, Route) and path else None
+            # A route is looked up by its path if it has no parameter, by the start up to its
+            # first parameter if that ends a segment; any other is tried on every request.
+            if literal is not None and (literal == path or literal.endswith("/")):
+                self._by_literal.setdefault(literal, []).append((position, route))
+            else:
+                self._anywhere.append((position, route))
+
+    def candidates(self, path: str) -> list[BaseRoute]:
+        """The routes whose literal start is ``path`` or one of its leading segments, in table
+        order: every other route answers ``Match.NONE``."""
+        if self._indexed != len(self.router.routes):
+            self._index()
+        by_literal = self._by_literal
+        found = list(self._anywhere)
+        end = path.find("/")
+        while end != -1:
+            found += by_literal.get(path[: end + 1], ())
+            end = path.find("/", end + 1)
+        found += by_literal.get(path, ())
+        if len(found) > 1:
+            found.sort(key=_position)
+        return [route for _, route in found]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            partial = None
+            for route in self.candidates(scope["path"]):
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL or (match is Match.PARTIAL and partial is None):
+                    partial = route, child_scope
+                    if match is Match.FULL:
+                        break
+            if partial is not None:
+                route, child_scope = partial
+                scope.setdefault("router", self.router)
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+        await self.router(scope, receive, send)
+
+
+def _position(item: tuple[int, BaseRoute]) -> int:
+    return item[0]
 
 
 __all__ = ["Body", "Caller", "Query", "admit", "operation", "services"]
