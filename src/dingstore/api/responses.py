@@ -15,12 +15,15 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):  # already JSON (``ok``)
+            return content
         return orjson.dumps(content)
 
 
 def ok(model: BaseModel) -> JSON:
-    """A success body: camelCase keys, absent (never null) where a field has no value."""
-    return JSON(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+    """A success body: camelCase keys, absent (never null) where a field has no value. pydantic
+    writes the JSON itself, without making the dict of Python objects first."""
+    return JSON(model.__pydantic_serializer__.to_json(model, by_alias=True, exclude_none=True))
 
 
 def error(exc: errors.DingstoreError, request_id: str) -> JSON:
