@@ -57,6 +57,20 @@ def services(request: Request) -> Services:
     return found
 
 
+def query_value(request: Request, name: str) -> str | None:
+    """``request.query_params.get(name)`` (its last value) without Starlette's parse of the
+    whole query: a query with no escapes (``%``, ``+``) is split here, any other parsed."""
+    raw: bytes = request.scope["query_string"]
+    if b"%" in raw or b"+" in raw:
+        return request.query_params.get(name)
+    found = None
+    for pair in raw.decode("latin-1").split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            found = value
+    return found
+
+
 async def admit(request: Request, name: str, scope: str) -> Caller:
     """Check, in order: the access token, the app's rate limit for ``name``, its ``scope``, and
     the operator named by ``unionId`` (docs/auth.md)."""
@@ -65,7 +79,7 @@ async def admit(request: Request, name: str, scope: str) -> Caller:
     request.app.state.rate_limiter.check(principal.app_id, name)
     if scope not in principal.scopes:
         raise errors.ScopeDenied([scope])
-    union_id = request.query_params.get("unionId")
+    union_id = query_value(request, "unionId")
     if not union_id:
         raise errors.PARAM_ERROR.error("unionId is required")
     if "\x00" in union_id:
