@@ -77,6 +77,78 @@ def limited(receive: Receive, scope: Scope, limit: int) -> Receive:
     return receive_limited
 
 
+class Deadline:
+    """One request's: its task, when it falls due, and whether it has passed."""
+
+    __slots__ = ("cancelling", "due", "passed", "task")
+
+    def __init__(self, task: asyncio.Task[Any], due: float) -> None:
+        self.task = task
+        self.due = due
+        self.cancelling = task.cancelling()
+        self.passed = False
+
+
+class Deadlines:
+    """Each request's deadline, ``seconds`` after it began, with one loop timer for them all.
+
+    ``asyncio.timeout`` makes a timer and cancels it on every request (~3 µs under uvloop).
+    Deadlines that are all as long fall due in the order their requests began: they are kept
+    in a dict in that order, and one timer waits for the oldest. A request past its deadline is
+    cancelled, as ``asyncio.timeout`` does; ``passed`` tells that cancellation from another.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._pending: dict[Deadline, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> Deadline:
+        """The current task's deadline, from now."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        assert task is not None
+        deadline = Deadline(task, loop.time() + self.seconds)
+        self._pending[deadline] = None
+        if self._timer is None or self._loop is not loop:
+            self._loop = loop
+            self._timer = loop.call_at(deadline.due, self._expire)
+        return deadline
+
+    def finish(self, deadline: Deadline) -> None:
+        """The request is over: forget its deadline (and take back a cancellation for it that
+        the request did not end by)."""
+        self._pending.pop(deadline, None)
+        if deadline.passed:
+            deadline.passed = False
+            deadline.task.uncancel()
+
+    def passed(self, deadline: Deadline) -> bool:
+        """Whether the task was cancelled for passing ``deadline`` and for nothing else (it
+        takes back that cancellation, as ``asyncio.timeout`` does)."""
+        if not deadline.passed:
+            return False
+        deadline.passed = False
+        return deadline.task.uncancel() <= deadline.cancelling
+
+    def _expire(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        due = []
+        for deadline in self._pending:
+            if deadline.due > now:
+                self._timer = self._loop.call_at(deadline.due, self._expire)
+                break
+            due.append(deadline)
+        else:
+            self._timer = None
+        for deadline in due:
+            del self._pending[deadline]
+            deadline.passed = True
+            deadline.task.cancel()
+
+
 class RequestMiddleware:
     def __init__(
         self,
@@ -92,6 +164,7 @@ class RequestMiddleware:
         self.app = app
         self.metrics = metrics
         self.deadline = deadline
+        self.deadlines = Deadlines(deadline)
         self.body_limit = body_limit
         self.access_log = access_log
         self.no_deadline_prefixes = no_deadline_prefixes
@@ -117,12 +190,16 @@ class RequestMiddleware:
 
         if not scope["path"].startswith(self.no_body_limit_prefixes):
             receive = limited(receive, scope, self.body_limit)
+        deadline = None
+        if not scope["path"].startswith(self.no_deadline_prefixes):
+            deadline = self.deadlines.start()
         try:
-            if scope["path"].startswith(self.no_deadline_prefixes):
+            try:
                 await self.app(scope, receive, send_with_id)
-            else:
-                async with asyncio.timeout(self.deadline):
-                    await self.app(scope, receive, send_with_id)
+            except asyncio.CancelledError:
+                if deadline is None or not self.deadlines.passed(deadline):
+                    raise
+                raise TimeoutError from None
         except TimeoutError:
             log.warning("request passed its deadline of %.1f s", self.deadline)
             if not state["started"]:
@@ -137,6 +214,8 @@ class RequestMiddleware:
                     scope, receive, send_with_id
                 )
         finally:
+            if deadline is not None:
+                self.deadlines.finish(deadline)
             route = scope.get("route")
             elapsed = time.perf_counter() - started
             self.metrics.observe(
