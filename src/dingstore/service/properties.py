@@ -78,7 +78,7 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
             await dentries.update(conn, int(row.id), modified_at=self._clock.now_ms())
 
@@ -94,5 +94,5 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             await properties.remove(conn, int(row.id), actor.app_id, wanted)

@@ -198,13 +198,46 @@ async def page_space(
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def insert(conn: Connection, **values: Any) -> None:
+def _name_taken(space_id: int, parent_id: int, name: str) -> Any:
+    """Whether a live sibling holds the name (a probe of ``uq_dentries_live_name``)."""
+    return sa.exists().where(
+        d.c.space_id == space_id, d.c.parent_id == parent_id, d.c.name == name, LIVE
+    )
+
+
+async def insert(conn: Connection, **values: Any) -> dict[str, Any] | None:
     """A new node, with nothing under it: a folder, or a file whose one version is its size.
-    Its ancestors grow by it."""
+    Its ancestors grow by it. A live node is written only if no live sibling holds its name
+    (the check and the insert are one statement); returns the row written, or None when the
+    name is taken and nothing was."""
     stored = int(values.get("size") or 0) if values["type"] == "FILE" else 0
-    await conn.execute(sa.insert(d).values(**values, descendants=0, stored=stored))
-    if values["status"] == "NORMAL":
+    row = {**values, "descendants": 0, "stored": stored}
+    live = values["status"] == "NORMAL"
+    if live:
+        given = sa.select(*(sa.literal(v, d.c[k].type).label(k) for k, v in row.items()))
+        free = ~_name_taken(int(values["space_id"]), int(values["parent_id"]), values["name"])
+        stmt: Any = sa.insert(d).from_select(list(row), given.where(free))
+    else:
+        stmt = sa.insert(d).values(**row)
+    if not (await conn.execute(stmt)).rowcount:
+        return None
+    if live:
         await grow_chain(conn, int(values["parent_id"]), 1, stored)
+    return row
+
+
+async def rename(
+    conn: Connection, row: RowMapping, name: str, *, modifier_id: str, modified_at: int
+) -> bool:
+    """Give the live node ``row`` a new name, if no live sibling holds it (one statement);
+    False, and nothing changed, when one does."""
+    taken = _name_taken(int(row.space_id), int(row.parent_id), name)
+    result = await conn.execute(
+        sa.update(d)
+        .where(d.c.id == int(row.id), ~taken)
+        .values(name=name, modifier_id=modifier_id, modified_at=modified_at)
+    )
+    return bool(result.rowcount)
 
 
 async def update(conn: Connection, dentry_id: int, **values: Any) -> None:

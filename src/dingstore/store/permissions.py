@@ -138,7 +138,8 @@ async def drop(conn: Connection, space_id: int | None, node_ids: Any) -> None:
 
 async def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Grant each row's role to its member on its node; a grant already there takes the row's
-    expiry, operator and modification time."""
+    expiry, operator and modification time. A new grant costs one statement (the insert
+    checks that none is there), one already there two."""
     for row in rows:
         key = sa.and_(
             p.c.space_id == row["space_id"],
@@ -146,17 +147,20 @@ async def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
             p.c.member == row["member"],
             p.c.role_id == row["role_id"],
         )
-        changed = await conn.execute(
-            sa.update(p)
-            .where(key)
-            .values(
-                expires_at=row["expires_at"],
-                operator_id=row["operator_id"],
-                modified_at=row["modified_at"],
-            )
+        given = sa.select(*(sa.literal(v, p.c[k].type).label(k) for k, v in row.items()))
+        inserted = await conn.execute(
+            sa.insert(p).from_select(list(row), given.where(~sa.exists().where(key)))
         )
-        if not changed.rowcount:
-            await conn.execute(sa.insert(p).values(**row))
+        if not inserted.rowcount:
+            await conn.execute(
+                sa.update(p)
+                .where(key)
+                .values(
+                    expires_at=row["expires_at"],
+                    operator_id=row["operator_id"],
+                    modified_at=row["modified_at"],
+                )
+            )
 
 
 async def revoke(
