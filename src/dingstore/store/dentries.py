@@ -14,7 +14,10 @@ from dingstore.store.base import Connection
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
 
-LIVE = d.c.status == "NORMAL"
+# Written into the SQL, not bound: a plan made for any parameter (PostgreSQL's generic plan of a
+# prepared statement) can use the partial index ``uq_dentries_live_name`` only when it sees that
+# its rows are the live ones; with ``status = $4`` it scans every child of the folder instead.
+LIVE = d.c.status == sa.literal_column("'NORMAL'")
 
 ORDER_COLUMNS = {
     "MODIFIED_TIME": d.c.modified_at,
