@@ -91,7 +91,7 @@ class DentryService:
                     now=now,
                 )
                 assert made is not None, "place() found the name free, under the tree lock"
-            await write_properties(conn, new_id, actor.app_id, app_properties)
+            await write_properties(conn, new_id, actor.app_id, app_properties, new=True)
             return await tree.view(conn, actor, made, own=app_properties)
 
     async def get(

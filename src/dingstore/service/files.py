@@ -283,7 +283,9 @@ class FileService:
                     if target is None:
                         made = await create(placed.name)
                 if made is not None:
-                    await write_properties(conn, new_id, actor.app_id, commit.app_properties)
+                    await write_properties(
+                        conn, new_id, actor.app_id, commit.app_properties, new=True
+                    )
                     return await tree.view(conn, actor, made, own=commit.app_properties)
             await versions.add(  # a new version of the file given, or of the one of its name
                 conn,

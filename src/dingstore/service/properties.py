@@ -44,13 +44,19 @@ def _check(inputs: Sequence[PropertyInput]) -> None:
 
 
 async def write_properties(
-    conn: Connection, dentry_id: int, owner_id: str, inputs: Sequence[PropertyInput]
+    conn: Connection,
+    dentry_id: int,
+    owner_id: str,
+    inputs: Sequence[PropertyInput],
+    *,
+    new: bool = False,
 ) -> None:
-    """Upsert ``inputs`` for the app; more than 3 of its properties in all → refused."""
+    """Upsert ``inputs`` for the app; more than 3 of its properties in all → refused. ``new``:
+    the dentry was made by this transaction, and has no properties yet to read."""
     _check(inputs)
     if not inputs:
         return
-    present = await properties.names(conn, dentry_id, owner_id)
+    present = set() if new else await properties.names(conn, dentry_id, owner_id)
     if len(present | {p.name for p in inputs}) > MAX_PER_APP:
         raise errors.DENTRY_APP_PROPERTIES_NUMBER_EXCEEDS_LIMIT.error(
             f"an app may keep at most {MAX_PER_APP} properties on a dentry",
