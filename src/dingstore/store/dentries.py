@@ -201,32 +201,54 @@ async def page_space(
     return list((await conn.execute(stmt)).mappings().all())
 
 
-def _name_taken(space_id: int, parent_id: int, name: str) -> Any:
+def _name_taken(space_id: Any, parent_id: Any, name: Any) -> Any:
     """Whether a live sibling holds the name (a probe of ``uq_dentries_live_name``)."""
     return sa.exists().where(
         d.c.space_id == space_id, d.c.parent_id == parent_id, d.c.name == name, LIVE
     )
 
 
+# A new live node, written only if no live sibling holds its name: the check and the insert in
+# one statement, built once (a node's columns as parameters ``new_<column>``).
+_NEW_COLUMNS = (
+    "id", "space_id", "parent_id", "name", "type", "size", "blob_id", "version", "status", "uuid",
+    "creator_id", "modifier_id", "created_at", "modified_at", "descendants", "stored",
+)  # fmt: skip
+_NEW = {c: sa.bindparam(f"new_{c}", type_=d.c[c].type) for c in _NEW_COLUMNS}
+_INSERT_IF_FREE = sa.insert(d).from_select(
+    list(_NEW_COLUMNS),
+    sa.select(*(p.label(c) for c, p in _NEW.items())).where(
+        ~_name_taken(_NEW["space_id"], _NEW["parent_id"], _NEW["name"])
+    ),
+)
+
+
 async def insert(conn: Connection, **values: Any) -> dict[str, Any] | None:
-    """A new node, with nothing under it: a folder, or a file whose one version is its size.
-    Its ancestors grow by it. A live node is written only if no live sibling holds its name
-    (the check and the insert are one statement); returns the row written, or None when the
-    name is taken and nothing was."""
+    """A new live node, with nothing under it: a folder, or a file whose one version is its
+    size. Its ancestors grow by it. It is written only if no live sibling holds its name (the
+    check and the insert are one statement); returns the row written, or None when the name is
+    taken and nothing was."""
     stored = int(values.get("size") or 0) if values["type"] == "FILE" else 0
-    row = {**values, "descendants": 0, "stored": stored}
-    live = values["status"] == "NORMAL"
-    if live:
-        given = sa.select(*(sa.literal(v, d.c[k].type).label(k) for k, v in row.items()))
-        free = ~_name_taken(int(values["space_id"]), int(values["parent_id"]), values["name"])
-        stmt: Any = sa.insert(d).from_select(list(row), given.where(free))
-    else:
-        stmt = sa.insert(d).values(**row)
-    if not (await conn.execute(stmt)).rowcount:
+    row = {**values, "status": "NORMAL", "descendants": 0, "stored": stored}
+    params = {f"new_{c}": row.get(c) for c in _NEW_COLUMNS}
+    if not (await conn.execute(_INSERT_IF_FREE, params)).rowcount:
         return None
-    if live:
-        await grow_chain(conn, int(values["parent_id"]), 1, stored)
+    await grow_chain(conn, int(values["parent_id"]), 1, stored)
     return row
+
+
+_RENAME_IF_FREE = (
+    sa.update(d)
+    .where(
+        d.c.id == sa.bindparam("node"),
+        ~_name_taken(sa.bindparam("space"), sa.bindparam("parent"), sa.bindparam("new_name")),
+    )
+    .values(
+        name=sa.bindparam("new_name"),
+        modifier_id=sa.bindparam("modifier"),
+        modified_at=sa.bindparam("modified"),
+    )
+)
 
 
 async def rename(
@@ -234,11 +256,16 @@ async def rename(
 ) -> bool:
     """Give the live node ``row`` a new name, if no live sibling holds it (one statement);
     False, and nothing changed, when one does."""
-    taken = _name_taken(int(row.space_id), int(row.parent_id), name)
     result = await conn.execute(
-        sa.update(d)
-        .where(d.c.id == int(row.id), ~taken)
-        .values(name=name, modifier_id=modifier_id, modified_at=modified_at)
+        _RENAME_IF_FREE,
+        {
+            "node": int(row.id),
+            "space": int(row.space_id),
+            "parent": int(row.parent_id),
+            "new_name": name,
+            "modifier": modifier_id,
+            "modified": modified_at,
+        },
     )
     return bool(result.rowcount)
 
