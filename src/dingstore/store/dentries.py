@@ -27,10 +27,15 @@ ORDER_COLUMNS = {
 }
 
 
+_GET = sa.select(d).where(
+    d.c.id == sa.bindparam("dentry_id"), d.c.space_id == sa.bindparam("space_id"), LIVE
+)
+
+
 async def get(conn: Connection, space_id: int, dentry_id: int) -> RowMapping | None:
     """A live dentry of the space."""
-    stmt = sa.select(d).where(d.c.id == dentry_id, d.c.space_id == space_id, LIVE)
-    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+    params = {"dentry_id": dentry_id, "space_id": space_id}
+    return (await conn.execute(_GET, params)).mappings().first()  # type: ignore[no-any-return]
 
 
 async def get_any(conn: Connection, dentry_id: int) -> RowMapping | None:

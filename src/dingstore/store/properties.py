@@ -10,13 +10,18 @@ from sqlalchemy.engine import RowMapping
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as p
 
+_OF = (
+    sa.select(p)
+    .where(p.c.dentry_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(p.c.owner_id, p.c.name)
+)
+
 
 async def of(conn: Connection, dentry_ids: Iterable[int]) -> list[RowMapping]:
     ids = list(dentry_ids)
     if not ids:
         return []
-    stmt = sa.select(p).where(p.c.dentry_id.in_(ids)).order_by(p.c.owner_id, p.c.name)
-    return list((await conn.execute(stmt)).mappings().all())
+    return list((await conn.execute(_OF, {"ids": ids})).mappings().all())
 
 
 async def names(conn: Connection, dentry_id: int, owner_id: str) -> set[str]:

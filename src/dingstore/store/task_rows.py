@@ -65,12 +65,14 @@ async def hold(conn: Connection, task_id: int, corp_id: str, space_id: int, dent
     )
 
 
+_HOLDS_OF = sa.select(task_holds.c.task_id, task_holds.c.dentry_id).where(
+    task_holds.c.corp_id == sa.bindparam("corp_id")
+)
+
+
 async def holds_of(conn: Connection, corp_id: str) -> list[RowMapping]:
     """The org's holds: one or two per running bulk task of the org (none, most often)."""
-    stmt = sa.select(task_holds.c.task_id, task_holds.c.dentry_id).where(
-        task_holds.c.corp_id == corp_id
-    )
-    return list((await conn.execute(stmt)).mappings().all())
+    return list((await conn.execute(_HOLDS_OF, {"corp_id": corp_id})).mappings().all())
 
 
 async def release_holds(conn: Connection, task_id: int) -> None:
