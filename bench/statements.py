@@ -33,6 +33,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.on = False
+        self.depth = 0
         self.lines: list[str] = []
 
     @contextlib.contextmanager
@@ -59,8 +60,13 @@ def instrument(recorder: Recorder) -> None:
         original = cls.execute  # type: ignore[attr-defined]
 
         async def execute(self: Any, statement: Any, parameters: Any = None) -> Any:
-            recorder.add(where, statement, self.dialect)
-            return await original(self, statement, parameters)
+            if recorder.depth == 0:  # a write's statement runs on a read connection's class
+                recorder.add(where, statement, self.dialect)
+            recorder.depth += 1
+            try:
+                return await original(self, statement, parameters)
+            finally:
+                recorder.depth -= 1
 
         cls.execute = execute  # type: ignore[attr-defined]
 
