@@ -21,9 +21,12 @@ async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMappi
     ``service/tree.py``). A row of a space that does not exist is left out. Reading the row
     and locking it are one statement: under READ COMMITTED the row returned is the one the last
     holder committed, and every later statement sees all it committed."""
+    ids = sorted(set(space_ids))
+    if not ids:
+        return {}
     stmt = (
         sa.select(spaces)
-        .where(spaces.c.id.in_(sorted(set(space_ids))))
+        .where(spaces.c.id.in_(ids))
         .order_by(spaces.c.id)
         .with_for_update(key_share=True)
     )
