@@ -102,22 +102,24 @@ def operation(name: str, scope: str) -> Any:
     return Depends(documented)
 
 
-Getter = Callable[[Request], Awaitable[Any]]
+# A parameter's value from the request: a coroutine function if it must wait (the caller, a
+# body), a plain one if not (a path parameter, the query): a coroutine costs ~1 µs.
+Getter = Callable[[Request], Any]
 
 
-async def _request(request: Request) -> Request:
+def _request(request: Request) -> Request:
     return request
 
 
 def _path_getter(name: str, hint: Any) -> Getter:
-    async def get(request: Request) -> str:
+    def get(request: Request) -> str:
         return request.path_params[name]  # type: ignore[no-any-return]
 
     if hint is str:
         return get
     adapter = TypeAdapter(hint)
 
-    async def parse(request: Request) -> Any:
+    def parse(request: Request) -> Any:
         try:
             return adapter.validate_python(request.path_params[name])
         except ValidationError as exc:
@@ -149,7 +151,7 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
         refuse_nul(parsed)
         return parsed
 
-    async def from_query(request: Request) -> BaseModel:
+    def from_query(request: Request) -> BaseModel:
         try:
             parsed = model.model_validate(dict(request.query_params))
         except ValidationError as exc:
@@ -222,6 +224,12 @@ class ApiRoute(APIRoute):
         self._literal = self.path_format.split("{", 1)[0]
         self.app = _asgi(self.get_route_handler())
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.methods or scope["method"] in self.methods:  # one frame, not two
+            await self.app(scope, receive, send)
+        else:  # 405
+            await super().handle(scope, receive, send)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         http = scope["type"] == "http" and not scope.get("root_path")
         if http and not scope["path"].startswith(self._literal):
@@ -232,14 +240,16 @@ class ApiRoute(APIRoute):
         endpoint = self.endpoint
         hints = get_type_hints(endpoint, include_extras=True)
         params = inspect.signature(endpoint).parameters.items()
-        plan = [
-            (name, _getter(self, name, param, hints.get(name)))
-            # The caller first: no body is read for a request whose token fails.
-            for name, param in sorted(params, key=lambda item: not _admits(item[1]))
-        ]
+        plan = []
+        # The caller first: no body is read for a request whose token fails.
+        for name, param in sorted(params, key=lambda item: not _admits(item[1])):
+            get = _getter(self, name, param, hints.get(name))
+            plan.append((name, get, inspect.iscoroutinefunction(get)))
 
         async def handle(request: Request) -> Response:
-            kwargs = {name: await get(request) for name, get in plan}
+            kwargs = {}
+            for name, get, awaited in plan:
+                kwargs[name] = await get(request) if awaited else get(request)
             return await endpoint(**kwargs)  # type: ignore[no-any-return]
 
         return handle

@@ -108,6 +108,7 @@ def serve(
         http=protocol.BoundedHttpProtocol,
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # no X-Forwarded-* rewriting: nothing reads the client's address
         timeout_graceful_shutdown=30,
     )
     api = server.Server(config)
