@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets as _secrets
 from dataclasses import dataclass
 
-import cachetools
-
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, credentials, models, scopes
+from dingstore.service.ttl_cache import TtlCache
 from dingstore.store import base, identity, ids, permissions, schema
 
 
@@ -39,7 +38,7 @@ class IdentityService:
         self._db = db
         self._ids = id_allocator
         self._clock = clock
-        self._users: cachetools.TTLCache[str, models.User] = cachetools.TTLCache(
+        self._users: TtlCache[str, models.User] = TtlCache(
             cache_size, cache_ttl, timer=clock.monotonic
         )
 

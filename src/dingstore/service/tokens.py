@@ -12,11 +12,10 @@ server within that time.
 
 from __future__ import annotations
 
-import cachetools
-
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import credentials, models
+from dingstore.service.ttl_cache import TtlCache
 from dingstore.store import base, identity, ids, schema
 
 
@@ -37,7 +36,7 @@ class TokenService:
         self._key = secret_key
         self.ttl = ttl
         self._clock = clock
-        self._cache: cachetools.TTLCache[str, models.Principal] = cachetools.TTLCache(
+        self._cache: TtlCache[str, models.Principal] = TtlCache(
             cache_size, cache_ttl, timer=clock.monotonic
         )
 
@@ -113,7 +112,7 @@ class TokenService:
         async with self._db.read() as conn:
             row = await identity.token_with_app(conn, digest)
         if row is None or row.disabled or row.expires_at <= now:
-            self._cache.pop(digest, None)
+            self._cache.pop(digest)
             raise errors.INVALID_AUTHENTICATION.error()
         principal = models.Principal(
             app_id=row.app_id,
