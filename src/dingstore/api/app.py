@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dingstore import __version__, logs
 from dingstore.api import handlers, metrics, middleware, ratelimit, routing
@@ -51,6 +51,18 @@ ROUTERS = (
 
 
 class App(FastAPI):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request goes straight to the stack, one frame (Starlette's ``__call__``) where
+        FastAPI's adds another to check for telemetry, which is off; the lifespan and anything
+        else go FastAPI's way."""
+        if scope["type"] != "http" or self.root_path:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack — the 500 handler, our middleware, the error handlers, the routes —
         without the three layers FastAPI adds around every request for what dingstore does not
