@@ -265,17 +265,24 @@ async def copy_nodes(
         .where(picked)
     )
     await conn.execute(sa.insert(d).from_select(list(copies), source))
-    # The copies' ancestors (copies made by earlier steps among them) grow by what came in.
-    arrivals = (
+    # The copies' ancestors (copies made by earlier steps among them) grow by what came in:
+    # summed per source parent first, so that each parent's copy is looked up once.
+    by_parent = (
         sa.select(
-            sa.func.coalesce(parent.c.new_id, root_copy_id),
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(tn.c.size), 0),
+            tn.c.parent_id,
+            sa.func.count().label("count"),
+            sa.func.coalesce(sa.func.sum(tn.c.size), 0).label("bytes"),
         )
-        .select_from(tn)
-        .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
         .where(picked)
-        .group_by(parent.c.new_id)
+        .group_by(tn.c.parent_id)
+        .subquery()
+    )
+    arrivals = sa.select(
+        sa.func.coalesce(parent.c.new_id, root_copy_id), by_parent.c.count, by_parent.c.bytes
+    ).select_from(
+        by_parent.outerjoin(
+            parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == by_parent.c.parent_id)
+        )
     )
     await dentries.grow(conn, arrivals)
     first_versions = {
