@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # renewal, and how often idle workers look for work.
     workers: int = Field(2, ge=0)
     task_chunk: int = Field(0, ge=0)
-    task_step_time: float = Field(0.1, gt=0)
+    task_step_time: float = Field(0.25, gt=0)
     task_lease: float = Field(30.0, gt=0)
     task_poll_interval: float = Field(1.0, gt=0)
     housekeeping_interval: float = Field(300.0, gt=0)

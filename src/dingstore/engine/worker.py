@@ -107,7 +107,7 @@ class WorkerPool:
     handlers: Mapping[str, Handler]
     concurrency: int = 2
     chunk: int = 0  # nodes a step settles; 0: as many as fit in about ``step_s``
-    step_s: float = 0.1
+    step_s: float = 0.25
     lease_ms: int = 30_000
     poll_interval: float = 1.0
     clock: clocks.Clock = clocks.SYSTEM
