@@ -1,0 +1,311 @@
+"""Benchmark many small uploads against nginx: files per second from concurrent clients.
+
+What is measured
+----------------
+``--files`` (1,000) files of ``--size`` (10 KB) random bytes each, uploaded by ``--clients`` (8)
+concurrent clients (threads, each with its own keep-alive connection of ``rawhttp.py``; client
+``i`` sends files ``i``, ``i + clients``, …), first to nginx, then to a fresh ``dingstore serve``
+(the embedded shape: SQLite and local files):
+
+* **nginx** (``nginx.py``, one process): one PUT a file, into a temporary file renamed into
+  place, never fsynced.
+* **dingstore**: what an SDK user does for each file, GetFileUploadInfo, the PUT of the bytes to
+  the signed URL and CommitFile into one folder: three requests, the blob's file and directory
+  fsyncs and two durable SQLite commits (``synchronous = FULL``) a file.
+
+Reported: files per second (all files over the wall time from the first request to the last
+answer) and each file's latency (p50, p99), for both, and their ratio.
+
+After the run the store is checked: the folder lists exactly the files sent, each once, each of
+``--size`` bytes; a sample of ``--check`` files downloads byte for byte as sent; no upload is
+left uncommitted (SQLite ``uploads`` table empty) and there is one blob row a file. nginx's copy
+is checked the same way on its files.
+
+Results are printed and written to ``bench/results/small_files.json``.
+
+Run: ``.venv/bin/python bench/small_files.py [--files 1000] [--size 10000] [--clients 8]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import common
+import nginx
+import transfers
+from common import (
+    TOKEN_HEADER,
+    BenchError,
+    Tenant,
+    dingstore_server,
+    err,
+    free_port,
+    git_revision,
+    out,
+    running,
+    temp_dir,
+    verdict,
+    wait_ready,
+)
+from rich.table import Table
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Fixture:
+    tenant: Tenant
+    space_id: int
+    folder_id: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """One side's figures: files per second over the whole run, latencies in ms."""
+
+    files: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files / self.seconds
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--files", type=int, default=1000, help="files to upload")
+    parser.add_argument("--size", type=int, default=10_000, help="bytes in each file")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--check", type=int, default=50, help="files downloaded to compare")
+    args = parser.parse_args(argv)
+    if min(args.files, args.size, args.clients) <= 0 or args.check < 0:
+        parser.error("--files, --size and --clients must be positive")
+    return args
+
+
+async def seed(data_dir: Path, port: int) -> Fixture:
+    """A fresh store: the bootstrap tenant, a space and an empty folder in it."""
+    from dingstore.service.spaces import NewSpace
+
+    async with common.fresh_services(data_dir, port) as (svc, tenant):
+        actor = await common.actor(svc, tenant)
+        space = await svc.spaces.add(actor, NewSpace(name="bench", scene="bench", scene_id="1"))
+        folder = await svc.dentries.add_folder(actor, str(space.id), "0", "small", None)
+    return Fixture(tenant, space.id, folder.id)
+
+
+def name_of(n: int) -> str:
+    return f"file-{n:06d}.bin"
+
+
+def concurrently(
+    clients: int, count: int, make: Callable[[], transfers.Api | transfers.Floor], one: Callable
+) -> Run:
+    """``one(connection, n)`` for every ``n`` below ``count``, ``clients`` threads at once, each
+    with its own connection; the wall time and each call's latency."""
+    latencies: list[float] = []
+    failures: list[BaseException] = []
+    connections = [make() for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+
+    def client(i: int) -> None:
+        mine = []
+        start.wait()
+        try:
+            for n in range(i, count, clients):
+                began = time.perf_counter()
+                one(connections[i], n)
+                mine.append(time.perf_counter() - began)
+        except BaseException as exc:  # reported once all threads end
+            failures.append(exc)
+        latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    for conn in connections:
+        conn.close()
+    if failures:
+        raise BenchError(f"{len(failures)} client(s) failed; the first: {failures[0]!r}")
+    return Run(
+        count,
+        seconds,
+        statistics.median(latencies) * 1000,
+        common.nearest_rank(latencies, 99) * 1000,
+    )
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def check_store(
+    base_url: str, fixture: Fixture, data_dir: Path, payloads: list[bytes], sample: list[int]
+) -> dict[str, bool]:
+    """What dingstore holds after the run, through the API and in its database."""
+    api = transfers.Api(base_url, fixture.tenant, fixture.space_id)
+    try:
+        listed: dict[str, list[dict[str, object]]] = {}
+        token = None
+        while True:
+            response = api.list_page(fixture.folder_id, PAGE_SIZE, token)
+            if response.status != 200:
+                raise BenchError(f"ListDentries answered {response.status}: {response.text}")
+            body = response.json()
+            for dentry in body["dentries"]:
+                listed.setdefault(dentry["name"], []).append(dentry)
+            token = body.get("nextToken")
+            if not token:
+                break
+        expected = {name_of(n) for n in range(len(payloads))}
+        checks = {
+            "every file listed once": set(listed) == expected
+            and all(len(found) == 1 for found in listed.values()),
+            "every file of its size": all(
+                int(str(d["size"])) == len(payloads[0]) for found in listed.values() for d in found
+            ),
+        }
+        same = True
+        for n in sample:
+            received = bytearray()
+            dentry_id = str(listed[name_of(n)][0]["id"])
+            api.download(dentry_id, received.extend, len(payloads[n]))
+            same = same and bytes(received) == payloads[n]
+        checks[f"{len(sample)} sampled downloads byte for byte"] = same
+    finally:
+        api.close()
+    with contextlib.closing(sqlite3.connect(data_dir / "dingstore.db")) as db:
+        left = db.execute("SELECT count(*) FROM uploads").fetchone()[0]
+        blob_rows = db.execute("SELECT count(*) FROM blobs").fetchone()[0]
+    checks["no upload left uncommitted"] = left == 0
+    checks["one blob a file"] = blob_rows == len(payloads)
+    return checks
+
+
+def check_floor(root: Path, payloads: list[bytes], sample: list[int]) -> dict[str, bool]:
+    names = {p.name for p in (root / "small").iterdir()}
+    return {
+        "nginx holds every file": names == {name_of(n) for n in range(len(payloads))},
+        "nginx's sample byte for byte": all(
+            (root / "small" / name_of(n)).read_bytes() == payloads[n] for n in sample
+        ),
+    }
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def report(
+    dingstore: Run, floor: Run, checks: dict[str, bool], settings: dict[str, object]
+) -> dict[str, object]:
+    table = Table(
+        title=f"small files — {settings['files']:,} x {settings['size']:,} bytes, "
+        f"{settings['clients']} clients"
+    )
+    table.add_column("figure")
+    table.add_column("dingstore", justify="right")
+    table.add_column("nginx", justify="right")
+    table.add_row("files/s", f"{dingstore.files_per_s:,.0f}", f"{floor.files_per_s:,.0f}")
+    table.add_row("p50 ms a file", f"{dingstore.p50_ms:.2f}", f"{floor.p50_ms:.2f}")
+    table.add_row("p99 ms a file", f"{dingstore.p99_ms:.2f}", f"{floor.p99_ms:.2f}")
+    table.add_row("seconds", f"{dingstore.seconds:.2f}", f"{floor.seconds:.2f}")
+    ratio = dingstore.files_per_s / floor.files_per_s
+    table.add_row("dingstore / nginx", f"{ratio:.3f}", "", end_section=True)
+    for what, met in checks.items():
+        table.add_row(what, "yes" if met else "no", verdict(met))
+    out.print(table)
+    return {
+        "settings": settings,
+        "dingstore": {**asdict(dingstore), "files_per_s": round(dingstore.files_per_s, 1)},
+        "nginx": {**asdict(floor), "files_per_s": round(floor.files_per_s, 1)},
+        "ratio": round(ratio, 4),
+        "checks": checks,
+        "all_verified": all(checks.values()),
+    }
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, object]:
+    tmp = temp_dir(stack)
+    data_dir, floor_dir = tmp / "data", tmp / "nginx"
+    floor_dir.mkdir()
+    port = free_port()
+    fixture = asyncio.run(seed(data_dir, port))
+    payloads = [os.urandom(args.size) for _ in range(args.files)]
+    sample = sorted(random.sample(range(args.files), min(args.check, args.files)))
+
+    server = dingstore_server(data_dir, port, label="dingstore small files")
+    floor, root = nginx.nginx_server(floor_dir, free_port())
+    with (
+        running(server, tmp / "server.log") as proc,
+        running(floor, floor_dir / "nginx.log") as floor_proc,
+    ):
+        wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: fixture.tenant.token})
+        wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
+
+        def to_floor(conn: transfers.Floor, n: int) -> None:
+            conn.upload(payloads[n], f"/small/{name_of(n)}")
+
+        def to_dingstore(conn: transfers.Api, n: int) -> None:
+            conn.upload(payloads[n], name_of(n), fixture.folder_id)
+
+        def floor_conn() -> transfers.Floor:
+            return transfers.Floor(floor.base_url)
+
+        def api_conn() -> transfers.Api:
+            return transfers.Api(server.base_url, fixture.tenant, fixture.space_id)
+
+        err.print(f"[dim]nginx: {args.files:,} PUTs from {args.clients} clients[/dim]")
+        os.sync()
+        floor_run = concurrently(args.clients, args.files, floor_conn, to_floor)
+        err.print(f"[dim]dingstore: {args.files:,} uploads from {args.clients} clients[/dim]")
+        os.sync()
+        dingstore_run = concurrently(args.clients, args.files, api_conn, to_dingstore)
+        checks = check_store(server.base_url, fixture, data_dir, payloads, sample)
+        checks.update(check_floor(root, payloads, sample))
+        for label, process in ((server.label, proc), (floor.label, floor_proc)):
+            if process.poll() is not None:
+                raise BenchError(f"{label} exited ({process.returncode}) during the run")
+    settings: dict[str, object] = {
+        "files": args.files,
+        "size": args.size,
+        "clients": args.clients,
+        "checked": len(sample),
+        "nginx": nginx.version(),
+        "nproc": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **git_revision(),
+    }
+    return report(dingstore_run, floor_run, checks, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    common.widen_output()
+    return common.run_benchmark(lambda stack: run(args, stack), "small_files")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
