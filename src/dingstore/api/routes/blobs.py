@@ -117,13 +117,13 @@ def _size_param(request: Request, name: str, header: bool = False) -> int | None
 
 
 class _Body:
-    """The request body as it arrives, never more than ``limit`` bytes (``TooLarge`` past it),
-    with its MD5 (the ETag). It raises at the end, so that nothing is stored, when the body
-    turns out longer or shorter than ``length`` (its Content-Length, or the size signed in)."""
+    """The request body as it arrives, never more than ``limit`` bytes (``TooLarge`` past it).
+    It raises at the end, so that nothing is stored, when the body turns out longer or shorter
+    than ``length`` (its Content-Length, or the size signed in). The store hashes what it
+    writes (the ETag), off the event loop."""
 
     def __init__(self, request: Request, length: int | None, limit: int) -> None:
         self._request, self._length, self._limit = request, length, limit
-        self.md5 = hashlib.md5(usedforsecurity=False)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         received, length = 0, self._length
@@ -133,14 +133,9 @@ class _Body:
                 raise base.TooLarge(self._limit)
             if length is not None and received > length:
                 raise _IncompleteBody(f"more than the declared {length} bytes arrived")
-            self.md5.update(chunk)
             yield chunk
         if length is not None and received != length:
             raise _IncompleteBody(f"{received} of the declared {length} bytes arrived")
-
-    @property
-    def etag(self) -> str:
-        return base.md5_etag(self.md5.digest())
 
 
 def _too_large(limit: int) -> errors.BadRequest:
@@ -188,11 +183,11 @@ async def put_blob(request: Request) -> Response:
             # replace them. Checked before reading anything, and again, atomically, on publishing.
             if await store.size(key) is not None:
                 raise _exists(key)
-            size = await store.write(key, body, max_size=limit, exclusive=True)
+            stored = await store.write(key, body, max_size=limit, exclusive=True)
         else:
             valid = part.isascii() and part.isdigit() and len(part) <= 5
             number = base.check_part_number(int(part) if valid else -1)
-            size = await store.write_part(key, upload_id, number, body, max_size=limit)
+            stored = await store.write_part(key, upload_id, number, body, max_size=limit)
             answer.update(uploadId=upload_id, partNumber=number)
     except base.TooLarge:
         raise _too_large(limit) from None
@@ -206,8 +201,8 @@ async def put_blob(request: Request) -> Response:
         raise errors.INCOMPLETE_BODY.error(str(exc)) from None
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
-    answer["size"] = size
-    return responses.JSON(answer, headers={"ETag": body.etag})
+    answer["size"] = stored.size
+    return responses.JSON(answer, headers={"ETag": stored.etag or opaque_etag(key, stored.size)})
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
