@@ -45,7 +45,7 @@ import itertools
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from dingstore.blobs import signing
@@ -200,6 +200,12 @@ class BaseBlobStore:
         iteration starts, before the first chunk. Once started, a read sees the object it began
         with even if the key is replaced or deleted meanwhile."""
         raise NotImplementedError
+
+    async def open_file(self, key: str) -> BinaryIO | None:
+        """The object as a local file open for reading, for a server that hands files to the
+        kernel to send (``sendfile``); the caller closes it. None from a store that keeps no
+        local files. ``NotFound`` when there is no object."""
+        return None
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is no object under ``key``."""

@@ -256,6 +256,9 @@ class LocalBlobStore(signing.SelfServed):
         finally:
             f.close()
 
+    async def open_file(self, key: str) -> BinaryIO:
+        return await _thread(_open_at, self._path(key), 0)
+
     async def size(self, key: str) -> int | None:
         try:
             found = self._path(key).stat()

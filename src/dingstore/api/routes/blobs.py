@@ -14,7 +14,9 @@ plane, does (spec §6 D): ``SignatureDoesNotMatch`` / ``RequestTimeTooSkewed`` (
   single PUT only creates its key: once bytes are stored there, its URL is refused (409), so a
   replay can never change committed bytes; a part's URL dies with its upload (404).
 * ``GET`` (and ``HEAD``, with the GET signature) streams the object, honouring one HTTP
-  ``Range`` the OSS way (``parse_range``).
+  ``Range`` the OSS way (``parse_range``). From a store of local files, and a server that takes
+  the ASGI ``http.response.zerocopysend`` extension (``api/protocol.py``), the kernel sends the
+  file (``sendfile``).
 
 A download's ``ETag`` is the one the store recorded (``BaseBlobStore.etag``): the content's MD5,
 or S3's ``"<MD5 of the parts' MD5s>-N"`` for an object assembled from parts.
@@ -25,13 +27,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from typing import BinaryIO
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from dingstore import errors
-from dingstore.api import responses
+from dingstore.api import protocol, responses
 from dingstore.api.middleware import request_id_of
 from dingstore.api.routing import services
 from dingstore.blobs import base, signing
@@ -253,8 +257,53 @@ async def get_blob(request: Request) -> Response:
     media_type = "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
+    if protocol.ZEROCOPY in request.scope.get("extensions", {}):
+        try:
+            file = await store.open_file(key)
+        except base.NotFound:
+            raise errors.NO_SUCH_KEY.error("the specified key does not exist") from None
+        if file is not None:
+            return _FileResponse(file, start, end - start, status, headers, media_type)
     chunks = await _primed(store.read(key, start, end))
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+
+
+class _FileResponse(Response):
+    """``count`` bytes of an open ``file`` from ``start``, sent by the server's ``sendfile``;
+    the file is closed once they are out (or the client left)."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        start: int,
+        count: int,
+        status_code: int,
+        headers: dict[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(status_code=status_code, headers=headers, media_type=media_type)
+        self.file, self.start, self.count = file, start, count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            await send(
+                {
+                    "type": protocol.ZEROCOPY,
+                    "file": self.file,
+                    "offset": self.start,
+                    "count": self.count,
+                    "more_body": False,
+                }
+            )
+        finally:
+            self.file.close()
 
 
 router = Router(
