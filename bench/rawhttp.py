@@ -25,6 +25,10 @@ class HttpError(Exception):
     """The server answered in a way this client does not speak, or closed the connection."""
 
 
+class _ClosedIdle(Exception):
+    """The connection ended before a byte of the answer."""
+
+
 class Response:
     def __init__(self, status: int, headers: dict[str, str], body: bytes, length: int) -> None:
         self.status, self.headers, self.body, self.length = status, headers, body, length
@@ -38,8 +42,9 @@ class Response:
 
 
 class Connection:
-    """One keep-alive connection to ``base_url``'s host and port; reconnects when the server
-    closed it between requests."""
+    """One keep-alive connection to ``base_url``'s host and port. A request on a connection the
+    server closed while it sat idle (uvicorn after 5 s) is sent again, once, on a new one: the
+    server read none of it."""
 
     def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(base_url)
@@ -94,9 +99,29 @@ class Connection:
         elif body is not None or method in ("POST", "PUT"):
             sent["Content-Length"] = str(len(body or b""))
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in sent.items())
+        message = head.encode() + b"\r\n" + (body or b"")
+        reused = self._sock is not None
+        try:
+            return self._exchange(message, method, upload, sink)
+        except (ConnectionError, _ClosedIdle):
+            self.close()
+            if not reused:
+                raise
+        try:
+            return self._exchange(message, method, upload, sink)
+        except _ClosedIdle:
+            raise HttpError("the server closed the connection before answering") from None
+
+    def _exchange(
+        self,
+        message: bytes,
+        method: str,
+        upload: tuple[Path, int] | None,
+        sink: Callable[[memoryview], object] | None,
+    ) -> Response:
         sock = self._socket()
         try:
-            sock.sendall(head.encode() + b"\r\n" + (body or b""))
+            sock.sendall(message)
             if upload is not None:
                 with upload[0].open("rb") as f:
                     sock.sendfile(f, 0, upload[1])
@@ -112,7 +137,7 @@ class Connection:
         while b"\r\n\r\n" not in data:
             piece = sock.recv(65536)
             if not piece:
-                raise HttpError("the server closed the connection before answering")
+                raise _ClosedIdle
             data += piece
         head, _, rest = data.partition(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
