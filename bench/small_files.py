@@ -8,7 +8,7 @@ concurrent clients (threads, each with its own keep-alive connection of ``rawhtt
 (the embedded shape: SQLite and local files):
 
 * **nginx** (``nginx.py``, one process): one PUT a file, into a temporary file renamed into
-  place, never fsynced.
+  place, never fsynced; ``FLOOR_ROUNDS`` (5) rounds of all the files, the median round kept.
 * **dingstore**: what an SDK user does for each file, GetFileUploadInfo, the PUT of the bytes to
   the signed URL and CommitFile into one folder: three requests, the blob's file and directory
   fsyncs and two durable SQLite commits (``synchronous = FULL``) a file.
@@ -63,6 +63,9 @@ from common import (
 from rich.table import Table
 
 PAGE_SIZE = 50
+# nginx takes the files in tens of milliseconds, where a scheduling hiccup shows: the median of
+# this many rounds.
+FLOOR_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,14 @@ class Fixture:
 
 @dataclass(frozen=True)
 class Run:
-    """One side's figures: files per second over the whole run, latencies in ms."""
+    """One side's figures: files per second over the whole run, latencies in ms (for dingstore
+    also each request's p50)."""
 
     files: int
     seconds: float
     p50_ms: float
     p99_ms: float
+    step_p50_ms: dict[str, float]
 
     @property
     def files_per_s(self) -> float:
@@ -143,8 +148,11 @@ def concurrently(
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
+    steps: dict[str, list[float]] = {}
     for conn in connections:
         conn.close()
+        for step, taken in getattr(conn, "steps", {}).items():
+            steps.setdefault(step, []).extend(taken)
     if failures:
         raise BenchError(f"{len(failures)} client(s) failed; the first: {failures[0]!r}")
     return Run(
@@ -152,6 +160,7 @@ def concurrently(
         seconds,
         statistics.median(latencies) * 1000,
         common.nearest_rank(latencies, 99) * 1000,
+        {step: statistics.median(taken) * 1000 for step, taken in steps.items()},
     )
 
 
@@ -202,11 +211,12 @@ def check_store(
 
 
 def check_floor(root: Path, payloads: list[bytes], sample: list[int]) -> dict[str, bool]:
-    names = {p.name for p in (root / "small").iterdir()}
+    rounds = [root / f"round-{k}" for k in range(FLOOR_ROUNDS)]
+    expected = {name_of(n) for n in range(len(payloads))}
     return {
-        "nginx holds every file": names == {name_of(n) for n in range(len(payloads))},
+        "nginx holds every file": all({p.name for p in r.iterdir()} == expected for r in rounds),
         "nginx's sample byte for byte": all(
-            (root / "small" / name_of(n)).read_bytes() == payloads[n] for n in sample
+            (r / name_of(n)).read_bytes() == payloads[n] for r in rounds for n in sample
         ),
     }
 
@@ -227,6 +237,8 @@ def report(
     table.add_row("files/s", f"{dingstore.files_per_s:,.0f}", f"{floor.files_per_s:,.0f}")
     table.add_row("p50 ms a file", f"{dingstore.p50_ms:.2f}", f"{floor.p50_ms:.2f}")
     table.add_row("p99 ms a file", f"{dingstore.p99_ms:.2f}", f"{floor.p99_ms:.2f}")
+    for step, ms in dingstore.step_p50_ms.items():
+        table.add_row(f"  {step} p50 ms", f"{ms:.2f}", "")
     table.add_row("seconds", f"{dingstore.seconds:.2f}", f"{floor.seconds:.2f}")
     ratio = dingstore.files_per_s / floor.files_per_s
     table.add_row("dingstore / nginx", f"{ratio:.3f}", "", end_section=True)
@@ -264,8 +276,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: fixture.tenant.token})
         wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
 
-        def to_floor(conn: transfers.Floor, n: int) -> None:
-            conn.upload(payloads[n], f"/small/{name_of(n)}")
+        def to_floor(round_: int) -> Callable[[transfers.Floor, int], None]:
+            def one(conn: transfers.Floor, n: int) -> None:
+                conn.upload(payloads[n], f"/round-{round_}/{name_of(n)}")
+
+            return one
 
         def to_dingstore(conn: transfers.Api, n: int) -> None:
             conn.upload(payloads[n], name_of(n), fixture.folder_id)
@@ -278,7 +293,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
 
         err.print(f"[dim]nginx: {args.files:,} PUTs from {args.clients} clients[/dim]")
         os.sync()
-        floor_run = concurrently(args.clients, args.files, floor_conn, to_floor)
+        floor_runs = [
+            concurrently(args.clients, args.files, floor_conn, to_floor(k))
+            for k in range(FLOOR_ROUNDS)
+        ]
+        floor_run = sorted(floor_runs, key=lambda r: r.seconds)[FLOOR_ROUNDS // 2]
         err.print(f"[dim]dingstore: {args.files:,} uploads from {args.clients} clients[/dim]")
         os.sync()
         dingstore_run = concurrently(args.clients, args.files, api_conn, to_dingstore)

@@ -45,6 +45,8 @@ class Api:
 
     def __init__(self, base_url: str, tenant: Tenant, space_id: int) -> None:
         self.conn = rawhttp.Connection(base_url, {TOKEN_HEADER: tenant.token})
+        # Seconds each of the three requests of every upload took, in order.
+        self.steps: dict[str, list[float]] = {"GetFileUploadInfo": [], "PUT": [], "CommitFile": []}
         self.query = {"unionId": tenant.union_id}
         self.space = f"/v1.0/storage/spaces/{space_id}"
 
@@ -93,9 +95,16 @@ class Api:
         """Seconds for the whole upload (three requests); the new file's dentry."""
         started = time.perf_counter()
         info = self.upload_info()
+        informed = time.perf_counter()
         self.put(info["headerSignatureInfo"], body)
+        put = time.perf_counter()
         dentry = self.commit(info["uploadKey"], name, parent_id)
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
+        for step, seconds in zip(
+            self.steps, (informed - started, put - informed, ended - put), strict=True
+        ):
+            self.steps[step].append(seconds)
+        elapsed = ended - started
         if int(dentry["size"]) != _size(body):
             raise BenchError(f"CommitFile recorded {dentry['size']} bytes, not {_size(body)}")
         return elapsed, dentry
