@@ -9,11 +9,11 @@ request of the API needs (its longest query value, BatchQueryRoles' 50 ids, is ~
 
 It also speaks the ASGI ``http.response.zerocopysend`` extension, which uvicorn does not: the
 data plane hands it an open file and a range (``api/routes/blobs.py``), and the bytes go from
-the page cache to the socket with ``os.sendfile``, never through Python. One worker-thread hop
-sends the whole range (waiting, off the event loop, whenever the socket's buffer is full) on a
-duplicate of the socket's descriptor, so that a connection closed meanwhile cannot hand its
-number to another file. A 100 MB download takes 31 instead of 52 ms of the server's CPU
-(``bench/README.md``, ``files.py``).
+the page cache to the socket with ``os.sendfile``, never through Python: a worker thread
+sends as much as the socket's buffer takes (a read may wait for the disk), the event loop waits
+until it has room again, and so on; on a duplicate of the socket's descriptor, so that a
+connection closed meanwhile cannot hand its number to another file. A 100 MB download takes 31
+instead of 52 ms of the server's CPU (``bench/README.md``, ``files.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import select
 from typing import Any
 
 import anyio.to_thread
@@ -125,10 +124,19 @@ async def _sendfile(cycle: RequestResponseCycle, file: Any, offset: int, count: 
     if cycle.disconnected or count == 0:
         return
     sock = os.dup(transport.get_extra_info("socket").fileno())
+    sent = 0
     try:
-        sent = await anyio.to_thread.run_sync(_send_range, sock, file.fileno(), offset, count)
-    except OSError:
-        sent = -1
+        while sent < count:
+            burst, ended = await anyio.to_thread.run_sync(
+                _send_burst, sock, file.fileno(), offset + sent, count - sent
+            )
+            sent += burst
+            if ended:  # the file is shorter than promised
+                break
+            if sent < count:
+                await _writable(sock)
+    except (OSError, TimeoutError):
+        pass
     finally:
         os.close(sock)
     if sent != count:  # gone, stalled, or the file is shorter than promised
@@ -136,20 +144,34 @@ async def _sendfile(cycle: RequestResponseCycle, file: Any, offset: int, count: 
         cycle.disconnected = True
 
 
-def _send_range(sock: int, fd: int, offset: int, count: int) -> int:
-    """On a worker thread: ``os.sendfile`` until ``count`` bytes are sent, polling the
-    non-blocking socket when its buffer is full. The bytes sent."""
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
+def _send_burst(sock: int, fd: int, offset: int, count: int) -> tuple[int, bool]:
+    """On a worker thread (a read may wait for the disk): ``os.sendfile`` until ``count`` bytes
+    are sent or the socket's buffer is full. The bytes sent, and whether the file ended."""
     sent = 0
     while sent < count:
         try:
             n = os.sendfile(sock, fd, offset + sent, count - sent)
         except BlockingIOError:
-            if not poller.poll(STALLED_AFTER * 1000):
-                break
-            continue
-        if n == 0:  # the file ended early
             break
+        if n == 0:
+            return sent, True
         sent += n
-    return sent
+    return sent, False
+
+
+async def _writable(sock: int) -> None:
+    """Until the socket has room again (the event loop waits, not a thread: a slow client must
+    not hold one of the worker threads); ``TimeoutError`` after ``STALLED_AFTER``."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_writer(sock, wake)
+    try:
+        async with asyncio.timeout(STALLED_AFTER):
+            await ready
+    finally:
+        loop.remove_writer(sock)
