@@ -205,10 +205,12 @@ async def insert_children(
 
 
 def make_source(path: Path, size: int) -> None:
-    """A file of ``size`` random bytes."""
+    """A file of ``size`` random bytes, fsynced (no step should pay for its writeback)."""
     with path.open("wb") as f:
         for offset in range(0, size, PIECE):
             f.write(os.urandom(min(PIECE, size - offset)))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def pieces_of(path: Path) -> Iterator[bytes]:
@@ -229,13 +231,6 @@ def disk_write(source: Path, target: Path) -> float:
         f.flush()
         os.fsync(f.fileno())
     return time.perf_counter() - started
-
-
-def settle() -> None:
-    """Write back every dirty page before a timed step: nginx leaves its uploads unsynced, and a
-    step that ran during their writeback (or a durable one that had to wait for it) would pay
-    for the step before."""
-    os.sync()
 
 
 class Checksum:
@@ -278,21 +273,17 @@ def measure_transfers(
     try:
         for n in range(repeat):
             path = f"/files/{size}-{n}.bin"
-            settle()
             samples["disk_write"].append(disk_write(source, written))
             written.unlink()
-            settle()
             samples["nginx_put"].append(floor.upload((source, size), path))
-            settle()
+            floor.sync(path)
             seconds, dentry = api.upload((source, size), f"file-{size}-{n}.bin")
             samples["upload"].append(seconds)
-            settle()
             samples["nginx_get"].append(
                 fetch_checked(
                     functools.partial(floor.download, path, size=size), expected, f"nginx's {path}"
                 )
             )
-            settle()
             samples["download"].append(
                 fetch_checked(
                     functools.partial(api.download, str(dentry["id"]), size=size),
@@ -438,10 +429,15 @@ def report(
 
 
 def measure(
-    base_urls: tuple[str, str], fixture: Fixture, work: Path, sizes: list[int], repeat: int
+    base_urls: tuple[str, str],
+    floor_root: Path,
+    fixture: Fixture,
+    work: Path,
+    sizes: list[int],
+    repeat: int,
 ) -> tuple[list[Transfer], Listing]:
     api = transfers.Api(base_urls[0], fixture.tenant, fixture.space_id)
-    floor = transfers.Floor(base_urls[1])
+    floor = transfers.Floor(base_urls[1], floor_root)
     try:
         api.list_page(0, PAGE_SIZE, None)  # warm the auth caches and the connection
         results = []
@@ -469,7 +465,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
 
     sizes = [SMALL] if args.skip_large else [SMALL, LARGE]
     server = dingstore_server(data_dir, port, label="dingstore files")
-    floor, _ = nginx.nginx_server(floor_dir, free_port())
+    floor, floor_root = nginx.nginx_server(floor_dir, free_port())
     with (
         running(server, tmp / "server.log") as proc,
         running(floor, floor_dir / "nginx.log") as floor_proc,
@@ -477,7 +473,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: fixture.tenant.token})
         wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
         results, listing = measure(
-            (server.base_url, floor.base_url), fixture, work, sizes, args.repeat
+            (server.base_url, floor.base_url), floor_root, fixture, work, sizes, args.repeat
         )
         for label, process in ((server.label, proc), (floor.label, floor_proc)):
             if process.poll() is not None:

@@ -8,6 +8,7 @@ download is GetFileDownloadInfo and the GET. The floor's upload is one PUT, its 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -120,11 +121,20 @@ class Api:
         return elapsed
 
 
-class Floor:
-    """The same bytes to and from nginx: one PUT, one GET."""
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, base_url: str) -> None:
+
+class Floor:
+    """The same bytes to and from nginx (serving ``root``): one PUT, one GET."""
+
+    def __init__(self, base_url: str, root: Path) -> None:
         self.conn = rawhttp.Connection(base_url)
+        self.root = root
 
     def close(self) -> None:
         self.conn.close()
@@ -136,6 +146,11 @@ class Floor:
         if response.status not in (201, 204):
             raise BenchError(f"nginx answered PUT {path} with {response.status}: {response.text}")
         return elapsed
+
+    def sync(self, path: str) -> None:
+        """fsync what nginx took at ``path`` (it does not), untimed: a step after it must not
+        pay for its writeback."""
+        fsync_path(self.root / path.lstrip("/"))
 
     def download(self, path: str, sink: Sink, size: int) -> float:
         started = time.perf_counter()
