@@ -55,7 +55,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head = 0
-        self.scope["extensions"] = {ZEROCOPY: {}}
+        self.scope.setdefault("extensions", {})[ZEROCOPY] = {}
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         super()._start_asgi_task(cycle, functools.partial(_zerocopy_app, app, cycle))
