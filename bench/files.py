@@ -17,8 +17,9 @@ buffer; httpx was measured to be the bottleneck):
 * **Download** of each uploaded file: GetFileDownloadInfo and the GET; the floor: one GET of
   nginx's copy. The client keeps nothing but a CRC-32 of what arrived, which must equal the
   source's, for both.
-* **Disk write + fsync** of the same bytes, for context: the fastest any durable upload can be
-  on this disk (nginx's upload is not durable; dingstore's is).
+* **Disk write + fsync** of the same bytes (written, then one fsync), for context: what a
+  durable write costs on this disk (nginx's upload is not durable; dingstore's is, and starts
+  the writeback as the bytes arrive, so it can come out ahead of this figure).
 * **Listing** of one folder holding ``--children`` (100,000) folders, inserted in bulk before the
   server starts: ListDentries with ``maxResults=50`` from the first page to the last, each page
   timed. The keyset pagination should make the last page cost what the first does; every child
