@@ -160,7 +160,7 @@ def concurrently(
         seconds,
         statistics.median(latencies) * 1000,
         common.nearest_rank(latencies, 99) * 1000,
-        {step: statistics.median(taken) * 1000 for step, taken in steps.items()},
+        {step: statistics.median(taken) * 1000 for step, taken in steps.items() if taken},
     )
 
 
