@@ -10,16 +10,20 @@ concurrent clients (threads, each with its own keep-alive connection of ``rawhtt
 * **nginx** (``nginx.py``, one process): one PUT a file, into a temporary file renamed into
   place, never fsynced; ``FLOOR_ROUNDS`` (5) rounds of all the files, the median round kept.
 * **dingstore**: what an SDK user does for each file, GetFileUploadInfo, the PUT of the bytes to
-  the signed URL and CommitFile into one folder: three requests, the blob's file and directory
-  fsyncs and two durable SQLite commits (``synchronous = FULL``) a file.
+  the signed URL and CommitFile into one folder (``small/``): three requests, the blob's file
+  and directory fsyncs and two durable SQLite commits (``synchronous = FULL``) a file.
+* **dingstore's PUTs alone**: the same files again, their upload URLs fetched first, only the
+  PUTs timed (the data plane's share), then committed into a second folder (``puts/``),
+  untimed.
 
 Reported: files per second (all files over the wall time from the first request to the last
-answer) and each file's latency (p50, p99), for both, and their ratio.
+answer) and each file's latency (p50, p99), for each, each of dingstore's three requests' p50,
+and the ratios to nginx.
 
-After the run the store is checked: the folder lists exactly the files sent, each once, each of
-``--size`` bytes; a sample of ``--check`` files downloads byte for byte as sent; no upload is
-left uncommitted (SQLite ``uploads`` table empty) and there is one blob row a file. nginx's copy
-is checked the same way on its files.
+After the run the store is checked: each folder lists exactly the files sent, each once, each
+of ``--size`` bytes; a sample of ``--check`` files downloads byte for byte from each; no upload
+is left uncommitted (SQLite ``uploads`` table empty) and there is one blob row a file. nginx's
+copies are checked the same way.
 
 Results are printed and written to ``bench/results/small_files.json``.
 
@@ -72,7 +76,8 @@ FLOOR_ROUNDS = 5
 class Fixture:
     tenant: Tenant
     space_id: int
-    folder_id: int
+    folder_id: int  # the files sent through the whole protocol
+    puts_folder_id: int  # the same files, their PUTs timed alone
 
 
 @dataclass(frozen=True)
@@ -104,14 +109,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def seed(data_dir: Path, port: int) -> Fixture:
-    """A fresh store: the bootstrap tenant, a space and an empty folder in it."""
+    """A fresh store: the bootstrap tenant, a space and two empty folders in it."""
     from dingstore.service.spaces import NewSpace
 
     async with common.fresh_services(data_dir, port) as (svc, tenant):
         actor = await common.actor(svc, tenant)
         space = await svc.spaces.add(actor, NewSpace(name="bench", scene="bench", scene_id="1"))
         folder = await svc.dentries.add_folder(actor, str(space.id), "0", "small", None)
-    return Fixture(tenant, space.id, folder.id)
+        puts = await svc.dentries.add_folder(actor, str(space.id), "0", "puts", None)
+    return Fixture(tenant, space.id, folder.id, puts.id)
 
 
 def name_of(n: int) -> str:
@@ -164,6 +170,32 @@ def concurrently(
     )
 
 
+def puts_alone(
+    args: argparse.Namespace,
+    base_url: str,
+    fixture: Fixture,
+    payloads: list[bytes],
+    api_conn: Callable[[], transfers.Api],
+) -> Run:
+    """The data plane's part alone: GetFileUploadInfo for every file first, then the PUTs timed
+    from ``--clients`` clients, then CommitFile into the second folder (untimed, so that the
+    store is left with no pending upload)."""
+    err.print(f"[dim]dingstore: {args.files:,} PUTs alone from {args.clients} clients[/dim]")
+    setup = api_conn()
+    infos = [setup.upload_info() for _ in payloads]
+    setup.close()
+
+    def put(conn: transfers.Api, n: int) -> None:
+        conn.put(infos[n]["headerSignatureInfo"], payloads[n])
+
+    def commit(conn: transfers.Api, n: int) -> None:
+        conn.commit(infos[n]["uploadKey"], name_of(n), fixture.puts_folder_id)
+
+    timed = concurrently(args.clients, args.files, api_conn, put)
+    concurrently(args.clients, args.files, api_conn, commit)
+    return timed
+
+
 # --- checks ------------------------------------------------------------------------------------
 
 
@@ -172,42 +204,48 @@ def check_store(
 ) -> dict[str, bool]:
     """What dingstore holds after the run, through the API and in its database."""
     api = transfers.Api(base_url, fixture.tenant, fixture.space_id)
+    expected = {name_of(n) for n in range(len(payloads))}
+    checks = {}
     try:
-        listed: dict[str, list[dict[str, object]]] = {}
-        token = None
-        while True:
-            response = api.list_page(fixture.folder_id, PAGE_SIZE, token)
-            if response.status != 200:
-                raise BenchError(f"ListDentries answered {response.status}: {response.text}")
-            body = response.json()
-            for dentry in body["dentries"]:
-                listed.setdefault(dentry["name"], []).append(dentry)
-            token = body.get("nextToken")
-            if not token:
-                break
-        expected = {name_of(n) for n in range(len(payloads))}
-        checks = {
-            "every file listed once": set(listed) == expected
-            and all(len(found) == 1 for found in listed.values()),
-            "every file of its size": all(
+        for label, folder_id in (("small", fixture.folder_id), ("puts", fixture.puts_folder_id)):
+            listed = list_folder(api, folder_id)
+            checks[f"{label}/: every file listed once"] = set(listed) == expected and all(
+                len(found) == 1 for found in listed.values()
+            )
+            checks[f"{label}/: every file of its size"] = all(
                 int(str(d["size"])) == len(payloads[0]) for found in listed.values() for d in found
-            ),
-        }
-        same = True
-        for n in sample:
-            received = bytearray()
-            dentry_id = str(listed[name_of(n)][0]["id"])
-            api.download(dentry_id, received.extend, len(payloads[n]))
-            same = same and bytes(received) == payloads[n]
-        checks[f"{len(sample)} sampled downloads byte for byte"] = same
+            )
+            same = True
+            for n in sample:
+                received = bytearray()
+                dentry_id = str(listed[name_of(n)][0]["id"])
+                api.download(dentry_id, received.extend, len(payloads[n]))
+                same = same and bytes(received) == payloads[n]
+            checks[f"{label}/: {len(sample)} sampled downloads byte for byte"] = same
     finally:
         api.close()
     with contextlib.closing(sqlite3.connect(data_dir / "dingstore.db")) as db:
         left = db.execute("SELECT count(*) FROM uploads").fetchone()[0]
         blob_rows = db.execute("SELECT count(*) FROM blobs").fetchone()[0]
     checks["no upload left uncommitted"] = left == 0
-    checks["one blob a file"] = blob_rows == len(payloads)
+    checks["one blob a file"] = blob_rows == 2 * len(payloads)
     return checks
+
+
+def list_folder(api: transfers.Api, folder_id: int) -> dict[str, list[dict[str, object]]]:
+    """Every child of the folder, by name."""
+    listed: dict[str, list[dict[str, object]]] = {}
+    token = None
+    while True:
+        response = api.list_page(folder_id, PAGE_SIZE, token)
+        if response.status != 200:
+            raise BenchError(f"ListDentries answered {response.status}: {response.text}")
+        body = response.json()
+        for dentry in body["dentries"]:
+            listed.setdefault(dentry["name"], []).append(dentry)
+        token = body.get("nextToken")
+        if not token:
+            return listed
 
 
 def check_floor(root: Path, payloads: list[bytes], sample: list[int]) -> dict[str, bool]:
@@ -225,7 +263,7 @@ def check_floor(root: Path, payloads: list[bytes], sample: list[int]) -> dict[st
 
 
 def report(
-    dingstore: Run, floor: Run, checks: dict[str, bool], settings: dict[str, object]
+    dingstore: Run, puts: Run, floor: Run, checks: dict[str, bool], settings: dict[str, object]
 ) -> dict[str, object]:
     table = Table(
         title=f"small files — {settings['files']:,} x {settings['size']:,} bytes, "
@@ -242,6 +280,10 @@ def report(
     table.add_row("seconds", f"{dingstore.seconds:.2f}", f"{floor.seconds:.2f}")
     ratio = dingstore.files_per_s / floor.files_per_s
     table.add_row("dingstore / nginx", f"{ratio:.3f}", "", end_section=True)
+    puts_ratio = puts.files_per_s / floor.files_per_s
+    table.add_row("PUTs alone (URLs fetched before), files/s", f"{puts.files_per_s:,.0f}", "")
+    table.add_row("PUTs alone p50 / p99 ms", f"{puts.p50_ms:.2f} / {puts.p99_ms:.2f}", "")
+    table.add_row("PUTs alone / nginx", f"{puts_ratio:.3f}", "", end_section=True)
     for what, met in checks.items():
         table.add_row(what, "yes" if met else "no", verdict(met))
     out.print(table)
@@ -250,6 +292,8 @@ def report(
         "dingstore": {**asdict(dingstore), "files_per_s": round(dingstore.files_per_s, 1)},
         "nginx": {**asdict(floor), "files_per_s": round(floor.files_per_s, 1)},
         "ratio": round(ratio, 4),
+        "puts_alone": {**asdict(puts), "files_per_s": round(puts.files_per_s, 1)},
+        "puts_alone_ratio": round(puts_ratio, 4),
         "checks": checks,
         "all_verified": all(checks.values()),
     }
@@ -301,6 +345,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
             transfers.fsync_path(written)  # for the writeback of nginx's files
         err.print(f"[dim]dingstore: {args.files:,} uploads from {args.clients} clients[/dim]")
         dingstore_run = concurrently(args.clients, args.files, api_conn, to_dingstore)
+        puts_run = puts_alone(args, server.base_url, fixture, payloads, api_conn)
         checks = check_store(server.base_url, fixture, data_dir, payloads, sample)
         checks.update(check_floor(root, payloads, sample))
         for label, process in ((server.label, proc), (floor.label, floor_proc)):
@@ -317,7 +362,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **git_revision(),
     }
-    return report(dingstore_run, floor_run, checks, settings)
+    return report(dingstore_run, puts_run, floor_run, checks, settings)
 
 
 def main(argv: list[str] | None = None) -> int:
