@@ -71,7 +71,8 @@ def nginx_server(tmp: Path, port: int) -> tuple[Server, Path]:
     (root / READY_FILE).write_bytes(b"")
     config = tmp / "nginx.conf"
     config.write_text(CONFIG.format(tmp=tmp, root=root, port=port))
-    cmd = [executable(), "-p", str(tmp), "-c", str(config)]
+    # -e: the error log from the start (before the config is read, nginx would open its default)
+    cmd = [executable(), "-p", str(tmp), "-c", str(config), "-e", str(tmp / "error.log")]
     return Server("nginx", cmd, {}, port, "/" + READY_FILE), root
 
 
