@@ -248,12 +248,12 @@ class Gate(base.BaseDatabase):
         return self.inner.read()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Writer]:
+    async def write(self, *, long: bool = False) -> AsyncIterator[base.Writer]:
         if not self._open.is_set():
             self.waiting.set()
             await self._open.wait()
         try:
-            async with self.inner.write() as conn:
+            async with self.inner.write(long=long) as conn:
                 yield conn
         except BaseException as exc:
             self.raised.append(exc)

@@ -45,7 +45,7 @@ class Flaky(base.BaseDatabase):
         return self.inner.read()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[base.Writer]:
+    async def write(self, *, long: bool = False) -> AsyncIterator[base.Writer]:
         if self.broken:
             self.broken -= 1
             raise RuntimeError("a fault nobody foresaw (test)")
@@ -54,7 +54,7 @@ class Flaky(base.BaseDatabase):
             self.refused += 1
             raise errors.Unavailable(message="the database is down (test)")
         lose, self.lose_commit = self.lose_commit, False
-        async with self.inner.write() as conn:
+        async with self.inner.write(long=long) as conn:
             yield conn
         if lose:
             self.refused += 1

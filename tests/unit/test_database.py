@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from dingstore import errors
-from dingstore.store import base, database, postgres, schema, task_rows
+from dingstore.store import base, database, postgres, schema, sqlite, task_rows
 from tests import backends
 
 _t = schema.orgs
@@ -170,3 +173,165 @@ async def test_a_deadlock_victim_is_told_to_retry(db: base.BaseDatabase) -> None
         rename("ding1", "ding2"), rename("ding2", "ding1"), return_exceptions=True
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "Unavailable"], outcomes
+
+
+async def test_a_long_write_answers_as_a_short_one(db: base.BaseDatabase) -> None:
+    """``write(long=True)``: the same statements and results, rollback, errors translated."""
+    async with db.write(long=True) as conn:
+        for n in (1, 2):
+            await conn.execute(sa.insert(_t).values(corp_id=f"ding{n}", name="x", created_at=n))
+        renamed = await conn.execute(sa.update(_t).values(name="y"))
+        assert renamed.rowcount == 2
+        rows = (await conn.execute(sa.select(_t.c.corp_id).order_by(_t.c.corp_id))).all()
+        assert [r.corp_id for r in rows] == ["ding1", "ding2"]
+        fast = (await conn.execute(_BY_ID, {"c": "ding2"})).mappings().first()
+        assert fast is not None and fast["name"] == "y"
+        tables = await conn.run_sync(lambda c: sa.inspect(c).has_table("orgs"))
+        assert tables
+    with pytest.raises(RuntimeError):
+        async with db.write(long=True) as conn:
+            await conn.execute(sa.delete(_t))
+            raise RuntimeError("abort")
+    with pytest.raises(errors.Conflict):
+        async with db.write(long=True) as conn:
+            await conn.execute(sa.insert(_t).values(corp_id="ding1", name="again", created_at=3))
+    async with db.read() as conn:
+        names = (await conn.execute(sa.select(_t.c.name).order_by(_t.c.name))).scalars().all()
+    assert names == ["y", "y"]
+
+
+async def _insert(db: base.BaseDatabase, corp_id: str, *, fail: bool = False) -> str:
+    async with db.write() as conn:
+        await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+        if fail:
+            raise RuntimeError(f"{corp_id} fails")
+    return corp_id
+
+
+async def _stored(db: base.BaseDatabase) -> list[str]:
+    async with db.read() as conn:
+        return list((await conn.execute(sa.select(_t.c.corp_id).order_by(_t.c.corp_id))).scalars())
+
+
+async def test_concurrent_writes_fail_alone(db: base.BaseDatabase) -> None:
+    """Writes at once (on SQLite: one batch, one commit): one that fails takes nothing of the
+    others with it, and those that answered are committed."""
+    outcomes = await asyncio.gather(
+        *(_insert(db, f"ding{n}", fail=n == 2) for n in range(1, 5)), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["str", "RuntimeError", "str", "str"]
+    assert await _stored(db) == ["ding1", "ding3", "ding4"]
+
+
+async def test_long_and_short_writes_at_once_all_commit(db: base.BaseDatabase) -> None:
+    """A long write among short ones (on SQLite it commits the open batch first and runs
+    alone): each answers once committed, in any order."""
+
+    async def long_insert(corp_id: str) -> str:
+        async with db.write(long=True) as conn:
+            await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+        return corp_id
+
+    done = await asyncio.gather(
+        _insert(db, "ding1"), long_insert("ding2"), _insert(db, "ding3"), long_insert("ding4")
+    )
+    assert done == ["ding1", "ding2", "ding3", "ding4"]
+    assert await _stored(db) == done
+
+
+# --- SQLite's writer: statements on the loop, a long transaction's on the writer's thread ---
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[sqlite.SQLiteDatabase]:
+    opened = await database.open_database(f"sqlite:///{tmp_path / 'w.db'}")
+    assert isinstance(opened, sqlite.SQLiteDatabase)
+    yield opened
+    await opened.close()
+
+
+def _other_process(path: Path) -> sqlite3.Connection:
+    """A connection as another process (the admin CLI) would hold one."""
+    return sqlite3.connect(path / "w.db", isolation_level=None, check_same_thread=False)
+
+
+async def _reads_answer(db: base.BaseDatabase) -> None:
+    for _ in range(3):
+        async with db.read() as conn:
+            await conn.execute(sa.select(_t.c.corp_id))
+        await asyncio.sleep(0.01)
+
+
+async def test_a_long_write_leaves_the_loop_to_reads(embedded: sqlite.SQLiteDatabase) -> None:
+    """A long transaction's statement, held here until reads have answered, runs off the loop:
+    were it on the loop, no read could answer until the statement gave up waiting."""
+    release = threading.Event()
+
+    async def long_step() -> bool:
+        async with embedded.write(long=True) as conn:
+            await conn.run_sync(
+                lambda c: c.connection.dbapi_connection.create_function(
+                    "held", 0, lambda: int(release.wait(10))
+                )
+            )
+            return bool((await conn.execute(sa.text("SELECT held()"))).scalar_one())
+
+    step = asyncio.create_task(long_step())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(_reads_answer(embedded), 5)
+    release.set()
+    assert await asyncio.wait_for(step, 5)  # released, not timed out
+
+
+async def test_a_write_waits_off_the_loop_for_another_process(
+    embedded: sqlite.SQLiteDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BEGIN IMMEDIATE`` behind another process's write waits on the writer's thread, up to
+    the busy timeout (then 503), and leaves the connection ready for the next transaction."""
+    other = _other_process(tmp_path)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def insert(corp_id: str) -> None:
+        async with embedded.write() as conn:
+            await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+
+    waiting = asyncio.create_task(insert("ding1"))
+    await asyncio.wait_for(_reads_answer(embedded), 5)
+    assert not waiting.done()
+    other.rollback()
+    await asyncio.wait_for(waiting, 5)
+
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 50)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(errors.Unavailable):
+        await insert("ding2")
+    cancelled = asyncio.create_task(insert("ding3"))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    other.rollback()
+    other.close()
+    await insert("ding4")
+    async with embedded.read() as conn:
+        ids = (await conn.execute(sa.select(_t.c.corp_id).order_by(_t.c.corp_id))).scalars()
+        assert ids.all() == ["ding1", "ding4"]
+
+
+async def test_a_batch_sqlite_ended_fails_every_writer_in_it(
+    embedded: sqlite.SQLiteDatabase,
+) -> None:
+    """When SQLite ends the batch's transaction itself (as on a full disk), the writers of the
+    batch that already answered their part are told to retry; nothing of theirs is kept, and
+    the next write begins a new batch."""
+
+    async def ended_by_sqlite() -> None:
+        async with embedded.write() as conn:
+            await conn.execute(sa.insert(_t).values(corp_id="ding2", name="x", created_at=1))
+            await conn.run_sync(lambda c: c.connection.dbapi_connection.rollback())
+
+    outcomes = await asyncio.gather(
+        _insert(embedded, "ding1"), ended_by_sqlite(), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes] == ["Unavailable", "Unavailable"]
+    await _insert(embedded, "ding3")
+    assert await _stored(embedded) == ["ding3"]

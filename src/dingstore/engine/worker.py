@@ -186,7 +186,8 @@ class WorkerPool:
         pause, retried = RETRY_S[0], False
         while True:
             try:
-                async with self.db.write() as conn:
+                # long: a step settles a whole chunk; requests must not wait behind it.
+                async with self.db.write(long=True) as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms, clock=self.clock)
                     if retried:
                         # The failure may have come after the last step committed (a connection

@@ -246,7 +246,7 @@ class RecycleService:
         purged = 0
         for corp_id in orgs:
             while True:
-                async with self._db.write() as conn:
+                async with self._db.write(long=True) as conn:
                     await subtree.lock_tree(conn, corp_id)
                     found = await recycle_rows.of_org(
                         conn, corp_id, before=cutoff, limit=RETENTION_BATCH

@@ -5,10 +5,17 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
 * ``read()``  — a connection for queries; never writes. Each statement sees the latest commit
   (PostgreSQL's READ COMMITTED, SQLite in autocommit); read what must agree in one statement.
 * ``write()`` — a read-write transaction, committed when the block exits cleanly and rolled
-  back on any exception. On SQLite it is the single writer (``BEGIN IMMEDIATE``, one at a time in
-  this process); on PostgreSQL any number run at once. Its connection, a ``Writer``, also does
-  what only the backend knows how to do inside a transaction: ``lock`` a key until it ends,
-  ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
+  back on any exception; once the block has exited, the transaction is durable. On SQLite it is
+  the single writer (``BEGIN IMMEDIATE``, one at a time in this process; writes that queue share
+  one commit, each in a savepoint); on PostgreSQL any number run at once. Its connection, a
+  ``Writer``, also does what only the backend knows how to do inside a transaction: ``lock`` a
+  key until it ends, ``notify`` listeners once it commits, make a query ``skip_locked`` rows.
+* ``write(long=True)`` — the same, for a transaction whose statements may take long (a task
+  step, a migration, a batch of purges). SQLite runs a write's statements on the event loop,
+  which suits a request's few indexed statements (microseconds each, like reads) but would
+  stall every other request behind a big one: a ``long`` transaction's statements run on the
+  writer's thread instead. PostgreSQL never blocks the loop and ignores it. A request's write
+  must stay bounded like a read; work that grows with a tree belongs in a task.
 * ``Writer.notify(channel)`` / ``listen(channel, notified)`` — a write transaction announces on
   ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
   process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
@@ -29,7 +36,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dingstore import errors
 
@@ -67,7 +73,7 @@ class Writer:
     and the statements that differ between backends, each implemented by ``sqlite.py`` and
     ``postgres.py``."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.announced: set[str] = set()  # heard in this process once the transaction commits
 
@@ -120,23 +126,18 @@ class BaseDatabase:
         """Dispose of every connection."""
         raise NotImplementedError
 
-    @property
-    def engine(self) -> AsyncEngine:
-        """The engine that runs migrations (the writer's)."""
-        raise NotImplementedError
-
     def read(self) -> contextlib.AbstractAsyncContextManager[Connection]:
         raise NotImplementedError
 
-    def begin(self) -> contextlib.AbstractAsyncContextManager[Writer]:
+    def begin(self, *, long: bool = False) -> contextlib.AbstractAsyncContextManager[Writer]:
         """The backend's read-write transaction (what ``write`` runs)."""
         raise NotImplementedError
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[Writer]:
-        """A read-write transaction; once it committed, the listeners of this process hear
-        what it announced (``Writer.notify``)."""
-        async with self.begin() as conn:
+    async def write(self, *, long: bool = False) -> AsyncIterator[Writer]:
+        """A read-write transaction (``long``: see the module's docstring); once it committed,
+        the listeners of this process hear what it announced (``Writer.notify``)."""
+        async with self.begin(long=long) as conn:
             yield conn
         for channel in conn.announced:
             for notified in list(self._listeners.get(channel, ())):

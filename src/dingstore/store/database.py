@@ -26,8 +26,6 @@ def check_url(url: str) -> None:
 def database_for(url: str, *, pool_size: int = 8) -> base.BaseDatabase:
     check_url(url)
     if url.startswith("sqlite"):
-        if "+aiosqlite" not in url:
-            url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
         return sqlite.SQLiteDatabase(url)
     return postgres.PostgresDatabase(url, pool_size=pool_size)
 
@@ -49,7 +47,7 @@ def _upgrade(connection: sa.Connection) -> None:
 
 async def migrate(db: base.BaseDatabase) -> None:
     """Apply every pending migration, in one transaction."""
-    async with db.write() as conn:
+    async with db.write(long=True) as conn:
         await conn.lock(MIGRATION_LOCK)
         await conn.run_sync(_upgrade)
 

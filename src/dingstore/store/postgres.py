@@ -151,7 +151,7 @@ class PostgresDatabase(base.BaseDatabase):
             await reader.close()
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[base.Writer]:
+    async def begin(self, *, long: bool = False) -> AsyncIterator[base.Writer]:
         async with base.translate_driver_errors(), self.engine.begin() as conn:
             yield Writer(conn)
 
