@@ -8,7 +8,10 @@ the benchmark's ratio measures.
 Configured by environment (``bench/get_task.py`` sets it):
 
 * ``FLOOR_SQLITE_PATH`` — the SQLite file; one aiosqlite connection opened in the lifespan, WAL.
-* ``FLOOR_DATABASE_URL`` — a PostgreSQL URL; an asyncpg pool of ``FLOOR_POOL_SIZE`` (default 8).
+* ``FLOOR_DATABASE_URL`` — a PostgreSQL URL; an asyncpg pool of ``FLOOR_POOL_SIZE`` connections
+  (``get_task.py`` gives it as many as dingstore's reads have), that sends no reset query when a
+  connection is given back (dingstore's reads send none either: a single SELECT in autocommit
+  leaves nothing to reset).
 
 Serve it with ``uvicorn floor_app:app --app-dir bench --loop uvloop --http httptools``.
 """
@@ -66,7 +69,10 @@ async def _sqlite(path: str) -> AsyncIterator[Fetch]:
 async def _postgres(url: str, pool_size: int) -> AsyncIterator[Fetch]:
     import asyncpg
 
-    pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size)
+    async def no_reset(conn: asyncpg.Connection) -> None:
+        pass
+
+    pool = await asyncpg.create_pool(url, min_size=pool_size, max_size=pool_size, reset=no_reset)
     query = _SELECT + "$1"
 
     async def fetch(task_id: int) -> dict[str, Any] | None:

@@ -7,7 +7,6 @@ a test can move time forward (:class:`ManualClock`) instead of sleeping past an 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 
 def now_ms() -> int:
@@ -56,4 +55,5 @@ def iso(ms: int | None) -> str | None:
     """``2022-01-01T10:00:00Z`` — second precision, UTC, the shape DingTalk's examples print."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # time.strftime: a third of the cost of a datetime's (GetTask prints two of these).
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dingstore import errors
-from dingstore.store import base, prepared
+from dingstore.store import base, postgres_pool, prepared
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,12 @@ LISTEN_CHECK_S = 15.0
 LISTENER_NAME = "dingstore-listener"  # its application_name, as pg_stat_activity shows it
 
 
+def read_pool_size(pool_size: int) -> int:
+    """How many connections the hot reads have, for ``DINGSTORE_DB_POOL_SIZE`` = ``pool_size``
+    (the write engine has ``pool_size``)."""
+    return max(2, pool_size // 2)
+
+
 def async_url(url: str) -> str:
     """``postgresql://…`` as given by users, with the asyncpg driver named."""
     for prefix in ("postgresql://", "postgres://"):
@@ -41,18 +47,13 @@ def async_url(url: str) -> str:
     return url
 
 
-async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    """The read pool's connections only run single SELECTs in autocommit: they never change
-    session state, so the reset query asyncpg sends on every release by default (advisory
-    unlock, CLOSE ALL, UNLISTEN, RESET ALL: a round trip per read, ~30% of a GetTask's latency
-    on loopback) has nothing to undo. An open transaction is still rolled back by asyncpg."""
-
-
 class ReadConnection:
-    """What ``read()`` yields: prepared statements on the asyncpg pool, anything else on a
+    """What ``read()`` yields: prepared statements on the read pool, anything else on a
     SQLAlchemy connection taken only when first needed."""
 
-    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool, plans: prepared.Plans) -> None:
+    def __init__(
+        self, engine: AsyncEngine, pool: postgres_pool.ReadPool, plans: prepared.Plans
+    ) -> None:
         self._engine = engine
         self._pool = pool
         self._plans = plans
@@ -74,7 +75,7 @@ class ReadConnection:
         if statement.get_execution_options().get(base.PREPARED):
             plan = self._plans.get(statement, self._engine.dialect)
             try:
-                rows = await self._pool.fetch(plan.sql, *plan.arguments(parameters or {}))
+                rows = await self._pool.fetch(plan.sql, plan.arguments(parameters or {}))
             except _DRIVER_DOWN as exc:
                 raise errors.OPERATION_TIMEOUT.error("the database is unavailable; retry") from exc
             return plan.result(rows)
@@ -108,7 +109,7 @@ class PostgresDatabase(base.BaseDatabase):
         super().__init__(async_url(url))
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
-        self._pool: asyncpg.Pool | None = None
+        self._pool: postgres_pool.ReadPool | None = None
         self._plans = prepared.Plans()
 
     @property
@@ -119,13 +120,9 @@ class PostgresDatabase(base.BaseDatabase):
         self._engine = create_async_engine(
             self.url, pool_size=self._pool_size, max_overflow=0, pool_pre_ping=True
         )
+        self._pool = postgres_pool.ReadPool(self._dsn, read_pool_size(self._pool_size))
         try:
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=1,
-                max_size=max(2, self._pool_size // 2),
-                reset=_nothing_to_reset,
-            )
+            await self._pool.open()
         except _DRIVER_DOWN as exc:
             raise errors.OPERATION_TIMEOUT.error("the database is unavailable") from exc
 
