@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from dingstore.store import database, schema
+from dingstore.store import database, schema, task_rows
 
 
 async def test_migrations_match_the_models(empty_database_url: str) -> None:
@@ -142,5 +142,44 @@ async def test_tasks_running_across_the_upgrade_keep_their_place(empty_database_
         # a copy walks parents first: (2, 22) is its fourth node; a delete walks back from the
         # deepest: (2, 22) is its first
         assert cursors == {1: {"done": 4}, 2: {"done": 1}}
+    finally:
+        await db.close()
+
+
+async def test_running_tasks_holds_take_the_org_of_their_space(empty_database_url: str) -> None:
+    """0007 gives each hold of a task running across the upgrade its space's org (a tree change
+    reads the holds of its org only)."""
+    db = database.database_for(empty_database_url)
+    await db.open()
+    try:
+        async with db.write() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(database.alembic_config(sync), "head"))
+            await conn.run_sync(
+                lambda sync: command.downgrade(database.alembic_config(sync), "0006")
+            )
+            for corp_id, space_id in (("c1", 1), ("c2", 2)):
+                await conn.execute(
+                    sa.insert(schema.orgs).values(corp_id=corp_id, name="o", created_at=0)
+                )
+                await conn.execute(
+                    sa.insert(schema.spaces).values(
+                        id=space_id, corp_id=corp_id, app_id="a", name="s", owner_type="USER",
+                        owner_id="u", creator_id="u", modifier_id="u", used_quota=0,
+                        status="NORMAL", scene="x", scene_id="x", can_search=True,
+                        can_rename=True, can_record_recent_file=True, created_at=0,
+                        modified_at=0,
+                    )
+                )  # fmt: skip
+            old_holds = sa.table("task_holds", *(sa.column(c) for c in ("task_id", "dentry_id",
+                                                                      "space_id")))  # fmt: skip
+            await conn.execute(
+                sa.insert(old_holds),
+                [{"task_id": 7, "dentry_id": 10, "space_id": 1},
+                 {"task_id": 7, "dentry_id": 20, "space_id": 2}],
+            )  # fmt: skip
+        await database.migrate(db)
+        async with db.read() as conn:
+            holds = await task_rows.holds_of(conn, "c2")
+        assert [(int(h.task_id), int(h.dentry_id)) for h in holds] == [(7, 20)]
     finally:
         await db.close()

@@ -358,7 +358,9 @@ async def test_finish_adds_the_counts_up(db: base.BaseDatabase, clock: ManualClo
         )
         async with db.write() as conn:
             await conn.execute(
-                sa.insert(schema.task_holds).values(task_id=task_id, dentry_id=task_id, space_id=1)
+                sa.insert(schema.task_holds).values(
+                    task_id=task_id, dentry_id=task_id, space_id=1, corp_id="c"
+                )
             )
             await queue.finish(conn, task_id, clock=clock, fail_message=failing)
     ended = {}

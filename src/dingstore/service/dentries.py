@@ -14,7 +14,7 @@ from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree
 from dingstore.service.bulk import common, copies, deletes, moves
 from dingstore.service.properties import PropertyInput, write_properties
-from dingstore.store import base, dentries, ids
+from dingstore.store import base, dentries, ids, prepared
 from dingstore.store.base import Connection
 
 LIST_DEFAULT, LIST_MAX = 50, 50
@@ -66,15 +66,33 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder_for(conn, actor, space, parent, access.WRITE)
-            await tasks.check_free(conn, parent, adding=True)
-            placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
-            if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE of a folder
-                return await tree.view(conn, actor, placed.existing)
-            await tree.create(
-                conn, actor, new_id, space_id=space.id, parent_id=parent, name=placed.name, now=now
+            await tasks.check_free(conn, actor.corp_id, parent, adding=True)
+            made = await tree.create(
+                conn,
+                actor,
+                new_id,
+                space_id=space.id,
+                parent_id=parent,
+                name=clean,
+                now=now,
+                if_free=True,
             )
-            await write_properties(conn, new_id, actor.app_id, app_properties)
-            return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(new_id)))
+            if made is None:  # the name is taken: the conflict strategy says what to do
+                placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
+                if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE
+                    return await tree.view(conn, actor, placed.existing)
+                made = await tree.create(
+                    conn,
+                    actor,
+                    new_id,
+                    space_id=space.id,
+                    parent_id=parent,
+                    name=placed.name,
+                    now=now,
+                )
+                assert made is not None, "place() found the name free, under the tree lock"
+            await write_properties(conn, new_id, actor.app_id, app_properties, new=True)
+            return await tree.view(conn, actor, made, own=app_properties)
 
     async def get(
         self,
@@ -189,18 +207,16 @@ class DentryService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             if clean != row.name:
-                if await dentries.child(conn, space.id, int(row.parent_id), clean) is not None:
+                now = self._clock.now_ms()
+                if not await dentries.rename(
+                    conn, row, clean, modifier_id=actor.union_id, modified_at=now
+                ):
                     raise errors.DENTRY_ALREADY_EXIST.error(f"{clean!r} already exists")
-                await dentries.update(
-                    conn,
-                    int(row.id),
-                    name=clean,
-                    modifier_id=actor.union_id,
-                    modified_at=self._clock.now_ms(),
-                )
-            return await tree.view(conn, actor, await tree.dentry(conn, space.id, dentry_id))
+                renamed = dict(row, name=clean, modifier_id=actor.union_id, modified_at=now)
+                return await tree.view(conn, actor, prepared.Record(renamed))
+            return await tree.view(conn, actor, row)
 
     async def copy(
         self,

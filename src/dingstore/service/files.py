@@ -233,7 +233,7 @@ class FileService:
             space = await tree.space(conn, actor, space_id, write=True)
             if int(upload.space_id) != space.id:
                 raise errors.param_error("uploadKey", "this uploadKey belongs to another space")
-            target: Any
+            target: Any = None
             if overwrite is not None:
                 target = await tree.dentry_for(conn, actor, space, str(overwrite), access.WRITE)
             else:
@@ -241,54 +241,64 @@ class FileService:
             if not await uploads.delete(conn, commit.upload_key):  # single use
                 raise errors.param_error("uploadKey", "this uploadKey was already committed")
             await blobs.insert(conn, blob_id, size, upload.md5, now)
+
+            async def create(name: str, *, if_free: bool = False) -> Any:
+                made = await tree.create(
+                    conn,
+                    actor,
+                    new_id,
+                    space_id=space.id,
+                    parent_id=parent,
+                    name=name,
+                    now=now,
+                    size=size,
+                    blob_id=blob_id,
+                    if_free=if_free,
+                )
+                if made is not None:
+                    await tree.charge(conn, space.id, size)
+                return made
+
             if overwrite is not None:
-                await tasks.check_free(conn, int(target.id))
+                await tasks.check_free(conn, actor.corp_id, int(target.id))
                 if target.type != "FILE":
                     raise errors.param_error("overwriteDentryId", "only a file can get a version")
             else:
-                await tasks.check_free(conn, parent, adding=True)
-                placed = await tree.place(
-                    conn,
-                    space.id,
-                    parent,
-                    clean,
-                    how,
-                    is_file=True,
-                    conflict=errors.DENTRY_NAME_CONFLICT,
-                )
-                target = placed.existing
-                if target is not None and how == "RETURN_DENTRY_IF_EXISTS":
-                    await blobs.release(conn, [blob_id], now)  # the upload is not needed
-                    return await tree.view(conn, actor, target)
-            if target is not None:
-                await versions.add(
-                    conn,
-                    actor.union_id,
-                    target,
-                    blob_id=blob_id,
-                    size=size,
-                    now=now,
-                    retention=self._retention,
-                    new_blob=True,
-                )
-                await write_properties(conn, int(target.id), actor.app_id, commit.app_properties)
-                return await tree.view(
-                    conn, actor, await tree.dentry(conn, space.id, str(target.id))
-                )
-            await tree.charge(conn, space.id, size)
-            await tree.create(
+                await tasks.check_free(conn, actor.corp_id, parent, adding=True)
+                made = await create(clean, if_free=True)
+                if made is None:  # the name is taken: the conflict strategy says what to do
+                    placed = await tree.place(
+                        conn,
+                        space.id,
+                        parent,
+                        clean,
+                        how,
+                        is_file=True,
+                        conflict=errors.DENTRY_NAME_CONFLICT,
+                    )
+                    target = placed.existing
+                    if target is not None and how == "RETURN_DENTRY_IF_EXISTS":
+                        await blobs.release(conn, [blob_id], now)  # the upload is not needed
+                        return await tree.view(conn, actor, target)
+                    if target is None:
+                        made = await create(placed.name)
+                if made is not None:
+                    await write_properties(
+                        conn, new_id, actor.app_id, commit.app_properties, new=True
+                    )
+                    return await tree.view(conn, actor, made, own=commit.app_properties)
+            await versions.add(  # a new version of the file given, or of the one of its name
                 conn,
-                actor,
-                new_id,
-                space_id=space.id,
-                parent_id=parent,
-                name=placed.name,
-                now=now,
-                size=size,
+                actor.union_id,
+                target,
                 blob_id=blob_id,
+                size=size,
+                now=now,
+                retention=self._retention,
+                new_blob=True,
             )
-            await write_properties(conn, new_id, actor.app_id, commit.app_properties)
-            return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(new_id)))
+            await write_properties(conn, int(target.id), actor.app_id, commit.app_properties)
+            return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(target.id)))
 
     async def _bytes_of(self, upload: Any) -> int:
         """The uploaded size, assembling a multipart upload first; 400 ``dentryUploadError`` when

@@ -44,13 +44,19 @@ def _check(inputs: Sequence[PropertyInput]) -> None:
 
 
 async def write_properties(
-    conn: Connection, dentry_id: int, owner_id: str, inputs: Sequence[PropertyInput]
+    conn: Connection,
+    dentry_id: int,
+    owner_id: str,
+    inputs: Sequence[PropertyInput],
+    *,
+    new: bool = False,
 ) -> None:
-    """Upsert ``inputs`` for the app; more than 3 of its properties in all → refused."""
+    """Upsert ``inputs`` for the app; more than 3 of its properties in all → refused. ``new``:
+    the dentry was made by this transaction, and has no properties yet to read."""
     _check(inputs)
     if not inputs:
         return
-    present = await properties.names(conn, dentry_id, owner_id)
+    present = set() if new else await properties.names(conn, dentry_id, owner_id)
     if len(present | {p.name for p in inputs}) > MAX_PER_APP:
         raise errors.DENTRY_APP_PROPERTIES_NUMBER_EXCEEDS_LIMIT.error(
             f"an app may keep at most {MAX_PER_APP} properties on a dentry",
@@ -78,7 +84,7 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
             await dentries.update(conn, int(row.id), modified_at=self._clock.now_ms())
 
@@ -94,5 +100,5 @@ class PropertyService:
         async with self._db.write() as conn:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             await properties.remove(conn, int(row.id), actor.app_id, wanted)

@@ -22,8 +22,9 @@ for their roles a space at a time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import RowMapping
@@ -32,7 +33,7 @@ from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree
 from dingstore.service.bulk import counts, deletes
-from dingstore.store import base, dentries, identity, ids, spaces, subtree
+from dingstore.store import base, dentries, identity, ids, spaces
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 
@@ -247,11 +248,11 @@ class RecycleService:
         for corp_id in orgs:
             while True:
                 async with self._db.write(long=True) as conn:
-                    await subtree.lock_tree(conn, corp_id)
-                    found = await recycle_rows.of_org(
-                        conn, corp_id, before=cutoff, limit=RETENTION_BATCH
+                    expired = functools.partial(
+                        recycle_rows.of_org, conn, corp_id, before=cutoff, limit=RETENTION_BATCH
                     )
-                    held = await tasks.held(conn, [int(i.dentry_id) for i in found])
+                    found = await _locked(conn, expired)
+                    held = await tasks.held(conn, corp_id, [int(i.dentry_id) for i in found])
                     free = [i for i in found if int(i.dentry_id) not in held]
                     await deletes.purge(conn, corp_id, free, creator_id=None, app_id=None, now=now)
                 purged += len(free)
@@ -265,26 +266,28 @@ class RecycleService:
         displaced_id, task_id = await self._ids.next(), await self._ids.next()
         now = self._clock.now_ms()
         async with self._db.write() as conn:
-            await subtree.lock_tree(conn, actor.corp_id)
-            item = await recycle_rows.get(conn, actor.corp_id, number)
+            found = await _locked(
+                conn, lambda: recycle_rows.get_many(conn, actor.corp_id, [number])
+            )
+            item = found[0] if found else None
             row = None if item is None else await dentries.get_any(conn, int(item.dentry_id))
             if item is None or row is None:
                 raise _no_item(str(number))
             space_id, dentry_id, is_file = int(row.space_id), int(row.id), row.type == "FILE"
             await _require(conn, actor, item, access.WRITE)
-            await tasks.check_free(conn, dentry_id)
+            await tasks.check_free(conn, actor.corp_id, dentry_id)
             folder = await _original_folder(conn, row)
             space = await spaces.get(conn, space_id)
             if folder != int(row.parent_id):  # its folder is gone: it goes into the root
                 await access.require(conn, actor, space, 0, access.WRITE)
-            await tasks.check_free(conn, folder, adding=True)
+            await tasks.check_free(conn, actor.corp_id, folder, adding=True)
             placed = await tree.place(conn, space_id, folder, row.name, how, is_file=is_file)
             if placed.existing is not None:
                 if how == "RETURN_DENTRY_IF_EXISTS":  # the item stays in the bin
                     return Restored(space_id, int(placed.existing.id))
                 # OVERWRITE: the entry holding the name goes to the bin in the item's place.
                 await access.require(conn, actor, space, int(placed.existing.id), access.WRITE)
-                await tasks.check_free(conn, int(placed.existing.id))
+                await tasks.check_free(conn, actor.corp_id, int(placed.existing.id))
                 await deletes.send(conn, actor, placed.existing, displaced_id, now)
             await recycle_rows.drop(conn, [number])
             await dentries.update(
@@ -306,12 +309,13 @@ class RecycleService:
         """Purge the items ``numbers`` (None: the whole bin), or fail and change nothing."""
         now = self._clock.now_ms()
         async with self._db.write() as conn:
-            await subtree.lock_tree(conn, actor.corp_id)
             if numbers is None:
-                found = await recycle_rows.of_org(conn, actor.corp_id)
+                found = await _locked(conn, lambda: recycle_rows.of_org(conn, actor.corp_id))
                 items = await _permitted(conn, actor, found, access.WRITE)
             else:
-                items = await recycle_rows.get_many(conn, actor.corp_id, numbers)
+                items = await _locked(
+                    conn, lambda: recycle_rows.get_many(conn, actor.corp_id, numbers)
+                )
                 missing = set(numbers) - {int(i.id) for i in items}
                 if missing:
                     raise _no_item(str(min(missing)))
@@ -319,10 +323,27 @@ class RecycleService:
                 refused = [i for i in items if int(i.id) not in allowed]
                 if refused:
                     raise access.denied(access.WRITE, int(refused[0].dentry_id))
-            await tasks.check_free_many(conn, [int(i.dentry_id) for i in items])
+            await tasks.check_free_many(conn, actor.corp_id, [int(i.dentry_id) for i in items])
             await deletes.purge(
                 conn, actor.corp_id, items, creator_id=actor.union_id, app_id=actor.app_id, now=now
             )
+
+
+async def _locked(
+    conn: base.Writer, find: Callable[[], Awaitable[list[RowMapping]]]
+) -> list[RowMapping]:
+    """The items ``find`` reads, read again once the tree lock of their spaces is taken (service/
+    tree.py): a restore or purge changes the trees of its items' spaces, and only those. An
+    item carried into another space between the reads (a move across spaces takes its recycled
+    entries along) has that space locked too, and everything is read once more."""
+    locked: set[int] = set()
+    while True:
+        found = await find()
+        wanted = {int(i.space_id) for i in found} - locked
+        if not wanted:
+            return found
+        await spaces.lock(conn, wanted)
+        locked |= wanted
 
 
 def _check_bin(actor: models.Actor, recycle_bin_id: str) -> None:

@@ -14,33 +14,35 @@ from dingstore.store import base, dentries, task_rows
 from dingstore.store.base import Connection, Writer
 
 
-async def check_free(conn: Connection, node_id: int, *, adding: bool = False) -> None:
-    """Refuse to touch a node inside a subtree a running task holds, or above one (moving,
-    renaming or deleting it would carry the held subtree along). ``adding`` a child into a
-    node is refused only inside a held subtree: a new sibling beside one leaves it alone. The
-    root, above everything, is never refused. The caller holds the org's tree lock
-    (``tree.space(..., write=True)``), so the holds it reads stay as they are until it
+async def check_free(conn: Connection, corp_id: str, node_id: int, *, adding: bool = False) -> None:
+    """Refuse to touch a node of the org ``corp_id`` inside a subtree a running task holds, or
+    above one (moving, renaming or deleting it would carry the held subtree along). ``adding`` a
+    child into a node is refused only inside a held subtree: a new sibling beside one leaves it
+    alone. The root, above everything, is never refused. The caller holds the tree lock of the
+    node's space (``tree.space(..., write=True)``): every hold that bears on the node's space is
+    written under that lock (service/tree.py), so the holds it reads stay as they are until it
     commits."""
-    blocked = await held(conn, [node_id], adding=adding)
+    blocked = await held(conn, corp_id, [node_id], adding=adding)
     if blocked:
         raise _busy(next(iter(blocked.values())))
 
 
-async def check_free_many(conn: Connection, node_ids: Sequence[int]) -> None:
+async def check_free_many(conn: Connection, corp_id: str, node_ids: Sequence[int]) -> None:
     """``check_free`` for many nodes at once (two queries, whatever their number): refused as
     soon as one of them is held."""
-    blocked = await held(conn, node_ids)
+    blocked = await held(conn, corp_id, node_ids)
     if blocked:
         raise _busy(blocked[min(blocked)])
 
 
 async def held(
-    conn: Connection, node_ids: Sequence[int], *, adding: bool = False
+    conn: Connection, corp_id: str, node_ids: Sequence[int], *, adding: bool = False
 ) -> dict[int, int]:
     """The nodes among ``node_ids`` that a running task holds (see ``check_free``), each with
-    that task's id: the holds, then one walk up from the nodes and the held folders."""
+    that task's id: the org's holds (one indexed read, most often finding none), then, if
+    there are any, one walk up from the nodes and the held folders."""
     wanted = [n for n in node_ids if n]
-    holds = await task_rows.all_holds(conn) if wanted else []
+    holds = await task_rows.holds_of(conn, corp_id) if wanted else []
     if not holds:
         return {}
     roots = {int(h.dentry_id): int(h.task_id) for h in holds}
@@ -106,7 +108,7 @@ async def enqueue(
         modified_at=now,
     )
     for space_id, dentry_id in holds:
-        await task_rows.hold(conn, task_id, space_id, dentry_id)
+        await task_rows.hold(conn, task_id, creator.corp_id, space_id, dentry_id)
     await task_rows.announce(conn)
 
 

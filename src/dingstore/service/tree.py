@@ -14,17 +14,19 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.engine import queue, worker
 from dingstore.service import access, models, names
-from dingstore.store import dentries, properties, spaces, subtree
+from dingstore.store import dentries, prepared, properties, spaces
 from dingstore.store.base import Connection, Writer
 
 MAX_ID = 2**63 - 1
+# A dentry row: as read, or as just written (``create``).
+_Row = TypeVar("_Row", RowMapping, prepared.Record)
 STRATEGIES = ("AUTO_RENAME", "OVERWRITE", "RETURN_DENTRY_IF_EXISTS", "RETURN_ERROR_IF_EXISTS")
 
 
@@ -91,39 +93,74 @@ def decode_token(token: str | None, arity: int, *, text: bool = False) -> list[A
     return values
 
 
+# The tree lock. A change to a space's tree takes the lock of that space (its row, locked to the
+# end of the transaction: ``store/spaces.py lock``) before it reads what it checks, and a change
+# across two spaces (a copy or move) takes both, in the order of their ids, so that no two
+# changes deadlock. Changes to different spaces, of one org or of several, never wait for each
+# other. On SQLite the single writer already runs one change at a time.
+#
+# Why a space is enough: every invariant a change checks lies inside the spaces it names.
+# * A node's ancestors are all in its space: the checks against moving a folder into itself or
+#   merging it into an ancestor (bulk/common.py) read one space's chains, which no change to
+#   another space can alter.
+# * A task's holds (``tasks.check_free``) name the space of the subtree held; a hold is written
+#   by a request holding that space's lock (a copy or move holds both of its spaces'), so the
+#   holds of a space a request has locked stay as it read them until it commits, and a task's
+#   steps lock the spaces of their payload (``TreeLocked``). A node's subtree and its ancestors
+#   are in its space, so no hold of another space bears on it.
+# * A space's quota (``used_quota``) and the subtree sizes of its nodes change only under its
+#   lock; a move across spaces charges both of its spaces, which it holds.
+# * The recycle bin is the org's, but each item is of one space: a restore or a purge locks the
+#   spaces of the items it works on (service/recycle.py), and reads them again once it has.
+
+
+def _task_spaces(payload: Mapping[str, Any]) -> list[int]:
+    """The spaces a bulk task's steps change: its payload's ``space`` and ``target_space``."""
+    return [int(payload[key]) for key in ("space", "target_space") if payload.get(key) is not None]
+
+
 class TreeLocked:
-    """A task kind's handler whose every step first takes the org's tree lock, as a request
-    about to change the tree does (``space(..., write=True)``): steps change the org's tree
-    (rows, subtree sizes, quotas) too, so neither deadlocks nor reads sizes the other is
-    changing."""
+    """A task kind's handler whose every step first takes the tree lock of the spaces it changes
+    (``_task_spaces``), as a request about to change them does (``space(..., write=True)``):
+    steps change those trees (rows, subtree sizes, quotas) too, so neither deadlocks nor reads
+    sizes the other is changing."""
 
     def __init__(self, handler: worker.Handler) -> None:
         self.handler = handler
 
     async def start(self, conn: Writer, task: queue.Claimed) -> tuple[int, worker.Step]:
-        await subtree.lock_tree(conn, task.corp_id)
+        await spaces.lock(conn, _task_spaces(task.payload))
         return await self.handler.start(conn, task)
 
     async def step(self, conn: Writer, task: queue.Claimed, limit: int) -> worker.Step:
-        await subtree.lock_tree(conn, task.corp_id)
+        await spaces.lock(conn, _task_spaces(task.payload))
         return await self.handler.step(conn, task, limit)
 
 
 def tree_locked(handlers: Mapping[str, worker.Handler]) -> dict[str, worker.Handler]:
-    """``handlers``, each taking the org's tree lock first (``TreeLocked``)."""
+    """``handlers``, each taking the tree lock of its task's spaces first (``TreeLocked``)."""
     return {kind: TreeLocked(handler) for kind, handler in handlers.items()}
+
+
+async def lock_spaces(conn: Writer, space_ids: Sequence[str]) -> None:
+    """Take the tree lock of each of the spaces (a copy or move: its source and its target) in
+    one statement, before any of them is read: ``space(..., write=True)`` then finds each
+    locked already. Ids that are not well formed are skipped: ``space`` reports them."""
+    numbers = [int(s) for s in space_ids if s and s.isascii() and s.isdigit() and len(s) <= 19]
+    await spaces.lock(conn, [n for n in numbers if 0 < n <= MAX_ID])
 
 
 async def space(
     conn: Connection, actor: models.Actor, space_id: str, *, write: bool = False
 ) -> RowMapping:
-    """The caller's space. ``write``: the request is about to change the org's tree — take the
-    org's tree lock first (store/subtree.py), so that what it checks holds until it commits."""
+    """The caller's space. ``write``: the request is about to change the space's tree — take
+    its tree lock as it is read (see above), so that what it checks holds until it commits."""
     number = parse_id(space_id, "spaceId")
     if write:
         assert isinstance(conn, Writer), "a change takes write()'s connection"
-        await subtree.lock_tree(conn, actor.corp_id)
-    row = await spaces.get(conn, number)
+        row = (await spaces.lock(conn, [number])).get(number)
+    else:
+        row = await spaces.get(conn, number)
     if row is None or row.corp_id != actor.corp_id:
         raise errors.SPACE_NOT_EXIST.error(f"space {space_id} does not exist")
     return row
@@ -234,11 +271,16 @@ async def create(
     now: int,
     size: int = 0,
     blob_id: int | None = None,
-) -> None:
+    if_free: bool = False,
+) -> prepared.Record | None:
     """Write a new live node that ``actor`` makes at ``now``: a folder, or (given ``blob_id``) a
-    file at version 1 with its first version row. Its ancestors grow by it."""
+    file at version 1 with its first version row. Its ancestors grow by it. Returns its row.
+
+    The name is checked as the row is written: with ``if_free`` a name a live sibling holds
+    writes nothing and answers None (the caller then applies its conflict strategy: ``place``);
+    without, the caller placed the name already, and finding it taken is a conflict."""
     is_file = blob_id is not None
-    await dentries.insert(
+    row = await dentries.insert(
         conn,
         id=node_id,
         space_id=space_id,
@@ -255,6 +297,10 @@ async def create(
         created_at=now,
         modified_at=now,
     )
+    if row is None:
+        if if_free:
+            return None
+        raise errors.OPERATION_CONCURRENT_CONTROL.error(f"{name!r} was taken meanwhile; retry")
     if is_file:
         await dentries.insert_version(
             conn,
@@ -267,6 +313,7 @@ async def create(
             modifier_id=actor.union_id,
             created_at=now,
         )
+    return prepared.Record(row)
 
 
 async def charge(conn: Connection, space_id: int, delta: int) -> None:
@@ -284,27 +331,26 @@ async def check_room(conn: Connection, space_id: int, size: int) -> None:
 async def views(
     conn: Connection,
     actor: models.Actor,
-    rows: Sequence[RowMapping],
+    rows: Sequence[_Row],
     *,
     app_ids: Sequence[str] | None = None,
+    own: Sequence[Any] | None = None,
 ) -> list[models.Dentry]:
     """Rows as the API shows them: with paths and the app properties the caller may see
-    (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given)."""
+    (PUBLIC ones of every app and its own PRIVATE ones, limited to ``app_ids`` if given).
+    ``own``: the rows are new, and their only properties are these of the caller's app (with
+    ``name``, ``value`` and ``visibility``), just written: nothing to read."""
     parents = {int(r.parent_id) for r in rows}
     known: dict[int, dentries.Chain] = actor.memo.get("chains", {})
     paths = {f: known[f].path for f in parents if f in known}
     if len(paths) < len(parents):
         paths.update(await dentries.folder_paths(conn, parents - paths.keys()))
     rows = _under(rows, paths)
-    props: dict[int, dict[str, list[models.AppProperty]]] = {}
-    for p in await properties.of(conn, [int(r.id) for r in rows]):
-        if p.visibility != "PUBLIC" and p.owner_id != actor.app_id:
-            continue
-        if app_ids is not None and p.owner_id not in app_ids:
-            continue
-        props.setdefault(int(p.dentry_id), {}).setdefault(p.owner_id, []).append(
-            models.AppProperty(p.name, p.value, p.visibility)
-        )
+    props = await _properties(conn, actor, rows, app_ids) if own is None else {}
+    if own:
+        mine = [models.AppProperty(p.name, p.value, p.visibility) for p in own]
+        mine.sort(key=lambda p: p.name)
+        props = {int(r.id): {actor.app_id: mine} for r in rows}
     return [
         models.Dentry(
             id=int(r.id),
@@ -328,14 +374,40 @@ async def views(
     ]
 
 
+async def _properties(
+    conn: Connection,
+    actor: models.Actor,
+    rows: Sequence[_Row],
+    app_ids: Sequence[str] | None,
+) -> dict[int, dict[str, list[models.AppProperty]]]:
+    """The app properties of the rows that the caller may see, by row and app."""
+    props: dict[int, dict[str, list[models.AppProperty]]] = {}
+    for p in await properties.of(conn, [int(r.id) for r in rows]):
+        if p.visibility != "PUBLIC" and p.owner_id != actor.app_id:
+            continue
+        if app_ids is not None and p.owner_id not in app_ids:
+            continue
+        props.setdefault(int(p.dentry_id), {}).setdefault(p.owner_id, []).append(
+            models.AppProperty(p.name, p.value, p.visibility)
+        )
+    return props
+
+
 async def visible(conn: Connection, rows: Sequence[RowMapping]) -> list[RowMapping]:
     """The rows not under a recycled folder: those a listing may show."""
     return _under(rows, await dentries.folder_paths(conn, {int(r.parent_id) for r in rows}))
 
 
-def _under(rows: Sequence[RowMapping], paths: dict[int, str | None]) -> list[RowMapping]:
+def _under(rows: Sequence[_Row], paths: dict[int, str | None]) -> list[_Row]:
     return [r for r in rows if paths.get(int(r.parent_id)) is not None]
 
 
-async def view(conn: Connection, actor: models.Actor, row: RowMapping) -> models.Dentry:
-    return (await views(conn, actor, [row]))[0]
+async def view(
+    conn: Connection,
+    actor: models.Actor,
+    row: _Row,
+    *,
+    own: Sequence[Any] | None = None,
+) -> models.Dentry:
+    """One row as the API shows it (``views``)."""
+    return (await views(conn, actor, [row], own=own))[0]

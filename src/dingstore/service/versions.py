@@ -133,7 +133,7 @@ class VersionService:
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only files have versions")
-            await tasks.check_free(conn, int(row.id))
+            await tasks.check_free(conn, actor.corp_id, int(row.id))
             old = await dentries.version(conn, int(row.id), version)
             if old is None:
                 raise errors.PARAM_ERROR.error(f"file {dentry_id} has no version {version}")

@@ -14,7 +14,10 @@ from dingstore.store.base import Connection
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
 
-LIVE = d.c.status == "NORMAL"
+# Written into the SQL, not bound: a plan made for any parameter (PostgreSQL's generic plan of a
+# prepared statement) can use the partial index ``uq_dentries_live_name`` only when it sees that
+# its rows are the live ones; with ``status = $4`` it scans every child of the folder instead.
+LIVE = d.c.status == sa.literal_column("'NORMAL'")
 
 ORDER_COLUMNS = {
     "MODIFIED_TIME": d.c.modified_at,
@@ -24,10 +27,15 @@ ORDER_COLUMNS = {
 }
 
 
+_GET = sa.select(d).where(
+    d.c.id == sa.bindparam("dentry_id"), d.c.space_id == sa.bindparam("space_id"), LIVE
+)
+
+
 async def get(conn: Connection, space_id: int, dentry_id: int) -> RowMapping | None:
     """A live dentry of the space."""
-    stmt = sa.select(d).where(d.c.id == dentry_id, d.c.space_id == space_id, LIVE)
-    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+    params = {"dentry_id": dentry_id, "space_id": space_id}
+    return (await conn.execute(_GET, params)).mappings().first()  # type: ignore[no-any-return]
 
 
 async def get_any(conn: Connection, dentry_id: int) -> RowMapping | None:
@@ -198,13 +206,73 @@ async def page_space(
     return list((await conn.execute(stmt)).mappings().all())
 
 
-async def insert(conn: Connection, **values: Any) -> None:
-    """A new node, with nothing under it: a folder, or a file whose one version is its size.
-    Its ancestors grow by it."""
+def _name_taken(space_id: Any, parent_id: Any, name: Any) -> Any:
+    """Whether a live sibling holds the name (a probe of ``uq_dentries_live_name``)."""
+    return sa.exists().where(
+        d.c.space_id == space_id, d.c.parent_id == parent_id, d.c.name == name, LIVE
+    )
+
+
+# A new live node, written only if no live sibling holds its name: the check and the insert in
+# one statement, built once (a node's columns as parameters ``new_<column>``).
+_NEW_COLUMNS = (
+    "id", "space_id", "parent_id", "name", "type", "size", "blob_id", "version", "status", "uuid",
+    "creator_id", "modifier_id", "created_at", "modified_at", "descendants", "stored",
+)  # fmt: skip
+_NEW = {c: sa.bindparam(f"new_{c}", type_=d.c[c].type) for c in _NEW_COLUMNS}
+_INSERT_IF_FREE = sa.insert(d).from_select(
+    list(_NEW_COLUMNS),
+    sa.select(*(p.label(c) for c, p in _NEW.items())).where(
+        ~_name_taken(_NEW["space_id"], _NEW["parent_id"], _NEW["name"])
+    ),
+)
+
+
+async def insert(conn: Connection, **values: Any) -> dict[str, Any] | None:
+    """A new live node, with nothing under it: a folder, or a file whose one version is its
+    size. Its ancestors grow by it. It is written only if no live sibling holds its name (the
+    check and the insert are one statement); returns the row written, or None when the name is
+    taken and nothing was."""
     stored = int(values.get("size") or 0) if values["type"] == "FILE" else 0
-    await conn.execute(sa.insert(d).values(**values, descendants=0, stored=stored))
-    if values["status"] == "NORMAL":
-        await grow_chain(conn, int(values["parent_id"]), 1, stored)
+    row = {**values, "status": "NORMAL", "descendants": 0, "stored": stored}
+    params = {f"new_{c}": row.get(c) for c in _NEW_COLUMNS}
+    if not (await conn.execute(_INSERT_IF_FREE, params)).rowcount:
+        return None
+    await grow_chain(conn, int(values["parent_id"]), 1, stored)
+    return row
+
+
+_RENAME_IF_FREE = (
+    sa.update(d)
+    .where(
+        d.c.id == sa.bindparam("node"),
+        ~_name_taken(sa.bindparam("space"), sa.bindparam("parent"), sa.bindparam("new_name")),
+    )
+    .values(
+        name=sa.bindparam("new_name"),
+        modifier_id=sa.bindparam("modifier"),
+        modified_at=sa.bindparam("modified"),
+    )
+)
+
+
+async def rename(
+    conn: Connection, row: RowMapping, name: str, *, modifier_id: str, modified_at: int
+) -> bool:
+    """Give the live node ``row`` a new name, if no live sibling holds it (one statement);
+    False, and nothing changed, when one does."""
+    result = await conn.execute(
+        _RENAME_IF_FREE,
+        {
+            "node": int(row.id),
+            "space": int(row.space_id),
+            "parent": int(row.parent_id),
+            "new_name": name,
+            "modifier": modifier_id,
+            "modified": modified_at,
+        },
+    )
+    return bool(result.rowcount)
 
 
 async def update(conn: Connection, dentry_id: int, **values: Any) -> None:

@@ -42,8 +42,11 @@ async def get_user(conn: Connection, union_id: str) -> RowMapping | None:
 
 async def known_users(conn: Connection, corp_id: str, union_ids: Iterable[str]) -> set[str]:
     """Which of ``union_ids`` are users of the org ``corp_id``."""
+    union_ids = list(union_ids)
+    if not union_ids:
+        return set()
     stmt = sa.select(users.c.union_id).where(
-        users.c.corp_id == corp_id, users.c.union_id.in_(list(union_ids))
+        users.c.corp_id == corp_id, users.c.union_id.in_(union_ids)
     )
     return set((await conn.execute(stmt)).scalars().all())
 

@@ -136,27 +136,36 @@ async def drop(conn: Connection, space_id: int | None, node_ids: Any) -> None:
     await conn.execute(sa.delete(p).where(where))
 
 
+# A grant: inserted if not there yet (one statement), else renewed (``upsert``).
+_GRANT_COLUMNS = (
+    "space_id", "dentry_id", "member", "role_id", "rank", "member_type", "member_id",
+    "member_corp_id", "expires_at", "operator_id", "created_at", "modified_at",
+)  # fmt: skip
+_GRANT = {c: sa.bindparam(f"g_{c}", type_=p.c[c].type) for c in _GRANT_COLUMNS}
+_GRANT_KEY = sa.and_(*(p.c[c] == _GRANT[c] for c in ("space_id", "dentry_id", "member", "role_id")))
+_INSERT_GRANT = sa.insert(p).from_select(
+    list(_GRANT_COLUMNS),
+    sa.select(*(b.label(c) for c, b in _GRANT.items())).where(~sa.exists().where(_GRANT_KEY)),
+)
+_RENEW_GRANT = (
+    sa.update(p)
+    .where(_GRANT_KEY)
+    .values(
+        expires_at=_GRANT["expires_at"],
+        operator_id=_GRANT["operator_id"],
+        modified_at=_GRANT["modified_at"],
+    )
+)
+
+
 async def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Grant each row's role to its member on its node; a grant already there takes the row's
-    expiry, operator and modification time."""
+    expiry, operator and modification time. A new grant costs one statement (the insert
+    checks that none is there), one already there two."""
     for row in rows:
-        key = sa.and_(
-            p.c.space_id == row["space_id"],
-            p.c.dentry_id == row["dentry_id"],
-            p.c.member == row["member"],
-            p.c.role_id == row["role_id"],
-        )
-        changed = await conn.execute(
-            sa.update(p)
-            .where(key)
-            .values(
-                expires_at=row["expires_at"],
-                operator_id=row["operator_id"],
-                modified_at=row["modified_at"],
-            )
-        )
-        if not changed.rowcount:
-            await conn.execute(sa.insert(p).values(**row))
+        params = {f"g_{c}": row[c] for c in _GRANT_COLUMNS}
+        if not (await conn.execute(_INSERT_GRANT, params)).rowcount:
+            await conn.execute(_RENEW_GRANT, params)
 
 
 async def revoke(

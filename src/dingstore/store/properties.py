@@ -10,13 +10,18 @@ from sqlalchemy.engine import RowMapping
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as p
 
+_OF = (
+    sa.select(p)
+    .where(p.c.dentry_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(p.c.owner_id, p.c.name)
+)
+
 
 async def of(conn: Connection, dentry_ids: Iterable[int]) -> list[RowMapping]:
     ids = list(dentry_ids)
     if not ids:
         return []
-    stmt = sa.select(p).where(p.c.dentry_id.in_(ids)).order_by(p.c.owner_id, p.c.name)
-    return list((await conn.execute(stmt)).mappings().all())
+    return list((await conn.execute(_OF, {"ids": ids})).mappings().all())
 
 
 async def names(conn: Connection, dentry_id: int, owner_id: str) -> set[str]:
@@ -27,20 +32,22 @@ async def names(conn: Connection, dentry_id: int, owner_id: str) -> set[str]:
 async def put(
     conn: Connection, dentry_id: int, owner_id: str, name: str, value: str, visibility: str
 ) -> None:
+    """Set the property: a new one costs one statement (the insert checks that none is there),
+    one already there two."""
     where = (p.c.dentry_id == dentry_id, p.c.owner_id == owner_id, p.c.name == name)
-    updated = await conn.execute(
-        sa.update(p).where(*where).values(value=value, visibility=visibility)
+    row = {
+        "dentry_id": dentry_id,
+        "owner_id": owner_id,
+        "name": name,
+        "value": value,
+        "visibility": visibility,
+    }
+    given = sa.select(*(sa.literal(v, p.c[k].type).label(k) for k, v in row.items()))
+    inserted = await conn.execute(
+        sa.insert(p).from_select(list(row), given.where(~sa.exists().where(*where)))
     )
-    if not updated.rowcount:
-        await conn.execute(
-            sa.insert(p).values(
-                dentry_id=dentry_id,
-                owner_id=owner_id,
-                name=name,
-                value=value,
-                visibility=visibility,
-            )
-        )
+    if not inserted.rowcount:
+        await conn.execute(sa.update(p).where(*where).values(value=value, visibility=visibility))
 
 
 async def remove(conn: Connection, dentry_id: int, owner_id: str, names: Iterable[str]) -> None:

@@ -284,14 +284,17 @@ task_nodes = sa.Table(
 )
 
 # Subtrees a running task holds: other operations on them (or on their ancestors) are refused
-# with operationConcurrentControl until the task ends.
+# with operationConcurrentControl until the task ends. A tree change reads the holds of its org
+# (``corp_id``), not of its space only: the nodes a move across spaces has yet to carry are still
+# in the space it left, under the folder held in the space it went to.
 task_holds = sa.Table(
     "task_holds",
     metadata,
     sa.Column("task_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("space_id", sa.BigInteger, nullable=False),
-    sa.Index("ix_task_holds_space", "space_id"),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Index("ix_task_holds_corp", "corp_id"),
 )
 
 # --- permissions ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,25 @@ from dingstore.store.base import Connection
 from dingstore.store.schema import spaces
 
 _BY_ID = sa.select(spaces).where(spaces.c.id == sa.bindparam("space_id"))
+
+
+async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMapping]:
+    """The spaces' rows, each locked until the transaction ends (PostgreSQL: ``FOR NO KEY
+    UPDATE``, taken in the order of their ids so that two transactions locking the same spaces
+    never deadlock; SQLite's single writer needs no lock): the tree lock of those spaces (see
+    ``service/tree.py``). A row of a space that does not exist is left out. Reading the row
+    and locking it are one statement: under READ COMMITTED the row returned is the one the last
+    holder committed, and every later statement sees all it committed."""
+    ids = sorted(set(space_ids))
+    if not ids:
+        return {}
+    stmt = (
+        sa.select(spaces)
+        .where(spaces.c.id.in_(ids))
+        .order_by(spaces.c.id)
+        .with_for_update(key_share=True)
+    )
+    return {int(r.id): r for r in (await conn.execute(stmt)).mappings().all()}
 
 
 async def insert(conn: Connection, **values: Any) -> None:

@@ -11,7 +11,6 @@ The OVERWRITE merges that work on these snapshots are in store/merges.py.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,25 +20,13 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore.store import blobs as blob_rows
 from dingstore.store import dentries, permissions, recycle
-from dingstore.store.base import Connection, Writer
+from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as props
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import dentry_versions as v
 from dingstore.store.schema import task_nodes as tn
 
 _LIVE = d.c.status == "NORMAL"
-
-
-async def lock_tree(conn: Writer, corp_id: str) -> None:
-    """Take the org's tree lock until the transaction ends, so that the requests changing one
-    org's tree check and act one at a time, as SQLite's single writer makes them: what a request
-    reads after taking it includes every change committed before, and nothing it checked (the
-    holds of running tasks, a folder's ancestors) changes before it commits. Different orgs never
-    wait for each other."""
-    key = int.from_bytes(
-        hashlib.sha256(f"tree:{corp_id}".encode()).digest()[:8], "big", signed=True
-    )
-    await conn.lock(key)
 
 
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:

@@ -57,15 +57,22 @@ async def purge_finished(conn: Connection, ended_before: int) -> int:
 # --- subtrees held by running tasks ------------------------------------------------------------
 
 
-async def hold(conn: Connection, task_id: int, space_id: int, dentry_id: int) -> None:
+async def hold(conn: Connection, task_id: int, corp_id: str, space_id: int, dentry_id: int) -> None:
     await conn.execute(
-        sa.insert(task_holds).values(task_id=task_id, space_id=space_id, dentry_id=dentry_id)
+        sa.insert(task_holds).values(
+            task_id=task_id, corp_id=corp_id, space_id=space_id, dentry_id=dentry_id
+        )
     )
 
 
-async def all_holds(conn: Connection) -> list[RowMapping]:
-    """Every hold: one or two per running bulk task, so a small table."""
-    return list((await conn.execute(sa.select(task_holds))).mappings().all())
+_HOLDS_OF = sa.select(task_holds.c.task_id, task_holds.c.dentry_id).where(
+    task_holds.c.corp_id == sa.bindparam("corp_id")
+)
+
+
+async def holds_of(conn: Connection, corp_id: str) -> list[RowMapping]:
+    """The org's holds: one or two per running bulk task of the org (none, most often)."""
+    return list((await conn.execute(_HOLDS_OF, {"corp_id": corp_id})).mappings().all())
 
 
 async def release_holds(conn: Connection, task_id: int) -> None:

@@ -59,7 +59,7 @@ async def merge(
 ) -> Outcome:
     """Folder ``row`` meets folder ``into`` of its name (OVERWRITE): hold both and enqueue the
     task of ``payload``, which merges them; the answer names ``into``."""
-    await tasks.check_free(conn, int(into.id))
+    await tasks.check_free(conn, actor.corp_id, int(into.id))
     holds = [(int(row.space_id), int(row.id)), (int(into.space_id), int(into.id))]
     await tasks.enqueue(
         conn, task_id, payload, creator(actor), holds=holds, now=actor.clock.now_ms()

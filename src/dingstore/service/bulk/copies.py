@@ -62,6 +62,7 @@ async def copy_one(
     new_id, task_id = await ctx.ids.next(), await ctx.ids.next()
     now = ctx.clock.now_ms()
     async with ctx.db.write() as conn:
+        await tree.lock_spaces(conn, [space_id, target.space_id])  # in order: no deadlock
         space = await tree.space(conn, actor, space_id, write=True)
         row = await tree.dentry(conn, space.id, dentry_id)
         is_file = row.type == "FILE"
@@ -71,8 +72,8 @@ async def copy_one(
         into = await common.target_space(conn, actor, target.space_id)
         await tree.folder_for(conn, actor, into, target_parent, access.WRITE)
         await common.not_into_itself(conn, int(row.id), target_parent)
-        await tasks.check_free(conn, int(row.id))
-        await tasks.check_free(conn, target_parent, adding=True)
+        await tasks.check_free(conn, actor.corp_id, int(row.id))
+        await tasks.check_free(conn, actor.corp_id, target_parent, adding=True)
         nested = not is_file and await dentries.has_children(conn, space.id, int(row.id))
         placed = await tree.place(conn, into.id, target_parent, row.name, how, is_file=is_file)
         if placed.existing is not None:

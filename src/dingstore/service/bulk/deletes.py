@@ -58,7 +58,7 @@ async def delete_one(
     async with ctx.db.write() as conn:
         space = await tree.space(conn, actor, space_id, write=True)
         row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
-        await tasks.check_free(conn, int(row.id))
+        await tasks.check_free(conn, actor.corp_id, int(row.id))
         # To the bin: a folder with live children answers with a task that counts them. For
         # good: one with anything under it, its recycled entries too, is purged by a task.
         nested = row.type == "FOLDER" and await dentries.has_children(
@@ -143,10 +143,10 @@ async def purge(
     app_id: str | None,
     now: int,
 ) -> list[int]:
-    """Purge the org's recycle-bin ``items`` for good (the caller holds the org's tree lock and
-    checked that no task holds them). They leave the bin at once, and so do the items nested
-    under them; a file or a folder with nothing under it goes at once, releasing its blobs and
-    quota; any other folder gets a DELETE task (created by ``creator_id``, or by the item's
+    """Purge the org's recycle-bin ``items`` for good (the caller holds the tree lock of their
+    spaces and checked that no task holds them). They leave the bin at once, and so do the items
+    nested under them; a file or a folder with nothing under it goes at once, releasing its blobs
+    and quota; any other folder gets a DELETE task (created by ``creator_id``, or by the item's
     deleter), whose ids are returned. Nothing above an item changes: its weight left its
     ancestors when it was recycled."""
     by_space: dict[int, list[RowMapping]] = {}

@@ -71,13 +71,14 @@ async def move_one(
     task_id = await ctx.ids.next()
     now = ctx.clock.now_ms()
     async with ctx.db.write() as conn:
+        await tree.lock_spaces(conn, [space_id, target.space_id])  # in order: no deadlock
         space = await tree.space(conn, actor, space_id, write=True)
         row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
         into = await common.target_space(conn, actor, target.space_id)
         await tree.folder_for(conn, actor, into, target_parent, access.WRITE)
         await common.not_into_itself(conn, int(row.id), target_parent)
-        await tasks.check_free(conn, int(row.id))
-        await tasks.check_free(conn, target_parent, adding=True)
+        await tasks.check_free(conn, actor.corp_id, int(row.id))
+        await tasks.check_free(conn, actor.corp_id, target_parent, adding=True)
         if into.id == space.id and target_parent == int(row.parent_id):
             return common.Outcome(await tree.view(conn, actor, row))  # already there
         is_file = row.type == "FILE"
