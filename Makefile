@@ -44,7 +44,7 @@ format: $(DEV)  ## Format the code
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(DEV)  ## Run the benchmarks (see bench/README.md); installs wrk if it is missing
+bench: $(DEV)  ## Run the benchmarks (see bench/README.md); installs wrk and nginx if missing
 	scripts/bench-tools
 	$(BIN)/python bench/get_task.py
 

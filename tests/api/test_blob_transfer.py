@@ -17,6 +17,7 @@ import httpx
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
+from dingstore.api import protocol
 from dingstore.api.routes.blobs import RangeNotSatisfiable, parse_range
 from dingstore.blobs import base, signing
 from dingstore.clock import ManualClock
@@ -417,3 +418,39 @@ def test_parse_range(
 def test_parse_range_unsatisfiable_in_standard_mode(header: str, size: int) -> None:
     with pytest.raises(RangeNotSatisfiable):
         parse_range(header, size, standard=True)
+
+
+def test_downloads_are_sent_by_the_kernel_and_keep_the_connection(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[int] = []
+    sendfile = os.sendfile
+
+    def counting(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        n = sendfile(out_fd, in_fd, offset, count)
+        sent.append(n)
+        return n
+
+    monkeypatch.setattr(protocol.os, "sendfile", counting)
+    data = os.urandom(3 * MB)
+    put_object(server, "blobs/z", data)
+    target = store(server).download_target("blobs/z", expires_in=900)
+    with httpx.Client(timeout=60) as client:  # one keep-alive connection
+        whole = client.get(target.url, headers=target.headers)
+        part = client.get(target.url, headers={**target.headers, "Range": "bytes=10-19"})
+        head = client.head(target.url, headers=target.headers)
+    assert whole.status_code == 200 and sha(whole.content) == sha(data)
+    assert part.status_code == 206 and part.content == data[10:20]
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(data))
+    assert sum(sent) == len(data) + 10
+
+
+def test_a_client_leaving_mid_download_leaves_the_server_serving(server: LiveServer) -> None:
+    put_object(server, "blobs/z", os.urandom(20 * MB))
+    target = store(server).download_target("blobs/z", expires_in=900)
+    for _ in range(3):
+        with http.stream("GET", target.url, headers=target.headers, timeout=60) as response:
+            assert response.status_code == 200
+            next(response.iter_raw(65536))  # then the connection is closed, unread
+    again = get(target)
+    assert again.status_code == 200 and len(again.content) == 20 * MB

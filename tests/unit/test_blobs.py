@@ -78,7 +78,7 @@ async def read_all(
 
 
 async def test_write_read_size_delete(store: base.BaseBlobStore) -> None:
-    assert await store.write("blobs/1", chunks(b"hello", b" ", b"world")) == 11
+    assert (await store.write("blobs/1", chunks(b"hello", b" ", b"world"))).size == 11
     assert await store.size("blobs/1") == 11
     assert await read_all(store, "blobs/1") == b"hello world"
     await store.delete("blobs/1")
@@ -96,12 +96,12 @@ async def test_writing_again_replaces(store: base.BaseBlobStore) -> None:
 
 
 async def test_an_exclusive_write_never_replaces(store: base.BaseBlobStore) -> None:
-    assert await store.write("blobs/1", chunks(b"first"), exclusive=True) == 5
+    assert (await store.write("blobs/1", chunks(b"first"), exclusive=True)).size == 5
     for again in (b"second", b""):
         with pytest.raises(base.ObjectExists):
             await store.write("blobs/1", chunks(again), exclusive=True)
     assert await read_all(store, "blobs/1") == b"first"
-    assert await store.write("blobs/2", chunks(b""), exclusive=True) == 0
+    assert (await store.write("blobs/2", chunks(b""), exclusive=True)).size == 0
 
 
 def md5(data: bytes) -> hashlib._Hash:
@@ -109,13 +109,15 @@ def md5(data: bytes) -> hashlib._Hash:
 
 
 async def test_etags_are_the_md5s_s3_gives(store: base.BaseBlobStore) -> None:
-    assert await store.write("blobs/1", chunks(b"hello", b" world")) == 11
-    assert await store.etag("blobs/1") == f'"{md5(b"hello world").hexdigest()}"'
+    whole = f'"{md5(b"hello world").hexdigest()}"'
+    assert await store.write("blobs/1", chunks(b"hello", b" world")) == base.Stored(11, whole)
+    assert await store.etag("blobs/1") == whole
     assert await store.etag("blobs/none") is None
     parts = [os.urandom(max(store.min_part_size, 1000)), b"tail"]
     upload = await store.start_multipart("blobs/m")
     for n, part in enumerate(parts, 1):
-        await store.write_part("blobs/m", upload, n, chunks(part))
+        stored = await store.write_part("blobs/m", upload, n, chunks(part))
+        assert stored == base.Stored(len(part), f'"{md5(part).hexdigest()}"')
     await store.complete_multipart("blobs/m", upload, [1, 2])
     of_parts = md5(b"".join(md5(part).digest() for part in parts)).hexdigest()
     assert await store.etag("blobs/m") == f'"{of_parts}-2"'
@@ -150,7 +152,7 @@ async def test_bad_ranges_refused(store: base.BaseBlobStore, start: int, end: in
 
 
 async def test_empty_object(store: base.BaseBlobStore) -> None:
-    assert await store.write("blobs/empty", chunks()) == 0
+    assert (await store.write("blobs/empty", chunks())).size == 0
     assert await store.size("blobs/empty") == 0
     assert await read_all(store, "blobs/empty") == b""
 
@@ -158,7 +160,7 @@ async def test_empty_object(store: base.BaseBlobStore) -> None:
 async def test_multi_mib_object_streams_in_chunks(store: base.BaseBlobStore) -> None:
     data = os.urandom(3 * MiB + 12_345)
     pieces = [data[i : i + 65_536] for i in range(0, len(data), 65_536)]
-    assert await store.write("blobs/big", chunks(*pieces)) == len(data)
+    assert (await store.write("blobs/big", chunks(*pieces))).size == len(data)
     got = [chunk async for chunk in store.read("blobs/big")]
     assert len(got) >= 4 and max(map(len, got)) <= base.CHUNK_SIZE
     assert hashlib.sha256(b"".join(got)).digest() == hashlib.sha256(data).digest()
@@ -167,7 +169,7 @@ async def test_multi_mib_object_streams_in_chunks(store: base.BaseBlobStore) -> 
 
 
 async def test_max_size_refusal_publishes_nothing(store: base.BaseBlobStore) -> None:
-    assert await store.write("blobs/fits", chunks(b"12345", b"67890"), max_size=10) == 10
+    assert (await store.write("blobs/fits", chunks(b"12345", b"67890"), max_size=10)).size == 10
     with pytest.raises(base.TooLarge):
         await store.write("blobs/big", chunks(b"12345", b"678901"), max_size=10)
     assert await store.size("blobs/big") is None
@@ -201,7 +203,7 @@ async def test_a_reader_never_sees_a_half_written_object(store: base.BaseBlobSto
     with pytest.raises(base.NotFound):
         await read_all(store, "blobs/2")
     release.set()
-    assert await writing == await new == 2 * MiB + 1
+    assert (await writing).size == (await new).size == 2 * MiB + 1
     assert await store.size("blobs/1") == await store.size("blobs/2") == 2 * MiB + 1
 
 
@@ -226,8 +228,10 @@ async def test_multipart_assembles_in_ascending_order_and_cleans_up(
     upload = await store.start_multipart("blobs/m")
     parts = {1: b"a" * n1, 2: b"b" * 200_000, 3: b"c" * 5}
     for n in (3, 1, 2):
-        assert await store.write_part("blobs/m", upload, n, chunks(parts[n])) == len(parts[n])
-    assert await store.write_part("blobs/m", upload, 2, chunks(b"B" * n2)) == n2  # replaced
+        assert (await store.write_part("blobs/m", upload, n, chunks(parts[n]))).size == len(
+            parts[n]
+        )
+    assert (await store.write_part("blobs/m", upload, 2, chunks(b"B" * n2))).size == n2  # replaced
     assert await store.part_sizes("blobs/m", upload) == {1: n1, 2: n2, 3: 5}
     assert await store.size("blobs/m") is None
     with pytest.raises(ValueError):
@@ -535,7 +539,7 @@ async def test_s3_large_writes_go_in_parts_and_leave_nothing_when_refused(
 ) -> None:
     data = os.urandom(2 * s3.PART_SIZE + 1234)
     pieces = [data[i : i + MiB] for i in range(0, len(data), MiB)]
-    assert await bucket.write("blobs/big", chunks(*pieces)) == len(data)
+    assert (await bucket.write("blobs/big", chunks(*pieces))).size == len(data)
     assert hashlib.sha256(await read_all(bucket, "blobs/big")).digest() == (
         hashlib.sha256(data).digest()
     )

@@ -45,7 +45,7 @@ import itertools
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from dingstore.blobs import signing
@@ -95,6 +95,15 @@ class Transfer:
     url: str
     headers: dict[str, str]
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a write stored: its size in bytes and its ETag (``md5_etag`` of the bytes; None
+    where the store cannot tell)."""
+
+    size: int
+    etag: str | None
 
 
 def md5_etag(digest: bytes) -> str:
@@ -176,12 +185,13 @@ class BaseBlobStore:
         *,
         max_size: int | None = None,
         exclusive: bool = False,
-    ) -> int:
+    ) -> Stored:
         """Stream ``chunks`` into a new object and publish it under ``key`` once all arrived;
-        return its size. Never holds the whole object in memory. More than ``max_size`` bytes:
-        ``TooLarge``, and nothing is published. An exception from ``chunks`` (a client that went
-        away) propagates, and nothing is published either. ``exclusive``: publish only if no
-        object is under ``key`` when the bytes are complete, else ``ObjectExists``."""
+        return its size and ETag. Never holds the whole object in memory. More than
+        ``max_size`` bytes: ``TooLarge``, and nothing is published. An exception from ``chunks``
+        (a client that went away) propagates, and nothing is published either. ``exclusive``:
+        publish only if no object is under ``key`` when the bytes are complete, else
+        ``ObjectExists``."""
         raise NotImplementedError
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
@@ -190,6 +200,12 @@ class BaseBlobStore:
         iteration starts, before the first chunk. Once started, a read sees the object it began
         with even if the key is replaced or deleted meanwhile."""
         raise NotImplementedError
+
+    async def open_file(self, key: str) -> BinaryIO | None:
+        """The object as a local file open for reading, for a server that hands files to the
+        kernel to send (``sendfile``); the caller closes it. None from a store that keeps no
+        local files. ``NotFound`` when there is no object."""
+        return None
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when there is no object under ``key``."""
@@ -223,10 +239,11 @@ class BaseBlobStore:
         chunks: AsyncIterable[bytes],
         *,
         max_size: int | None = None,
-    ) -> int:
+    ) -> Stored:
         """Store part ``part_number`` (1…10000) of the upload, as ``write`` stores an object
         (atomic, ``TooLarge`` past ``max_size``); writing a part again replaces it. Return its
-        size. ``UploadNotFound`` when the upload does not exist (or ended meanwhile)."""
+        size and ETag (the part's MD5). ``UploadNotFound`` when the upload does not exist (or
+        ended meanwhile)."""
         raise NotImplementedError
 
     async def part_sizes(self, key: str, upload_id: str) -> dict[int, int]:

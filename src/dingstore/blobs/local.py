@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -46,6 +47,10 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _KEY_FILE = "key"
 _ETAG_ATTR = "user.dingstore.etag"
+# Start writing a received megabyte back at once (Linux; typeshed does not know the call);
+# elsewhere the final fsync does it all.
+_sync_file_range: Callable[[int, int, int, int], None] | None = getattr(os, "sync_file_range", None)
+_WRITEBACK: int = getattr(os, "SYNC_FILE_RANGE_WRITE", 0)
 
 
 async def _thread(fn: Callable[..., T], *args: Any) -> T:
@@ -96,16 +101,6 @@ def _publish(tmp: Path, path: Path, exclusive: bool = False) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write(f: BinaryIO, pieces: list[bytes], last: bool, md5: Any) -> None:
-    f.writelines(pieces)
-    for piece in pieces:  # here, on a worker thread, not on the event loop
-        md5.update(piece)
-    if last:
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-
-
 def _tag(path: Path, etag: str) -> None:
     """Record the ETag on the file itself (it follows the file through renames and links);
     skipped where the file system keeps no extended attributes."""
@@ -116,6 +111,50 @@ def _tag(path: Path, etag: str) -> None:
 def _create(path: Path) -> BinaryIO:
     """A new file (it must not exist), open for writing, readable by its owner only."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "wb")
+
+
+class _Incoming:
+    """A temporary file being received: created with its first bytes, hashed (MD5, the ETag)
+    as it is written. Its methods but ``discard`` run on a worker thread: hashing a megabyte
+    takes milliseconds, which the event loop must not spend."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._file: BinaryIO | None = None
+
+    def append(self, pieces: list[bytes], writeback: bool = True) -> None:
+        """Write ``pieces`` and, with ``writeback``, have the disk start on them at once
+        (Linux ``sync_file_range``; it does not wait): it works while the next megabytes
+        arrive, and the final fsync has little left to wait for."""
+        if self._file is None:
+            self._file = _create(self.tmp)
+        f = self._file
+        start = f.tell()
+        f.writelines(pieces)
+        f.flush()
+        if writeback and _sync_file_range is not None:
+            _sync_file_range(f.fileno(), start, f.tell() - start, _WRITEBACK)
+        for piece in pieces:
+            self._md5.update(piece)
+
+    def finish(self, pieces: list[bytes], publish: Callable[[Path], None]) -> str:
+        """Write the last ``pieces``, fsync, record the ETag on the file and ``publish`` it:
+        all in one thread hop (a small file's whole write is this one call). The ETag."""
+        self.append(pieces, writeback=False)
+        assert self._file is not None
+        os.fsync(self._file.fileno())
+        self._file.close()
+        etag = base.md5_etag(self._md5.digest())
+        _tag(self.tmp, etag)
+        publish(self.tmp)
+        return etag
+
+    def discard(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _open_at(path: Path, start: int) -> BinaryIO:
@@ -156,13 +195,11 @@ class LocalBlobStore(signing.SelfServed):
         return path
 
     async def _receive(
-        self, chunks: AsyncIterable[bytes], max_size: int | None
-    ) -> tuple[Path, int]:
-        """Stream ``chunks`` into a new temporary file, fsynced and closed; return it and its
-        size. Removed again if anything fails (too large, a client gone, a cancellation)."""
-        tmp = self._tmp / secrets.token_hex(16)
-        f: BinaryIO = await _thread(_create, tmp)
-        md5 = hashlib.md5(usedforsecurity=False)
+        self, chunks: AsyncIterable[bytes], max_size: int | None, publish: Callable[[Path], None]
+    ) -> base.Stored:
+        """Stream ``chunks`` into a new temporary file, fsynced, and ``publish`` it. Removed
+        again if anything fails (too large, a client gone, a cancellation)."""
+        incoming = _Incoming(self._tmp / secrets.token_hex(16))
         # One write in flight while the next megabyte arrives: receiving and writing overlap.
         writing: asyncio.Future[None] | None = None
         try:
@@ -176,21 +213,18 @@ class LocalBlobStore(signing.SelfServed):
                 if pending >= base.CHUNK_SIZE:
                     if writing is not None:
                         await writing
-                    writing = asyncio.ensure_future(_thread(_write, f, pieces, False, md5))
+                    writing = asyncio.ensure_future(_thread(incoming.append, pieces))
                     pieces, pending = [], 0
             if writing is not None:
                 await writing
-            await _thread(_write, f, pieces, True, md5)
-            await _thread(_tag, tmp, base.md5_etag(md5.digest()))
+            etag = await _thread(incoming.finish, pieces, publish)
         except BaseException:
             if writing is not None:
                 with contextlib.suppress(BaseException):
                     await asyncio.shield(writing)
-            with contextlib.suppress(OSError):
-                f.close()
-            tmp.unlink(missing_ok=True)
+            incoming.discard()
             raise
-        return tmp, size
+        return base.Stored(size, etag)
 
     async def write(
         self,
@@ -199,11 +233,11 @@ class LocalBlobStore(signing.SelfServed):
         *,
         max_size: int | None = None,
         exclusive: bool = False,
-    ) -> int:
+    ) -> base.Stored:
         path = self._path(key)
-        tmp, size = await self._receive(chunks, max_size)
-        await _thread(_publish, tmp, path, exclusive)
-        return size
+        return await self._receive(
+            chunks, max_size, functools.partial(_publish, path=path, exclusive=exclusive)
+        )
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)
@@ -221,6 +255,9 @@ class LocalBlobStore(signing.SelfServed):
                 yield data
         finally:
             f.close()
+
+    async def open_file(self, key: str) -> BinaryIO:
+        return await _thread(_open_at, self._path(key), 0)
 
     async def size(self, key: str) -> int | None:
         try:
@@ -297,13 +334,14 @@ class LocalBlobStore(signing.SelfServed):
         chunks: AsyncIterable[bytes],
         *,
         max_size: int | None = None,
-    ) -> int:
+    ) -> base.Stored:
         self._path(key)
         base.check_part_number(part_number)
         await _thread(self._upload, key, upload_id)
-        tmp, size = await self._receive(chunks, max_size)
-        await _thread(self._publish_part, tmp, key, upload_id, part_number)
-        return size
+        publish = functools.partial(
+            self._publish_part, key=key, upload_id=upload_id, part_number=part_number
+        )
+        return await self._receive(chunks, max_size, publish)
 
     def _publish_part(self, tmp: Path, key: str, upload_id: str, part_number: int) -> None:
         try:

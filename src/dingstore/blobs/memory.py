@@ -19,6 +19,10 @@ async def _collect(chunks: AsyncIterable[bytes], max_size: int | None) -> bytes:
     return bytes(data)
 
 
+def _etag(data: bytes) -> str:
+    return base.md5_etag(hashlib.md5(data, usedforsecurity=False).digest())
+
+
 class MemoryBlobStore(signing.SelfServed):
     def __init__(self, signer: signing.Signer, public_url: str) -> None:
         super().__init__(signer, public_url)
@@ -40,14 +44,14 @@ class MemoryBlobStore(signing.SelfServed):
         *,
         max_size: int | None = None,
         exclusive: bool = False,
-    ) -> int:
+    ) -> base.Stored:
         base.check_key(key)
         data = await _collect(chunks, max_size)
         if exclusive and key in self._objects:
             raise base.ObjectExists(f"{key}: an object is already stored there")
         self._objects[key] = data
-        self._etags[key] = base.md5_etag(hashlib.md5(data, usedforsecurity=False).digest())
-        return len(data)
+        self._etags[key] = _etag(data)
+        return base.Stored(len(data), self._etags[key])
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         base.check_key(key)
@@ -103,13 +107,13 @@ class MemoryBlobStore(signing.SelfServed):
         chunks: AsyncIterable[bytes],
         *,
         max_size: int | None = None,
-    ) -> int:
+    ) -> base.Stored:
         self._upload(key, upload_id)
         base.check_part_number(part_number)
         data = await _collect(chunks, max_size)
         # Looked up again: the upload may have been completed or aborted meanwhile.
         self._upload(key, upload_id)[part_number] = data
-        return len(data)
+        return base.Stored(len(data), _etag(data))
 
     async def part_sizes(self, key: str, upload_id: str) -> dict[int, int]:
         return {n: len(data) for n, data in sorted(self._upload(key, upload_id).items())}

@@ -203,7 +203,7 @@ class S3BlobStore(base.BaseBlobStore):
         *,
         max_size: int | None = None,
         exclusive: bool = False,
-    ) -> int:
+    ) -> base.Stored:
         base.check_key(key)
         condition = _CREATE_ONLY if exclusive else {}
         # Parts grow with the limit so that the largest object allowed fits in 10,000 of them.
@@ -224,10 +224,10 @@ class S3BlobStore(base.BaseBlobStore):
                     buffer.clear()
             if upload_id is None:
                 data = bytes(buffer)
-                await _run(
+                answer = await _run(
                     lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, **condition)
                 )
-                return size
+                return base.Stored(size, answer.get("ETag"))
             if buffer:
                 parts += 1
                 await self._put_part(key, upload_id, parts, bytes(buffer), len(buffer))
@@ -237,12 +237,12 @@ class S3BlobStore(base.BaseBlobStore):
                 with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     await self.abort_multipart(key, upload_id)
             raise
-        return size
+        return base.Stored(size, None)  # S3's ETag of an object made of parts is not its MD5
 
     async def _put_part(
         self, key: str, upload_id: str, number: int, body: bytes | IO[bytes], length: int
-    ) -> None:
-        await _run(
+    ) -> str | None:
+        answer = await _run(
             lambda: self._s3.upload_part(
                 Bucket=self.bucket,
                 Key=key,
@@ -252,6 +252,7 @@ class S3BlobStore(base.BaseBlobStore):
                 ContentLength=length,
             )
         )
+        return answer.get("ETag")
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         base.check_key(key)
@@ -353,7 +354,7 @@ class S3BlobStore(base.BaseBlobStore):
         chunks: AsyncIterable[bytes],
         *,
         max_size: int | None = None,
-    ) -> int:
+    ) -> base.Stored:
         self._check_upload(key, upload_id)
         base.check_part_number(part_number)
         # Fail before receiving anything when there is no such upload.
@@ -363,8 +364,8 @@ class S3BlobStore(base.BaseBlobStore):
         with tempfile.SpooledTemporaryFile(PART_SIZE) as spool:
             size = await _spool(chunks, max_size, spool)
             spool.seek(0)
-            await self._put_part(key, upload_id, part_number, spool, size)
-        return size
+            etag = await self._put_part(key, upload_id, part_number, spool, size)
+        return base.Stored(size, etag)
 
     async def part_sizes(self, key: str, upload_id: str) -> dict[int, int]:
         self._check_upload(key, upload_id)

@@ -14,7 +14,9 @@ plane, does (spec §6 D): ``SignatureDoesNotMatch`` / ``RequestTimeTooSkewed`` (
   single PUT only creates its key: once bytes are stored there, its URL is refused (409), so a
   replay can never change committed bytes; a part's URL dies with its upload (404).
 * ``GET`` (and ``HEAD``, with the GET signature) streams the object, honouring one HTTP
-  ``Range`` the OSS way (``parse_range``).
+  ``Range`` the OSS way (``parse_range``). From a store of local files, and a server that takes
+  the ASGI ``http.response.zerocopysend`` extension (``api/protocol.py``), the kernel sends the
+  file (``sendfile``).
 
 A download's ``ETag`` is the one the store recorded (``BaseBlobStore.etag``): the content's MD5,
 or S3's ``"<MD5 of the parts' MD5s>-N"`` for an object assembled from parts.
@@ -25,13 +27,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from typing import BinaryIO
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from dingstore import errors
-from dingstore.api import responses
+from dingstore.api import protocol, responses
 from dingstore.api.middleware import request_id_of
 from dingstore.api.routing import services
 from dingstore.blobs import base, signing
@@ -117,13 +121,13 @@ def _size_param(request: Request, name: str, header: bool = False) -> int | None
 
 
 class _Body:
-    """The request body as it arrives, never more than ``limit`` bytes (``TooLarge`` past it),
-    with its MD5 (the ETag). It raises at the end, so that nothing is stored, when the body
-    turns out longer or shorter than ``length`` (its Content-Length, or the size signed in)."""
+    """The request body as it arrives, never more than ``limit`` bytes (``TooLarge`` past it).
+    It raises at the end, so that nothing is stored, when the body turns out longer or shorter
+    than ``length`` (its Content-Length, or the size signed in). The store hashes what it
+    writes (the ETag), off the event loop."""
 
     def __init__(self, request: Request, length: int | None, limit: int) -> None:
         self._request, self._length, self._limit = request, length, limit
-        self.md5 = hashlib.md5(usedforsecurity=False)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         received, length = 0, self._length
@@ -133,14 +137,9 @@ class _Body:
                 raise base.TooLarge(self._limit)
             if length is not None and received > length:
                 raise _IncompleteBody(f"more than the declared {length} bytes arrived")
-            self.md5.update(chunk)
             yield chunk
         if length is not None and received != length:
             raise _IncompleteBody(f"{received} of the declared {length} bytes arrived")
-
-    @property
-    def etag(self) -> str:
-        return base.md5_etag(self.md5.digest())
 
 
 def _too_large(limit: int) -> errors.BadRequest:
@@ -188,11 +187,11 @@ async def put_blob(request: Request) -> Response:
             # replace them. Checked before reading anything, and again, atomically, on publishing.
             if await store.size(key) is not None:
                 raise _exists(key)
-            size = await store.write(key, body, max_size=limit, exclusive=True)
+            stored = await store.write(key, body, max_size=limit, exclusive=True)
         else:
             valid = part.isascii() and part.isdigit() and len(part) <= 5
             number = base.check_part_number(int(part) if valid else -1)
-            size = await store.write_part(key, upload_id, number, body, max_size=limit)
+            stored = await store.write_part(key, upload_id, number, body, max_size=limit)
             answer.update(uploadId=upload_id, partNumber=number)
     except base.TooLarge:
         raise _too_large(limit) from None
@@ -206,8 +205,8 @@ async def put_blob(request: Request) -> Response:
         raise errors.INCOMPLETE_BODY.error(str(exc)) from None
     except ClientDisconnect:
         return Response(status_code=400)  # nobody is listening any more
-    answer["size"] = size
-    return responses.JSON(answer, headers={"ETag": body.etag})
+    answer["size"] = stored.size
+    return responses.JSON(answer, headers={"ETag": stored.etag or opaque_etag(key, stored.size)})
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -258,8 +257,53 @@ async def get_blob(request: Request) -> Response:
     media_type = "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
+    if protocol.ZEROCOPY in request.scope.get("extensions", {}):
+        try:
+            file = await store.open_file(key)
+        except base.NotFound:
+            raise errors.NO_SUCH_KEY.error("the specified key does not exist") from None
+        if file is not None:
+            return _FileResponse(file, start, end - start, status, headers, media_type)
     chunks = await _primed(store.read(key, start, end))
     return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+
+
+class _FileResponse(Response):
+    """``count`` bytes of an open ``file`` from ``start``, sent by the server's ``sendfile``;
+    the file is closed once they are out (or the client left)."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        start: int,
+        count: int,
+        status_code: int,
+        headers: dict[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(status_code=status_code, headers=headers, media_type=media_type)
+        self.file, self.start, self.count = file, start, count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            await send(
+                {
+                    "type": protocol.ZEROCOPY,
+                    "file": self.file,
+                    "offset": self.start,
+                    "count": self.count,
+                    "more_body": False,
+                }
+            )
+        finally:
+            self.file.close()
 
 
 router = Router(
