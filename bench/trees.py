@@ -105,6 +105,13 @@ class Outcome:
     disk_floor_s: float | None = None
 
     @property
+    def floor_ratio(self) -> float | None:
+        """Seconds over the SQL floor's (the same run), when both are known."""
+        if self.seconds is None or not self.sql_floor_s:
+            return None
+        return self.seconds / self.sql_floor_s
+
+    @property
     def nodes_per_s(self) -> float | None:
         """Nodes a second (of every tree); for an operation that timed out, those settled by
         then."""

@@ -57,10 +57,12 @@ class Settings(BaseSettings):
     task_retention_days: float = Field(7.0, gt=0)
     # Items of the recycle bin older than this are purged for good by housekeeping.
     recycle_retention_days: float = Field(30.0, gt=0)
-    # The task engine: workers in this process (0 = none), nodes a step settles, how long a
-    # worker's lease on a task lasts without renewal, and how often idle workers look for work.
+    # The task engine: workers in this process (0 = none), nodes a step settles (0 = as many as
+    # fit in about ``task_step_time`` seconds), how long a worker's lease on a task lasts without
+    # renewal, and how often idle workers look for work.
     workers: int = Field(2, ge=0)
-    task_chunk: int = Field(1000, gt=0)
+    task_chunk: int = Field(0, ge=0)
+    task_step_time: float = Field(0.25, gt=0)
     task_lease: float = Field(30.0, gt=0)
     task_poll_interval: float = Field(1.0, gt=0)
     housekeeping_interval: float = Field(300.0, gt=0)

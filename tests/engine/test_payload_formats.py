@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from dingstore.service import models
 from dingstore.settings import Settings
-from dingstore.store import schema
+from dingstore.store import dentries, ids, schema, subtree
 from tests import polling
 from tests.engine import trees
 
@@ -47,16 +47,65 @@ class Old:
         )
         return other.root_id
 
-    def run_with(self, task_id: int | None, payload: dict[str, Any]) -> Any:
-        """Store ``payload`` as the task's, start the workers, and wait for the task's end."""
+    def run_with(
+        self, task_id: int | None, payload: dict[str, Any], *, queued: bool = False
+    ) -> Any:
+        """Store ``payload`` as the task's, start the workers, and wait for the task's end.
+        ``queued``: the request now writes the task done (a COUNT); the previous release left
+        it INIT for a worker, as it is put back."""
         assert task_id is not None
         t = schema.tasks
 
         async def rewrite() -> None:
             async with self.services.db.write() as conn:
                 row = (await conn.execute(sa.select(t.c.status).where(t.c.id == task_id))).one()
+                assert row.status == ("SUCCESS" if queued else "INIT")
+                again = {"status": "INIT", "total_count": None, "success_count": 0}
+                again |= {"begin_time": None, "end_time": None}
+                await conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == task_id)
+                    .values(payload=payload, **(again if queued else {}))
+                )
+
+        self.store.run(rewrite())
+        return self.finish(task_id)
+
+    def begin_as_before(self, task_id: int | None, *, copy: bool = False) -> None:
+        """Begin the task (INIT) as the previous release did: the whole snapshot taken by its
+        first step (with the copies' new ids), its size fixed, and a cursor without
+        ``walked``."""
+        assert task_id is not None
+        t = schema.tasks
+
+        async def begin() -> None:
+            async with self.services.db.write() as conn:
+                row = (await conn.execute(sa.select(t).where(t.c.id == task_id))).one()
                 assert row.status == "INIT"
-                await conn.execute(sa.update(t).where(t.c.id == task_id).values(payload=payload))
+                root, space = int(row.payload["root"]), int(row.payload["space"])
+                expected = await dentries.descendants(conn, root)
+                first = await ids.reserve_in(conn, expected) if copy else None
+                n = await subtree.snapshot(
+                    conn, task_id, root, space, first_id=first, every=row.kind != "copy"
+                )
+                assert n == expected
+                await conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == task_id)
+                    .values(
+                        status="IN_PROGRESS",
+                        total_count=n + 1,
+                        success_count=int(row.kind != "delete"),
+                        cursor={"done": 0},
+                        begin_time=row.created_at,
+                    )
+                )
+
+        self.store.run(begin())
+
+    def finish(self, task_id: int) -> Any:
+        """Start the workers and wait for the task's end, which must be a SUCCESS with exact
+        counts, leaving the store whole."""
 
         async def ended() -> Any:
             self.services.engine.start()
@@ -70,7 +119,6 @@ class Old:
             finally:
                 await self.services.engine.stop()
 
-        self.store.run(rewrite())
         row = self.store.run(ended())
         assert (row.status, row.fail_count) == ("SUCCESS", 0), row
         assert row.success_count == row.total_count
@@ -190,7 +238,7 @@ def test_a_count_of_a_move_in_the_previous_format_runs(old: Old) -> None:
         "from_parent": 0,
         "from_name": "top",
     }
-    assert old.run_with(moved.task_id, previous).total_count == NODES
+    assert old.run_with(moved.task_id, previous, queued=True).total_count == NODES
 
 
 def test_a_count_of_a_delete_in_the_previous_format_runs(old: Old) -> None:
@@ -198,7 +246,7 @@ def test_a_count_of_a_delete_in_the_previous_format_runs(old: Old) -> None:
     deleted = old.store.run(
         old.services.dentries.delete(old.actor, str(old.source), str(old.root), to_recycle_bin=True)
     )
-    row = old.run_with(deleted.task_id, {"root": old.root, "space": old.source})
+    row = old.run_with(deleted.task_id, {"root": old.root, "space": old.source}, queued=True)
     assert row.total_count == NODES
 
 
@@ -211,3 +259,40 @@ def test_a_delete_of_the_previous_format_runs(old: Old) -> None:
     old.run_with(deleted.task_id, {"root": old.root, "space": old.source})
     assert old.tree(old.source) == []
     assert old.store.run(trees.used_quota(old.services.db, old.source)) == 0
+
+
+# --- tasks the previous release began: snapshotted at start, cursors without ``walked`` ---------
+
+
+def test_a_copy_begun_by_the_previous_release_runs_on(old: Old) -> None:
+    copied = old.store.run(
+        old.services.dentries.copy(
+            old.actor, str(old.source), str(old.root), str(old.target), "0", "AUTO_RENAME"
+        )
+    )
+    old.begin_as_before(copied.task_id, copy=True)
+    assert old.finish(copied.task_id).total_count == NODES
+    assert old.tree(old.target) == old.tree(old.source)
+
+
+def test_a_move_across_spaces_begun_by_the_previous_release_runs_on(old: Old) -> None:
+    before = old.tree(old.source)
+    moved = old.store.run(
+        old.services.dentries.move(
+            old.actor, str(old.source), str(old.root), str(old.target), "0", "AUTO_RENAME"
+        )
+    )
+    old.begin_as_before(moved.task_id)
+    assert old.finish(moved.task_id).total_count == NODES
+    assert (old.tree(old.target), old.tree(old.source)) == (before, [])
+
+
+def test_a_delete_begun_by_the_previous_release_runs_on(old: Old) -> None:
+    deleted = old.store.run(
+        old.services.dentries.delete(
+            old.actor, str(old.source), str(old.root), to_recycle_bin=False
+        )
+    )
+    old.begin_as_before(deleted.task_id)
+    assert old.finish(deleted.task_id).total_count == NODES
+    assert old.tree(old.source) == []

@@ -133,12 +133,17 @@ async def advance(
     succeeded: int,
     failed: int,
     fail_message: str | None,
+    total: int | None = None,
 ) -> None:
+    """Record a step: its cursor, the nodes it settled, and (``total``) the task's size when the
+    step found it to differ from the one fixed when the task began."""
     values: dict[str, Any] = {
         "cursor": cursor,
         "success_count": t.c.success_count + succeeded,
         "fail_count": t.c.fail_count + failed,
     }
+    if total is not None:
+        values["total_count"] = total
     if fail_message is not None:
         values["fail_message"] = sa.func.coalesce(t.c.fail_message, fail_message)
     await conn.execute(sa.update(t).where(t.c.id == task_id).values(**values))

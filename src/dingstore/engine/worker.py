@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,13 +39,16 @@ log = logging.getLogger(__name__)
 @dataclass
 class Step:
     """What one step did: the cursor to resume from, the nodes it settled, and whether the task
-    is done. ``fail_message`` names the first failure's reason."""
+    is done. ``fail_message`` names the first failure's reason. ``total``: the task's size as
+    the step found it, when the one ``start`` fixed was off (``start`` fixes it from what it can
+    read at once; a later step may count exactly)."""
 
     cursor: dict[str, Any]
     succeeded: int = 0
     failed: int = 0
     fail_message: str | None = None
     done: bool = False
+    total: int | None = None
 
 
 class Handler(Protocol):
@@ -65,6 +69,24 @@ class Handler(Protocol):
 # last while it keeps failing.
 RETRY_S = (0.2, 5.0)
 
+# Steps sized by time (``chunk`` 0): the first settles FIRST_CHUNK nodes, each next one as many
+# as the last one's pace settles in ``step_s``, at most GROWTH times the last size and within
+# CHUNK_RANGE. Fewer, larger steps pay fewer commits and fixed per-step costs; a bounded time
+# keeps the writer (SQLite's one) free often enough for the requests.
+FIRST_CHUNK = 1000
+CHUNK_RANGE = (100, 200_000)
+GROWTH = 4.0
+
+
+def next_chunk(limit: int, settled: int, seconds: float, step_s: float) -> int:
+    """The size of the step after one that settled ``settled`` nodes (of ``limit`` asked) in
+    ``seconds``, for steps of about ``step_s``."""
+    if settled <= 0:  # a step that settled nothing (a snapshot, say) says nothing of the pace
+        return limit
+    wanted = settled * step_s / max(seconds, 1e-3)
+    low, high = CHUNK_RANGE
+    return int(max(low, min(high, limit * GROWTH, wanted)))
+
 
 class SystemicFailure(Exception):
     """The task cannot go on at all (its source vanished, its target was deleted): it ends FAIL
@@ -84,7 +106,8 @@ class WorkerPool:
     db: base.BaseDatabase
     handlers: Mapping[str, Handler]
     concurrency: int = 2
-    chunk: int = 1000
+    chunk: int = 0  # nodes a step settles; 0: as many as fit in about ``step_s``
+    step_s: float = 0.25
     lease_ms: int = 30_000
     poll_interval: float = 1.0
     clock: clocks.Clock = clocks.SYSTEM
@@ -149,13 +172,19 @@ class WorkerPool:
 
     async def _drive(self, task: queue.Claimed, owner: str) -> None:
         handler = self.handlers.get(task.kind)
+        limit = self.chunk or FIRST_CHUNK
         try:
             if handler is None:
                 raise SystemicFailure(errors.SYSTEM_ERROR.code)
             while not self._stopping:
-                stepped = await self._step(handler, task, owner)
+                started = time.perf_counter()
+                stepped, result = await self._step(handler, task, owner, limit)
                 if stepped is None:
                     return
+                if not self.chunk and task.status != "INIT":  # a start says nothing of the pace
+                    # The step's own duration (not the clock's time): what sizing is about.
+                    settled, took = result.succeeded + result.failed, time.perf_counter() - started
+                    limit = next_chunk(limit, settled, took, self.step_s)
                 task = stepped
         except _Stopped:
             pass
@@ -178,11 +207,12 @@ class WorkerPool:
             log.warning("task %s: lease not given back (%r); it expires in time", task.id, exc)
 
     async def _step(
-        self, handler: Handler, task: queue.Claimed, owner: str
-    ) -> queue.Claimed | None:
+        self, handler: Handler, task: queue.Claimed, owner: str, limit: int
+    ) -> tuple[queue.Claimed | None, Step]:
         """One fenced transaction. Returns the task as its row now stands (only this worker
         writes it while the lease is its own, so no need to read it back), or None when the
-        task has ended. Raises ``_Stopped`` when told to stop while the database refuses it."""
+        task has ended, and what the step did. Raises ``_Stopped`` when told to stop while the
+        database refuses it."""
         pause, retried = RETRY_S[0], False
         while True:
             try:
@@ -199,7 +229,7 @@ class WorkerPool:
                         await queue.begin(conn, task.id, total, clock=self.clock)
                         now = dataclasses.replace(task, status="IN_PROGRESS", total_count=total)
                     else:
-                        result = await handler.step(conn, task, self.chunk)
+                        result = await handler.step(conn, task, limit)
                     await queue.advance(
                         conn,
                         task.id,
@@ -207,11 +237,16 @@ class WorkerPool:
                         succeeded=result.succeeded,
                         failed=result.failed,
                         fail_message=result.fail_message,
+                        total=result.total,
                     )
                     if result.done:
                         await queue.finish(conn, task.id, clock=self.clock)
                 # Committed.
-                return None if result.done else dataclasses.replace(now, cursor=result.cursor)
+                if result.done:
+                    return None, result
+                if result.total is not None:
+                    now = dataclasses.replace(now, total_count=result.total)
+                return dataclasses.replace(now, cursor=result.cursor), result
             except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
                 if self._stopping:
                     raise _Stopped from exc

@@ -76,6 +76,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         tree.tree_locked(bulk.handlers(version_retention=settings.version_retention, clock=clock)),
         concurrency=settings.workers,
         chunk=settings.task_chunk,
+        step_s=settings.task_step_time,
         lease_ms=int(settings.task_lease * 1000),
         poll_interval=settings.task_poll_interval,
         clock=clock,

@@ -302,7 +302,7 @@ class RecycleService:
             await dentries.grow_chain(conn, folder, count, size)
             nested = not is_file and await dentries.has_children(conn, space_id, dentry_id)
             if nested:
-                await counts.enqueue(conn, actor, task_id, space_id, dentry_id)
+                await counts.record(conn, actor, task_id, space_id, dentry_id)
             return Restored(space_id, dentry_id, task_id if nested else None)
 
     async def _purge(self, actor: models.Actor, numbers: Sequence[int] | None) -> None:

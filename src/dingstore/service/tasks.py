@@ -112,6 +112,31 @@ async def enqueue(
     await task_rows.announce(conn)
 
 
+async def record_done(
+    conn: Writer, task_id: int, payload: Payload, creator: Creator, *, total: int, now: int
+) -> None:
+    """Write the row of a task whose work the request did whole, in its transaction: already
+    SUCCESS, ``total`` nodes settled, begun and ended ``now``. No worker takes it, so the
+    client's first GetTask sees it done."""
+    await task_rows.insert(
+        conn,
+        id=task_id,
+        corp_id=creator.corp_id,
+        creator_id=creator.union_id,
+        app_id=creator.app_id,
+        kind=payload.kind,
+        status="SUCCESS",
+        total_count=total,
+        success_count=total,
+        fail_count=0,
+        begin_time=now,
+        end_time=now,
+        payload=payload.to_json(),
+        created_at=now,
+        modified_at=now,
+    )
+
+
 class TaskService:
     """GetTask, and the removal of finished tasks past their retention."""
 

@@ -30,20 +30,32 @@ _LIVE = d.c.status == "NORMAL"
 
 
 def _descendants(root_id: int, space_id: int, *, every: bool = False) -> Any:
-    """A recursive CTE of (id, parent_id, type, size, blob_id, depth) for the live descendants of
-    a node (``every``: all its descendants, those in the recycle bin and under them included),
-    all in ``space_id`` (naming the space lets each level use the (space_id, parent_id)
-    indexes)."""
-    columns = (d.c.id, d.c.parent_id, d.c.type, d.c.size, d.c.blob_id)
+    """A subquery of (id, parent_id, type, size, blob_id, depth) for the live descendants of a
+    node (``every``: all its descendants, those in the recycle bin and under them included), all
+    in ``space_id`` (naming the space lets each level use the (space_id, parent_id) indexes).
+    The recursion walks the folders only (the node, then its folders level by level); their
+    children, files and folders, are joined once: most nodes are files, and a file has no
+    children to look for."""
     live = sa.true() if every else _LIVE
-    start = sa.select(*columns, sa.literal(1).label("depth")).where(
-        d.c.space_id == space_id, d.c.parent_id == root_id, live
+    start = sa.select(sa.literal(root_id).label("id"), sa.literal(0).label("depth"))
+    folders = start.cte("folders", recursive=True)
+    folders = folders.union_all(
+        sa.select(d.c.id, folders.c.depth + 1)
+        .join(folders, d.c.parent_id == folders.c.id)
+        .where(d.c.space_id == space_id, d.c.type == "FOLDER", live)
     )
-    walk = start.cte("walk", recursive=True)
-    return walk.union_all(
-        sa.select(*columns, walk.c.depth + 1)
-        .join(walk, d.c.parent_id == walk.c.id)
+    return (
+        sa.select(
+            d.c.id,
+            d.c.parent_id,
+            d.c.type,
+            d.c.size,
+            d.c.blob_id,
+            (folders.c.depth + 1).label("depth"),
+        )
+        .join(folders, d.c.parent_id == folders.c.id)
         .where(d.c.space_id == space_id, live)
+        .subquery("walk")
     )
 
 
@@ -240,17 +252,24 @@ async def copy_nodes(
         .where(picked)
     )
     await conn.execute(sa.insert(d).from_select(list(copies), source))
-    # The copies' ancestors (copies made by earlier steps among them) grow by what came in.
-    arrivals = (
+    # The copies' ancestors (copies made by earlier steps among them) grow by what came in:
+    # summed per source parent first, so that each parent's copy is looked up once.
+    by_parent = (
         sa.select(
-            sa.func.coalesce(parent.c.new_id, root_copy_id),
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(tn.c.size), 0),
+            tn.c.parent_id,
+            sa.func.count().label("count"),
+            sa.func.coalesce(sa.func.sum(tn.c.size), 0).label("bytes"),
         )
-        .select_from(tn)
-        .outerjoin(parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == tn.c.parent_id))
         .where(picked)
-        .group_by(parent.c.new_id)
+        .group_by(tn.c.parent_id)
+        .subquery()
+    )
+    arrivals = sa.select(
+        sa.func.coalesce(parent.c.new_id, root_copy_id), by_parent.c.count, by_parent.c.bytes
+    ).select_from(
+        by_parent.outerjoin(
+            parent, sa.and_(parent.c.task_id == task_id, parent.c.node_id == by_parent.c.parent_id)
+        )
     )
     await dentries.grow(conn, arrivals)
     first_versions = {

@@ -160,8 +160,12 @@ class CopyHandler:
     clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        p = CopyPayload.from_json(task.payload)
-        expected = await dentries.descendants(conn, p.root)  # new ids for that many, in advance
+        root = CopyPayload.from_json(task.payload).root
+        return await dentries.descendants(conn, root) + 1, Step(steps.fresh(), succeeded=1)
+
+    async def _walk(self, conn: Connection, task: Claimed, p: CopyPayload) -> Step:
+        """The snapshot, each node with its copy's new id."""
+        expected = steps.snapshotted(task)  # the kept size: new ids for that many, in advance
         first = await ids.reserve_in(conn, expected) if expected else None
         n = await subtree.snapshot(conn, task.id, p.root, p.space, first_id=first)
         if n != expected:  # the kept size was off (it never should be): number them afresh
@@ -169,7 +173,7 @@ class CopyHandler:
             await subtree.forget(conn, task.id)
             first = await ids.reserve_in(conn, n)
             await subtree.snapshot(conn, task.id, p.root, p.space, first_id=first)
-        return n + 1, Step(cursor={"done": 0}, succeeded=1, done=n == 0)
+        return steps.began(n)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         """A range at a time, in a few set-based statements, while every node succeeds; node
@@ -178,6 +182,8 @@ class CopyHandler:
         p = CopyPayload.from_json(task.payload)
         if await dentries.get(conn, p.target_space, p.copy_root) is None:
             raise SystemicFailure(errors.DENTRY_NOT_EXIST.code)  # the copy's folder went away
+        if not steps.walked(task):
+            return await self._walk(conn, task, p)
         span = steps.next_span(task, limit)
         if span is None:
             await subtree.forget(conn, task.id)

@@ -1,6 +1,7 @@
 """The COUNT task: the request did all the work (a move within one space, a delete to the
-recycle bin, a restore from it) and answers with a task that fixes its size — the folder and
-every live descendant — and succeeds."""
+recycle bin, a restore from it) and answers with a task of its size — the folder and every
+live descendant, read from the folder's kept size — written already SUCCESS in the request's
+transaction. ``CountHandler`` runs those that earlier releases left to a worker (INIT)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,11 @@ class CountPayload(steps.Payload):
     space: int
 
 
-async def enqueue(
-    conn: Writer, actor: models.Actor, task_id: int, space_id: int, root: int
-) -> None:
-    """The task counting folder ``root`` of ``space_id``, which holds nothing."""
+async def record(conn: Writer, actor: models.Actor, task_id: int, space_id: int, root: int) -> None:
+    """The task of folder ``root`` of ``space_id``, done: it holds nothing, no worker runs it."""
     payload, now = CountPayload(root, space_id), actor.clock.now_ms()
-    await tasks.enqueue(conn, task_id, payload, common.creator(actor), now=now)
+    total = await dentries.descendants(conn, root) + 1
+    await tasks.record_done(conn, task_id, payload, common.creator(actor), total=total, now=now)
 
 
 class CountHandler:

@@ -65,7 +65,7 @@ async def delete_one(
             conn, space.id, int(row.id), every=not to_recycle_bin
         )
         if nested and to_recycle_bin:
-            await counts.enqueue(conn, actor, task_id, space.id, int(row.id))
+            await counts.record(conn, actor, task_id, space.id, int(row.id))
         elif nested:
             payload = DeletePayload(int(row.id), space.id)
             holds = [(space.id, int(row.id))]
@@ -190,12 +190,13 @@ class DeleteHandler:
     clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        p = DeletePayload.from_json(task.payload)
-        n = await subtree.snapshot(conn, task.id, p.root, p.space, every=True)
-        return n + 1, Step(cursor={"done": 0})
+        root = DeletePayload.from_json(task.payload).root
+        return await dentries.descendants(conn, root) + 1, Step(steps.fresh())
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         p = DeletePayload.from_json(task.payload)
+        if not steps.walked(task):  # every node under the folder, those in the bin included
+            return steps.began(await subtree.snapshot(conn, task.id, p.root, p.space, every=True))
         span = steps.next_span(task, limit, deepest_first=True)
         now = self.clock.now_ms()
         if span is not None:

@@ -101,7 +101,7 @@ async def move_one(
         await common.regrant(conn, row, space.id, into.id, preserve=preserve)
         carried = await _reparent(conn, actor, row, into.id, target_parent, placed.name, now)
         if into.id == space.id and nested:
-            await counts.enqueue(conn, actor, task_id, space.id, int(row.id))
+            await counts.record(conn, actor, task_id, space.id, int(row.id))
         elif nested or carried:
             payload = MovePayload(
                 int(row.id), space.id, into.id, from_parent=int(row.parent_id), from_name=row.name
@@ -185,12 +185,14 @@ class MoveHandler:
     clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        p = MovePayload.from_json(task.payload)
-        n = await subtree.snapshot(conn, task.id, p.root, p.space, every=not p.merge)
-        return n + 1, Step(cursor={"done": 0}, succeeded=1, done=n == 0 and not p.merge)
+        root = MovePayload.from_json(task.payload).root
+        return await dentries.descendants(conn, root) + 1, Step(steps.fresh(), succeeded=1)
 
     async def step(self, conn: Connection, task: Claimed, limit: int) -> Step:
         p = MovePayload.from_json(task.payload)
+        if not steps.walked(task):  # across spaces, what lies in the recycle bin goes too
+            n = await subtree.snapshot(conn, task.id, p.root, p.space, every=not p.merge)
+            return steps.began(n)
         if p.merge:
             return await self._merge_step(conn, task, p, limit)
         span = steps.next_span(task, limit)

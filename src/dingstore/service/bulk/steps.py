@@ -47,6 +47,26 @@ class Payload:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+# A task's first step fixes its size from what it reads at once (the kept sizes) and begins;
+# the next takes the subtree's snapshot (``walked`` false until then), so that a big snapshot
+# never delays the start. Cursors written before this have no ``walked``: snapshotted at start.
+def fresh() -> dict[str, Any]:
+    """The cursor of a task that began and took no snapshot yet."""
+    return {"done": 0, "walked": False}
+
+
+def walked(task: Claimed) -> bool:
+    """Whether the task's subtree is snapshotted."""
+    return bool((task.cursor or {}).get("walked", True))
+
+
+def began(n: int) -> Step:
+    """What a step that took the snapshot (``n`` nodes) records: nothing settled yet, and the
+    task's size, the folder and those nodes (the kept size it began with misses what lies in
+    the recycle bin)."""
+    return Step(cursor={"done": 0}, total=n + 1)
+
+
 def done(task: Claimed) -> int:
     """Snapshotted nodes the task has settled (its cursor)."""
     return int((task.cursor or {}).get("done", 0))
