@@ -22,9 +22,9 @@ _t = schema.orgs
 _BY_ID = base.prepared(sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c")))
 _PLAIN = sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c"))
 _INSERT = base.prepared(
-    sa.insert(_t).values(
-        corp_id=sa.bindparam("c"), name=sa.bindparam("n"), created_at=sa.literal_column("0")
-    ).returning(_t.c.corp_id)
+    sa.insert(_t)
+    .values(corp_id=sa.bindparam("c"), name=sa.bindparam("n"), created_at=sa.literal_column("0"))
+    .returning(_t.c.corp_id)
 )
 _RENAME = base.prepared(
     sa.update(_t)

@@ -215,9 +215,7 @@ class DentryService:
                     conn, row, clean, modifier_id=actor.union_id, modified_at=now
                 ):
                     raise errors.DENTRY_ALREADY_EXIST.error(f"{clean!r} already exists")
-                node = prepared.Record(
-                    row, name=clean, modifier_id=actor.union_id, modified_at=now
-                )
+                node = prepared.Record(row, name=clean, modifier_id=actor.union_id, modified_at=now)
         # The node's app properties are read once the space's lock is released (they are not
         # the rename's): other writers of the space wait one statement less.
         async with self._db.read() as conn:
