@@ -43,6 +43,9 @@ the ``orgs`` layout's: what one org's writes lose to whatever serializes an org 
 The floor's own ratio (it serializes nothing by org) shows how far the machine's noise moves
 it. Every other operation runs the layouts in the other order.
 
+Each load also records the server process's CPU time per request (``CPU µs/req``, from /proc,
+as ``get_task.py`` does): on a loaded machine it moves much less than requests/s.
+
 The floor
 ---------
 ``bench/floor_writes.py``: a bare Starlette app on the same uvicorn setup doing what the
