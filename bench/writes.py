@@ -43,6 +43,9 @@ the ``orgs`` layout's: what one org's writes lose to whatever serializes an org 
 The floor's own ratio (it serializes nothing by org) shows how far the machine's noise moves
 it. Every other operation runs the layouts in the other order.
 
+Each load also records the server process's CPU time per request (``CPU µs/req``, from /proc,
+as ``get_task.py`` does): on a loaded machine it moves much less than requests/s.
+
 The floor
 ---------
 ``bench/floor_writes.py``: a bare Starlette app on the same uvicorn setup doing what the
@@ -68,6 +71,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import os
 import subprocess
@@ -95,7 +99,7 @@ from common import (
     wait_ready,
     widen_output,
 )
-from get_task import Load, parse_wrk, require_wrk
+from get_task import Load, cpu_seconds, parse_wrk, require_wrk
 from rich.table import Table
 from stores import open_sql
 
@@ -563,7 +567,12 @@ def measure(
             f"[dim]{server.label}: {op.title} over {layout.key}, {args.duration} s at "
             f"{args.connections} connections[/dim]"
         )
+        before = cpu_seconds(proc.pid)
         result = parse_wrk(load(f"{tag}-run", args.duration))
+        after = cpu_seconds(proc.pid)
+        if before is not None and after is not None and result.requests:
+            cpu = round((after - before) / result.requests * 1e6, 1)
+            result = dataclasses.replace(result, cpu_us_per_request=cpu)
         if proc.poll() is not None:
             raise BenchError(f"the server exited ({proc.returncode}) during the load")
     if any(result.socket_errors.values()):
@@ -587,7 +596,14 @@ def report(
     )
     for column in ("operation", "layout", "server"):
         table.add_column(column)
-    for column in ("requests/s", "p50 ms", "p99 ms", "rows checked", "ratio to floor"):
+    for column in (
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/req",
+        "rows checked",
+        "ratio to floor",
+    ):
         table.add_column(column, justify="right")
     results: dict[str, Any] = {"settings": settings}
     for (key, layout), (dingstore, floor) in measured.items():
@@ -603,6 +619,7 @@ def report(
                 f"{load.requests_per_s:,.0f}",
                 f"{load.p50_ms:.2f}",
                 f"{load.p99_ms:.2f}",
+                "" if load.cpu_us_per_request is None else f"{load.cpu_us_per_request:.0f}",
                 f"{checked.rows:,}",
                 shown,
             )

@@ -21,6 +21,17 @@ from tests import backends
 _t = schema.orgs
 _BY_ID = base.prepared(sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c")))
 _PLAIN = sa.select(_t.c.corp_id, _t.c.name).where(_t.c.corp_id == sa.bindparam("c"))
+_INSERT = base.prepared(
+    sa.insert(_t)
+    .values(corp_id=sa.bindparam("c"), name=sa.bindparam("n"), created_at=sa.literal_column("0"))
+    .returning(_t.c.corp_id)
+)
+_RENAME = base.prepared(
+    sa.update(_t)
+    .where(_t.c.corp_id == sa.bindparam("c"))
+    .values(name=sa.literal_column("'z'"))
+    .returning(_t.c.corp_id)
+)
 
 
 @pytest.fixture
@@ -77,6 +88,10 @@ async def test_prepared_statements_refuse_type_conversions(tmp_path) -> None:  #
         with pytest.raises(TypeError, match="column is_admin"):
             async with db.read() as conn:
                 await conn.execute(converting)
+        uncounted = base.prepared(sa.delete(_t).where(_t.c.corp_id == sa.bindparam("c")))
+        with pytest.raises(TypeError, match="must have RETURNING"):
+            async with db.write() as conn:
+                await conn.execute(uncounted, {"c": "ding1"})
     finally:
         await db.close()
 
@@ -168,6 +183,72 @@ async def test_a_deadlock_victim_is_told_to_retry(db: base.BaseDatabase) -> None
             await conn.execute(sa.update(_t).where(_t.c.corp_id == first).values(name=first))
             await both_hold.wait()
             await conn.execute(sa.update(_t).where(_t.c.corp_id == second).values(name=first))
+
+    outcomes = await asyncio.gather(
+        rename("ding1", "ding2"), rename("ding2", "ding1"), return_exceptions=True
+    )
+    assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "Unavailable"], outcomes
+
+
+async def test_prepared_statements_in_a_write_answer_as_sqlalchemy_does(
+    db: base.BaseDatabase,
+) -> None:
+    """A write runs prepared statements and others in one transaction: each sees what the other
+    wrote, a changed-rows count is told, and a rollback undoes both."""
+    async with db.write() as conn:
+        await conn.execute(_INSERT, {"c": "ding1", "n": "one"})
+        await conn.execute(sa.insert(_t).values(corp_id="ding2", name="two", created_at=2))
+        assert (await conn.execute(_BY_ID, {"c": "ding2"})).mappings().first()["name"] == "two"
+        assert (await conn.execute(_PLAIN, {"c": "ding1"})).mappings().first()["name"] == "one"
+        assert (await conn.execute(_RENAME, {"c": "ding1"})).rowcount == 1
+        assert (await conn.execute(_RENAME, {"c": "nope"})).rowcount == 0
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await conn.execute(_INSERT, {"c": "ding3", "n": "three"})
+            await conn.execute(sa.delete(_t).where(_t.c.corp_id == "ding2"))
+            raise RuntimeError("abort")
+    with pytest.raises(errors.Conflict):
+        async with db.write() as conn:
+            await conn.execute(_INSERT, {"c": "ding1", "n": "again"})
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(_t.c.corp_id, _t.c.name).order_by(_t.c.corp_id))).all()
+    assert [tuple(r) for r in rows] == [("ding1", "z"), ("ding2", "two")]
+
+
+@pytest.mark.shapes(backends.SCALE_OUT)  # PostgreSQL's pooled connections
+async def test_connections_the_server_closed_are_replaced(db: base.BaseDatabase) -> None:
+    """A restart (here: every other connection of the database killed) closes the pooled
+    connections; the next reads and writes open others instead of failing."""
+    async with db.write() as a, db.write() as b:  # two pooled write connections
+        await a.execute(_INSERT, {"c": "ding1", "n": "one"})
+        await b.execute(_INSERT, {"c": "ding2", "n": "two"})
+    async with db.read() as conn:
+        await conn.execute(_PLAIN, {"c": "ding1"})  # and a read's SQLAlchemy connection
+    kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    kill += "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    async with db.write() as conn:
+        await conn.execute(sa.text(kill))
+    await asyncio.sleep(0.2)  # the closed sockets seen
+    for n in range(3):
+        async with db.write() as conn:
+            await conn.execute(_INSERT, {"c": f"ding{n + 3}", "n": "new"})
+        async with db.read() as conn:
+            assert (await conn.execute(_PLAIN, {"c": f"ding{n + 3}"})).first() is not None
+            assert (await conn.execute(_BY_ID, {"c": "ding1"})).first() is not None
+
+
+@pytest.mark.shapes(backends.SCALE_OUT)  # one writer at a time: SQLite never deadlocks
+async def test_a_deadlock_in_prepared_statements_is_told_to_retry(db: base.BaseDatabase) -> None:
+    async with db.write() as conn:
+        for n in (1, 2):
+            await conn.execute(_INSERT, {"c": f"ding{n}", "n": "x"})
+    both_hold = asyncio.Barrier(2)
+
+    async def rename(first: str, second: str) -> None:
+        async with db.write() as conn:
+            await conn.execute(_RENAME, {"c": first})
+            await both_hold.wait()
+            await conn.execute(_RENAME, {"c": second})
 
     outcomes = await asyncio.gather(
         rename("ding1", "ding2"), rename("ding2", "ding1"), return_exceptions=True

@@ -208,15 +208,18 @@ class DentryService:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, actor.corp_id, int(row.id))
+            node = prepared.Record(row)
             if clean != row.name:
                 now = self._clock.now_ms()
                 if not await dentries.rename(
                     conn, row, clean, modifier_id=actor.union_id, modified_at=now
                 ):
                     raise errors.DENTRY_ALREADY_EXIST.error(f"{clean!r} already exists")
-                renamed = dict(row, name=clean, modifier_id=actor.union_id, modified_at=now)
-                return await tree.view(conn, actor, prepared.Record(renamed))
-            return await tree.view(conn, actor, row)
+                node = prepared.Record(row, name=clean, modifier_id=actor.union_id, modified_at=now)
+        # The node's app properties are read once the space's lock is released (they are not
+        # the rename's): other writers of the space wait one statement less.
+        async with self._db.read() as conn:
+            return await tree.view(conn, actor, node)
 
     async def copy(
         self,

@@ -27,8 +27,10 @@ ORDER_COLUMNS = {
 }
 
 
-_GET = sa.select(d).where(
-    d.c.id == sa.bindparam("dentry_id"), d.c.space_id == sa.bindparam("space_id"), LIVE
+_GET = base.prepared(
+    sa.select(d).where(
+        d.c.id == sa.bindparam("dentry_id"), d.c.space_id == sa.bindparam("space_id"), LIVE
+    )
 )
 
 
@@ -220,11 +222,15 @@ _NEW_COLUMNS = (
     "creator_id", "modifier_id", "created_at", "modified_at", "descendants", "stored",
 )  # fmt: skip
 _NEW = {c: sa.bindparam(f"new_{c}", type_=d.c[c].type) for c in _NEW_COLUMNS}
-_INSERT_IF_FREE = sa.insert(d).from_select(
-    list(_NEW_COLUMNS),
-    sa.select(*(p.label(c) for c, p in _NEW.items())).where(
-        ~_name_taken(_NEW["space_id"], _NEW["parent_id"], _NEW["name"])
-    ),
+_INSERT_IF_FREE = base.prepared(
+    sa.insert(d)
+    .from_select(
+        list(_NEW_COLUMNS),
+        sa.select(*(p.label(c) for c, p in _NEW.items())).where(
+            ~_name_taken(_NEW["space_id"], _NEW["parent_id"], _NEW["name"])
+        ),
+    )
+    .returning(d.c.id)
 )
 
 
@@ -242,7 +248,7 @@ async def insert(conn: Connection, **values: Any) -> dict[str, Any] | None:
     return row
 
 
-_RENAME_IF_FREE = (
+_RENAME_IF_FREE = base.prepared(
     sa.update(d)
     .where(
         d.c.id == sa.bindparam("node"),
@@ -253,6 +259,7 @@ _RENAME_IF_FREE = (
         modifier_id=sa.bindparam("modifier"),
         modified_at=sa.bindparam("modified"),
     )
+    .returning(d.c.id)
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import group_members as gm
@@ -143,11 +144,15 @@ _GRANT_COLUMNS = (
 )  # fmt: skip
 _GRANT = {c: sa.bindparam(f"g_{c}", type_=p.c[c].type) for c in _GRANT_COLUMNS}
 _GRANT_KEY = sa.and_(*(p.c[c] == _GRANT[c] for c in ("space_id", "dentry_id", "member", "role_id")))
-_INSERT_GRANT = sa.insert(p).from_select(
-    list(_GRANT_COLUMNS),
-    sa.select(*(b.label(c) for c, b in _GRANT.items())).where(~sa.exists().where(_GRANT_KEY)),
+_INSERT_GRANT = base.prepared(
+    sa.insert(p)
+    .from_select(
+        list(_GRANT_COLUMNS),
+        sa.select(*(b.label(c) for c, b in _GRANT.items())).where(~sa.exists().where(_GRANT_KEY)),
+    )
+    .returning(p.c.role_id)
 )
-_RENEW_GRANT = (
+_RENEW_GRANT = base.prepared(
     sa.update(p)
     .where(_GRANT_KEY)
     .values(
@@ -155,6 +160,7 @@ _RENEW_GRANT = (
         operator_id=_GRANT["operator_id"],
         modified_at=_GRANT["modified_at"],
     )
+    .returning(p.c.role_id)
 )
 
 

@@ -67,8 +67,8 @@ class ReadConnection:
     async def _sqlalchemy(self) -> AsyncConnection:
         if self._connection is None:
             self._held = self._engine.connect()
-            connection = await self._held.__aenter__()
-            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._connection = await self._held.__aenter__()  # the engine's autocommit
+            await _driver_of(self._connection)
         return self._connection
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
@@ -90,16 +90,62 @@ class ReadConnection:
 
 
 class Writer(base.Writer):
+    """A write transaction on one connection: its ``BEGIN`` and ``COMMIT`` are the driver's,
+    prepared statements (``base.prepared``) and the backend's own run on the driver directly,
+    anything else through SQLAlchemy on the same connection (in autocommit mode, so that it
+    sends no transaction statements of its own)."""
+
+    def __init__(
+        self, connection: AsyncConnection, driver: asyncpg.Connection, plans: prepared.Plans
+    ) -> None:
+        super().__init__(connection)
+        self._driver = driver
+        self._plans = plans
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if statement.get_execution_options().get(base.PREPARED):
+            plan = self._plans.get(statement, self.connection.dialect)
+            rows = await self._driver.fetch(plan.sql, *plan.arguments(parameters or {}))
+            return plan.result(rows)
+        return await self.connection.execute(statement, parameters)
+
     async def lock(self, key: int) -> None:
         # A transaction-level advisory lock: released by the commit or rollback, never leaked.
-        await self.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        await self._driver.execute("SELECT pg_advisory_xact_lock($1)", key)
 
     async def notify_others(self, channel: str) -> None:
         """``NOTIFY`` in the transaction: delivered when (and only if) it commits."""
-        await self.execute(sa.select(sa.func.pg_notify(channel, "")))
+        await self._driver.execute("SELECT pg_notify($1, '')", channel)
 
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
         return query.with_for_update(skip_locked=True)
+
+
+async def _driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The driver's connection under ``conn``, one the server has not closed. The pool checks
+    none before handing it out (a query to check would be one more round trip for every
+    transaction): one the server closed while it sat in the pool (a restart, an idle timeout)
+    has seen its socket closed, and is replaced here. One that vanished silently fails its
+    first statement, which answers "retry" (``base.translate_driver_errors``)."""
+    while True:
+        driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+        if not driver.is_closed():
+            return driver
+        await conn.invalidate()
+
+
+@contextlib.asynccontextmanager
+async def _translate_driver_errors() -> AsyncIterator[None]:
+    """``base.translate_driver_errors`` for the driver's own exceptions (statements run on it
+    directly), raised as the SQLAlchemy exceptions that wrap them elsewhere."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise sa.exc.IntegrityError(None, None, exc) from exc
+    except _DRIVER_DOWN as exc:
+        raise sa.exc.OperationalError(None, None, exc) from exc
+    except asyncpg.PostgresError as exc:
+        raise sa.exc.DBAPIError(None, None, exc) from exc
 
 
 class PostgresDatabase(base.BaseDatabase):
@@ -118,7 +164,12 @@ class PostgresDatabase(base.BaseDatabase):
 
     async def open(self) -> None:
         self._engine = create_async_engine(
-            self.url, pool_size=self._pool_size, max_overflow=0, pool_pre_ping=True
+            self.url,
+            pool_size=self._pool_size,
+            max_overflow=0,
+            # Transactions are the driver's (``begin``), and a connection taken from the pool
+            # is not checked with a query (``_driver_of``): each would cost a round trip more.
+            isolation_level="AUTOCOMMIT",
         )
         self._pool = postgres_pool.ReadPool(self._dsn, read_pool_size(self._pool_size))
         try:
@@ -149,8 +200,18 @@ class PostgresDatabase(base.BaseDatabase):
 
     @contextlib.asynccontextmanager
     async def begin(self, *, long: bool = False) -> AsyncIterator[base.Writer]:
-        async with base.translate_driver_errors(), self.engine.begin() as conn:
-            yield Writer(conn)
+        async with (
+            base.translate_driver_errors(),
+            _translate_driver_errors(),
+            self.engine.connect() as conn,
+        ):
+            driver = await _driver_of(conn)
+            try:
+                async with driver.transaction():
+                    yield Writer(conn, driver, self._plans)
+            finally:
+                if driver.is_closed() or driver.is_in_transaction():  # lost, or not rolled back
+                    await conn.invalidate()
 
     async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
         shortest, longest = LISTEN_BACKOFF_S

@@ -29,6 +29,7 @@ class PreparedResult:
 
     def __init__(self, rows: list[Record]) -> None:
         self._rows = rows
+        self.rowcount = len(rows)  # an INSERT, UPDATE or DELETE's: it returns what it changed
 
     def mappings(self) -> PreparedResult:
         return self
@@ -52,6 +53,10 @@ class Plan:
 
     @classmethod
     def of(cls, statement: Any, dialect: sa.Dialect) -> Plan:
+        if isinstance(statement, sa.sql.dml.UpdateBase) and not statement.exported_columns:
+            # The driver's own count of changed rows differs between backends: RETURNING tells
+            # them (``rowcount``) on each.
+            raise TypeError("a prepared INSERT, UPDATE or DELETE must have RETURNING")
         compiled = statement.compile(dialect=dialect)
         converting = [
             f"parameter {name}"
@@ -59,7 +64,7 @@ class Plan:
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None
         ] + [
             f"column {column.name}"
-            for column in statement.selected_columns
+            for column in statement.exported_columns
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None
         ]
         if converting:
@@ -68,7 +73,7 @@ class Plan:
             statement,
             compiled.string,
             tuple(compiled.positiontup or ()),
-            tuple(c.name for c in statement.selected_columns),
+            tuple(c.name for c in statement.exported_columns),
         )
 
     def result(self, rows: Iterable[Sequence[Any]]) -> PreparedResult:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import app_properties as p
 
@@ -15,12 +16,18 @@ _OF = (
     .where(p.c.dentry_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(p.c.owner_id, p.c.name)
 )
+# One node's (a request's view of the node it wrote, most often), prepared.
+_OF_ONE = base.prepared(
+    sa.select(p).where(p.c.dentry_id == sa.bindparam("id")).order_by(p.c.owner_id, p.c.name)
+)
 
 
 async def of(conn: Connection, dentry_ids: Iterable[int]) -> list[RowMapping]:
     ids = list(dentry_ids)
     if not ids:
         return []
+    if len(ids) == 1:
+        return list((await conn.execute(_OF_ONE, {"id": ids[0]})).mappings().all())
     return list((await conn.execute(_OF, {"ids": ids})).mappings().all())
 
 

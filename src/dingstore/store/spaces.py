@@ -12,6 +12,8 @@ from dingstore.store.base import Connection
 from dingstore.store.schema import spaces
 
 _BY_ID = sa.select(spaces).where(spaces.c.id == sa.bindparam("space_id"))
+# One space's lock (a request's), built once. Not ``base.prepared``: SQLite's booleans convert.
+_LOCK_ONE = _BY_ID.with_for_update(key_share=True)
 
 
 async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMapping]:
@@ -24,6 +26,9 @@ async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMappi
     ids = sorted(set(space_ids))
     if not ids:
         return {}
+    if len(ids) == 1:
+        row = (await conn.execute(_LOCK_ONE, {"space_id": ids[0]})).mappings().first()
+        return {} if row is None else {int(row.id): row}
     stmt = (
         sa.select(spaces)
         .where(spaces.c.id.in_(ids))

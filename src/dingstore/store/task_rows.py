@@ -65,8 +65,10 @@ async def hold(conn: Connection, task_id: int, corp_id: str, space_id: int, dent
     )
 
 
-_HOLDS_OF = sa.select(task_holds.c.task_id, task_holds.c.dentry_id).where(
-    task_holds.c.corp_id == sa.bindparam("corp_id")
+_HOLDS_OF = base.prepared(
+    sa.select(task_holds.c.task_id, task_holds.c.dentry_id).where(
+        task_holds.c.corp_id == sa.bindparam("corp_id")
+    )
 )
 
 
