@@ -348,8 +348,19 @@ async def grow_chain(conn: Connection, node_id: int, count: int, size: int) -> N
 # --- versions ---------------------------------------------------------------------------------
 
 
+_VERSION_COLUMNS = (
+    "dentry_id", "version", "space_id", "name", "size", "blob_id", "modifier_id", "created_at"
+)  # fmt: skip
+_INSERT_VERSION = base.prepared(
+    sa.insert(v)
+    .values({c: sa.bindparam(f"new_{c}") for c in _VERSION_COLUMNS})
+    .returning(v.c.dentry_id)
+)
+
+
 async def insert_version(conn: Connection, **values: Any) -> None:
-    await conn.execute(sa.insert(v).values(**values))
+    """A version row: every column of ``dentry_versions`` given."""
+    await conn.execute(_INSERT_VERSION, {f"new_{c}": values[c] for c in _VERSION_COLUMNS})
 
 
 async def version(conn: Connection, dentry_id: int, number: int) -> RowMapping | None:
