@@ -59,7 +59,6 @@ import common
 import nginx
 import transfers
 from common import (
-    TOKEN_HEADER,
     BenchError,
     Tenant,
     dingstore_server,
@@ -68,10 +67,8 @@ from common import (
     git_revision,
     out,
     peak_rss_bytes,
-    running,
     temp_dir,
     verdict,
-    wait_ready,
 )
 from rich.table import Table
 
@@ -466,20 +463,13 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
 
     sizes = [SMALL] if args.skip_large else [SMALL, LARGE]
     server = dingstore_server(data_dir, port, label="dingstore files")
-    floor, floor_root = nginx.nginx_server(floor_dir, free_port())
-    with (
-        running(server, tmp / "server.log") as proc,
-        running(floor, floor_dir / "nginx.log") as floor_proc,
-    ):
-        wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: fixture.tenant.token})
-        wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
+    with nginx.beside(server, fixture.tenant.token, tmp, floor_dir) as pair:
+        floor, floor_root = pair.floor, pair.root
         results, listing = measure(
             (server.base_url, floor.base_url), floor_root, fixture, work, sizes, args.repeat
         )
-        for label, process in ((server.label, proc), (floor.label, floor_proc)):
-            if process.poll() is not None:
-                raise BenchError(f"{label} exited ({process.returncode}) during the run")
-        rss = peak_rss_bytes(proc.pid)
+        pair.check_alive()
+        rss = peak_rss_bytes(pair.procs[0].pid)
     settings: dict[str, object] = {
         "repeat": args.repeat,
         "children": args.children,

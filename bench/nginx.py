@@ -12,11 +12,14 @@ dingstore's are, and the benchmark shows the disk's write + fsync speed beside i
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import BenchError, Server
+from common import TOKEN_HEADER, BenchError, Server, free_port, running, wait_ready
 
 CONFIG = """\
 daemon off;
@@ -74,6 +77,35 @@ def nginx_server(tmp: Path, port: int) -> tuple[Server, Path]:
     # -e: the error log from the start (before the config is read, nginx would open its default)
     cmd = [executable(), "-p", str(tmp), "-c", str(config), "-e", str(tmp / "error.log")]
     return Server("nginx", cmd, {}, port, "/" + READY_FILE), root
+
+
+@dataclass
+class Pair:
+    """dingstore and nginx, both running and ready: how to reach each, nginx's root."""
+
+    server: Server
+    floor: Server
+    root: Path
+    procs: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]
+
+    def check_alive(self) -> None:
+        """Fail the run if either server exited during it."""
+        for label, process in zip((self.server.label, self.floor.label), self.procs, strict=True):
+            if process.poll() is not None:
+                raise BenchError(f"{label} exited ({process.returncode}) during the run")
+
+
+@contextlib.contextmanager
+def beside(server: Server, token: str, tmp: Path, floor_dir: Path) -> Iterator[Pair]:
+    """``server`` (dingstore, its log in ``tmp``) and nginx on ``floor_dir``, for the block."""
+    floor, root = nginx_server(floor_dir, free_port())
+    with (
+        running(server, tmp / "server.log") as proc,
+        running(floor, floor_dir / "nginx.log") as floor_proc,
+    ):
+        wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: token})
+        wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
+        yield Pair(server, floor, root, (proc, floor_proc))
 
 
 def version() -> str:

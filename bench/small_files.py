@@ -51,7 +51,6 @@ import common
 import nginx
 import transfers
 from common import (
-    TOKEN_HEADER,
     BenchError,
     Tenant,
     dingstore_server,
@@ -59,10 +58,8 @@ from common import (
     free_port,
     git_revision,
     out,
-    running,
     temp_dir,
     verdict,
-    wait_ready,
 )
 from rich.table import Table
 
@@ -312,13 +309,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
     sample = sorted(random.sample(range(args.files), min(args.check, args.files)))
 
     server = dingstore_server(data_dir, port, label="dingstore small files")
-    floor, root = nginx.nginx_server(floor_dir, free_port())
-    with (
-        running(server, tmp / "server.log") as proc,
-        running(floor, floor_dir / "nginx.log") as floor_proc,
-    ):
-        wait_ready(proc, server.base_url + server.ready_path, {TOKEN_HEADER: fixture.tenant.token})
-        wait_ready(floor_proc, floor.base_url + floor.ready_path, {})
+    with nginx.beside(server, fixture.tenant.token, tmp, floor_dir) as pair:
+        floor, root = pair.floor, pair.root
 
         def to_floor(round_: int) -> Callable[[transfers.Floor, int], None]:
             def one(conn: transfers.Floor, n: int) -> None:
@@ -348,9 +340,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         puts_run = puts_alone(args, server.base_url, fixture, payloads, api_conn)
         checks = check_store(server.base_url, fixture, data_dir, payloads, sample)
         checks.update(check_floor(root, payloads, sample))
-        for label, process in ((server.label, proc), (floor.label, floor_proc)):
-            if process.poll() is not None:
-                raise BenchError(f"{label} exited ({process.returncode}) during the run")
+        pair.check_alive()
     settings: dict[str, object] = {
         "files": args.files,
         "size": args.size,

@@ -4,6 +4,7 @@ reached through ``DentryService``."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,29 +68,15 @@ class DentryService:
             space = await tree.space(conn, actor, space_id, write=True)
             await tree.folder_for(conn, actor, space, parent, access.WRITE)
             await tasks.check_free(conn, actor.corp_id, parent, adding=True)
-            made = await tree.create(
-                conn,
-                actor,
-                new_id,
-                space_id=space.id,
-                parent_id=parent,
-                name=clean,
-                now=now,
-                if_free=True,
+            create = functools.partial(
+                tree.create, conn, actor, new_id, space_id=space.id, parent_id=parent, now=now
             )
+            made = await create(name=clean, if_free=True)
             if made is None:  # the name is taken: the conflict strategy says what to do
                 placed = await tree.place(conn, space.id, parent, clean, how, is_file=False)
                 if placed.existing is not None:  # RETURN_DENTRY_IF_EXISTS, or OVERWRITE
                     return await tree.view(conn, actor, placed.existing)
-                made = await tree.create(
-                    conn,
-                    actor,
-                    new_id,
-                    space_id=space.id,
-                    parent_id=parent,
-                    name=placed.name,
-                    now=now,
-                )
+                made = await create(name=placed.name)
                 assert made is not None, "place() found the name free, under the tree lock"
             await write_properties(conn, new_id, actor.app_id, app_properties, new=True)
             return await tree.view(conn, actor, made, own=app_properties)

@@ -93,20 +93,7 @@ async def enqueue(
     touch while it runs) in the request's write transaction, and wake the workers: the task
     exists exactly when the request's own change commits, and only then are workers told of it,
     in this process and (PostgreSQL) every other. The task is created ``now``."""
-    await task_rows.insert(
-        conn,
-        id=task_id,
-        corp_id=creator.corp_id,
-        creator_id=creator.union_id,
-        app_id=creator.app_id,
-        kind=payload.kind,
-        status="INIT",
-        success_count=0,
-        fail_count=0,
-        payload=payload.to_json(),
-        created_at=now,
-        modified_at=now,
-    )
+    await _insert(conn, task_id, payload, creator, now, status="INIT", success_count=0)
     for space_id, dentry_id in holds:
         await task_rows.hold(conn, task_id, creator.corp_id, space_id, dentry_id)
     await task_rows.announce(conn)
@@ -118,6 +105,24 @@ async def record_done(
     """Write the row of a task whose work the request did whole, in its transaction: already
     SUCCESS, ``total`` nodes settled, begun and ended ``now``. No worker takes it, so the
     client's first GetTask sees it done."""
+    await _insert(
+        conn,
+        task_id,
+        payload,
+        creator,
+        now,
+        status="SUCCESS",
+        total_count=total,
+        success_count=total,
+        begin_time=now,
+        end_time=now,
+    )
+
+
+async def _insert(
+    conn: Writer, task_id: int, payload: Payload, creator: Creator, now: int, **state: Any
+) -> None:
+    """The task's row, created ``now`` with no node failed, its status and counts ``state``."""
     await task_rows.insert(
         conn,
         id=task_id,
@@ -125,15 +130,11 @@ async def record_done(
         creator_id=creator.union_id,
         app_id=creator.app_id,
         kind=payload.kind,
-        status="SUCCESS",
-        total_count=total,
-        success_count=total,
         fail_count=0,
-        begin_time=now,
-        end_time=now,
         payload=payload.to_json(),
         created_at=now,
         modified_at=now,
+        **state,
     )
 
 
