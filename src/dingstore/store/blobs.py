@@ -8,14 +8,26 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import blobs
 
+_INSERT = base.prepared(
+    sa.insert(blobs)
+    .values(
+        id=sa.bindparam("blob"),
+        size=sa.bindparam("blob_size"),
+        md5=sa.bindparam("blob_md5"),
+        refcount=sa.literal_column("1"),
+        created_at=sa.bindparam("now"),
+    )
+    .returning(blobs.c.id)
+)
+
 
 async def insert(conn: Connection, blob_id: int, size: int, md5: str | None, now: int) -> None:
-    await conn.execute(
-        sa.insert(blobs).values(id=blob_id, size=size, md5=md5, refcount=1, created_at=now)
-    )
+    """A blob just stored, with its first reference."""
+    await conn.execute(_INSERT, {"blob": blob_id, "blob_size": size, "blob_md5": md5, "now": now})
 
 
 async def shift_refs(conn: Connection, deltas: Mapping[int, int], now: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,52 +304,87 @@ def weight(row: RowMapping) -> tuple[int, int]:
     return 1 + int(row.descendants), int(row.stored)
 
 
+_ROOT = sa.literal_column("0", sa.BigInteger)  # written in: a bound one could not be prepared
+
+
+def _chain_sums(deltas: Any) -> sa.Select[Any]:
+    """(node, descendants, stored) to add to each node: ``deltas``' rows walked up their chains
+    and summed per node."""
+    given = deltas.subquery()
+    start = sa.select(
+        given.c[0].label("node"), given.c[1].label("count"), given.c[2].label("bytes")
+    ).where(given.c[0] != _ROOT)
+    up = start.cte("up", recursive=True)
+    up = up.union_all(
+        sa.select(d.c.parent_id, up.c.count, up.c.bytes)
+        .join(up, d.c.id == up.c.node)
+        .where(d.c.parent_id != _ROOT)
+    )
+    return sa.select(
+        up.c.node, sa.func.sum(up.c.count).label("count"), sa.func.sum(up.c.bytes).label("bytes")
+    ).group_by(up.c.node)
+
+
+# One node's chain (a new node's parent, a new version's file), built once.
+_CHAIN_SUMS_OF_ONE = base.prepared(
+    _chain_sums(
+        sa.select(*(sa.bindparam(n, type_=sa.BigInteger) for n in ("node", "count", "bytes")))
+    )
+)
+
+
 async def grow(conn: Connection, deltas: Any) -> None:
     """Add to nodes' subtree sizes and to those of all their ancestors. ``deltas`` selects
     (node_id, descendants, stored) rows; node ``0`` (a space's root, no row) is skipped. Two
     statements, whatever the number of rows: one walks up the chains and sums per node, one
     applies the sums."""
-    given = deltas.subquery()
-    start = sa.select(
-        given.c[0].label("node"), given.c[1].label("count"), given.c[2].label("bytes")
-    ).where(given.c[0] != 0)
-    up = start.cte("up", recursive=True)
-    up = up.union_all(
-        sa.select(d.c.parent_id, up.c.count, up.c.bytes)
-        .join(up, d.c.id == up.c.node)
-        .where(d.c.parent_id != 0)
+    await _apply(conn, (await conn.execute(_chain_sums(deltas))).all())
+
+
+_GROW = (
+    sa.update(d)
+    .where(d.c.id == sa.bindparam("node"))
+    .values(
+        descendants=d.c.descendants + sa.bindparam("count"),
+        stored=d.c.stored + sa.bindparam("bytes"),
     )
-    sums = sa.select(up.c.node, sa.func.sum(up.c.count), sa.func.sum(up.c.bytes)).group_by(
-        up.c.node
-    )
+)
+
+
+async def _apply(conn: Connection, sums: Iterable[Sequence[Any]]) -> None:
     changes = [
         {"node": int(node), "count": int(count), "bytes": int(size)}
-        for node, count, size in (await conn.execute(sums)).all()
+        for node, count, size in sums
         if count or size
     ]
     if changes:
-        await conn.execute(
-            sa.update(d)
-            .where(d.c.id == sa.bindparam("node"))
-            .values(
-                descendants=d.c.descendants + sa.bindparam("count"),
-                stored=d.c.stored + sa.bindparam("bytes"),
-            ),
-            changes,
-        )
+        await conn.execute(_GROW, changes)
 
 
 async def grow_chain(conn: Connection, node_id: int, count: int, size: int) -> None:
     """Add ``count`` descendants and ``size`` bytes to the node and all its ancestors."""
     if node_id and (count or size):
-        await grow(conn, sa.select(sa.literal(node_id), sa.literal(count), sa.literal(size)))
+        given = {"node": node_id, "count": count, "bytes": size}
+        result = await conn.execute(_CHAIN_SUMS_OF_ONE, given)
+        await _apply(conn, [tuple(row.values()) for row in result.mappings().all()])
 
 
 # --- versions ---------------------------------------------------------------------------------
 
 
+_VERSION_COLUMNS = (
+    "dentry_id", "version", "space_id", "name", "size", "blob_id", "modifier_id", "created_at"
+)  # fmt: skip
+_INSERT_VERSION = base.prepared(
+    sa.insert(v)
+    .values({c: sa.bindparam(f"new_{c}") for c in _VERSION_COLUMNS})
+    .returning(v.c.dentry_id)
+)
+
+
 async def insert_version(conn: Connection, **values: Any) -> None:
-    await conn.execute(sa.insert(v).values(**values))
+    """A version row: every column of ``dentry_versions`` given."""
+    await conn.execute(_INSERT_VERSION, {f"new_{c}": values[c] for c in _VERSION_COLUMNS})
 
 
 async def version(conn: Connection, dentry_id: int, number: int) -> RowMapping | None:

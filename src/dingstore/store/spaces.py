@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import spaces
 
@@ -58,20 +59,29 @@ async def by_scene(
     return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
 
 
+_DELTA = sa.bindparam("delta", type_=sa.BigInteger)
+_GIVE_BACK = base.prepared(
+    sa.update(spaces)
+    .where(spaces.c.id == sa.bindparam("space"))
+    .values(used_quota=spaces.c.used_quota + _DELTA)
+    .returning(spaces.c.id)
+)
+_CHARGE = base.prepared(
+    sa.update(spaces)
+    .where(
+        spaces.c.id == sa.bindparam("space"),
+        sa.or_(spaces.c.quota.is_(None), spaces.c.used_quota + _DELTA <= spaces.c.quota),
+    )
+    .values(used_quota=spaces.c.used_quota + _DELTA)
+    .returning(spaces.c.id)
+)
+
+
 async def charge(conn: Connection, space_id: int, delta: int) -> bool:
     """Add ``delta`` bytes to the space's usage; False (and nothing changed) when it would pass
     the quota. Negative deltas always succeed."""
-    stmt = (
-        sa.update(spaces)
-        .where(spaces.c.id == space_id)
-        .values(used_quota=spaces.c.used_quota + delta)
-    )
-    if delta > 0:
-        stmt = stmt.where(
-            sa.or_(spaces.c.quota.is_(None), spaces.c.used_quota + delta <= spaces.c.quota)
-        )
-    result = await conn.execute(stmt)
-    return bool(result.rowcount)
+    stmt = _CHARGE if delta > 0 else _GIVE_BACK
+    return bool((await conn.execute(stmt, {"space": space_id, "delta": delta})).rowcount)
 
 
 async def usage(conn: Connection, corp_id: str, app_id: str | None = None) -> int:

@@ -7,8 +7,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
+from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import uploads
+
+# CommitFile's, built once.
+_GET = base.prepared(sa.select(uploads).where(uploads.c.upload_key == sa.bindparam("key")))
+_DELETE = base.prepared(
+    sa.delete(uploads)
+    .where(uploads.c.upload_key == sa.bindparam("key"))
+    .returning(uploads.c.upload_key)
+)
 
 
 async def insert(conn: Connection, **values: Any) -> None:
@@ -16,13 +25,12 @@ async def insert(conn: Connection, **values: Any) -> None:
 
 
 async def get(conn: Connection, upload_key: str) -> RowMapping | None:
-    stmt = sa.select(uploads).where(uploads.c.upload_key == upload_key)
-    return (await conn.execute(stmt)).mappings().first()  # type: ignore[no-any-return]
+    result = await conn.execute(_GET, {"key": upload_key})
+    return result.mappings().first()  # type: ignore[no-any-return]
 
 
 async def delete(conn: Connection, upload_key: str) -> bool:
-    result = await conn.execute(sa.delete(uploads).where(uploads.c.upload_key == upload_key))
-    return bool(result.rowcount)
+    return bool((await conn.execute(_DELETE, {"key": upload_key})).rowcount)
 
 
 async def expired(conn: Connection, now: int, limit: int) -> list[RowMapping]:
