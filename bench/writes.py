@@ -88,6 +88,7 @@ from common import (
     TOKEN_HEADER,
     BenchError,
     Server,
+    Tenant,
     dingstore_server,
     err,
     free_port,
@@ -173,13 +174,6 @@ function build(item, tenant, name)
 end
 """,
 }
-
-
-@dataclass(frozen=True)
-class Tenant:
-    token: str
-    union_id: str
-    corp_id: str
 
 
 @dataclass(frozen=True)
