@@ -684,6 +684,38 @@ class Storage:
 
         return polling.until(ended, timeout=timeout, what=f"task {task_id}'s end")
 
+    # --- J. events ----------------------------------------------------------------------------
+
+    def subscribe_event(self, scope: str, scope_id: str) -> m.SubscribeEventResponseBody:
+        request = m.SubscribeEventRequest(scope=scope, scope_id=scope_id, union_id=self.union_id)
+        return self._api.subscribe_event_with_options(  # type: ignore[no-any-return]
+            request, self._h(m.SubscribeEventHeaders), self._rt
+        ).body
+
+    def unsubscribe_event(self, scope: str, scope_id: str) -> m.UnsubscribeEventResponseBody:
+        request = m.UnsubscribeEventRequest(scope=scope, scope_id=scope_id, union_id=self.union_id)
+        return self._api.unsubscribe_event_with_options(  # type: ignore[no-any-return]
+            request, self._h(m.UnsubscribeEventHeaders), self._rt
+        ).body
+
+    def pull_events_raw(self, *, timeout: float = 60, **params: Any) -> httpx.Response:
+        """dingstore's pull feed (not an SDK operation): ``GET /v1.0/storage/events`` with this
+        token alone, ``params`` as given (``cursor``, ``maxResults``, ``waitSeconds``)."""
+        return http.get(
+            f"{self.server.url}/v1.0/storage/events",
+            params=params,
+            headers={"x-acs-dingtalk-access-token": self.token},
+            timeout=timeout,
+        )
+
+    def pull_events(self, **params: Any) -> dict[str, Any]:
+        """The feed's body, for a call that must succeed."""
+        response = self.pull_events_raw(**params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
     # --- raw HTTP -----------------------------------------------------------------------------
 
     def raw(

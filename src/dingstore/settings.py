@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     task_retention_days: float = Field(7.0, gt=0)
     # Items of the recycle bin older than this are purged for good by housekeeping.
     recycle_retention_days: float = Field(30.0, gt=0)
+    # Change events older than this are deleted by housekeeping, delivered or not.
+    event_retention_days: float = Field(7.0, gt=0)
     # The task engine: workers in this process (0 = none), nodes a step settles (0 = as many as
     # fit in about ``task_step_time`` seconds), how long a worker's lease on a task lasts without
     # renewal, and how often idle workers look for work.

@@ -46,7 +46,7 @@ async def test_housekeeping_logs_each_failure_and_goes_on(
     sweeps = Sweeps(faults)  # the first call of each pass
     first: Any = sweeps
     rest: Any = Sweeps([])
-    keeper = housekeeping.Housekeeper(first, rest, rest, rest, rest, interval=0.2)
+    keeper = housekeeping.Housekeeper(first, rest, rest, rest, rest, rest, interval=0.2)
     with caplog.at_level(logging.WARNING, logger=housekeeping.__name__):
         running = asyncio.create_task(keeper.run_forever())
         try:

@@ -19,6 +19,7 @@ from dingstore.api.routes import (
     batch,
     blobs,
     dentries,
+    events,
     files,
     get_task,
     health,
@@ -45,6 +46,7 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    events.router,  # §6 J, and dingstore's pull feed
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )

@@ -15,6 +15,8 @@ The parameter kinds:
 * ``request: Request`` (its app's services: ``services(request)``)
 * ``caller: Caller = operation("GetTask", "Storage.Task.Read")`` — auth, scope, rate limit,
   operator; run before any other parameter, so that no body is read before the token is checked
+* ``caller: AppCaller = app_operation("PullEvents", "Storage.Event.Write")`` — the same without
+  an operator (no ``unionId``), for dingstore's own operations on what the app itself owns
 * a path parameter ``taskId: str``, or of another type (``version: Annotated[int, Path(ge=1)]``)
   validated as the hint says
 * ``body: Annotated[Model, Body()]`` — the JSON body, validated by the pydantic model
@@ -49,6 +51,7 @@ _token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
 
 
 Caller = models.Actor
+AppCaller = models.Principal
 
 
 def services(request: Request) -> Services:
@@ -71,14 +74,21 @@ def query_value(request: Request, name: str) -> str | None:
     return found
 
 
-async def admit(request: Request, name: str, scope: str) -> Caller:
-    """Check, in order: the access token, the app's rate limit for ``name``, its ``scope``, and
-    the operator named by ``unionId`` (docs/auth.md)."""
+async def admit_app(request: Request, name: str, scope: str) -> AppCaller:
+    """Check, in order: the access token, the app's rate limit for ``name`` and its ``scope``
+    (docs/auth.md)."""
     svc = services(request)
     principal = await svc.tokens.authenticate(request.headers.get(TOKEN_HEADER))
     request.app.state.rate_limiter.check(principal.app_id, name)
     if scope not in principal.scopes:
         raise errors.ScopeDenied([scope])
+    return principal
+
+
+async def admit(request: Request, name: str, scope: str) -> Caller:
+    """``admit_app``, then the operator named by ``unionId`` (docs/auth.md)."""
+    svc = services(request)
+    principal = await admit_app(request, name, scope)
     union_id = query_value(request, "unionId")
     if not union_id:
         raise errors.PARAM_ERROR.error("unionId is required")
@@ -98,7 +108,21 @@ def operation(name: str, scope: str) -> Any:
     ) -> Caller:
         return await admit(request, name, scope)
 
-    documented.operation = (name, scope)  # type: ignore[attr-defined]
+    documented.operation = (name, scope, admit)  # type: ignore[attr-defined]
+    return Depends(documented)
+
+
+def app_operation(name: str, scope: str) -> Any:
+    """The ``caller`` parameter of an endpoint that acts for the app alone (no operator, no
+    ``unionId``): operation ``name``, needing ``scope``."""
+
+    async def documented(
+        request: Request,
+        token: Annotated[str | None, Depends(_token_header)] = None,
+    ) -> AppCaller:
+        return await admit_app(request, name, scope)
+
+    documented.operation = (name, scope, admit_app)  # type: ignore[attr-defined]
     return Depends(documented)
 
 
@@ -175,10 +199,10 @@ def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> 
     if isinstance(default, fastapi_params.Depends):
         marked = getattr(default.dependency, "operation", None)
         if marked is not None:
-            op_name, scope = marked
+            op_name, scope, admits = marked
 
-            async def caller(request: Request) -> Caller:
-                return await admit(request, op_name, scope)
+            async def caller(request: Request) -> Caller | AppCaller:
+                return await admits(request, op_name, scope)  # type: ignore[no-any-return]
 
             return caller
     if name in route.param_convertors:
@@ -320,4 +344,14 @@ def _position(item: tuple[int, BaseRoute]) -> int:
     return item[0]
 
 
-__all__ = ["Body", "Caller", "Query", "admit", "operation", "services"]
+__all__ = [
+    "AppCaller",
+    "Body",
+    "Caller",
+    "Query",
+    "admit",
+    "admit_app",
+    "app_operation",
+    "operation",
+    "services",
+]

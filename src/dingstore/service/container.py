@@ -10,6 +10,10 @@ from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
+from dingstore.service.events.feed import FeedService
+from dingstore.service.events.retention import EventRetention
+from dingstore.service.events.subscriptions import SubscriptionService
+from dingstore.service.events.wakeups import Bell
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
@@ -42,9 +46,12 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    subscriptions: SubscriptionService
+    feed: FeedService
     engine: WorkerPool
 
     async def close(self) -> None:
+        await self.feed.close()
         await self.blobs.close()
         await self.db.close()
 
@@ -110,7 +117,13 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         tokens=tokens,
         tasks=tasks,
         housekeeper=Housekeeper(
-            tokens, tasks, files, recycle, grants, interval=settings.housekeeping_interval
+            tokens,
+            tasks,
+            files,
+            recycle,
+            grants,
+            EventRetention(db, retention_days=settings.event_retention_days, clock=clock),
+            interval=settings.housekeeping_interval,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -122,5 +135,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        subscriptions=SubscriptionService(db, clock=clock),
+        feed=FeedService(db, Bell(db), request_timeout=settings.request_timeout),
         engine=engine,
     )

@@ -1,6 +1,6 @@
 """Periodic upkeep of a store: expired tokens and grants, finished tasks past their retention,
-recycle-bin items past theirs, expired uploads and the bytes of blobs nothing references any
-more.
+recycle-bin items and change events past theirs, expired uploads and the bytes of blobs nothing
+references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from dingstore import errors
+from dingstore.service.events.retention import EventRetention
 from dingstore.service.files import FileService
 from dingstore.service.permissions import PermissionService
 from dingstore.service.recycle import RecycleService
@@ -31,6 +32,7 @@ class Housekeeper:
     files: FileService
     recycle: RecycleService
     permissions: PermissionService
+    events: EventRetention
     interval: float = 300.0
 
     async def sweep(self) -> dict[str, int]:
@@ -41,6 +43,7 @@ class Housekeeper:
             "permissions": await self.permissions.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass
             "recycle_items": await self.recycle.purge_expired(),
+            "events": await self.events.purge_expired(),
             **await self.files.collect(),
         }
 

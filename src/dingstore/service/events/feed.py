@@ -1,0 +1,123 @@
+"""The pull feed (a dingstore extension, docs/events.md#the-pull-feed): an app reads its own
+events after a cursor, in the order their changes committed, waiting for new ones if asked.
+
+The feed only reads. It does not acknowledge, lease or otherwise touch the delivery state that
+Stream mode and HTTP push keep on the same rows: an app may read the feed and be pushed to at
+once, and a page read twice reads the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from dingstore import errors
+from dingstore.service import models
+from dingstore.service.events import messages
+from dingstore.service.events.wakeups import Bell
+from dingstore.store import base, events
+
+LATEST = "latest"  # the cursor that starts after the app's newest event: "from now on"
+DEFAULT_RESULTS, MAX_RESULTS = 100, 1000
+MAX_WAIT_S = 30
+# A long-poll ends this long before the request's deadline (DINGSTORE_REQUEST_TIMEOUT), so that
+# it answers with an empty page instead of 503 operationTimeout.
+DEADLINE_MARGIN_S = 1.0
+# While it waits, a long-poll also looks again this often: on PostgreSQL an event can become
+# readable without a new announcement, when an older transaction that held it back ends (see
+# store/xact.py); on SQLite another process's commits are not announced at all.
+RECHECK_S = 1.0
+
+_CURSOR = re.compile(r"-?[0-9]{1,19}\.[0-9]{1,19}")
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Events in commit order (each a dict of the wire's fields), the cursor to ask after them
+    next, and whether more were already there past this page."""
+
+    events: list[dict[str, Any]]
+    cursor: str
+    has_more: bool
+
+
+def render(row: Any) -> dict[str, Any]:
+    """One event as the feed shows it: the envelope of the Stream frame's headers (``eventId``,
+    ``eventType``, ``eventBornTime``, ``corpId``) and the business fields every delivery
+    carries (``messages.business_fields``)."""
+    return {
+        "eventId": messages.event_id(int(row["id"])),
+        "eventType": row["event_type"],
+        "eventBornTime": int(row["born_at"]),
+        "corpId": row["corp_id"],
+        **messages.business_fields(row),
+    }
+
+
+def parse_cursor(text: str) -> events.Cursor:
+    """A cursor the feed gave, or ``paramError.cursor``."""
+    if _CURSOR.fullmatch(text):
+        tx, _, row = text.partition(".")
+        if int(tx) <= _INT64_MAX and int(row) <= _INT64_MAX:
+            try:
+                return events.Cursor.parse(text)
+            except ValueError:
+                pass
+    raise errors.param_error("cursor", f"cursor {text!r} is not one the feed gave")
+
+
+class FeedService:
+    def __init__(self, db: base.BaseDatabase, bell: Bell, *, request_timeout: float) -> None:
+        self._db = db
+        self._bell = bell
+        self._max_wait = max(0.0, min(float(MAX_WAIT_S), request_timeout - DEADLINE_MARGIN_S))
+
+    async def read(
+        self,
+        principal: models.Principal,
+        *,
+        cursor: str | None = None,
+        max_results: int | None = None,
+        wait_seconds: int | None = None,
+    ) -> FeedPage:
+        """The calling app's events after ``cursor`` (None: from the oldest kept; ``"latest"``:
+        after the newest, i.e. only what comes next), at most ``max_results`` (1 to 1000,
+        default 100). When there are none yet and ``wait_seconds`` (0 to 30) is given, wait up
+        to that long, less when the request's deadline is nearer, for the first to commit. An
+        empty page gives back the cursor it was asked with (``"latest"`` resolved), so reading
+        on from a page's cursor never skips an event nor repeats one."""
+        limit = _bounded("maxResults", max_results, 1, MAX_RESULTS, DEFAULT_RESULTS)
+        wait = min(float(_bounded("waitSeconds", wait_seconds, 0, MAX_WAIT_S, 0)), self._max_wait)
+        after = None if cursor == LATEST else parse_cursor(cursor) if cursor else events.Cursor()
+        corp_id, app_id = principal.corp_id, principal.app_id
+        loop = asyncio.get_running_loop()  # a wait measures elapsed time, as asyncio's timers do
+        until = loop.time() + wait
+        while True:
+            armed = self._bell.armed() if wait else None
+            async with self._db.read() as conn:
+                if after is None:
+                    after = await events.latest(conn, corp_id, app_id)
+                rows = await events.feed(conn, corp_id, app_id, after, limit + 1)
+            left = until - loop.time()
+            if rows or armed is None or left <= 0:
+                break
+            await self._bell.wait(armed, min(left, RECHECK_S))
+        page = rows[:limit]
+        if page:
+            after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
+        return FeedPage([render(row) for row in page], str(after), len(rows) > limit)
+
+    async def close(self) -> None:
+        """Stop the process's listener: waiting long-polls end at their timeout."""
+        await self._bell.close()
+
+
+def _bounded(field: str, value: int | None, low: int, high: int, default: int) -> int:
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise errors.param_error(field, f"{field} must be between {low} and {high}")
+    return value
