@@ -4,6 +4,7 @@ every refusal."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from dingstore.service import scopes
@@ -205,3 +206,24 @@ def test_an_app_without_event_write_is_refused(
     assert response.json()["accessdenieddetail"] == {"requiredScopes": [SCOPE]}
     assert emit(server, tenant.corp_id, space.id, 1) == 0
     assert rows(server, tenant.corp_id) == []
+
+
+def test_concurrent_identical_subscribes_all_succeed(
+    server: LiveServer, tenant: Tenant, st: Storage
+) -> None:
+    space = st.new_space()
+    results: list[Any] = []
+
+    def subscribe() -> None:
+        try:
+            results.append(st.subscribe_event("SPACE", space.id).success)
+        except Exception as exc:  # recorded: the assertion below shows it
+            results.append(exc)
+
+    threads = [threading.Thread(target=subscribe) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [True] * 8
+    assert emit(server, tenant.corp_id, space.id, 1) == 1
