@@ -8,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dingstore.store import base, events, schema
+from dingstore.store import base, events, schema, xact
+from tests import polling
 from tests.live import LiveServer
 
 
@@ -34,13 +35,40 @@ async def emit_rows(
         )
 
 
-def emit(server: LiveServer, corp_id: str, space_id: str | int, *dentry_ids: int, **kw: Any) -> int:
+def emit(
+    server: LiveServer,
+    corp_id: str,
+    space_id: str | int,
+    *dentry_ids: int,
+    settle: bool = True,
+    **kw: Any,
+) -> int:
     """Write one ``storage_dentry_create`` event per dentry id of the space (the dentries need
-    not exist), for every subscribed app, born now on the server's clock; how many rows."""
+    not exist), for every subscribed app, born now on the server's clock; how many rows.
+    ``settle``: return once the feed shows them (``settled``)."""
     assert server.services is not None
     db = server.services.db
     now = server.clock.now_ms()
-    return server.run(emit_rows(db, corp_id, space_id, tuple(dentry_ids), now=now, **kw))
+    written = server.run(emit_rows(db, corp_id, space_id, tuple(dentry_ids), now=now, **kw))
+    if settle:
+        settled(server)
+    return written
+
+
+def settled(server: LiveServer, timeout: float = 30) -> None:
+    """Wait until every committed event is readable in the feed. On PostgreSQL the feed holds an
+    event back while any older transaction of the database server runs (store/xact.py), and the
+    test suite shares that server with other runs' transactions (CREATE DATABASE, migrations)."""
+    assert server.services is not None
+    db = server.services.db
+
+    async def readable() -> bool:
+        async with db.read() as conn:
+            query = sa.select(sa.func.max(schema.events.c.tx), xact.settled_below())
+            newest, line = (await conn.execute(query)).one()
+        return newest is None or int(newest) < int(line)
+
+    server.run(polling.until_async(readable, timeout=timeout, what="events readable"))
 
 
 def rows(server: LiveServer, corp_id: str) -> list[dict[str, Any]]:

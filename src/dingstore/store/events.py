@@ -483,6 +483,23 @@ async def feed(
     return list((await conn.execute(query)).mappings().all())
 
 
+async def held_back(conn: Connection, corp_id: str, app_id: str, after: Cursor) -> bool:
+    """Whether the app has committed events after ``after`` that ``feed`` does not show yet,
+    because an older transaction is still running (store/xact.py; never on SQLite)."""
+    e = events.c
+    query = (
+        sa.select(sa.literal(1))
+        .where(
+            e.corp_id == corp_id,
+            e.app_id == app_id,
+            sa.tuple_(e.tx, e.id) > sa.tuple_(sa.literal(after.tx), sa.literal(after.id)),
+            e.tx >= xact.settled_below(),
+        )
+        .limit(1)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
 async def latest(conn: Connection, corp_id: str, app_id: str) -> Cursor:
     """The cursor after the app's last settled event (the start when it has none)."""
     e = events.c

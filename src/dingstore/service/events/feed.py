@@ -25,10 +25,12 @@ MAX_WAIT_S = 30
 # A long-poll ends this long before the request's deadline (DINGSTORE_REQUEST_TIMEOUT), so that
 # it answers with an empty page instead of 503 operationTimeout.
 DEADLINE_MARGIN_S = 1.0
-# While it waits, a long-poll also looks again this often: on PostgreSQL an event can become
-# readable without a new announcement, when an older transaction that held it back ends (see
-# store/xact.py); on SQLite another process's commits are not announced at all.
+# While it waits, a long-poll also looks again this often: on SQLite another process's commits
+# are not announced at all. And on PostgreSQL an event can become readable without a new
+# announcement, when an older transaction that held it back ends (store/xact.py): a waiter
+# whose events are held back looks again sooner, after HELD_BACK_S, doubling up to RECHECK_S.
 RECHECK_S = 1.0
+HELD_BACK_S = 0.02
 
 _CURSOR = re.compile(r"-?[0-9]{1,19}\.[0-9]{1,19}")
 _INT64_MAX = 2**63 - 1
@@ -95,16 +97,21 @@ class FeedService:
         corp_id, app_id = principal.corp_id, principal.app_id
         loop = asyncio.get_running_loop()  # a wait measures elapsed time, as asyncio's timers do
         until = loop.time() + wait
+        pause = HELD_BACK_S
         while True:
             armed = self._bell.armed() if wait else None
+            held = False
             async with self._db.read() as conn:
                 if after is None:
                     after = await events.latest(conn, corp_id, app_id)
                 rows = await events.feed(conn, corp_id, app_id, after, limit + 1)
+                if not rows and armed is not None:
+                    held = await events.held_back(conn, corp_id, app_id, after)
             left = until - loop.time()
             if rows or armed is None or left <= 0:
                 break
-            await self._bell.wait(armed, min(left, RECHECK_S))
+            await self._bell.wait(armed, min(left, pause if held else RECHECK_S))
+            pause = min(pause * 2, RECHECK_S) if held else HELD_BACK_S
         page = rows[:limit]
         if page:
             after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
