@@ -38,11 +38,11 @@ class SubscriptionService:
         """SubscribeEvent: the calling app hears the changes of the org or the space from now
         on. Subscribing again changes nothing. Errors: ``paramError.scope`` (not ORG or SPACE),
         ``paramError.scopeId`` (not the caller's corpId; not a space of the caller's org, which
-        includes another org's; malformed), ``permissionDenied`` (see ``check``)."""
+        includes another org's; malformed), ``permissionDenied`` (see ``_target``)."""
         for attempt in range(_ATTEMPTS):
             try:
                 async with self._db.write() as conn:
-                    target = await self.check(conn, actor, scope, scope_id)
+                    target = await _target(conn, actor, scope, scope_id)
                     await events.subscribe(
                         conn,
                         actor.corp_id,
@@ -64,34 +64,35 @@ class SubscriptionService:
         and are delivered). Unsubscribing what is not subscribed succeeds and changes nothing.
         The same checks and errors as ``subscribe``."""
         async with self._db.write() as conn:
-            target = await self.check(conn, actor, scope, scope_id)
+            target = await _target(conn, actor, scope, scope_id)
             await events.unsubscribe(
                 conn, actor.corp_id, actor.app_id, target.scope, target.scope_id
             )
 
-    async def check(
-        self, conn: Connection, actor: models.Actor, scope: str | None, scope_id: str | None
-    ) -> Scope:
-        """The scope, if the caller may name it: ``ORG`` with its own corpId, for an org admin;
-        ``SPACE`` with a space of its org, for an operator who holds a role somewhere in it
-        (403 ``permissionDenied`` otherwise). A space of another org is answered exactly as one
-        that does not exist."""
-        if scope not in SCOPES:
-            raise errors.param_error("scope", f"scope must be ORG or SPACE, got {scope!r}")
-        if not scope_id:
-            raise errors.param_error("scopeId", "scopeId is required")
-        if scope == ORG:
-            if scope_id != actor.corp_id:
-                raise errors.param_error("scopeId", "scopeId of scope ORG must be your corpId")
-            if not actor.operator.is_admin:
-                raise errors.PERMISSION_DENIED.error(
-                    "only an admin of the org may subscribe to or unsubscribe from its events"
-                )
-            return Scope(ORG, scope_id)
-        number = tree.parse_id(scope_id, "scopeId")
-        row = await spaces.get(conn, number)
-        if row is None or row.corp_id != actor.corp_id:
-            raise errors.param_error("scopeId", f"space {scope_id} does not exist")
-        if not await access.holds_any(conn, actor, row, access.READ):
-            raise access.denied(access.READ, 0)
-        return Scope(SPACE, str(number))
+
+async def _target(
+    conn: Connection, actor: models.Actor, scope: str | None, scope_id: str | None
+) -> Scope:
+    """The scope, if the caller may name it: ``ORG`` with its own corpId, for an org admin;
+    ``SPACE`` with a space of its org, for an operator who holds a role somewhere in it
+    (403 ``permissionDenied`` otherwise). A space of another org is answered exactly as one
+    that does not exist."""
+    if scope not in SCOPES:
+        raise errors.param_error("scope", f"scope must be ORG or SPACE, got {scope!r}")
+    if not scope_id:
+        raise errors.param_error("scopeId", "scopeId is required")
+    if scope == ORG:
+        if scope_id != actor.corp_id:
+            raise errors.param_error("scopeId", "scopeId of scope ORG must be your corpId")
+        if not actor.operator.is_admin:
+            raise errors.PERMISSION_DENIED.error(
+                "only an admin of the org may subscribe to or unsubscribe from its events"
+            )
+        return Scope(ORG, scope_id)
+    number = tree.parse_id(scope_id, "scopeId")
+    row = await spaces.get(conn, number)
+    if row is None or row.corp_id != actor.corp_id:
+        raise errors.param_error("scopeId", f"space {scope_id} does not exist")
+    if not await access.holds_any(conn, actor, row, access.READ):
+        raise access.denied(access.READ, 0)
+    return Scope(SPACE, str(number))
