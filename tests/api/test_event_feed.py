@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from dingstore.store import database, events
 from tests import backends
 from tests.conftest import Tenant, new_tenant
 from tests.emitted import emit, emit_rows, rows
-from tests.live import LiveServer, Sdk
+from tests.live import DingstoreProcess, LiveServer, Sdk, free_port, http
 from tests.storage import Storage
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -403,3 +405,40 @@ def test_the_default_retention_is_seven_days() -> None:
     from dingstore.settings import Settings
 
     assert Settings().event_retention_days == 7
+
+
+def test_a_shutdown_answers_the_waiting_long_polls_at_once(tmp_path: Path) -> None:
+    """SIGTERM: uvicorn waits for the requests in flight; a long-poll answers its empty page at
+    once instead of holding the shutdown for its wait."""
+    port = free_port()
+    args = ["serve", "--data-dir", str(tmp_path), "--port", str(port)]
+    env = {"DINGSTORE_LOG_LEVEL": "WARNING"}
+    process = DingstoreProcess("serve", args, env, tmp_path, port=port).start()
+    try:
+        process.wait_ready(timeout=30, interval=0.1)
+        fields = dict(re.findall(r"│ (unionId|appKey|appSecret)\s+(\S+)", process.output()))
+        sdk = Sdk(process.endpoint)
+        token = sdk.access_token(fields["appKey"], fields["appSecret"]).access_token
+        got: dict[str, Any] = {}
+
+        def pull() -> None:
+            response = http.get(
+                f"http://{process.endpoint}/v1.0/storage/events",
+                params={"cursor": "latest", "waitSeconds": 25},
+                headers={"x-acs-dingtalk-access-token": token},
+                timeout=40,
+            )
+            got.update(status=response.status_code, body=response.json(), at=time.monotonic())
+
+        waiting = threading.Thread(target=pull)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive()
+        stopping = time.monotonic()
+        assert process.stop() in (0, -signal.SIGTERM), process.log()
+        stopped = time.monotonic()
+        waiting.join(10)
+    finally:
+        process.kill()
+    assert got["status"] == 200 and got["body"]["events"] == [], got
+    assert got["at"] - stopping < 5 and stopped - stopping < 10, process.log()

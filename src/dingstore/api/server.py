@@ -69,4 +69,9 @@ class Server(uvicorn.Server):
         loop = asyncio.get_running_loop()
         for sock in getattr(self, "_listening", ()):
             loop.remove_reader(sock.fileno())
+        # uvicorn waits for the requests in flight before it ends the lifespan: a long-poll of
+        # the events feed would hold the shutdown up to its wait. It answers at once instead.
+        services = getattr(getattr(self.config.app, "state", None), "services", None)
+        if services is not None:
+            services.feed.drain()
         await super().shutdown(sockets=sockets)

@@ -76,6 +76,7 @@ class FeedService:
         self._db = db
         self._bell = bell
         self._max_wait = max(0.0, min(float(MAX_WAIT_S), request_timeout - DEADLINE_MARGIN_S))
+        self._draining = False
 
     async def read(
         self,
@@ -108,7 +109,7 @@ class FeedService:
                 if not rows and armed is not None:
                     held = await events.held_back(conn, corp_id, app_id, after)
             left = until - loop.time()
-            if rows or armed is None or left <= 0:
+            if rows or armed is None or left <= 0 or self._draining:
                 break
             await self._bell.wait(armed, min(left, pause if held else RECHECK_S))
             pause = min(pause * 2, RECHECK_S) if held else HELD_BACK_S
@@ -116,6 +117,13 @@ class FeedService:
         if page:
             after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
         return FeedPage([render(row) for row in page], str(after), len(rows) > limit)
+
+    def drain(self) -> None:
+        """The server is shutting down: every waiting long-poll answers now (an empty page and
+        its cursor, which the client asks again with, of another process), and none waits from
+        now on, so that the shutdown need not wait for them."""
+        self._draining = True
+        self._bell.ring()
 
     async def close(self) -> None:
         """Stop the process's listener: waiting long-polls end at their timeout."""
