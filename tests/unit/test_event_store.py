@@ -166,6 +166,44 @@ async def test_the_feed_pages_in_commit_order(db: base.BaseDatabase) -> None:
         events.Cursor.parse("12")
 
 
+async def test_held_back_events_are_told_apart(db: base.BaseDatabase) -> None:
+    """``held_back``: committed events ``feed`` does not show yet because an older transaction
+    runs (PostgreSQL); never on SQLite, whose one writer commits in id order."""
+    await _subscribe(db, "a", "ORG", CORP)
+    async with db.read() as conn:
+        assert not await events.held_back(conn, CORP, "a", events.Cursor())
+    if db.dialect != "postgresql":
+        await _emit(db, _change(1))
+        async with db.read() as conn:
+            assert not await events.held_back(conn, CORP, "a", events.Cursor())
+        return
+    older_began, release = asyncio.Event(), asyncio.Event()
+
+    async def older() -> None:
+        async with db.write() as conn:
+            await conn.execute(sa.text("SELECT pg_current_xact_id()"))
+            older_began.set()
+            await release.wait()
+
+    running = asyncio.create_task(older())
+    await older_began.wait()
+    await _emit(db, _change(1))
+    async with db.read() as conn:
+        assert await events.feed(conn, CORP, "a", events.Cursor(), 5) == []
+        assert await events.held_back(conn, CORP, "a", events.Cursor())
+    release.set()
+    await running
+    async with db.read() as conn:
+        # once no transaction older than the event runs anywhere on the server
+        for _ in range(500):
+            if not await events.held_back(conn, CORP, "a", events.Cursor()):
+                break
+            await asyncio.sleep(0.02)
+        shown = await events.feed(conn, CORP, "a", events.Cursor(), 5)
+        assert [r["dentry_id"] for r in shown] == [1]
+        assert not await events.held_back(conn, CORP, "a", events.Cursor())
+
+
 async def _rows(db: base.BaseDatabase) -> list:
     async with db.read() as conn:
         return await events.deliveries(conn, CORP, "a")
