@@ -256,7 +256,7 @@ def test_an_unused_link_dies_after_five_minutes(
     server.clock.advance(previews.SESSION_TTL)
     assert browser.get(opened).status_code == 410
     assert server.services is not None
-    assert server.run(server.services.housekeeper.sweep())["preview_sessions"] >= 2
+    assert server.run(server.services.housekeeper.sweep())["open_infos"] >= 2
 
 
 def test_a_link_that_was_tampered_with_is_refused(st: Storage, browser: httpx.Client) -> None:
@@ -414,6 +414,23 @@ def test_a_registration_opens_what_dingstore_cannot(st: Storage) -> None:
     assert sdk_error(lambda: st.open_info(space.id, copy.id, type="EDIT")).code == (
         "dentryEditNotSupport"
     )
+    moved = st.add_folder(space.id, "moved")
+    st.move(space.id, file.id, space.id, moved.id)  # a move keeps it: the same file
+    assert st.open_info(space.id, file.id, type="EDIT").url == "https://office.example/e"
+
+
+@pytest.mark.own_server
+def test_housekeeping_forgets_the_registrations_of_purged_files(
+    st: Storage, server: LiveServer
+) -> None:
+    space = st.new_space()
+    kept, purged = (st.upload(space.id, b"x", f"{n}.docx") for n in "ab")
+    for file in (kept, purged):
+        st.register_open_info(space.id, file.id, "office", [("EDIT", "https://o.example/")])
+    st.delete(space.id, purged.id)
+    assert server.services is not None
+    assert server.run(server.services.housekeeper.sweep())["open_infos"] == 1
+    assert st.open_info(space.id, kept.id, type="EDIT").url == "https://o.example/"
 
 
 def test_registering_needs_editor_on_the_file(
@@ -441,6 +458,7 @@ def test_registering_needs_editor_on_the_file(
         ("acme", [("PREVIEW", "/relative")], "paramError.url"),
         ("acme", [("PREVIEW", "https://a.example/" + "x" * 2048)], "paramError.url"),
         ("acme", [("PREVIEW", "https://a.example/ b")], "paramError.url"),
+        ("acme", [("PREVIEW", "http://[::1/")], "paramError.url"),
         ("", [("PREVIEW", "https://a.example/")], "paramError.provider"),
         ("a\u202eb", [("PREVIEW", "https://a.example/")], "paramError.provider"),
         ("acme", [], "paramError.openInfos"),

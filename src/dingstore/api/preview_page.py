@@ -22,7 +22,7 @@ PAGE_CSP = (
     "style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 # The file's bytes: shown only inside the page (frame-ancestors), never as a page that runs
-# anything. A PDF is left unsandboxed: Chromium refuses to show a PDF in a sandboxed frame, and
+# anything. A PDF is left unsandboxed: Chromium shows no PDF in a sandboxed document, and
 # a PDF's own script runs in the viewer's sandbox, not in dingstore's origin.
 CONTENT_CSP = "default-src 'none'; frame-ancestors 'self'; sandbox"
 PDF_CSP = "default-src 'none'; frame-ancestors 'self'"
@@ -55,7 +55,7 @@ p.note { color: #646a73; margin: 8px 16px; }
 .watermark { position: fixed; inset: 0; z-index: 10; pointer-events: none; overflow: hidden;
   display: flex; flex-wrap: wrap; align-content: flex-start; gap: 72px 96px; padding: 48px;
   user-select: none; }
-.watermark span { transform: rotate(-30deg); color: rgba(31, 35, 41, 0.14); font-size: 18px;
+.watermark span { transform: rotate(-30deg); color: rgba(128, 128, 128, 0.35); font-size: 18px;
   white-space: nowrap; }
 """
 

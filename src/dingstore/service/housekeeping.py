@@ -41,7 +41,7 @@ class Housekeeper:
             "tokens": await self.tokens.purge_expired(),
             "tasks": await self.tasks.purge_expired(),
             "permissions": await self.permissions.purge_expired(),
-            "preview_sessions": 0 if self.previews is None else await self.previews.purge_expired(),
+            "open_infos": 0 if self.previews is None else await self.previews.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass
             "recycle_items": await self.recycle.purge_expired(),
             **await self.files.collect(),

@@ -100,7 +100,10 @@ def _open_type(value: str | None) -> str:
 
 
 def _url(value: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed [IPv6] host
+        parts = urlsplit("")
     if (
         len(value) > MAX_URL
         or parts.scheme not in ("http", "https")
@@ -318,6 +321,8 @@ class PreviewService:
         )
 
     async def purge_expired(self) -> int:
-        """Housekeeping: forget the sessions of links that are over."""
+        """Housekeeping: forget the sessions of links that are over, and the registrations of
+        files purged for good."""
         async with self._db.write() as conn:
-            return await open_infos.purge_expired_sessions(conn, self._clock.now_ms())
+            sessions = await open_infos.purge_expired_sessions(conn, self._clock.now_ms())
+            return sessions + await open_infos.purge_orphans(conn)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from dingstore.store.base import Connection
+from dingstore.store.schema import dentries as d
 from dingstore.store.schema import open_infos as o
 from dingstore.store.schema import preview_sessions as s
 
@@ -85,4 +86,12 @@ async def claim(
 async def purge_expired_sessions(conn: Connection, now: int) -> int:
     """Housekeeping: across every org, by design (the link is dead for everyone)."""
     deleted = await conn.execute(sa.delete(s).where(s.c.expires_at < now))
+    return int(deleted.rowcount or 0)
+
+
+async def purge_orphans(conn: Connection) -> int:
+    """Housekeeping: the registrations of files purged for good (no dentry row left), across
+    every org by design."""
+    gone = ~sa.exists().where(d.c.id == o.c.dentry_id)
+    deleted = await conn.execute(sa.delete(o).where(gone))
     return int(deleted.rowcount or 0)

@@ -64,6 +64,7 @@ def _refusal(exc: Exception) -> HTMLResponse:
         title = {404: "This file is gone", 403: "You may not see this file"}.get(
             status, "This file cannot be shown"
         )
+    text = text[:1].upper() + text[1:]
     body = preview_page.message(title, f"{text}. Ask for a new link.", nonce)
     return HTMLResponse(body, status_code=status, headers=_page_headers(nonce))
 
