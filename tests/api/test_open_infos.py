@@ -7,8 +7,10 @@ unused, rights checked at issue and at every visit, and every bad input answered
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,6 +18,7 @@ import pytest
 
 from dingstore.service import previews
 from tests import pngs
+from tests.api.test_access_log import access_record
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
@@ -227,6 +230,18 @@ def test_a_link_opens_in_one_browser_session_only(st: Storage, browser: httpx.Cl
     assert forged.status_code == 403
 
 
+def test_first_visits_at_once_bind_the_link_once(st: Storage) -> None:
+    _, url = _open(st, RED_BLUE, "a.png")
+    clients = [httpx.Client() for _ in range(8)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = list(pool.map(lambda c: c.get(url).status_code, clients))
+    assert sorted(statuses) == [200] + [403] * 7
+    winner = clients[statuses.index(200)]
+    assert winner.get(_content(url)).content == RED_BLUE
+    for client in clients:
+        client.close()
+
+
 def test_content_is_refused_before_the_page_binds_the_link(
     st: Storage, browser: httpx.Client
 ) -> None:
@@ -268,6 +283,18 @@ def test_a_link_that_was_tampered_with_is_refused(st: Storage, browser: httpx.Cl
     other = f"{base}{claims}.{expires}.{'0' * 64}/"
     assert browser.get(other).status_code == 403
     assert browser.get(f"{base}nonsense/").status_code == 403
+
+
+def test_the_access_log_keeps_no_token(
+    st: Storage, browser: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dingstore.access")
+    _, url = _open(st, RED_BLUE, "a.png")
+    token = urlsplit(url).path.split("/")[2]
+    for response in (browser.get(url), browser.get(_content(url))):
+        record = access_record(caplog, response.headers["x-acs-request-id"])
+        assert token not in record.getMessage() and token not in str(record.__dict__)
+    assert record.path == "/_preview/\u2026/content"  # type: ignore[attr-defined]
 
 
 # --- rights -------------------------------------------------------------------------------------

@@ -138,5 +138,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         # transfers take as long as their bytes take, and are as large as their declared size
         no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX),
         no_body_limit_prefixes=(blobs.PREFIX,),
+        secret_path_prefixes=(previews.PREFIX,),
     )
     return app

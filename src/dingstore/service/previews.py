@@ -275,15 +275,18 @@ class PreviewService:
             if not page:
                 raise LinkRefused("unopened", "open the preview page first")
             new_session = secrets.token_urlsafe(32)
-            async with self._db.write() as writer:
-                won = await open_infos.claim(
-                    writer,
-                    link.corp_id,
-                    link.link_id,
-                    _hash(new_session),
-                    now,
-                    now + SESSION_TTL * 1000,
-                )
+            try:
+                async with self._db.write() as writer:
+                    won = await open_infos.claim(
+                        writer,
+                        link.corp_id,
+                        link.link_id,
+                        _hash(new_session),
+                        now,
+                        now + SESSION_TTL * 1000,
+                    )
+            except errors.Conflict:  # another first visit's row, met by the primary key
+                won = False
             if not won:
                 raise LinkRefused("elsewhere", "this preview link was opened in another session")
         elif session is None or not hmac.compare_digest(str(bound.session_hash), _hash(session)):
