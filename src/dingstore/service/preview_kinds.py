@@ -31,7 +31,6 @@ class FileKind:
     kind: Kind
     media_type: str
     public: bool  # shown by a checkLogin:false link too
-    water_mark: bool = False  # the spec's WPS formats: Word, Excel, PPT, PDF
 
 
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -92,13 +91,13 @@ KINDS: dict[str, FileKind] = {
     **{e: FileKind(Kind.AUDIO, t, True) for e, t in _AUDIO.items()},
     **{e: FileKind(Kind.VIDEO, t, True) for e, t in _VIDEO.items()},
     **{e: FileKind(Kind.TEXT, TEXT_TYPE, True) for e in _TEXT},
-    "pdf": FileKind(Kind.PDF, "application/pdf", True, water_mark=True),
+    "pdf": FileKind(Kind.PDF, "application/pdf", True),
 }
 # SVG is an image format outside the spec's list: only a checkLogin:true link shows it (as text).
 KINDS["svg"] = FileKind(Kind.TEXT, TEXT_TYPE, False)
 
-# Office documents carry a water mark when a provider (a WOPI server, an app's registration)
-# opens them; dingstore's own page does not render them.
+# The spec's formats that take a water mark (WPS: Word, Excel, PowerPoint, and PDF). dingstore's
+# own page draws one on PDF; a provider that opens the others decides for them.
 WATER_MARK_EXTENSIONS = frozenset(_words("doc docx xls xlsx ppt pptx wps et dps pdf"))
 
 

@@ -159,8 +159,12 @@ class PreviewService:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry_for(conn, actor, space, dentry_id, need)
             if row.type != "FILE":
-                code = errors.DENTRY_EDIT_NOT_SUPPORT if kind == EDIT else None
-                raise (code or errors.DENTRY_PREVIEW_NOT_SUPPORT).error("a folder cannot be opened")
+                code = (
+                    errors.DENTRY_EDIT_NOT_SUPPORT
+                    if kind == EDIT
+                    else errors.DENTRY_PREVIEW_NOT_SUPPORT
+                )
+                raise code.error("a folder cannot be opened")
             number, name = int(row.version), str(row.name)
             if version is not None and version != number:
                 old = await dentries.version(conn, int(row.id), version)
