@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -548,3 +548,20 @@ def test_a_provider_opens_files_after_registrations(st: Storage, server: LiveSer
     assert "/_preview/" in st.open_info(space.id, text.id).url  # the provider passed
     st.register_open_info(space.id, doc.id, "app", [("EDIT", "https://mine.example/")])
     assert st.open_info(space.id, doc.id, type="EDIT").url == "https://mine.example/"
+
+
+def test_behind_an_https_address_the_cookie_is_secure(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    plain = make_server()
+    sdk = Sdk(plain.endpoint)
+    st = Storage.of(plain, sdk, new_tenant(plain, sdk))
+    space = st.new_space()
+    file = st.upload(space.id, b"hello", "a.txt")
+    assert "secure" not in httpx.get(st.open_info(space.id, file.id).url).headers["set-cookie"]
+    behind = make_server(public_url="https://files.example/")  # the same store, behind TLS
+    other = Storage(behind, Sdk(behind.endpoint), st.token, st.union_id)
+    url = other.open_info(space.id, file.id).url
+    assert url.startswith("https://files.example/_preview/")
+    page = httpx.get(behind.url + urlsplit(url).path)
+    assert page.status_code == 200 and "; secure" in page.headers["set-cookie"].lower()
