@@ -1,7 +1,7 @@
 """Open info: the URLs apps register to open a file with (RegisterOpenInfo), and the browser
 session each preview link was first opened in (GetDentryOpenInfo's once-per-session links).
 
-Revision ID: 0009p
+Revision ID: 0009
 Revises: 0008
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009p"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
