@@ -18,6 +18,7 @@ from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
 from dingstore.service.permissions import PermissionService
+from dingstore.service.previews import PreviewService
 from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
@@ -48,6 +49,7 @@ class Services:
     permissions: PermissionService
     subscriptions: SubscriptionService
     feed: FeedService
+    previews: PreviewService
     engine: WorkerPool
 
     async def close(self) -> None:
@@ -102,18 +104,26 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         db, allocator, retention_days=settings.recycle_retention_days, clock=clock
     )
     grants = PermissionService(db, clock=clock)
+    identity = IdentityService(
+        db,
+        allocator,
+        cache_ttl=settings.auth_cache_ttl,
+        cache_size=settings.auth_cache_size,
+        clock=clock,
+    )
+    previews = PreviewService(
+        db,
+        identity,
+        secret_key=settings.resolved_secret_key(),
+        public_url=settings.resolved_public_url,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         ids=allocator,
-        identity=IdentityService(
-            db,
-            allocator,
-            cache_ttl=settings.auth_cache_ttl,
-            cache_size=settings.auth_cache_size,
-            clock=clock,
-        ),
+        identity=identity,
         tokens=tokens,
         tasks=tasks,
         housekeeper=Housekeeper(
@@ -124,6 +134,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             grants,
             EventRetention(db, retention_days=settings.event_retention_days, clock=clock),
             interval=settings.housekeeping_interval,
+            previews=previews,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -137,5 +148,6 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         permissions=grants,
         subscriptions=SubscriptionService(db, clock=clock),
         feed=FeedService(db, Bell(db), request_timeout=settings.request_timeout),
+        previews=previews,
         engine=engine,
     )
