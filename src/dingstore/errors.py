@@ -158,6 +158,11 @@ SPACE_QUOTA_INSUFFICIENT = ErrorCode(
 OPERATION_NOT_SUPPORTED = ErrorCode(
     "operationNotSupported", BadRequest, "the operation is not supported here"
 )
+# GetDentryThumbnails' per-item codes (spec §6 K op 43): a file no thumbnail is made for, and one
+# whose thumbnail is not made yet.
+DENTRY_FORMAT_NOT_SUPPORT = ErrorCode(
+    "dentryFormatNotSupport", BadRequest, "no thumbnail is made for this file"
+)
 # The permission operations answer a missing space or dentry with 400, not 404 (spec §6 I).
 SPACE_NOT_EXIST_400 = ErrorCode("spaceNotExist", BadRequest, "the space does not exist")
 DENTRY_NOT_EXIST_400 = ErrorCode("dentryNotExist", BadRequest, "the dentry does not exist")
@@ -167,6 +172,9 @@ ACCESS_TOKEN_PERMISSION_DENIED = ErrorCode(
     "Forbidden.AccessDenied.AccessTokenPermissionDenied",
     Forbidden,  # raised as ScopeDenied(required_scopes), which adds them to the body
     "the app lacks a required scope",
+)
+THUMBNAIL_NOT_EXIST = ErrorCode(
+    "thumbnailNotExist", Forbidden, "the thumbnail is not made yet; ask again later"
 )
 QPS_LIMIT = ErrorCode(
     "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",

@@ -27,6 +27,7 @@ from dingstore.api.routes import (
     permissions,
     recycle,
     spaces,
+    thumbnails,
     versions,
 )
 from dingstore.service.container import Services, open_services
@@ -45,6 +46,7 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    thumbnails.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )

@@ -8,7 +8,7 @@ from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
 from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
-from dingstore.service import bulk, tree
+from dingstore.service import bulk, thumbnails, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -42,6 +42,7 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    thumbnails: thumbnails.ThumbnailService
     engine: WorkerPool
 
     async def close(self) -> None:
@@ -71,9 +72,23 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
+    limits = thumbnails.sandbox.Limits(
+        max_bytes=settings.thumbnail_max_bytes,
+        max_pixels=settings.thumbnail_max_pixels,
+        memory=settings.thumbnail_memory,
+        timeout=settings.thumbnail_timeout,
+    )
     engine = WorkerPool(
         db,
-        tree.tree_locked(bulk.handlers(version_retention=settings.version_retention, clock=clock)),
+        {
+            **tree.tree_locked(
+                bulk.handlers(version_retention=settings.version_retention, clock=clock)
+            ),
+            # no tree lock: the task changes no tree, only its thumbnail's row
+            **thumbnails.handlers(
+                db, blobs, limits, concurrency=settings.thumbnail_concurrency, clock=clock
+            ),
+        },
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         step_s=settings.task_step_time,
@@ -122,5 +137,8 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        thumbnails=thumbnails.ThumbnailService(
+            db, blobs, limits=limits, url_expiry=settings.transfer_expiry, clock=clock
+        ),
         engine=engine,
     )

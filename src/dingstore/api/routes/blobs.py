@@ -255,6 +255,10 @@ async def get_blob(request: Request) -> Response:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     status = 200 if chosen is None else 206
     media_type = "application/octet-stream"
+    wanted = request.query_params.get(signing.CONTENT_TYPE)  # signed: a link's (thumbnails)
+    if wanted in signing.INLINE_TYPES:
+        media_type = wanted
+        headers["X-Content-Type-Options"] = "nosniff"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
     if protocol.ZEROCOPY in request.scope.get("extensions", {}):
