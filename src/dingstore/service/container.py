@@ -8,7 +8,7 @@ from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
 from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
-from dingstore.service import bulk, thumbnails, tree
+from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -18,6 +18,8 @@ from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
+from dingstore.service.thumbnails import queries as thumbnails
+from dingstore.service.thumbnails import sandbox
 from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
 from dingstore.settings import Settings
@@ -72,7 +74,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
-    limits = thumbnails.sandbox.Limits(
+    limits = sandbox.Limits(
         max_bytes=settings.thumbnail_max_bytes,
         max_pixels=settings.thumbnail_max_pixels,
         memory=settings.thumbnail_memory,

@@ -24,22 +24,18 @@ import asyncio
 import contextlib
 import json
 import logging
-import resource
-import struct
 import sys
 from dataclasses import dataclass, field
 
+from dingstore.service.thumbnails import helper as protocol
 from dingstore.service.thumbnails import rendering
 
 log = logging.getLogger(__name__)
 
-CRASHED = "crashed"  # the helper died or ran out of memory
+CRASHED = protocol.CRASHED
 TIMED_OUT = "timedOut"
-RECYCLE_RSS = 256 * 1024 * 1024  # a helper whose peak RSS passed this is replaced
+RECYCLE_RSS = 256 * 1024 * 1024  # a helper still holding this much after a file is replaced
 RECYCLE_JOBS = 1000  # and one that served this many files
-
-_REQUEST = struct.Struct(">QQ")  # max_pixels, length of the bytes that follow
-_REPLY = struct.Struct(">II")  # length of the JSON header, of the thumbnail that follow
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +57,10 @@ class _Helper:
     async def ask(self, data: bytes, max_pixels: int) -> tuple[rendering.Outcome, int]:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(_REQUEST.pack(max_pixels, len(data)))
+        stdin.write(protocol.REQUEST.pack(max_pixels, len(data)))
         stdin.write(data)
         await stdin.drain()
-        head_size, data_size = _REPLY.unpack(await stdout.readexactly(_REPLY.size))
+        head_size, data_size = protocol.REPLY.unpack(await stdout.readexactly(protocol.REPLY.size))
         head = json.loads(await stdout.readexactly(head_size))
         thumbnail = await stdout.readexactly(data_size)
         self.jobs += 1
@@ -92,14 +88,24 @@ class Sandbox:
     _idle: list[_Helper] = field(default_factory=list)
     _busy: set[_Helper] = field(default_factory=set)
     _slots: asyncio.Semaphore | None = None
+    _refills: set[asyncio.Task[None]] = field(default_factory=set)
+    _closed: bool = False
 
     async def start(self) -> None:
-        """Start one helper now, so that the first file does not wait for an interpreter."""
+        """Start one helper now, so that the next file does not wait for an interpreter."""
         with contextlib.suppress(OSError):
-            self._idle.append(await self._spawn())
+            helper = await self._spawn()
+            if self._closed:
+                await helper.kill()
+            else:
+                self._idle.append(helper)
 
     async def close(self) -> None:
         """Stop every helper."""
+        self._closed = True
+        for refill in list(self._refills):
+            refill.cancel()
+        await asyncio.gather(*self._refills, return_exceptions=True)
         helpers, self._idle = [*self._idle, *self._busy], []
         self._busy.clear()
         for helper in helpers:
@@ -129,6 +135,10 @@ class Sandbox:
                     self._idle.append(helper)
                 else:
                     await helper.kill()
+                    # its successor starts now, not when the next file comes
+                    refill = asyncio.create_task(self.start())
+                    self._refills.add(refill)
+                    refill.add_done_callback(self._refills.discard)
         if outcome.reason in (CRASHED, TIMED_OUT):
             log.warning("thumbnail helper %s (%d bytes in)", outcome.reason, len(data))
         return outcome
@@ -137,48 +147,10 @@ class Sandbox:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            __name__,
+            "dingstore.service.thumbnails.helper",
             str(self.limits.memory),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**20,
         )
         return _Helper(process)
-
-
-def main() -> None:
-    """A helper: render each file sent on stdin, answer on stdout, until stdin closes."""
-    memory = int(sys.argv[1])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    import PIL.Image  # noqa: F401  (imported once, before the first file)
-    import pypdfium2  # noqa: F401
-
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        head = source.read(_REQUEST.size)
-        if len(head) < _REQUEST.size:
-            return
-        max_pixels, size = _REQUEST.unpack(head)
-        data = source.read(size)
-        try:
-            outcome = rendering.render(data, max_pixels=max_pixels)
-        except MemoryError:
-            outcome = rendering.Outcome(reason=CRASHED)
-        del data
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        meta = {
-            "mediaType": outcome.media_type,
-            "width": outcome.width,
-            "height": outcome.height,
-            "reason": outcome.reason,
-            "rss": rss,
-        }
-        encoded = json.dumps(meta).encode()
-        sink.write(_REPLY.pack(len(encoded), len(outcome.data)) + encoded + outcome.data)
-        sink.flush()
-        if outcome.reason == CRASHED:
-            return
-
-
-if __name__ == "__main__":
-    main()
