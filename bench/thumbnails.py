@@ -6,8 +6,8 @@ What is measured
 Inputs are made by the benchmark: 12 MP (4000 x 3000) photo-like images (a gradient, a
 Mandelbrot set and noise, one per channel: it compresses like a photo, not like noise) saved as
 JPEG (q 90), PNG and WebP (q 85), and a 20-page PDF of A4 pages (150 dpi scans with text). Each
-goes through a fresh ``dingstore serve`` (embedded shape: SQLite, local files; its defaults:
-2 task workers, ``DINGSTORE_THUMBNAIL_CONCURRENCY`` = ``--concurrency``, 1):
+goes through a fresh ``dingstore serve`` (SQLite, or PostgreSQL with ``--backend postgres``;
+local files; 2 task workers, ``DINGSTORE_THUMBNAIL_CONCURRENCY`` = ``--concurrency``, 1):
 
 * **latency, idle server**: ``--latency`` (10) uploads of each input, one at a time; each timed
   from CommitFile's answer to the first GetDentryThumbnails answer with the thumbnail (polled
@@ -93,10 +93,10 @@ def inputs() -> dict[str, tuple[str, bytes]]:
     return found
 
 
-async def seed(data_dir: Path, port: int) -> tuple[Tenant, int]:
+async def seed(data_dir: Path, port: int, database_url: str | None) -> tuple[Tenant, int]:
     from dingstore.service.spaces import NewSpace
 
-    async with common.fresh_services(data_dir, port) as (svc, tenant):
+    async with common.fresh_services(data_dir, port, database_url) as (svc, tenant):
         actor = await common.actor(svc, tenant)
         space = await svc.spaces.add(actor, NewSpace(name="bench", scene="bench", scene_id="1"))
     return tenant, space.id
@@ -214,6 +214,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=1)
+    common.add_backend_args(parser)
     return parser.parse_args()
 
 
@@ -222,8 +223,11 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
     data_dir, port = tmp / "data", free_port()
     err.print("[dim]making the inputs[/dim]")
     made = inputs()
-    tenant, space_id = asyncio.run(seed(data_dir, port))
-    server = dingstore_server(data_dir, port, label="dingstore thumbnails")
+    url = None
+    if args.backend == "postgres":
+        url = stack.enter_context(common.pg_database(args.pg_url))
+    tenant, space_id = asyncio.run(seed(data_dir, port, url))
+    server = dingstore_server(data_dir, port, url, label="dingstore thumbnails")
     server.env["DINGSTORE_THUMBNAIL_CONCURRENCY"] = str(args.concurrency)
     proc = stack.enter_context(common.running(server, tmp / "server.log"))
     common.wait_ready(proc, server.base_url + server.ready_path, {})
@@ -277,7 +281,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
     met = float(jpeg["latency_ms_p50"]) <= TARGET_MS  # type: ignore[arg-type]
 
     common.widen_output()
-    table = Table(title=f"Thumbnails (embedded shape, thumbnail concurrency {args.concurrency})")
+    table = Table(
+        title=f"Thumbnails ({args.backend}, local files, thumbnail concurrency "
+        f"{args.concurrency}, load average {os.getloadavg()[0]:.1f})"
+    )
     for column in ("input", "bytes", "ready after commit p50", "max", "thumbnails/s"):
         table.add_column(column, justify="left" if column == "input" else "right")
     for r in rows:
@@ -301,7 +308,9 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, obje
         "revision": git_revision(),
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "backend": args.backend,
         "concurrency": args.concurrency,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "inputs": rows,
         "burst": burst,
         "target_jpeg_p50_ms": TARGET_MS,

@@ -121,7 +121,10 @@ class ThumbnailHandler:
             return Made(skip=True)  # collected meanwhile
         if size > self._sandbox.limits.max_bytes:
             return Made(outcome=rendering.Outcome(reason=TOO_LARGE))
-        data = b"".join([chunk async for chunk in self._store.read(blob_key(blob))])
+        try:
+            data = b"".join([chunk async for chunk in self._store.read(blob_key(blob))])
+        except blob_base.NotFound:
+            return Made(skip=True)  # collected meanwhile
         outcome = await self._sandbox.render(data)
         del data
         if outcome.reason is None:
