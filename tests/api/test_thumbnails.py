@@ -246,3 +246,21 @@ def http_key(url: str) -> str:
 def exists(server: LiveServer, key: str) -> bool:
     assert server.services is not None
     return server.run(server.services.blobs.size(key)) is not None
+
+
+def test_with_thumbnail_the_dentry_reads_carry_it(st: Storage) -> None:
+    space = st.new_space()
+    file = st.upload(space.id, image_bytes((512, 256), "JPEG"), "w.jpg")
+    text = st.upload(space.id, b"text", "w.txt")
+    made = st.wait_thumbnail(space.id, file.id).thumbnail
+    assert st.get_dentry(space.id, file.id).thumbnail is None  # only when asked
+    got = st.get_dentry(space.id, file.id, with_thumbnail=True).thumbnail
+    assert (got.width, got.height) == (made.width, made.height) == (256, 128)
+    assert fetch(got.url).size == (256, 128)
+    items = st.get_dentries(space.id, [file.id, text.id], with_thumbnail=True)
+    assert [i.dentry.thumbnail is not None for i in items] == [True, False]
+    listed = st.list_dentries(space.id, with_thumbnail=True)
+    assert {d.name: d.thumbnail is not None for d in listed} == {"w.jpg": True, "w.txt": False}
+    every = st.list_all(space.id, with_thumbnail=True)
+    assert {d.name: d.thumbnail is not None for d in every} == {"w.jpg": True, "w.txt": False}
+    assert all(d.thumbnail is None for d in st.list_all(space.id))

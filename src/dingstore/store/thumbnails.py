@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore.store import base
 from dingstore.store.base import Connection
 from dingstore.store.schema import blobs
+from dingstore.store.schema import dentries as d
 from dingstore.store.schema import thumbnails as t
 
 PENDING, READY, FAILED = "PENDING", "READY", "FAILED"
@@ -47,6 +48,23 @@ async def of_blobs(
 
 async def get(conn: Connection, corp_id: str, blob_id: int) -> RowMapping | None:
     return (await of_blobs(conn, corp_id, [blob_id])).get(blob_id)
+
+
+async def ready_of_dentries(
+    conn: Connection, corp_id: str, dentry_ids: Sequence[int]
+) -> list[RowMapping]:
+    """The READY thumbnails of these files' current versions: ``dentry_id``, ``source_blob_id``,
+    ``media_type``, ``width``, ``height``."""
+    if not dentry_ids:
+        return []
+    stmt = (
+        sa.select(
+            d.c.id.label("dentry_id"), t.c.source_blob_id, t.c.media_type, t.c.width, t.c.height
+        )
+        .join(t, t.c.source_blob_id == d.c.blob_id)
+        .where(d.c.id.in_(list(dentry_ids)), t.c.corp_id == corp_id, t.c.status == READY)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
 
 
 async def settle(conn: Connection, corp_id: str, blob_id: int, *, now: int, **outcome: Any) -> bool:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dingstore.api.schemas import Wire
+from dingstore.api.wire.common import Thumbnail
 
 
 class GetThumbnailsRequest(Wire):
     dentry_ids: list[str]
-
-
-class Thumbnail(Wire):
-    width: int
-    height: int
-    url: str
 
 
 class ThumbnailResultItem(Wire):

@@ -94,6 +94,30 @@ class ThumbnailService:
                 items.append(self._item(text, blob_id, made.get(blob_id)))
         return items
 
+    async def of_dentries(
+        self, actor: models.Actor, found: Sequence[models.Dentry]
+    ) -> dict[int, Thumbnail]:
+        """The thumbnails made of these dentries' current versions (``withThumbnail`` of
+        GetDentry, GetDentries, ListDentries, ListAllDentries), by dentry id; the caller already
+        checked the operator may read them. Nothing is asked for here: a read stays a read."""
+        ids = [x.id for x in found if x.type == "FILE" and rendering.supported(x.name)]
+        if not ids:
+            return {}
+        async with self._db.read() as conn:
+            ready = await rows.ready_of_dentries(conn, actor.corp_id, ids)
+        return {
+            int(r.dentry_id): Thumbnail(
+                int(r.width),
+                int(r.height),
+                self._store.link(
+                    making.thumbnail_key(int(r.source_blob_id)),
+                    expires_in=self._expiry,
+                    media_type=r.media_type,
+                ),
+            )
+            for r in ready
+        }
+
     def _item(self, text: str, blob_id: int, row: RowMapping | None) -> ThumbnailItem:
         if row is not None and row.status == rows.FAILED:
             return ThumbnailItem(text, error_code=errors.DENTRY_FORMAT_NOT_SUPPORT.code)
