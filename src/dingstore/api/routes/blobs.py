@@ -235,10 +235,30 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def get_blob(request: Request) -> Response:
     store, key = _authorized(request, "GET")
+    standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
+    wanted = request.query_params.get(signing.CONTENT_TYPE)  # signed: a link's (thumbnails)
+    if wanted in signing.INLINE_TYPES:
+        nosniff = {"X-Content-Type-Options": "nosniff"}
+        return await serve(
+            request, store, key, standard=standard, media_type=wanted, headers=nosniff
+        )
+    return await serve(request, store, key, standard=standard)
+
+
+async def serve(
+    request: Request,
+    store: base.BaseBlobStore,
+    key: str,
+    *,
+    standard: bool,
+    media_type: str = "application/octet-stream",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The object under ``key`` (or the range asked for) as a response to ``request``, GET or
+    HEAD, with ``headers`` besides its own; the preview page's content is served this way too."""
     size = await store.size(key)
     if size is None:
         raise errors.NO_SUCH_KEY.error("the specified key does not exist")
-    standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
     try:
         chosen = parse_range(request.headers.get("range"), size, standard=standard)
     except RangeNotSatisfiable as exc:
@@ -247,6 +267,7 @@ async def get_blob(request: Request) -> Response:
         return response
     start, end = chosen or (0, size)
     headers = {
+        **(headers or {}),
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
         "ETag": await store.etag(key) or opaque_etag(key, size),
@@ -254,11 +275,6 @@ async def get_blob(request: Request) -> Response:
     if chosen is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     status = 200 if chosen is None else 206
-    media_type = "application/octet-stream"
-    wanted = request.query_params.get(signing.CONTENT_TYPE)  # signed: a link's (thumbnails)
-    if wanted in signing.INLINE_TYPES:
-        media_type = wanted
-        headers["X-Content-Type-Options"] = "nosniff"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
     if protocol.ZEROCOPY in request.scope.get("extensions", {}):
