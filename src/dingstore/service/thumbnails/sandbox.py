@@ -95,7 +95,8 @@ class Sandbox:
         """Start one helper now, so that the next file does not wait for an interpreter."""
         with contextlib.suppress(OSError):
             helper = await self._spawn()
-            if self._closed:
+            # never more helpers than files rendered at once (one may have started meanwhile)
+            if self._closed or len(self._idle) + len(self._busy) >= self.concurrency:
                 await helper.kill()
             else:
                 self._idle.append(helper)
