@@ -30,6 +30,7 @@ from dingstore.api.routes import (
     previews,
     recycle,
     spaces,
+    thumbnails,
     versions,
 )
 from dingstore.service.container import Services, open_services
@@ -49,6 +50,7 @@ ROUTERS = (
     recycle.router,
     permissions.router,
     events.router,  # §6 J, and dingstore's pull feed
+    thumbnails.router,
     open_infos.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
