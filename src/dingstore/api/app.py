@@ -28,6 +28,8 @@ from dingstore.api.routes import (
     recycle,
     spaces,
     versions,
+    weboffice,
+    wopi,
 )
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
@@ -45,6 +47,9 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    weboffice.router,
+    # the WOPI host, called by an office server (not a DingTalk API)
+    wopi.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )
@@ -131,7 +136,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         body_limit=settings.max_body_size,
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
-        no_deadline_prefixes=(blobs.PREFIX,),
-        no_body_limit_prefixes=(blobs.PREFIX,),
+        # (a WOPI save is a whole file, limited by DINGSTORE_BLOB_MAX_OBJECT_SIZE)
+        no_deadline_prefixes=(blobs.PREFIX, wopi.PREFIX),
+        no_body_limit_prefixes=(blobs.PREFIX, wopi.PREFIX),
     )
     return app

@@ -20,6 +20,10 @@ from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
+from dingstore.service.weboffice import tokens as weboffice_tokens
+from dingstore.service.weboffice.discovery import DiscoveryCache
+from dingstore.service.weboffice.host import WopiHost
+from dingstore.service.weboffice.sessions import SessionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
 
@@ -42,6 +46,8 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    weboffice: SessionService
+    wopi: WopiHost
     engine: WorkerPool
 
     async def close(self) -> None:
@@ -95,22 +101,44 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         db, allocator, retention_days=settings.recycle_retention_days, clock=clock
     )
     grants = PermissionService(db, clock=clock)
+    identity = IdentityService(
+        db,
+        allocator,
+        cache_ttl=settings.auth_cache_ttl,
+        cache_size=settings.auth_cache_size,
+        clock=clock,
+    )
+    discovery = None
+    if settings.wopi_discovery_url:
+        discovery = DiscoveryCache(
+            settings.wopi_discovery_url, ttl=settings.wopi_discovery_ttl, timer=clock.monotonic
+        )
+    wopi_signer = weboffice_tokens.Signer(settings.resolved_secret_key())
+    weboffice = SessionService(
+        db,
+        discovery,
+        wopi_signer,
+        host_url=settings.resolved_wopi_host_url,
+        token_ttl=settings.wopi_token_ttl,
+        refresh_ttl=settings.wopi_refresh_ttl,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
         db=db,
         ids=allocator,
-        identity=IdentityService(
-            db,
-            allocator,
-            cache_ttl=settings.auth_cache_ttl,
-            cache_size=settings.auth_cache_size,
-            clock=clock,
-        ),
+        identity=identity,
         tokens=tokens,
         tasks=tasks,
         housekeeper=Housekeeper(
-            tokens, tasks, files, recycle, grants, interval=settings.housekeeping_interval
+            tokens,
+            tasks,
+            files,
+            recycle,
+            grants,
+            interval=settings.housekeeping_interval,
+            weboffice=weboffice,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -122,5 +150,18 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        weboffice=weboffice,
+        wopi=WopiHost(
+            db,
+            allocator,
+            blobs,
+            identity,
+            discovery,
+            wopi_signer,
+            check_proof=settings.wopi_proof,
+            version_retention=settings.version_retention,
+            max_size=settings.blob_max_object_size,
+            clock=clock,
+        ),
         engine=engine,
     )

@@ -1,6 +1,6 @@
-"""Periodic upkeep of a store: expired tokens and grants, finished tasks past their retention,
-recycle-bin items past theirs, expired uploads and the bytes of blobs nothing references any
-more.
+"""Periodic upkeep of a store: expired tokens and grants (WOPI locks and refresh tokens too),
+finished tasks past their retention, recycle-bin items past theirs, expired uploads and the
+bytes of blobs nothing references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
@@ -18,6 +18,7 @@ from dingstore.service.permissions import PermissionService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
+from dingstore.service.weboffice.sessions import SessionService
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ class Housekeeper:
     recycle: RecycleService
     permissions: PermissionService
     interval: float = 300.0
+    weboffice: SessionService | None = None
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many rows of each kind went."""
         return {
             "tokens": await self.tokens.purge_expired(),
+            "wopi": await self.weboffice.purge_expired() if self.weboffice else 0,
             "tasks": await self.tasks.purge_expired(),
             "permissions": await self.permissions.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass
