@@ -98,6 +98,13 @@ class Settings(BaseSettings):
             raise ValueError("not a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator("wopi_discovery_url", "wopi_host_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url or None
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -130,11 +130,14 @@ async def lock_operation(request: Request) -> Response:
     return Response(status_code=200, headers=headers)
 
 
+# Named for the access log's ``operation`` (the path holds only the file id, never the token).
 router = Router(
     routes=[
-        Route(PREFIX + "files/{fileId}", check_file_info, methods=["GET"]),
-        Route(PREFIX + "files/{fileId}", lock_operation, methods=["POST"]),
-        Route(PREFIX + "files/{fileId}/contents", get_file, methods=["GET"]),
-        Route(PREFIX + "files/{fileId}/contents", put_file, methods=["POST"]),
+        Route(
+            PREFIX + "files/{fileId}", check_file_info, methods=["GET"], name="WOPI.CheckFileInfo"
+        ),
+        Route(PREFIX + "files/{fileId}", lock_operation, methods=["POST"], name="WOPI.Lock"),
+        Route(PREFIX + "files/{fileId}/contents", get_file, methods=["GET"], name="WOPI.GetFile"),
+        Route(PREFIX + "files/{fileId}/contents", put_file, methods=["POST"], name="WOPI.PutFile"),
     ]
 )
