@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from dingstore.store import schema
 from tests.conftest import new_tenant, sdk_error
 from tests.live import LiveServer, Sdk, http
 from tests.office import EDIT, ODT, PDF, VIEW, Office
@@ -273,3 +275,30 @@ def test_an_empty_file_takes_a_save_without_a_lock(ed: Storage, office: Office) 
     assert saved.status_code == 200, saved.text
     assert ed.download(space.id, file.id) == DOCX
     assert ed.used_quota(space.id) == len(DOCX)
+
+
+def test_a_save_past_the_quota_changes_nothing(ed: Storage, office: Office) -> None:
+    space = ed.new_space(quota=20)
+    file = ed.upload(space.id, b"0123456789", "a.docx")
+    opened = ed.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    assert office.call("POST", src, token, override="LOCK", lock="L").status_code == 200
+    big = office.call("POST", src, token, contents=True, override="PUT", lock="L", body=b"x" * 15)
+    assert (big.status_code, big.json()["code"]) == (400, "spaceQuotaInsufficient")
+    assert [v.version for v in ed.versions(space.id, file.id)] == [1]
+    assert ed.used_quota(space.id) == 10
+    assert _unreferenced_blobs(ed) == 1  # the bytes stored for it: left to collection
+    fits = office.call("POST", src, token, contents=True, override="PUT", lock="L", body=b"y" * 9)
+    assert fits.status_code == 200 and ed.used_quota(space.id) == 19
+
+
+def _unreferenced_blobs(st: Storage) -> int:
+    services = st.server.services
+    assert services is not None
+
+    async def count() -> int:
+        async with services.db.read() as conn:
+            query = sa.select(sa.func.count()).where(schema.blobs.c.refcount <= 0)
+            return int((await conn.execute(query.select_from(schema.blobs))).scalar_one())
+
+    return st.server.run(count())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
@@ -110,7 +110,10 @@ async def put_file(request: Request) -> Response:
         raise errors.REQUEST_ENTITY_TOO_LARGE.error(
             f"a file saved here holds at most {wopi.max_size} bytes"
         )
-    version = await wopi.save(caller, request.headers.get(LOCK_HEADER), request.stream())
+    try:
+        version = await wopi.save(caller, request.headers.get(LOCK_HEADER), request.stream())
+    except ClientDisconnect:
+        return Response(status_code=400)  # nobody is listening any more; nothing was saved
     return Response(status_code=200, headers={VERSION_HEADER: str(version)})
 
 
