@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dingstore.store import schema
+from dingstore.store import events, schema
 from tests.conftest import new_tenant, sdk_error
 from tests.live import LiveServer, Sdk, http
 from tests.office import EDIT, ODT, PDF, VIEW, Office
@@ -302,3 +302,39 @@ def _unreferenced_blobs(st: Storage) -> int:
             return int((await conn.execute(query.select_from(schema.blobs))).scalar_one())
 
     return st.server.run(count())
+
+
+def test_a_save_emits_the_update_a_new_version_does(ed: Storage, office: Office) -> None:
+    services = ed.server.services
+    assert services is not None
+    corp_id, app_id = ed.actor().corp_id, ed.actor().app_id
+
+    async def subscribe() -> None:
+        async with services.db.write() as conn:
+            await events.subscribe(conn, corp_id, app_id, "ORG", corp_id, now=1)
+
+    async def outbox() -> list[tuple[str, str, int, str, str]]:
+        async with services.db.read() as conn:
+            rows = await events.deliveries(conn, corp_id, app_id, limit=1000)
+        return sorted(
+            (r["event_type"], r["action"], int(r["dentry_id"]), r["name"], r["union_id"])
+            for r in rows
+        )
+
+    space = ed.new_space()
+    file = ed.upload(space.id, DOCX, "a.docx")
+    ed.server.run(subscribe())
+    editor = _user(ed, "eve")
+    ed.add_permission(space.id, file.id, "EDITOR", [("USER", editor.union_id)])
+    opened = editor.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    office.call("POST", src, token, override="LOCK", lock="L")
+    assert ed.server.run(outbox()) == []  # opening and locking change nothing
+    saved = office.call("POST", src, token, contents=True, override="PUT", lock="L", body=b"v2")
+    assert saved.status_code == 200
+    assert ed.server.run(outbox()) == [
+        (events.UPDATE, "version", int(file.id), "a.docx", editor.union_id)
+    ]
+    refused = office.call("POST", src, token, contents=True, override="PUT", lock="M", body=b"")
+    assert refused.status_code == 409
+    assert len(ed.server.run(outbox())) == 1

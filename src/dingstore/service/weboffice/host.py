@@ -33,7 +33,7 @@ from dingstore.service.files import blob_key
 from dingstore.service.identity import IdentityService
 from dingstore.service.weboffice import proof, tokens
 from dingstore.service.weboffice.discovery import DiscoveryCache
-from dingstore.store import base, blobs, ids, wopi
+from dingstore.store import base, blobs, events, ids, wopi
 
 LOCK_TTL_S = 30 * 60
 MAX_LOCK_LENGTH = 1024
@@ -276,5 +276,15 @@ class WopiHost:
                 now=now,
                 retention=self._retention,
                 new_blob=True,
+            )
+            # As an OVERWRITE CommitFile's new version does (docs/events.md: ``version``).
+            change = events.Change(events.UPDATE, "version", int(row.id), row.type, row.name)
+            await events.emit(
+                conn,
+                corp_id=actor.corp_id,
+                space_id=int(row.space_id),
+                union_id=actor.union_id,
+                now=now,
+                changes=[change],
             )
             return int(row.version) + 1
