@@ -16,7 +16,7 @@ import http.server
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -39,7 +39,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def discovery_xml(key: rsa.RSAPrivateKey | None) -> bytes:
+def discovery_xml(key: rsa.RSAPrivateKey | None, live: str = "http://127.0.0.1:9") -> bytes:
+    """The discovery: Collabora-like actions at ``ORIGIN`` (never reached), and an ``ods`` editor
+    at ``live``, the test's office server itself (a browser posts to it)."""
     numbers = key.public_key().public_numbers() if key is not None else None
     proof = (
         ""
@@ -57,6 +59,7 @@ def discovery_xml(key: rsa.RSAPrivateKey | None) -> bytes:
       <action ext="docx" name="view" urlsrc="{_escape(VIEW)}"/>
     </app>
     <app name="pdf"><action ext="pdf" name="view" urlsrc="{_escape(PDF)}"/></app>
+    <app name="calc"><action ext="ods" name="edit" urlsrc="{live}/editor?"/></app>
     <app name="application/vnd.oasis.opendocument.text">
       <action ext="" name="edit" urlsrc="{_escape(ODT)}"/>
     </app>
@@ -87,23 +90,34 @@ class Office:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.now_ms = now_ms
         self.fetches = 0
-        xml = discovery_xml(self.key if proof_key else None)
+        self.posted: list[dict[str, list[str]]] = []  # the forms posted to the live editor
         office = self
+        xml = b""
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 office.fetches += 1
+                self._answer("text/xml", xml)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                office.posted.append(parse_qs(self.rfile.read(length).decode()))
+                self._answer("text/html", b"<!doctype html><p id=editor>the editor</p>")
+
+            def _answer(self, kind: str, body: bytes) -> None:
                 self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(xml)))
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(xml)
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.discovery_url = f"http://127.0.0.1:{self._httpd.server_port}/hosting/discovery"
+        self.live = f"http://127.0.0.1:{self._httpd.server_port}"
+        self.discovery_url = f"{self.live}/hosting/discovery"
+        xml = discovery_xml(self.key if proof_key else None, self.live)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> Office:

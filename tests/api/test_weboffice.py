@@ -5,7 +5,11 @@ endpoints with the token as Collabora would, each call signed with its proof key
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
+from html import escape
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,6 +23,7 @@ from tests.office import EDIT, ODT, PDF, VIEW, Office
 from tests.storage import Storage
 
 DOCX = b"PK\x03\x04 a word document"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -338,3 +343,52 @@ def test_a_save_emits_the_update_a_new_version_does(ed: Storage, office: Office)
     refused = office.call("POST", src, token, contents=True, override="PUT", lock="M", body=b"")
     assert refused.status_code == 409
     assert len(ed.server.run(outbox())) == 1
+
+
+def test_the_host_page_posts_the_token_to_the_office_server_only(
+    ed: Storage, office: Office
+) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, b"sheet", "a.ods")
+    opened = ed.web_office_url(space.id, file.id)
+    assert opened.web_office_url.startswith(f"{office.live}/editor?WOPISrc=")
+    page = http.get(f"{ed.server.url}/wopi/host", params={"src": opened.web_office_url})
+    assert page.status_code == 200, page.text
+    policy = page.headers["content-security-policy"]
+    assert f"frame-src {office.live};" in policy and f"form-action {office.live};" in policy
+    assert "script-src 'nonce-" in policy and "default-src 'none'" in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert f'action="{escape(opened.web_office_url)}"' in page.text
+    for elsewhere in ("https://evil.test/editor?", "javascript:alert(1)", ""):
+        refused = http.get(f"{ed.server.url}/wopi/host", params={"src": elsewhere})
+        assert (refused.status_code, refused.json()["code"]) == (400, "paramError.src")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: run scripts/browser-tools")
+def test_a_browser_opens_the_editor_with_the_token(
+    ed: Storage, office: Office, tmp_path: Path
+) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, b"sheet", "a.ods")
+    services = ed.server.services
+    assert services is not None
+    link = ed.server.run(services.weboffice.editor_link(ed.actor(), space.id, file.id))
+    assert "access_token=" in urlsplit(link).fragment and "access_token" not in urlsplit(link).query
+    assert CHROMIUM is not None
+    done = subprocess.run(
+        [
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+            "--dump-dom", link,
+        ],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'id="office_frame"' in done.stdout
+    (form,) = office.posted  # the editor got the token by POST, as WOPI wants
+    (token,) = form["access_token"]
+    (ttl,) = form["access_token_ttl"]
+    assert int(ttl) > ed.server.clock.now_ms()
+    src = f"{ed.server.url}/wopi/files/{file.id}"
+    info = office.call("GET", src, token)
+    assert (info.status_code, info.json()["BaseFileName"]) == (200, "a.ods")

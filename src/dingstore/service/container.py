@@ -119,6 +119,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         discovery,
         wopi_signer,
         host_url=settings.resolved_wopi_host_url,
+        public_url=settings.resolved_public_url,
         token_ttl=settings.wopi_token_ttl,
         refresh_ttl=settings.wopi_refresh_ttl,
         clock=clock,

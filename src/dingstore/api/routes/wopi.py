@@ -10,6 +10,9 @@ the OpenAPI document. The office server finds them through the ``WOPISrc`` of th
   UnlockAndRelock), ``GET_LOCK``, ``REFRESH_LOCK``, ``UNLOCK``; any other (PutRelativeFile,
   RenameFile, DeleteFile, ...) answers 501.
 
+And for browsers, ``GET /wopi/host?src=…#access_token=…``: the page that opens an editor
+(``api/wopi_page.py``).
+
 Failures answer with WOPI's statuses (401 token, 404 file or user, 409 lock, 413, 501) in
 dingstore's error envelope; a 409 names the file's lock in ``X-WOPI-Lock``.
 """
@@ -23,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
 from dingstore import errors
-from dingstore.api import responses
+from dingstore.api import responses, wopi_page
 from dingstore.api.middleware import request_id_of
 from dingstore.api.routing import services
 from dingstore.clock import iso
@@ -133,6 +136,12 @@ async def lock_operation(request: Request) -> Response:
     return Response(status_code=200, headers=headers)
 
 
+async def host_page(request: Request) -> Response:
+    src = request.query_params.get("src", "")
+    origin = await services(request).weboffice.host_origin(src)
+    return wopi_page.render(src, origin)
+
+
 # Named for the access log's ``operation`` (the path holds only the file id, never the token).
 router = Router(
     routes=[
@@ -142,5 +151,6 @@ router = Router(
         Route(PREFIX + "files/{fileId}", lock_operation, methods=["POST"], name="WOPI.Lock"),
         Route(PREFIX + "files/{fileId}/contents", get_file, methods=["GET"], name="WOPI.GetFile"),
         Route(PREFIX + "files/{fileId}/contents", put_file, methods=["POST"], name="WOPI.PutFile"),
+        Route(PREFIX + "host", host_page, methods=["GET"], name="WOPI.HostPage"),
     ]
 )

@@ -21,7 +21,7 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from dingstore import errors
 
@@ -47,6 +47,11 @@ class Discovery:
     actions: dict[tuple[str, str], str] = field(default_factory=dict)
     proof_key: ProofKey | None = None
     old_proof_key: ProofKey | None = None
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The origins (``scheme://host:port``) of the office server's actions."""
+        return frozenset(origin(u) for u in self.actions.values())
 
     def urlsrc(self, name: str, actions: Sequence[str]) -> str | None:
         """The ``urlsrc`` of the first of ``actions`` the server offers for the file ``name``
@@ -88,6 +93,14 @@ def parse(xml: bytes) -> Discovery:
         current = _key(proof.get("modulus"), proof.get("exponent"))
         old = _key(proof.get("oldmodulus"), proof.get("oldexponent"))
     return Discovery(actions, current, old)
+
+
+def origin(url: str) -> str:
+    """``scheme://netloc`` of an http(s) URL, lower-cased; "" for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _key(modulus: str | None, exponent: str | None) -> ProofKey | None:

@@ -12,17 +12,19 @@ the new access token carries the operator's rights as they are now.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, credentials, models, tree
 from dingstore.service.weboffice import tokens
-from dingstore.service.weboffice.discovery import DiscoveryCache, editor_url
+from dingstore.service.weboffice.discovery import DiscoveryCache, editor_url, origin
 from dingstore.store import base, wopi
 
 EDIT_ACTIONS = ("edit", "view")
 VIEW_ACTIONS = ("view", "edit")  # an edit URL opened with a read-only token is read-only
 WOPI_PATH = "/wopi/files/"
+HOST_PAGE = "/wopi/host"  # the page that opens an editor: api/routes/wopi.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class SessionService:
         signer: tokens.Signer,
         *,
         host_url: str,
+        public_url: str,
         token_ttl: int,
         refresh_ttl: int,
         clock: Clock,
@@ -54,6 +57,7 @@ class SessionService:
         self._discovery = discovery
         self._signer = signer
         self._host_url = host_url.rstrip("/")
+        self._public_url = public_url.rstrip("/")
         self._token_ms = token_ttl * 1000
         self._refresh_ms = refresh_ttl * 1000
         self._clock = clock
@@ -86,6 +90,27 @@ class SessionService:
         async with self._db.write() as conn:
             pair = await self._issue(conn, actor, int(space.id), int(row.id), can_write)
         return Session(url, *pair)
+
+    async def editor_link(self, actor: models.Actor, space_id: str, dentry_id: str) -> str:
+        """A link that opens the file's editor in a browser: dingstore's host page
+        (``HOST_PAGE``), the editor URL in its query and a new access token in its fragment
+        (never sent to a server). What GetDentryOpenInfo's ``EDIT`` can answer."""
+        session = await self.open(actor, space_id, dentry_id)
+        assert session.url is not None
+        fragment = urlencode(
+            {"access_token": session.access_token, "access_token_ttl": session.expires_at}
+        )
+        return f"{self._public_url}{HOST_PAGE}?{urlencode({'src': session.url})}#{fragment}"
+
+    async def host_origin(self, src: str | None) -> str:
+        """The origin the host page may post a token to and frame: ``src``'s, if it is one of
+        the office server's actions; else 400 ``paramError.src`` (the page posts tokens to no
+        other site)."""
+        cache = self._configured()
+        found = origin(src or "")
+        if not found or found not in (await cache.get()).origins:
+            raise errors.param_error("src", "src must be an editor URL of the office server")
+        return found
 
     async def refresh(
         self,
