@@ -201,6 +201,17 @@ def test_tokens_expire_and_a_refresh_token_works_once(
     assert office.call("GET", elsewhere, token).status_code == 401  # another file's token
     assert office.call("GET", src, token + "x").status_code == 401
     assert office.call("GET", src, token).status_code == 200
+    missing = ed.raw("GET", f"/spaces/{space.id}/dentries/{file.id}/refreshWebOfficeToken")
+    assert (missing.status_code, missing.json()["code"]) == (
+        400,
+        "paramError.webOfficeAccessToken",
+    )
+    forged = ed.raw(
+        "GET",
+        f"/spaces/{space.id}/dentries/{file.id}/refreshWebOfficeToken",
+        params={"webOfficeAccessToken": "v1.e30.00", "webOfficeRefreshToken": "x"},
+    )
+    assert forged.json()["code"] == "paramError.webOfficeAccessToken"
 
     ed.server.clock.advance(1801)  # past the access token's 30 minutes
     expired = office.call("GET", src, token)
