@@ -177,19 +177,21 @@ SPACE_QUOTA_INSUFFICIENT = ErrorCode(
 OPERATION_NOT_SUPPORTED = ErrorCode(
     "operationNotSupported", BadRequest, "the operation is not supported here"
 )
+# GetDentryOpenInfo (spec §6 K 42); GetWebOfficeUrl answers the first and third too (no office
+# server configured, or none for this file type).
+DENTRY_EDIT_NOT_SUPPORT = ErrorCode(
+    "dentryEditNotSupport", BadRequest, "no editor can open this file"
+)
+DENTRY_PREVIEW_NOT_SUPPORT = ErrorCode(
+    "dentryPreviewNotSupport", BadRequest, "this file cannot be previewed"
+)
+DENTRY_EXTENSION_NOT_SUPPORT = ErrorCode(
+    "dentryExtensionNotSupport", BadRequest, "files of this extension cannot be previewed"
+)
 # The permission operations answer a missing space or dentry with 400, not 404 (spec §6 I).
 SPACE_NOT_EXIST_400 = ErrorCode("spaceNotExist", BadRequest, "the space does not exist")
 DENTRY_NOT_EXIST_400 = ErrorCode("dentryNotExist", BadRequest, "the dentry does not exist")
 
-# Online editing (GetWebOfficeUrl): no office server configured, or none for this file type.
-DENTRY_EDIT_NOT_SUPPORT = ErrorCode(
-    "dentryEditNotSupport",
-    BadRequest,
-    "online editing is not configured on this server (DINGSTORE_WOPI_DISCOVERY_URL)",
-)
-DENTRY_EXTENSION_NOT_SUPPORT = ErrorCode(
-    "dentryExtensionNotSupport", BadRequest, "the office server does not open this file type"
-)
 
 PERMISSION_DENIED = ErrorCode("permissionDenied", Forbidden, "permission denied")
 ACCESS_TOKEN_PERMISSION_DENIED = ErrorCode(

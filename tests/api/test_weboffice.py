@@ -403,3 +403,32 @@ def test_a_browser_opens_the_editor_with_the_token(
     src = f"{ed.server.url}/wopi/files/{file.id}"
     info = office.call("GET", src, token)
     assert (info.status_code, info.json()["BaseFileName"]) == (200, "a.ods")
+
+
+def test_open_info_opens_office_files_in_the_office_server(ed: Storage, office: Office) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, DOCX, "a.docx")
+
+    def session(url: str) -> tuple[str, str]:
+        """The editor URL and the access token of a host page link."""
+        parts = urlsplit(url)
+        assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{ed.server.url}/wopi/host"
+        (src,) = parse_qs(parts.query)["src"]
+        (token,) = parse_qs(parts.fragment)["access_token"]
+        return src, token
+
+    src, token = session(ed.open_info(space.id, file.id, type="EDIT").url)
+    assert src.startswith(EDIT + "WOPISrc=")
+    assert office.call("GET", _wopi_src(src), token).json()["UserCanWrite"] is True
+    src, token = session(ed.open_info(space.id, file.id).url)  # PREVIEW: the viewer
+    assert src.startswith(VIEW + "WOPISrc=")
+    assert office.call("GET", _wopi_src(src), token).json()["UserCanWrite"] is False
+
+    text = ed.upload(space.id, b"hello", "a.txt")  # dingstore's own page shows it
+    assert "/wopi/" not in ed.open_info(space.id, text.id, check_login=True).url
+    ed.upload(space.id, b"v2", "a.docx", conflict_strategy="OVERWRITE")
+    error = sdk_error(lambda: ed.open_info(space.id, file.id, type="EDIT", version=1))
+    assert error.code == "dentryEditNotSupport"  # the office server opens the current version
+    other = ed.upload(space.id, b"?", "a.xyz")
+    error = sdk_error(lambda: ed.open_info(space.id, other.id, type="EDIT"))
+    assert error.code == "dentryEditNotSupport"

@@ -23,8 +23,10 @@ from dingstore.api.routes import (
     get_task,
     health,
     oauth2,
+    open_infos,
     orgs,
     permissions,
+    previews,
     recycle,
     spaces,
     versions,
@@ -47,11 +49,14 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    open_infos.router,
     weboffice.router,
     # the WOPI host, called by an office server (not a DingTalk API)
     wopi.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
+    # dingstore's preview page, where GetDentryOpenInfo's links lead (not a DingTalk API)
+    previews.router,
 )
 
 
@@ -137,7 +142,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
         # (a WOPI save is a whole file, limited by DINGSTORE_BLOB_MAX_OBJECT_SIZE)
-        no_deadline_prefixes=(blobs.PREFIX, wopi.PREFIX),
+        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX, wopi.PREFIX),
         no_body_limit_prefixes=(blobs.PREFIX, wopi.PREFIX),
+        secret_path_prefixes=(previews.PREFIX,),
     )
     return app

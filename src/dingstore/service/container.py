@@ -14,6 +14,7 @@ from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
 from dingstore.service.permissions import PermissionService
+from dingstore.service.previews import PreviewService
 from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
@@ -23,6 +24,7 @@ from dingstore.service.versions import VersionService
 from dingstore.service.weboffice import tokens as weboffice_tokens
 from dingstore.service.weboffice.discovery import DiscoveryCache
 from dingstore.service.weboffice.host import WopiHost
+from dingstore.service.weboffice.opener import WopiOpener
 from dingstore.service.weboffice.sessions import SessionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
@@ -46,6 +48,7 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    previews: PreviewService
     weboffice: SessionService
     wopi: WopiHost
     engine: WorkerPool
@@ -108,6 +111,13 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         cache_size=settings.auth_cache_size,
         clock=clock,
     )
+    previews = PreviewService(
+        db,
+        identity,
+        secret_key=settings.resolved_secret_key(),
+        public_url=settings.resolved_public_url,
+        clock=clock,
+    )
     discovery = None
     if settings.wopi_discovery_url:
         discovery = DiscoveryCache(
@@ -124,6 +134,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         refresh_ttl=settings.wopi_refresh_ttl,
         clock=clock,
     )
+    previews.add_provider(WopiOpener(weboffice))  # GetDentryOpenInfo's editor, when configured
     return Services(
         settings=settings,
         clock=clock,
@@ -139,6 +150,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             recycle,
             grants,
             interval=settings.housekeeping_interval,
+            previews=previews,
             weboffice=weboffice,
         ),
         blobs=blobs,
@@ -151,6 +163,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        previews=previews,
         weboffice=weboffice,
         wopi=WopiHost(
             db,

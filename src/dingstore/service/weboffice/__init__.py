@@ -5,5 +5,6 @@ WOPI host. docs/previews.md tells it from the user's side.
 * ``tokens.py`` signs the access tokens the office server calls back with;
 * ``proof.py`` checks the office server's proof signatures (``X-WOPI-Proof``);
 * ``sessions.py`` is GetWebOfficeUrl and RefreshWebOfficeToken;
-* ``host.py`` answers the WOPI calls: CheckFileInfo, GetFile, PutFile and the locks.
+* ``host.py`` answers the WOPI calls: CheckFileInfo, GetFile, PutFile and the locks;
+* ``opener.py`` lets GetDentryOpenInfo open files in the office server.
 """

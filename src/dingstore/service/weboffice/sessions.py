@@ -70,16 +70,34 @@ class SessionService:
             )
         return self._discovery
 
-    async def open(self, actor: models.Actor, space_id: str, dentry_id: str) -> Session:
-        """GetWebOfficeUrl: the editor URL of the file and a new token pair."""
+    @property
+    def configured(self) -> bool:
+        return self._discovery is not None
+
+    async def open(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        *,
+        view_only: bool = False,
+        version: int | None = None,
+    ) -> Session:
+        """GetWebOfficeUrl: the editor URL of the file and a new token pair, which may write
+        if the operator holds EDITOR (never when ``view_only``). The editor opens the current
+        version: asked for another (``version``), 400 ``dentryEditNotSupport``."""
         cache = self._configured()
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.READ)
             if row.type != "FILE":
                 raise errors.param_error("dentryId", "only a file can be opened in an editor")
+            if version is not None and version != int(row.version):
+                raise errors.DENTRY_EDIT_NOT_SUPPORT.error(
+                    "the office server opens the current version of a file only"
+                )
             role = await access.role(conn, actor, space, int(row.id))
-        can_write = access.allows(role, access.WRITE)
+        can_write = access.allows(role, access.WRITE) and not view_only
         discovery = await cache.get()
         urlsrc = discovery.urlsrc(row.name, EDIT_ACTIONS if can_write else VIEW_ACTIONS)
         if urlsrc is None:
@@ -91,11 +109,19 @@ class SessionService:
             pair = await self._issue(conn, actor, int(space.id), int(row.id), can_write)
         return Session(url, *pair)
 
-    async def editor_link(self, actor: models.Actor, space_id: str, dentry_id: str) -> str:
+    async def editor_link(
+        self,
+        actor: models.Actor,
+        space_id: str,
+        dentry_id: str,
+        *,
+        view_only: bool = False,
+        version: int | None = None,
+    ) -> str:
         """A link that opens the file's editor in a browser: dingstore's host page
         (``HOST_PAGE``), the editor URL in its query and a new access token in its fragment
-        (never sent to a server). What GetDentryOpenInfo's ``EDIT`` can answer."""
-        session = await self.open(actor, space_id, dentry_id)
+        (never sent to a server). What GetDentryOpenInfo answers through ``opener.py``."""
+        session = await self.open(actor, space_id, dentry_id, view_only=view_only, version=version)
         assert session.url is not None
         fragment = urlencode(
             {"access_token": session.access_token, "access_token_ttl": session.expires_at}

@@ -1,7 +1,7 @@
 """Online editing through a WOPI office server: file locks and single-use refresh tokens.
 
-Revision ID: 0009w
-Revises: 0008
+Revision ID: 0010w
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009w"
-down_revision = "0008"
+revision = "0010w"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
