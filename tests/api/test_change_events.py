@@ -202,36 +202,55 @@ def test_moves_within_and_across_spaces(st: Storage, outbox: Outbox) -> None:
     ]
     moved = st.move(a.id, inner.id, b.id, "0")  # across spaces: its descendant goes in a task
     assert moved.async_ and st.wait_task(moved.task_id).status == "SUCCESS"
+    assert outbox.take() == [
+        (DELETE, "move", a.id, inner.id, "FOLDER", "inner"),
+        (CREATE, "move", b.id, inner.id, "FOLDER", "inner"),
+    ]
+    st.upload(b.id, b"4", "x.txt")
+    outbox.take()
     st.move(a.id, file.id, b.id, "0")  # a name taken there: AUTO_RENAME
-    st.upload(b.id, b"4", "y.txt")
-    outbox.take_rows()
-    assert outbox.take() == []
-    rows = outbox.rows()[-5:-1]
-    got = [(_SHORT[r["event_type"]], r["action"], str(r["space_id"]), r["name"]) for r in rows]
-    assert got == [
-        (DELETE, "move", a.id, "inner"),
-        (CREATE, "move", b.id, "inner"),
-        (DELETE, "move", a.id, "x.txt"),
-        (CREATE, "move", b.id, "x.txt"),
+    assert outbox.take() == [
+        (DELETE, "move", a.id, file.id, "FILE", "x.txt"),
+        (CREATE, "move", b.id, file.id, "FILE", "x(1).txt"),
+    ]
+    st.move(b.id, inner.id, a.id, folder.id)
+    assert outbox.take() == [
+        (DELETE, "move", b.id, inner.id, "FOLDER", "inner"),
+        (CREATE, "move", a.id, inner.id, "FOLDER", "inner"),
     ]
 
 
-def test_move_batches_emit_per_item(st: Storage, outbox: Outbox) -> None:
-    space = st.new_space()
+def test_batches_emit_per_item(st: Storage, outbox: Outbox) -> None:
+    space, other = st.new_space(), st.new_space()
     into = st.add_folder(space.id, "into")
     ones = [st.upload(space.id, b"1", f"{n}.txt") for n in range(3)]
+    ids = [o.id for o in ones] + ["999999999"]  # the unknown id fails alone
     outbox.take()
-    request = m.MoveDentriesRequest(
-        union_id=st.union_id,
-        dentry_ids=[o.id for o in ones] + ["999999999"],
-        target_space_id=space.id,
-        target_folder_id=into.id,
+    moves = m.MoveDentriesRequest(
+        union_id=st.union_id, dentry_ids=ids, target_space_id=space.id, target_folder_id=into.id
     )
-    st._api.move_dentries_with_options(
-        space.id, request, st._h(m.MoveDentriesHeaders), st._rt
-    )  # the unknown id fails alone
+    st._api.move_dentries_with_options(space.id, moves, st._h(m.MoveDentriesHeaders), st._rt)
     assert outbox.take() == [
         (UPDATE, "move", space.id, o.id, "FILE", f"{n}.txt") for n, o in enumerate(ones)
+    ]
+    copies = m.CopyDentriesRequest(
+        union_id=st.union_id, dentry_ids=ids[:2], target_space_id=other.id, target_folder_id="0"
+    )
+    done = st._api.copy_dentries_with_options(
+        space.id, copies, st._h(m.CopyDentriesHeaders), st._rt
+    ).body.result_items
+    assert outbox.take() == [
+        (CREATE, "copy", other.id, r.target_dentry_id, "FILE", f"{n}.txt")
+        for n, r in enumerate(done)
+    ]
+    deletes = m.DeleteDentriesRequest(
+        union_id=st.union_id,
+        dentry_ids=ids,
+        option=m.DeleteDentriesRequestOption(to_recycle_bin=True),
+    )
+    st._api.delete_dentries_with_options(space.id, deletes, st._h(m.DeleteDentriesHeaders), st._rt)
+    assert outbox.take() == [
+        (DELETE, "recycle", space.id, o.id, "FILE", f"{n}.txt") for n, o in enumerate(ones)
     ]
 
 
