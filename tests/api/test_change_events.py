@@ -5,6 +5,7 @@ org's changes, an unsubscribed space's or a change that was refused (rolled back
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -464,3 +465,33 @@ def test_scopes_spaces_and_orgs(server: LiveServer, st: Storage, tenant: Tenant)
     made = other.add_folder(theirs.id, "theirs")
     assert spaces_only.take_rows() == []
     assert their_outbox.take() == [(CREATE, "add", theirs.id, made.id, "FOLDER", "theirs")]
+
+
+def test_a_dentrys_events_follow_the_order_its_changes_committed(
+    st: Storage, outbox: Outbox
+) -> None:
+    # Rounds of renames of one file racing from several threads at once. Each holds the
+    # space's tree lock from its first statement to its commit and writes its event under it,
+    # so after each round the event numbered last (dingstoreSeq) names the name the file was
+    # left with: a consumer applying them in that order ends where the store is.
+    space = st.new_space()
+    doc = st.upload(space.id, b"x", "doc.txt")
+    outbox.take()
+    threads_n, rounds = 6, 8
+    start = threading.Barrier(threads_n)
+
+    def rename(name: str) -> None:
+        start.wait(10)
+        st.rename(space.id, doc.id, name)
+
+    for r in range(rounds):
+        names = [f"r{r}-{t}.txt" for t in range(threads_n)]
+        threads = [threading.Thread(target=rename, args=(n,)) for n in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        got = outbox.take()
+        assert sorted(e[5] for e in got) == names
+        assert {e[:5] for e in got} == {(UPDATE, "rename", space.id, doc.id, "FILE")}
+        assert got[-1][5] == st.get_dentry(space.id, doc.id).name, f"round {r}"
