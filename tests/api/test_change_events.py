@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
-from dingstore.store import events
+from dingstore.store import events, spaces
 from tests.conftest import Tenant, new_tenant, sdk_error
 from tests.live import LiveServer, Sdk
 from tests.storage import Storage
@@ -495,3 +495,33 @@ def test_a_dentrys_events_follow_the_order_its_changes_committed(
         assert sorted(e[5] for e in got) == names
         assert {e[:5] for e in got} == {(UPDATE, "rename", space.id, doc.id, "FILE")}
         assert got[-1][5] == st.get_dentry(space.id, doc.id).name, f"round {r}"
+
+
+def test_the_tree_lock_tells_whether_anyone_listens(
+    server: LiveServer, st: Storage, tenant: Tenant
+) -> None:
+    # The statement that takes a space's tree lock also finds whether an app is subscribed to
+    # the space or its org; when none is, a change sends no event statement at all.
+    assert server.services is not None
+    db = server.services.db
+    space, other = st.new_space(), st.new_space()
+
+    def heard() -> dict[int, bool]:
+        async def go() -> dict[int, bool]:
+            async with db.write() as conn:
+                await spaces.lock(conn, [int(space.id), int(other.id)])
+                return dict(conn.subscribed)
+
+        return server.run(go())
+
+    assert heard() == {int(space.id): False, int(other.id): False}
+    box = Outbox(server, tenant)
+    box.subscribe("SPACE", space.id)
+    assert heard() == {int(space.id): True, int(other.id): False}
+    # Another org's subscriptions say nothing of this org's spaces, even one naming its id.
+    theirs = new_tenant(server, Sdk(server.endpoint))
+    Outbox(server, theirs).subscribe("ORG", theirs.corp_id)
+    Outbox(server, theirs).subscribe("SPACE", other.id)
+    assert heard() == {int(space.id): True, int(other.id): False}
+    box.subscribe("ORG", tenant.corp_id)
+    assert heard() == {int(space.id): True, int(other.id): True}
