@@ -19,9 +19,14 @@ def _subscribed() -> Any:
     """Whether an app is subscribed to the space's changes, or to its org's: two probes of the
     subscriptions' key (store/events.py writes the events themselves)."""
     s = event_subscriptions.c
-    space = sa.and_(s.scope == "SPACE", s.scope_id == sa.cast(spaces.c.id, sa.String))
-    org = sa.and_(s.scope == "ORG", s.scope_id == spaces.c.corp_id)
-    return sa.exists().where(s.corp_id == spaces.c.corp_id, sa.or_(org, space)).label("subscribed")
+
+    def probe(scope: str, scope_id: Any) -> Any:  # a prefix of the key: one index lookup
+        return sa.exists().where(
+            s.corp_id == spaces.c.corp_id, s.scope == scope, s.scope_id == scope_id
+        )
+
+    org, space = probe("ORG", spaces.c.corp_id), probe("SPACE", sa.cast(spaces.c.id, sa.String))
+    return sa.or_(org, space).label("subscribed")
 
 
 _LOCKED = sa.select(spaces, _subscribed())
