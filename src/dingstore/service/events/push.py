@@ -1,0 +1,329 @@
+"""HTTP push: the events of apps in push mode, POSTed to their callback URL the way DingTalk
+does it (``shared/spec/events.md`` §3), until the receiver answers ``success`` or the retry
+schedule (``retries.py``) runs out.
+
+Every process that runs task workers runs a :class:`PushDispatcher`. It wakes when a change
+commits events (``store/events.py`` ``CHANNEL``: in this process at once, from others through
+``LISTEN/NOTIFY`` on PostgreSQL) and every ``poll_interval`` anyway (retries fall due, SQLite
+tells no other process). A pass takes, for each app in push mode, its due events with a
+``claim`` (a lease longer than a push's timeout: no two processes push one event at once, and a
+dentry's events go out in commit order), POSTs them concurrently (at most ``concurrency`` in
+flight) and settles them in one transaction: ``acknowledge`` the successes, ``retry_later`` the
+rest with the reason. A receiver succeeds with a 2xx answer within ``TIMEOUT_S`` whose body is
+an encrypted ``success`` (``crypto.CallbackCrypto.check_reply``).
+
+The client is aiohttp: bench/push_clients.py measured ~3,700 signed deliveries/s through it on
+the 2-core machine, ~310/s through httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import yarl
+from sqlalchemy.engine import RowMapping
+
+from dingstore import clock as clocks
+from dingstore.service.events import crypto, messages, retries
+from dingstore.store import base, identity
+from dingstore.store import events as event_rows
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 1.5  # DingTalk's limit for a receiver's answer (events.md §3), for every push
+MAX_REPLY = 64 * 1024  # a success reply is ~200 bytes
+NONCE_LENGTH = 8
+CHECK_URL = {"EventType": "check_url"}
+RETRY_S = (0.2, 5.0)  # a pass that failed (the database down) is tried again after these
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """Where and how one app's events are pushed."""
+
+    corp_id: str
+    app_id: str
+    app_key: str  # the owner key closing every plaintext
+    url: str
+    token: str
+    aes_key: str
+
+    def cipher(self) -> crypto.CallbackCrypto:
+        return crypto.CallbackCrypto(self.token, self.aes_key, self.app_key)
+
+
+def message(row: Mapping[Any, Any]) -> str:
+    """The flat JSON message of an event row (events.md §3): DingTalk's envelope fields, then
+    the business fields every delivery carries (``messages.business_fields``)."""
+    event_id = messages.event_id(int(row["id"]))
+    flat = {
+        "EventType": row["event_type"],
+        "EventTime": int(row["born_at"]),
+        "CorpId": row["corp_id"],
+        "BizId": event_id,
+        "eventId": event_id,
+        **messages.business_fields(row),
+    }
+    return json.dumps(flat, ensure_ascii=False, separators=(",", ":"))
+
+
+class Pusher:
+    """POSTs encrypted messages and judges the answers, on one pool of keep-alive connections.
+    Open it in the loop that uses it; close it when done."""
+
+    def __init__(
+        self, *, timeout_s: float = TIMEOUT_S, connections: int = 64, clock: clocks.Clock
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.connections = connections
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        """Make the connection pool (again: nothing changes)."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            # no proxy from the environment, no cookies kept between receivers
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def push(self, callback: Callback, text: str) -> str | None:
+        """POST ``text`` encrypted to the callback; None when the receiver answered
+        ``success`` correctly in time, else why not, in a few words."""
+        assert self._session is not None, "open the Pusher first"
+        cipher = callback.cipher()
+        stamp = str(self.clock.now_ms())
+        query, body = cipher.seal(text, stamp, crypto.random_text(NONCE_LENGTH))
+        url = yarl.URL(callback.url).extend_query(query)
+        headers = {"Content-Type": "application/json"}
+        try:
+            async with self._session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as answer:
+                if not 200 <= answer.status < 300:
+                    return f"HTTP {answer.status}"
+                reply = await _read_capped(answer)
+        except TimeoutError:
+            return f"timeout after {round(self.timeout_s * 1000)} ms"
+        except aiohttp.ClientError as exc:
+            return f"{type(exc).__name__}: {exc}"[:200]
+        except ValueError as exc:  # a URL aiohttp cannot use
+            return f"bad URL: {exc}"[:200]
+        if reply is None:
+            return f"reply over {MAX_REPLY} bytes"
+        try:
+            cipher.check_reply(reply)
+        except crypto.CryptoError as exc:
+            return str(exc)
+        return None
+
+    async def check_url(self, callback: Callback) -> str | None:
+        """The verification push DingTalk sends when a URL is saved: ``{"EventType":
+        "check_url"}``; None when the receiver answered ``success``."""
+        return await self.push(callback, json.dumps(CHECK_URL, separators=(",", ":")))
+
+
+async def _read_capped(answer: aiohttp.ClientResponse) -> bytes | None:
+    chunks, size = [], 0
+    async for chunk in answer.content.iter_chunked(16 * 1024):
+        size += len(chunk)
+        if size > MAX_REPLY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class PushDispatcher:
+    """Pushes the due events of every app in push mode, in the background of a process that
+    runs task workers (``start``/``stop``), or one pass at a time (``push_due``)."""
+
+    def __init__(
+        self,
+        db: base.BaseDatabase,
+        *,
+        clock: clocks.Clock = clocks.SYSTEM,
+        timeout_s: float = TIMEOUT_S,
+        concurrency: int = 64,
+        batch: int = 256,
+        lease_ms: int = 60_000,
+        poll_interval: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.batch = batch
+        self.lease_ms = lease_ms
+        self.poll_interval = poll_interval
+        self.rng = rng or random.Random()
+        self.owner = f"push:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.pusher = Pusher(timeout_s=timeout_s, connections=concurrency, clock=clock)
+        self._in_flight = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._app_keys: dict[str, str] = {}
+
+    # --- running in the background ---------------------------------------------------------
+
+    def wake(self) -> None:
+        """Events were committed: look now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Listen for new events and push them until ``stop``."""
+        self._tasks = [
+            asyncio.create_task(self._run(), name=self.owner),
+            asyncio.create_task(
+                self.db.listen(event_rows.CHANNEL, self.wake), name=f"{self.owner}:listener"
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop pushing: pushes in flight are abandoned (their events are pushed again, later
+        or by another process), the leases given back."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        try:
+            apps = await self._callbacks()
+            if apps:
+                async with self.db.write() as conn:
+                    await event_rows.release(conn, sorted({a.corp_id for a in apps}), self.owner)
+        except Exception as exc:
+            log.warning("push leases not given back (%r); they expire in time", exc)
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connections to the receivers (``push_due`` opens them again)."""
+        await self.pusher.close()
+
+    async def _run(self) -> None:
+        pause = RETRY_S[0]
+        while True:
+            # Cleared before the pass: events committed while it runs wake the next one.
+            self._wake.clear()
+            try:
+                busy = await self.push_due()
+            except Exception as exc:  # the database down, say: push on once it is back
+                log.warning("a push pass failed (%r); again in %.1f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_S[1])
+                continue
+            pause = RETRY_S[0]
+            if busy:  # a full batch: more may be due at once
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    # --- one pass --------------------------------------------------------------------------
+
+    async def push_due(self) -> bool:
+        """Push the due events of every app in push mode, a batch each; True when some app
+        had a full batch (more may be waiting)."""
+        apps = await self._callbacks()
+        if not apps:
+            return False
+        await self.pusher.open()
+        full = await asyncio.gather(*(self._push_app(app) for app in apps))
+        return any(full)
+
+    async def _callbacks(self) -> list[Callback]:
+        async with self.db.read() as conn:
+            rows = await event_rows.callback_apps(conn)
+            found = []
+            for row in rows:
+                app_key = self._app_keys.get(row["app_id"])
+                if app_key is None:
+                    app = await identity.get_app(conn, row["app_id"])
+                    if app is None or not app["app_key"]:
+                        continue
+                    app_key = self._app_keys[row["app_id"]] = app["app_key"]
+                found.append(
+                    Callback(
+                        corp_id=row["corp_id"],
+                        app_id=row["app_id"],
+                        app_key=app_key,
+                        url=row["url"],
+                        token=row["token"],
+                        aes_key=row["aes_key"],
+                    )
+                )
+        return found
+
+    async def _push_app(self, app: Callback) -> bool:
+        async with self.db.write() as conn:
+            claimed = await event_rows.claim(
+                conn,
+                app.corp_id,
+                app.app_id,
+                owner=self.owner,
+                now=self.clock.now_ms(),
+                lease_ms=self.lease_ms,
+                limit=self.batch,
+            )
+        if not claimed:
+            return False
+        outcomes = await asyncio.gather(*(self._push_one(app, row) for row in claimed))
+        await self._settle(app, claimed, outcomes)
+        return len(claimed) >= self.batch
+
+    async def _push_one(self, app: Callback, row: RowMapping) -> str | None:
+        async with self._in_flight:
+            try:
+                return await self.pusher.push(app, message(row))
+            except Exception as exc:  # never lose the batch's other outcomes
+                log.exception("pushing event %s failed unexpectedly", row["id"])
+                return f"{type(exc).__name__}"
+
+    async def _settle(
+        self, app: Callback, rows: Sequence[RowMapping], outcomes: Sequence[str | None]
+    ) -> None:
+        now = self.clock.now_ms()
+        delivered = [int(row["id"]) for row, error in zip(rows, outcomes, strict=True) if not error]
+        async with self.db.write() as conn:
+            await event_rows.acknowledge(conn, [app.corp_id], [app.app_id], delivered, now)
+            for row, error in zip(rows, outcomes, strict=True):
+                if error is None:
+                    continue
+                attempt = int(row["attempts"])
+                delay = retries.next_delay(attempt, self.rng)
+                await event_rows.retry_later(
+                    conn,
+                    app.corp_id,
+                    app.app_id,
+                    int(row["id"]),
+                    attempt,
+                    due_at=now + round((delay or 0) * 1000),
+                    error=error,
+                    failed=delay is None,
+                )
+        for row, error in zip(rows, outcomes, strict=True):
+            if error is not None:
+                log.info(
+                    "push of event %s to app %s failed (attempt %s): %s",
+                    row["id"],
+                    app.app_id,
+                    row["attempts"],
+                    error,
+                )
