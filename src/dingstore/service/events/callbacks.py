@@ -17,6 +17,7 @@ from dingstore.store import base, identity
 from dingstore.store import events as event_rows
 
 LIST_LIMIT = 100
+MAX_ROW_ID = 2**63 - 1
 
 
 class CallbackRefused(Exception):
@@ -169,7 +170,8 @@ class CallbackService:
             row_id = messages.parse_event_id(text)
             if row_id is None:
                 raise errors.param_error("eventId", f"not an eventId: {text!r}")
-            ids.append(row_id)
+            if row_id <= MAX_ROW_ID:  # a bigger one names no row (and overflows BIGINT)
+                ids.append(row_id)
         async with self._db.write() as conn:
             app = await self._any_app(conn, key_or_id)
             count = await event_rows.redeliver(
