@@ -14,16 +14,23 @@ from tests.live import LiveServer
 SPACE_ID = 4242
 
 
-def emit(server: LiveServer, tenant: Tenant, count: int, first_dentry: int = 1000) -> None:
-    """``count`` create events of the tenant's app, through the outbox (a subscription to the
-    org, then the rows a change writes)."""
+def emit(
+    server: LiveServer,
+    tenant: Tenant,
+    count: int,
+    first_dentry: int = 1000,
+    app_id: str | None = None,
+) -> None:
+    """``count`` create events for the apps subscribed to the tenant's org, through the outbox
+    (the tenant's app, or ``app_id``, subscribes first; then the rows a change writes)."""
     assert server.services is not None
-    svc, app = server.services, tenant.boot.credentials.app
+    svc = server.services
+    subscriber = app_id or tenant.boot.credentials.app.app_id
 
     async def write() -> None:
         now = svc.clock.now_ms()
         async with svc.db.write() as conn:
-            await event_rows.subscribe(conn, tenant.corp_id, app.app_id, "ORG", tenant.corp_id, now)
+            await event_rows.subscribe(conn, tenant.corp_id, subscriber, "ORG", tenant.corp_id, now)
             changes = [
                 event_rows.Change(
                     event_rows.CREATE, "upload", first_dentry + i, "FILE", f"report {i}.docx"

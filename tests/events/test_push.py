@@ -250,3 +250,31 @@ def test_the_background_dispatcher_pushes_as_changes_commit(
         time.sleep(0.02)
     assert len(receiver.events()) == 5
     assert receiver.problems == []
+
+
+def test_a_slow_receiver_holds_up_no_other_app(
+    make_server: Callable[..., LiveServer], tenant: Tenant, receiver: rx.Receiver
+) -> None:
+    worker = make_server(workers=1, task_poll_interval=30)
+    assert worker.services is not None
+    set_callback(worker, tenant, receiver)
+    receiver.mode = rx.LATE  # every push of this app takes 1.5 s and fails
+    emit(worker, tenant, 40)
+    creds = worker.run(worker.services.identity.create_app(tenant.corp_id, "fast"))
+    assert creds.app.app_key is not None
+    fast = rx.Receiver("t0ken2", crypto.random_text(43), creds.app.app_key).start()
+    try:
+        worker.run(
+            worker.services.callbacks.set_callback(
+                creds.app.app_key, url=fast.url, token=fast.token, aes_key=fast.aes_key
+            )
+        )
+        started = time.monotonic()
+        emit(worker, tenant, 5, first_dentry=9000, app_id=creds.app.app_id)
+        while len(fast.events()) < 5 and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        assert len(fast.events()) == 5
+        assert time.monotonic() - started < 1.0  # not behind the slow app's 1.5 s timeouts
+        assert fast.problems == []
+    finally:
+        fast.stop()

@@ -107,7 +107,7 @@ class CallbackService:
             app = await self._internal_app(conn, key_or_id)
         assert app.app_key is not None
         callback = push.Callback(app.corp_id, app.app_id, app.app_key, url, token, aes_key)
-        pusher = push.Pusher(timeout_s=self._timeout_s, connections=1, clock=self._clock)
+        pusher = push.Pusher(timeout_s=self._timeout_s, clock=self._clock)
         await pusher.open()
         try:
             refused = await pusher.check_url(callback)

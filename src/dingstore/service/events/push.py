@@ -5,12 +5,13 @@ schedule (``retries.py``) runs out.
 Every process that runs task workers runs a :class:`PushDispatcher`. It wakes when a change
 commits events (``store/events.py`` ``CHANNEL``: in this process at once, from others through
 ``LISTEN/NOTIFY`` on PostgreSQL) and every ``poll_interval`` anyway (retries fall due, SQLite
-tells no other process). A pass takes, for each app in push mode, its due events with a
-``claim`` (a lease longer than a push's timeout: no two processes push one event at once, and a
-dentry's events go out in commit order), POSTs them concurrently (at most ``concurrency`` in
-flight) and settles them in one transaction: ``acknowledge`` the successes, ``retry_later`` the
-rest with the reason. A receiver succeeds with a 2xx answer within ``TIMEOUT_S`` whose body is
-an encrypted ``success`` (``crypto.CallbackCrypto.check_reply``).
+tells no other process). Each app in push mode is then drained by a task of its own, so that a
+slow receiver holds up no other app: it takes the app's due events with a ``claim`` (a lease
+longer than a push's timeout: no two processes push one event at once, and a dentry's events go
+out in commit order), POSTs them concurrently (at most ``concurrency`` in flight per app) and
+settles them in one transaction: ``acknowledge`` the successes, ``retry_later`` the rest with
+the reason. A receiver succeeds with a 2xx answer within ``TIMEOUT_S`` whose body is an
+encrypted ``success`` (``crypto.CallbackCrypto.check_reply``).
 
 The client is aiohttp: bench/push_clients.py measured ~3,700 signed deliveries/s through it on
 the 2-core machine, ~310/s through httpx.
@@ -82,11 +83,8 @@ class Pusher:
     """POSTs encrypted messages and judges the answers, on one pool of keep-alive connections.
     Open it in the loop that uses it; close it when done."""
 
-    def __init__(
-        self, *, timeout_s: float = TIMEOUT_S, connections: int = 64, clock: clocks.Clock
-    ) -> None:
+    def __init__(self, *, timeout_s: float = TIMEOUT_S, clock: clocks.Clock) -> None:
         self.timeout_s = timeout_s
-        self.connections = connections
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
 
@@ -94,7 +92,8 @@ class Pusher:
         """Make the connection pool (again: nothing changes)."""
         if self._session is not None:
             return
-        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0)
+        # No limit here: the dispatcher bounds the pushes in flight of each app.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
@@ -164,7 +163,7 @@ class PushDispatcher:
         *,
         clock: clocks.Clock = clocks.SYSTEM,
         timeout_s: float = TIMEOUT_S,
-        concurrency: int = 64,
+        concurrency: int = 32,
         batch: int = 256,
         lease_ms: int = 60_000,
         poll_interval: float = 1.0,
@@ -177,10 +176,14 @@ class PushDispatcher:
         self.poll_interval = poll_interval
         self.rng = rng or random.Random()
         self.owner = f"push:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.pusher = Pusher(timeout_s=timeout_s, connections=concurrency, clock=clock)
-        self._in_flight = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.pusher = Pusher(timeout_s=timeout_s, clock=clock)
+        # pushes in flight, per app: a receiver that is slow uses up only its own
+        self._in_flight: dict[str, asyncio.Semaphore] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._draining: dict[str, asyncio.Task[None]] = {}  # app_id: its drain
+        self._again: set[str] = set()  # apps woken while draining
         self._app_keys: dict[str, str] = {}
 
     # --- running in the background ---------------------------------------------------------
@@ -201,10 +204,12 @@ class PushDispatcher:
     async def stop(self) -> None:
         """Stop pushing: pushes in flight are abandoned (their events are pushed again, later
         or by another process), the leases given back."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._draining.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._draining.clear()
         try:
             apps = await self._callbacks()
             if apps:
@@ -219,28 +224,49 @@ class PushDispatcher:
         await self.pusher.close()
 
     async def _run(self) -> None:
+        """Each app in push mode is drained by a task of its own, so that a receiver that
+        answers slowly (or never: 1.5 s per push) holds up no other app's events."""
         pause = RETRY_S[0]
         while True:
-            # Cleared before the pass: events committed while it runs wake the next one.
+            # Cleared before looking: events committed meanwhile wake the next look.
             self._wake.clear()
             try:
-                busy = await self.push_due()
+                apps = await self._callbacks()
+                await self.pusher.open()
             except Exception as exc:  # the database down, say: push on once it is back
-                log.warning("a push pass failed (%r); again in %.1f s", exc, pause)
+                log.warning("looking for events to push failed (%r); again in %.1f s", exc, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_S[1])
                 continue
             pause = RETRY_S[0]
-            if busy:  # a full batch: more may be due at once
-                continue
+            for app in apps:
+                draining = self._draining.get(app.app_id)
+                if draining is None or draining.done():
+                    self._draining[app.app_id] = asyncio.create_task(
+                        self._drain(app), name=f"{self.owner}:{app.app_id}"
+                    )
+                else:  # it may have claimed before these events committed: look once more
+                    self._again.add(app.app_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def _drain(self, app: Callback) -> None:
+        """Push the app's due events, batch after batch, until none is left."""
+        while True:
+            self._again.discard(app.app_id)
+            try:
+                full = await self._push_app(app)
+            except Exception as exc:  # the next look starts over
+                log.warning("pushing the events of app %s failed (%r)", app.app_id, exc)
+                return
+            if not full and app.app_id not in self._again:
+                return
 
     # --- one pass --------------------------------------------------------------------------
 
     async def push_due(self) -> bool:
-        """Push the due events of every app in push mode, a batch each; True when some app
-        had a full batch (more may be waiting)."""
+        """One pass: push the due events of every app in push mode, a batch each, and wait
+        for them; True when some app had a full batch (more may be waiting)."""
         apps = await self._callbacks()
         if not apps:
             return False
@@ -289,7 +315,10 @@ class PushDispatcher:
         return len(claimed) >= self.batch
 
     async def _push_one(self, app: Callback, row: RowMapping) -> str | None:
-        async with self._in_flight:
+        lane = self._in_flight.get(app.app_id)
+        if lane is None:
+            lane = self._in_flight[app.app_id] = asyncio.Semaphore(self.concurrency)
+        async with lane:
             try:
                 return await self.pusher.push(app, message(row))
             except Exception as exc:  # never lose the batch's other outcomes
