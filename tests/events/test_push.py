@@ -278,3 +278,24 @@ def test_a_slow_receiver_holds_up_no_other_app(
         assert fast.problems == []
     finally:
         fast.stop()
+
+
+@pytest.mark.shapes("scale-out")
+def test_a_commit_in_another_process_wakes_the_dispatcher(
+    server: LiveServer,
+    make_server: Callable[..., LiveServer],
+    tenant: Tenant,
+    receiver: rx.Receiver,
+) -> None:
+    """PostgreSQL's NOTIFY: events written by a process without workers (``server``) reach the
+    dispatcher of another at once, long before its poll."""
+    worker = make_server(workers=1, task_poll_interval=30)
+    set_callback(server, tenant, receiver)
+    time.sleep(0.2)  # the worker's listener is up
+    started = time.monotonic()
+    emit(server, tenant, 3)
+    while len(receiver.events()) < 3 and time.monotonic() - started < 10:
+        time.sleep(0.01)
+    assert len(receiver.events()) == 3
+    assert time.monotonic() - started < 2
+    assert worker.services is not None
