@@ -76,11 +76,11 @@ MESSAGE = {
 # --- the receiver (a subprocess: ``push_clients.py --receiver PORT``) ----------------------------
 
 
-def serve_receiver(port: int) -> None:
+def serve_receiver(port: int, app_key: str) -> None:
     import uvloop
 
     reply = json.dumps(
-        crypto.CallbackCrypto(TOKEN, AES_KEY, APP_KEY).reply("success", "1700000000", "n0nce")
+        crypto.CallbackCrypto(TOKEN, AES_KEY, app_key).reply("success", "1700000000", "n0nce")
     ).encode()
     answer = (
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -319,16 +319,115 @@ def available(name: str) -> bool:
     return True
 
 
-def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+def start_receiver(stack: contextlib.ExitStack, app_key: str) -> str:
+    """A receiver process answering ``app_key``'s pushes, stopped with ``stack``; its URL."""
     port = free_port()
     receiver = subprocess.Popen(
-        [sys.executable, __file__, "--receiver", str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--receiver", str(port), "--receiver-app-key", app_key],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     stack.callback(common.stop, receiver)  # type: ignore[arg-type]
     assert receiver.stdout is not None
     if receiver.stdout.readline().strip() != "ready":
         raise BenchError("the receiver did not start")
-    url = f"http://127.0.0.1:{port}/dingtalk/callback"
+    return f"http://127.0.0.1:{port}/dingtalk/callback"
+
+
+# --- the dispatcher, end to end through the store -----------------------------------------------
+
+
+async def dispatch(
+    args: argparse.Namespace, stack: contextlib.ExitStack, database_url: str | None
+) -> dict[str, Any]:
+    """``--events`` events written to a fresh store (500 a transaction), then pushed by one
+    ``PushDispatcher`` running as a process runs it until none is left: deliveries/s through claims,
+    aiohttp, the success rule and the settling transactions."""
+    import sqlalchemy as sa
+
+    from dingstore.service.events.push import PushDispatcher
+    from dingstore.store import events as event_rows
+    from dingstore.store import schema
+
+    data_dir = common.temp_dir(stack)
+    async with common.fresh_services(data_dir, free_port(), database_url) as (svc, tenant):
+        (app,) = await svc.identity.list_apps(tenant.corp_id)
+        assert app.app_key is not None
+        url = start_receiver(stack, app.app_key)
+        await svc.callbacks.set_callback(app.app_key, url=url, token=TOKEN, aes_key=AES_KEY)
+        now = svc.clock.now_ms()
+        async with svc.db.write() as conn:
+            await event_rows.subscribe(conn, tenant.corp_id, app.app_id, "ORG", tenant.corp_id, now)
+        for first in range(0, args.events, 500):
+            changes = [
+                event_rows.Change(event_rows.CREATE, "upload", i + 1, "FILE", f"f{i}.docx")
+                for i in range(first, min(first + 500, args.events))
+            ]
+            async with svc.db.write() as conn:
+                await event_rows.emit(
+                    conn,
+                    corp_id=tenant.corp_id,
+                    space_id=1,
+                    union_id=tenant.union_id,
+                    now=now,
+                    changes=changes,
+                )
+        dispatcher = PushDispatcher(svc.db, clock=svc.clock, concurrency=args.concurrency)
+        pending = sa.select(sa.func.count()).where(schema.events.c.status == "PENDING")
+        started = time.perf_counter()
+        dispatcher.start()  # as a process runs it: woken, draining the app
+        try:
+            while True:
+                async with svc.db.read() as conn:
+                    if not (await conn.execute(pending)).scalar_one():
+                        break
+                if time.perf_counter() - started > 120:
+                    raise BenchError("the events were not all delivered within 120 s")
+                await asyncio.sleep(0.01)
+            seconds = time.perf_counter() - started
+        finally:
+            await dispatcher.stop()
+        _, rows = await svc.callbacks.deliveries(app.app_key, limit=args.events + 1)
+    delivered = sum(1 for r in rows if r.status == "DELIVERED" and r.attempts == 1)
+    return {
+        "backend": "postgres" if database_url else "sqlite",
+        "events": args.events,
+        "delivered_once": delivered,
+        "seconds": round(seconds, 3),
+        "per_s": round(delivered / seconds, 1),
+    }
+
+
+def run_dispatcher(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+    import uvloop
+
+    database_url = None
+    if args.backend == "postgres":
+        database_url = stack.enter_context(common.pg_database(args.pg_url))
+    result = uvloop.run(dispatch(args, stack, database_url))
+    table = Table(title=f"the push dispatcher on {result['backend']}, {args.concurrency} in flight")
+    for column in ("events", "delivered once", "seconds", "deliveries/s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{result['events']:,}",
+        f"{result['delivered_once']:,}",
+        f"{result['seconds']:.2f}",
+        f"{result['per_s']:,.0f}",
+    )
+    out.print(table)
+    return {
+        "benchmark": "push_clients",
+        **git_revision(),
+        "concurrency": args.concurrency,
+        "dispatcher": result,
+        "all_verified": result["delivered_once"] == result["events"],
+    }
+
+
+def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]:
+    if args.events:
+        return run_dispatcher(args, stack)
+    url = start_receiver(stack, APP_KEY)
     import uvloop
 
     results: dict[str, Any] = {}
@@ -377,6 +476,14 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict[str, Any]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--receiver-app-key", default=APP_KEY, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=0,
+        help="measure the dispatcher instead: this many events through a fresh store",
+    )
+    common.add_backend_args(parser)
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0)
@@ -389,12 +496,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.receiver:
-        serve_receiver(args.receiver)
+        serve_receiver(args.receiver, args.receiver_app_key)
         return 0
     if args.extra_site:
         sys.path.append(str(args.extra_site))
     common.widen_output()
-    return common.run_benchmark(lambda stack: run(args, stack), "push_clients")
+    name = f"push_dispatcher_{args.backend}" if args.events else "push_clients"
+    return common.run_benchmark(lambda stack: run(args, stack), name)
 
 
 if __name__ == "__main__":

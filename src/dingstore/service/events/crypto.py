@@ -44,8 +44,10 @@ def valid_aes_key(aes_key: str) -> bool:
 
 
 def random_text(length: int) -> str:
-    """``length`` random characters of ``[A-Za-z0-9]`` (nonces, the plaintext's prefix)."""
-    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
+    """``length`` random characters of ``[A-Za-z0-9]`` (nonces, the plaintext's prefix). One
+    read of the OS's randomness, not one per character (``secrets.choice`` cost a fifth of a
+    push); the slight bias of ``% 62`` matters to neither use."""
+    return "".join([ALPHANUMERIC[b % 62] for b in secrets.token_bytes(length)])
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
@@ -66,9 +68,10 @@ class CallbackCrypto:
         # Lenient: binascii ignores non-zero trailing bits (strict_mode is off by default).
         self.key = base64.b64decode(aes_key + "=")
         self.iv = self.key[:16]
+        self._algorithm, self._mode = algorithms.AES(self.key), modes.CBC(self.iv)
 
     def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(self.key), modes.CBC(self.iv))
+        return Cipher(self._algorithm, self._mode)
 
     def encrypt(self, message: str, *, prefix: str | None = None) -> str:
         """``message`` encrypted, as base64 without line breaks; ``prefix`` (16 ASCII

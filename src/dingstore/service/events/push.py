@@ -46,7 +46,8 @@ TIMEOUT_S = 1.5  # DingTalk's limit for a receiver's answer (events.md §3), for
 MAX_REPLY = 64 * 1024  # a success reply is ~200 bytes
 NONCE_LENGTH = 8
 CHECK_URL = {"EventType": "check_url"}
-RETRY_S = (0.2, 5.0)  # a pass that failed (the database down) is tried again after these
+RETRY_S = (0.2, 5.0)  # a look that failed (the database down) is tried again after these
+PIPELINE = 2  # batches of one app in flight at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Pusher:
         self.timeout_s = timeout_s
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
+        self._ciphers: dict[Callback, crypto.CallbackCrypto] = {}
 
     async def open(self) -> None:
         """Make the connection pool (again: nothing changes)."""
@@ -111,7 +113,11 @@ class Pusher:
         """POST ``text`` encrypted to the callback; None when the receiver answered
         ``success`` correctly in time, else why not, in a few words."""
         assert self._session is not None, "open the Pusher first"
-        cipher = callback.cipher()
+        cipher = self._ciphers.get(callback)
+        if cipher is None:
+            if len(self._ciphers) > 1000:  # callbacks that changed: forget them all
+                self._ciphers.clear()
+            cipher = self._ciphers[callback] = callback.cipher()
         stamp = str(self.clock.now_ms())
         query, body = cipher.seal(text, stamp, crypto.random_text(NONCE_LENGTH))
         url = yarl.URL(callback.url).extend_query(query)
@@ -251,16 +257,29 @@ class PushDispatcher:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     async def _drain(self, app: Callback) -> None:
-        """Push the app's due events, batch after batch, until none is left."""
-        while True:
-            self._again.discard(app.app_id)
-            try:
-                full = await self._push_app(app)
-            except Exception as exc:  # the next look starts over
-                log.warning("pushing the events of app %s failed (%r)", app.app_id, exc)
-                return
-            if not full and app.app_id not in self._again:
-                return
+        """Push the app's due events until none is left: claim a batch, and while its pushes
+        are in flight claim the next (up to ``PIPELINE`` batches at once), so that the
+        database's turns overlap the receiver's."""
+        batches: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                self._again.discard(app.app_id)
+                claimed = await self._claim(app)
+                if claimed:
+                    batches.add(asyncio.create_task(self._push_batch(app, claimed)))
+                if len(claimed) < self.batch:  # every due event is taken
+                    await asyncio.gather(*batches)
+                    batches.clear()
+                    if app.app_id not in self._again:  # and none came since
+                        return
+                elif len(batches) >= PIPELINE:
+                    _, batches = await asyncio.wait(batches, return_when=asyncio.FIRST_COMPLETED)
+        except Exception as exc:  # the database down, say: the next look starts over
+            log.warning("pushing the events of app %s failed (%r)", app.app_id, exc)
+        finally:
+            for batch in batches:  # cancelled (stop): leave them to their leases
+                batch.cancel()
+            await asyncio.gather(*batches, return_exceptions=True)
 
     # --- one pass --------------------------------------------------------------------------
 
@@ -298,8 +317,14 @@ class PushDispatcher:
         return found
 
     async def _push_app(self, app: Callback) -> bool:
+        claimed = await self._claim(app)
+        if claimed:
+            await self._push_batch(app, claimed)
+        return len(claimed) >= self.batch
+
+    async def _claim(self, app: Callback) -> list[RowMapping]:
         async with self.db.write() as conn:
-            claimed = await event_rows.claim(
+            return await event_rows.claim(
                 conn,
                 app.corp_id,
                 app.app_id,
@@ -308,11 +333,15 @@ class PushDispatcher:
                 lease_ms=self.lease_ms,
                 limit=self.batch,
             )
-        if not claimed:
-            return False
+
+    async def _push_batch(self, app: Callback, claimed: list[RowMapping]) -> None:
+        """Push the claimed events and settle them. A settle that fails leaves them to their
+        leases: they go again once those expire."""
         outcomes = await asyncio.gather(*(self._push_one(app, row) for row in claimed))
-        await self._settle(app, claimed, outcomes)
-        return len(claimed) >= self.batch
+        try:
+            await self._settle(app, claimed, outcomes)
+        except Exception as exc:
+            log.warning("settling %d pushes of app %s failed (%r)", len(claimed), app.app_id, exc)
 
     async def _push_one(self, app: Callback, row: RowMapping) -> str | None:
         lane = self._in_flight.get(app.app_id)
