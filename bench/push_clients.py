@@ -372,6 +372,7 @@ async def dispatch(
                     now=now,
                     changes=changes,
                 )
+        await common.analyze(svc)  # a running store has its statistics (autovacuum)
         dispatcher = PushDispatcher(svc.db, clock=svc.clock, concurrency=args.concurrency)
         pending = sa.select(sa.func.count()).where(schema.events.c.status == "PENDING")
         started = time.perf_counter()
