@@ -238,7 +238,8 @@ class PushDispatcher:
             self._wake.clear()
             try:
                 apps = await self._callbacks()
-                await self.pusher.open()
+                if apps:
+                    await self.pusher.open()
             except Exception as exc:  # the database down, say: push on once it is back
                 log.warning("looking for events to push failed (%r); again in %.1f s", exc, pause)
                 await asyncio.sleep(pause)
