@@ -20,15 +20,23 @@ The receiver is a separate process (so it does not share the client's core): a b
 HTTP/1.1 server on uvloop that answers every POST with one correct encrypted ``success``
 (made once), keep-alive. It is as cheap as a receiver can be, so the client is what is measured.
 
-Clients: ``aiohttp`` and ``httpx`` (both in the venv), and ``pyreqwest`` and ``aiosonic`` when
-importable (``--extra-site DIR`` appends a directory holding them to ``sys.path``, e.g. one made
-with ``pip install --target DIR pyreqwest aiosonic``, so the project's venv is untouched). A
-pool of ``--concurrency`` keep-alive connections each. The issue's reference, measured
-elsewhere: ~2,500 signed deliveries/s with p99 < 5 ms for an outbox dispatcher, ~200/s with
-httpx.
+Clients: ``pyreqwest`` (dingstore's), ``aiohttp`` and ``httpx`` (all three in the dev venv), and
+``aiosonic`` when importable (``--extra-site DIR`` appends a directory holding it to
+``sys.path``, e.g. one made with ``pip install --target DIR aiosonic``, so the project's venv is
+untouched). A pool of ``--concurrency`` keep-alive connections each. The issue's reference,
+measured elsewhere: ~2,500 signed deliveries/s with p99 < 5 ms for an outbox dispatcher, ~200/s
+with httpx.
+
+``--events N`` measures the dispatcher itself instead (``PushDispatcher`` with its client, as a
+process runs it): N events written to a fresh store (``--backend sqlite|postgres``) pushed to a
+receiver until all are delivered.
+
+On the busy 2-core machine (other suites running) the clients' order swings from run to run; on
+a quiet core pyreqwest, aiohttp and aiosonic tie (~3,500-3,800/s) and httpx does ~300/s.
 
 Run: ``.venv/bin/python bench/push_clients.py [--count 5000] [--concurrency 32] [--rate 200]
-[--extra-site /tmp/push-bench-extra]``. Results go to ``bench/results/push_clients.json``.
+[--extra-site DIR]``, or ``--events 10000 [--backend postgres]``. Results go to
+``bench/results/push_clients.json`` (``push_dispatcher_<backend>.json``).
 """
 
 from __future__ import annotations
@@ -207,9 +215,9 @@ async def aiosonic_client(concurrency: int) -> Any:
 
 
 CLIENTS = {
+    "pyreqwest": pyreqwest_client,
     "aiohttp": aiohttp_client,
     "httpx": httpx_client,
-    "pyreqwest": pyreqwest_client,
     "aiosonic": aiosonic_client,
 }
 IMPORTS = {"aiohttp": "aiohttp", "httpx": "httpx", "pyreqwest": "pyreqwest", "aiosonic": "aiosonic"}
