@@ -29,6 +29,7 @@ from dingstore.api.routes import (
     previews,
     recycle,
     spaces,
+    thumbnails,
     versions,
 )
 from dingstore.service.container import Services, open_services
@@ -47,6 +48,7 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    thumbnails.router,
     open_infos.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
