@@ -100,9 +100,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
+        if engine.concurrency:  # HTTP pushes go out of the processes that run tasks
+            svc.push.start()
         try:
             yield
         finally:
+            if engine.concurrency:
+                await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
