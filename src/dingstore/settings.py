@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     transfer_expiry: int = Field(900, gt=0)
     blob_grace: int = Field(3_600, ge=0)
     org_quota: int | None = Field(None, ge=0)
+    # Thumbnails (docs/previews.md): the largest file one is made of, the most pixels an image
+    # may decode to, the address space and the wall time of one rendering, and how many render
+    # at once in a process (each in a helper process of its own).
+    thumbnail_max_bytes: int = Field(64 * 1024**2, gt=0)
+    thumbnail_max_pixels: int = Field(50_000_000, gt=0)
+    thumbnail_memory: int = Field(1536 * 1024**2, ge=256 * 1024**2)
+    thumbnail_timeout: float = Field(20.0, gt=0)
+    thumbnail_concurrency: int = Field(1, ge=1)
     # Online editing through a WOPI office server (Collabora Online, OnlyOffice): its discovery
     # XML (None = editing off), how long it is cached, the address the office server reaches
     # dingstore's WOPI endpoints at (None = the public URL), the lives of the access and refresh

@@ -5,6 +5,7 @@ endpoints with the token as Collabora would, each call signed with its proof key
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -15,8 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
+from PIL import Image
 
 from dingstore.store import events, schema
+from tests.api.test_thumbnails import BLUE, RED, color_of, fetch, near, pdf_bytes
 from tests.conftest import new_tenant, sdk_error
 from tests.live import LiveServer, Sdk, http
 from tests.office import EDIT, ODT, PDF, VIEW, Office
@@ -432,3 +435,19 @@ def test_open_info_opens_office_files_in_the_office_server(ed: Storage, office: 
     other = ed.upload(space.id, b"?", "a.xyz")
     error = sdk_error(lambda: ed.open_info(space.id, other.id, type="EDIT"))
     assert error.code == "dentryEditNotSupport"
+
+
+def test_a_save_gets_its_thumbnail_as_a_new_version_does(ed: Storage, office: Office) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, pdf_bytes(), "a.pdf")  # a red first page
+    assert near(color_of(fetch(ed.wait_thumbnail(space.id, file.id).thumbnail.url)), RED)
+    opened = ed.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    office.call("POST", src, token, override="LOCK", lock="L")
+    blue = io.BytesIO()
+    Image.new("RGB", (827, 1169), BLUE).save(blue, "PDF", resolution=100)
+    saved = office.call(
+        "POST", src, token, contents=True, override="PUT", lock="L", body=blue.getvalue()
+    )
+    assert saved.status_code == 200
+    assert near(color_of(fetch(ed.wait_thumbnail(space.id, file.id).thumbnail.url)), BLUE)

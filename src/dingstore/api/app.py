@@ -29,6 +29,7 @@ from dingstore.api.routes import (
     previews,
     recycle,
     spaces,
+    thumbnails,
     versions,
     weboffice,
     wopi,
@@ -49,6 +50,7 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    thumbnails.router,
     open_infos.router,
     weboffice.router,
     # the WOPI host, called by an office server (not a DingTalk API)
@@ -103,9 +105,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
+        if engine.concurrency:  # HTTP pushes go out of the processes that run tasks
+            svc.push.start()
         try:
             yield
         finally:
+            if engine.concurrency:
+                await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,6 +10,8 @@ from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
+from dingstore.service.events.callbacks import CallbackService
+from dingstore.service.events.push import PushDispatcher
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
@@ -19,6 +21,8 @@ from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
+from dingstore.service.thumbnails import queries as thumbnails
+from dingstore.service.thumbnails import sandbox
 from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
 from dingstore.service.weboffice import tokens as weboffice_tokens
@@ -48,12 +52,16 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    thumbnails: thumbnails.ThumbnailService
     previews: PreviewService
     weboffice: SessionService
     wopi: WopiHost
     engine: WorkerPool
+    callbacks: CallbackService
+    push: PushDispatcher  # started beside the task workers (api/app.py, cli/worker.py)
 
     async def close(self) -> None:
+        await self.push.close()
         await self.blobs.close()
         await self.db.close()
 
@@ -80,9 +88,23 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
+    limits = sandbox.Limits(
+        max_bytes=settings.thumbnail_max_bytes,
+        max_pixels=settings.thumbnail_max_pixels,
+        memory=settings.thumbnail_memory,
+        timeout=settings.thumbnail_timeout,
+    )
     engine = WorkerPool(
         db,
-        tree.tree_locked(bulk.handlers(version_retention=settings.version_retention, clock=clock)),
+        {
+            **tree.tree_locked(
+                bulk.handlers(version_retention=settings.version_retention, clock=clock)
+            ),
+            # no tree lock: the task changes no tree, only its thumbnail's row
+            **thumbnails.handlers(
+                db, blobs, limits, concurrency=settings.thumbnail_concurrency, clock=clock
+            ),
+        },
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         step_s=settings.task_step_time,
@@ -163,6 +185,9 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        thumbnails=thumbnails.ThumbnailService(
+            db, blobs, limits=limits, url_expiry=settings.transfer_expiry, clock=clock
+        ),
         previews=previews,
         weboffice=weboffice,
         wopi=WopiHost(
@@ -178,4 +203,6 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             clock=clock,
         ),
         engine=engine,
+        callbacks=CallbackService(db, clock=clock),
+        push=PushDispatcher(db, clock=clock, poll_interval=settings.task_poll_interval),
     )

@@ -18,8 +18,11 @@ from dingstore import errors
 from dingstore.blobs import base as blob_base
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree, versions
+from dingstore.service.events import changes
 from dingstore.service.properties import PropertyInput, write_properties
+from dingstore.service.thumbnails import making as thumbnails
 from dingstore.store import base, blobs, dentries, ids, uploads
+from dingstore.store import thumbnails as thumbnail_rows
 
 MAX_SINGLE = 5 * 1024**3
 MIN_PART, MAX_PARTS, PARTS_PER_CALL = 100 * 1024, 10_000, 30
@@ -241,6 +244,7 @@ class FileService:
             if not await uploads.delete(conn, commit.upload_key):  # single use
                 raise errors.param_error("uploadKey", "this uploadKey was already committed")
             await blobs.insert(conn, blob_id, size, upload.md5, now)
+            await thumbnails.request(conn, actor, blob_id, clean, size, now=now, new=True)
 
             async def create(name: str, *, if_free: bool = False) -> Any:
                 made = await tree.create(
@@ -286,6 +290,9 @@ class FileService:
                     await write_properties(
                         conn, new_id, actor.app_id, commit.app_properties, new=True
                     )
+                    await changes.emit_by(
+                        conn, actor, space.id, now, changes.of(changes.CREATE, changes.UPLOAD, made)
+                    )
                     return await tree.view(conn, actor, made, own=commit.app_properties)
             await versions.add(  # a new version of the file given, or of the one of its name
                 conn,
@@ -298,6 +305,9 @@ class FileService:
                 new_blob=True,
             )
             await write_properties(conn, int(target.id), actor.app_id, commit.app_properties)
+            await changes.emit_by(
+                conn, actor, space.id, now, changes.of(changes.UPDATE, changes.VERSION, target)
+            )
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(target.id)))
 
     async def _bytes_of(self, upload: Any) -> int:
@@ -365,7 +375,9 @@ class FileService:
             await self._blobs.delete(key)
         for blob_id in unreferenced:
             await self._blobs.delete(blob_key(blob_id))
+            await self._blobs.delete(thumbnails.thumbnail_key(blob_id))
         if unreferenced:
             async with self._db.write() as conn:
                 await blobs.forget(conn, unreferenced)
+                await thumbnail_rows.forget(conn, unreferenced)
         return {"uploads": len(stale), "blobs": len(unreferenced)}

@@ -5,8 +5,9 @@
   and copy are hidden from a user without ``DOWNLOADER``.
 * GetFile (``contents``): the file's current bytes.
 * PutFile (``save``): the bytes become a new version of the file, as an OVERWRITE CommitFile
-  makes one (quota, version retention, the change event). It must name the file's lock (WOPI:
-  ``X-WOPI-Lock``); a file without a lock takes a save only while it is empty.
+  makes one (quota, version retention, its thumbnail, the change event). It must name the
+  file's lock (WOPI: ``X-WOPI-Lock``); a file without a lock takes a save only while it is
+  empty.
 * Lock, GetLock, RefreshLock, Unlock, UnlockAndRelock (``lock``): one lock per file, the office
   server's own string (at most 1024 characters), expiring ``LOCK_TTL_S`` after it was taken or
   refreshed. A call naming another lock than the file's answers 409 with the file's lock.
@@ -29,11 +30,13 @@ from dingstore import errors
 from dingstore.blobs import base as blob_base
 from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree, versions
+from dingstore.service.events import changes
 from dingstore.service.files import blob_key
 from dingstore.service.identity import IdentityService
+from dingstore.service.thumbnails import making as thumbnails
 from dingstore.service.weboffice import proof, tokens
 from dingstore.service.weboffice.discovery import DiscoveryCache
-from dingstore.store import base, blobs, events, ids, wopi
+from dingstore.store import base, blobs, ids, wopi
 
 LOCK_TTL_S = 30 * 60
 MAX_LOCK_LENGTH = 1024
@@ -262,11 +265,14 @@ class WopiHost:
         grant, actor = caller.grant, caller.actor
         now = self._clock.now_ms()
         async with self._db.write() as conn:
-            _, row = await self._file(conn, caller, access.WRITE, write=True)
+            space, row = await self._file(conn, caller, access.WRITE, write=True)
             await tasks.check_free(conn, actor.corp_id, int(row.id))
             current = await wopi.lock_of(conn, grant.corp_id, grant.dentry_id, now)
             self._check_lock(current, row, lock_id)
+            # What an OVERWRITE CommitFile does with the bytes it was given (service/files.py):
+            # the blob's row and its thumbnail, the version, the change event.
             await blobs.insert(conn, blob_id, size, None, now)
+            await thumbnails.request(conn, actor, blob_id, row.name, size, now=now, new=True)
             await versions.add(
                 conn,
                 actor.union_id,
@@ -277,14 +283,7 @@ class WopiHost:
                 retention=self._retention,
                 new_blob=True,
             )
-            # As an OVERWRITE CommitFile's new version does (docs/events.md: ``version``).
-            change = events.Change(events.UPDATE, "version", int(row.id), row.type, row.name)
-            await events.emit(
-                conn,
-                corp_id=actor.corp_id,
-                space_id=int(row.space_id),
-                union_id=actor.union_id,
-                now=now,
-                changes=[change],
+            await changes.emit_by(
+                conn, actor, int(space.id), now, changes.of(changes.UPDATE, changes.VERSION, row)
             )
             return int(row.version) + 1

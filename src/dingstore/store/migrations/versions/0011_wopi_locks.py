@@ -1,7 +1,7 @@
 """Online editing through a WOPI office server: file locks and single-use refresh tokens.
 
-Revision ID: 0010w
-Revises: 0009
+Revision ID: 0011w
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010w"
-down_revision = "0009"
+revision = "0011w"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
