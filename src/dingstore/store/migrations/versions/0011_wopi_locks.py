@@ -1,6 +1,6 @@
 """Online editing through a WOPI office server: file locks and single-use refresh tokens.
 
-Revision ID: 0011w
+Revision ID: 0011
 Revises: 0010
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011w"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
