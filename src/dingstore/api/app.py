@@ -32,6 +32,8 @@ from dingstore.api.routes import (
     spaces,
     thumbnails,
     versions,
+    weboffice,
+    wopi,
 )
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
@@ -52,6 +54,9 @@ ROUTERS = (
     events.router,  # §6 J, and dingstore's pull feed
     thumbnails.router,
     open_infos.router,
+    weboffice.router,
+    # the WOPI host, called by an office server (not a DingTalk API)
+    wopi.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
     # dingstore's preview page, where GetDentryOpenInfo's links lead (not a DingTalk API)
@@ -102,9 +107,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
+        if engine.concurrency:  # HTTP pushes go out of the processes that run tasks
+            svc.push.start()
         try:
             yield
         finally:
+            if engine.concurrency:
+                await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -140,8 +149,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         body_limit=settings.max_body_size,
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
-        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX),
-        no_body_limit_prefixes=(blobs.PREFIX,),
+        # (a WOPI save is a whole file, limited by DINGSTORE_BLOB_MAX_OBJECT_SIZE)
+        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX, wopi.PREFIX),
+        no_body_limit_prefixes=(blobs.PREFIX, wopi.PREFIX),
         secret_path_prefixes=(previews.PREFIX,),
     )
     return app
