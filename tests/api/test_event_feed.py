@@ -20,7 +20,7 @@ from dingstore.service.events import feed
 from dingstore.store import database, events
 from tests import backends
 from tests.conftest import Tenant, new_tenant
-from tests.emitted import emit, emit_rows, rows
+from tests.emitted import emit, emit_rows, rows, settled
 from tests.live import DingstoreProcess, LiveServer, Sdk, free_port, http
 from tests.storage import Storage
 
@@ -96,6 +96,17 @@ def test_events_carry_the_delivery_fields(server: LiveServer, tenant: Tenant, st
     }
     assert (second["eventType"], second["unionId"]) == ("storage_dentry_delete", "u-2")
     assert int(second["eventId"], 16) == second["dingstoreSeq"] > first["dingstoreSeq"]
+
+
+def test_a_real_change_reaches_the_feed(server: LiveServer, tenant: Tenant, st: Storage) -> None:
+    space = st.new_space()
+    st.subscribe_event("SPACE", space.id)
+    folder = st.add_folder(space.id, "docs")
+    settled(server)
+    (event,) = st.pull_events()["events"]
+    assert (event["eventType"], event["dingstoreAction"]) == ("storage_dentry_create", "add")
+    assert (event["dentryId"], event["type"], event["extension"]) == (folder.id, "FOLDER", "")
+    assert (event["unionId"], event["spaceId"]) == (tenant.admin_id, space.id)
 
 
 def test_pages_follow_the_cursor_without_skipping_or_repeating(
