@@ -334,3 +334,73 @@ permissions = sa.Table(
     sa.Index("ix_permissions_member", "space_id", "member"),
     sa.Index("ix_permissions_expires_at", "expires_at"),
 )
+
+# --- change events ----------------------------------------------------------------------------
+
+# What an app asked to hear (SubscribeEvent): its org (scope ORG, ``scope_id`` the corpId) or one
+# space (scope SPACE, ``scope_id`` the space id as text).
+event_subscriptions = sa.Table(
+    "event_subscriptions",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(8), primary_key=True),
+    sa.Column("scope_id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# Where an internal app wants its events pushed (HTTP push, DingTalk's callback encryption). An
+# app with a row here is in push mode; without one, its events wait for a Stream connection.
+app_callbacks = sa.Table(
+    "app_callbacks",
+    metadata,
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("token", sa.String(128), nullable=False),
+    sa.Column("aes_key", sa.String(43), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+)
+
+# The outbox and the delivery log in one: a row per change and subscribed app, written in the
+# change's own transaction (store/events.py). ``id`` grows with every change of a space in commit
+# order (a space's changes take its tree lock) and is never reused (SQLite AUTOINCREMENT): it is
+# the event's id and its per-space sequence. ``tx`` is the writing transaction's id on PostgreSQL
+# (0 on SQLite), which orders the pull feed by commit (store/events.py ``feed``).
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("dentry_id", sa.BigInteger, nullable=False),
+    sa.Column("dentry_type", sa.String(8), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("union_id", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False),
+    sa.Column("scope_id", sa.String(64), nullable=False),
+    sa.Column("born_at", sa.BigInteger, nullable=False),
+    sa.Column("tx", sa.BigInteger, nullable=False),
+    # delivery: PENDING until acknowledged (DELIVERED) or given up (FAILED)
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due_at", sa.BigInteger, nullable=False),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.BigInteger),
+    sa.Column("last_error", sa.String(256)),
+    sa.Column("delivered_at", sa.BigInteger),
+    sa.Index("ix_events_due", "corp_id", "app_id", "status", "due_at", "id"),
+    sa.Index("ix_events_dentry", "corp_id", "app_id", "dentry_id", "id"),
+    sa.Index("ix_events_feed", "corp_id", "app_id", "tx", "id"),
+    sa.Index("ix_events_born_at", "born_at"),
+    sqlite_autoincrement=True,
+)

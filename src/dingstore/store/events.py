@@ -1,0 +1,552 @@
+"""Change events: subscriptions, the outbox written with each change, and its delivery.
+
+A change writes one ``events`` row per subscribed app in its own transaction (``emit``,
+``emit_nodes``): an event exists exactly when its change committed. The same row then records
+the delivery: a Stream connection or an HTTP push ``claim``s due rows (a lease, so that no two
+connections or processes send one row at once), and ``acknowledge`` or ``retry_later`` settle
+them. Every statement on events names the org (``corp_id``) but housekeeping's ``purge`` and
+``callback_apps``, which sweep every org.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from dingstore.store import base, xact
+from dingstore.store.base import Connection, Writer
+from dingstore.store.schema import (
+    app_callbacks,
+    dentries,
+    event_subscriptions,
+    events,
+    task_nodes,
+)
+
+CHANNEL = "dingstore_events"  # announced by a transaction that wrote events
+
+CREATE = "storage_dentry_create"
+UPDATE = "storage_dentry_update"
+DELETE = "storage_dentry_delete"
+
+PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
+
+# Constants in the prepared statements' SQL (a prepared statement takes named parameters only)
+_ORG = sa.literal_column("'ORG'", sa.String)
+_SPACE = sa.literal_column("'SPACE'", sa.String)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of one dentry, as its event tells it."""
+
+    event_type: str  # CREATE, UPDATE or DELETE
+    action: str  # dingstore's reason: add, upload, rename, move, ... (docs/events.md)
+    dentry_id: int
+    dentry_type: str  # FILE or FOLDER
+    name: str
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """A place in an app's feed: after the row ``id`` of transaction ``tx``."""
+
+    tx: int = -1
+    id: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.tx}.{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        """``str(cursor)`` back; ValueError for anything else."""
+        tx, dot, row = text.partition(".")
+        if not dot:
+            raise ValueError(text)
+        cursor = cls(int(tx), int(row))
+        if cursor.tx < -1 or cursor.id < 0:
+            raise ValueError(text)
+        return cursor
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+async def subscribe(
+    conn: Writer, corp_id: str, app_id: str, scope: str, scope_id: str, now: int
+) -> None:
+    """Subscribe the app (again: nothing changes)."""
+    key = {"corp_id": corp_id, "app_id": app_id, "scope": scope, "scope_id": scope_id}
+    found = await conn.execute(sa.select(sa.literal(1)).where(*_matching(key)))
+    if found.first() is None:
+        await conn.execute(sa.insert(event_subscriptions).values(**key, created_at=now))
+
+
+async def unsubscribe(conn: Writer, corp_id: str, app_id: str, scope: str, scope_id: str) -> None:
+    """Unsubscribe the app (when it was not subscribed: nothing changes)."""
+    key = {"corp_id": corp_id, "app_id": app_id, "scope": scope, "scope_id": scope_id}
+    await conn.execute(sa.delete(event_subscriptions).where(*_matching(key)))
+
+
+def _matching(key: dict[str, str]) -> list[Any]:
+    return [event_subscriptions.c[column] == value for column, value in key.items()]
+
+
+async def subscriptions(conn: Connection, corp_id: str, app_id: str) -> list[RowMapping]:
+    query = (
+        sa.select(event_subscriptions)
+        .where(event_subscriptions.c.corp_id == corp_id, event_subscriptions.c.app_id == app_id)
+        .order_by(event_subscriptions.c.scope, event_subscriptions.c.scope_id)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+def _subscribers() -> sa.Subquery:
+    """The apps subscribed to the org or to the space: one row per app, the space's scope
+    winning when it subscribed to both (``MAX``: 'SPACE' > 'ORG')."""
+    s = event_subscriptions.c
+    corp_id = sa.bindparam("corp_id", type_=sa.String)
+    space_key = sa.bindparam("space_key", type_=sa.String)
+    return (
+        sa.select(s.app_id, sa.func.max(s.scope).label("scope"))
+        .where(
+            s.corp_id == corp_id,
+            sa.or_(
+                sa.and_(s.scope == _ORG, s.scope_id == corp_id),
+                sa.and_(s.scope == _SPACE, s.scope_id == space_key),
+            ),
+        )
+        .group_by(s.app_id)
+        .subquery("subscriber")
+    )
+
+
+def _param(name: str, type_: Any) -> Any:
+    """A parameter in a SELECT list: typed in the SQL, so that PostgreSQL need not guess."""
+    return sa.cast(sa.bindparam(name, type_=type_), type_)
+
+
+_INSERTED = (
+    "corp_id",
+    "app_id",
+    "event_type",
+    "action",
+    "space_id",
+    "dentry_id",
+    "dentry_type",
+    "name",
+    "union_id",
+    "scope",
+    "scope_id",
+    "born_at",
+    "tx",
+    "status",
+    "attempts",
+    "due_at",
+)
+
+
+def _outbox_rows(subscriber: sa.Subquery, dentry_id: Any, dentry_type: Any, name: Any) -> list[Any]:
+    now = _param("now", sa.BigInteger)
+    corp_id = _param("corp_id", sa.String)
+    return [
+        corp_id,
+        subscriber.c.app_id,
+        _param("event_type", sa.String),
+        _param("action", sa.String),
+        _param("space_id", sa.BigInteger),
+        dentry_id,
+        dentry_type,
+        name,
+        _param("union_id", sa.String),
+        subscriber.c.scope,
+        sa.case((subscriber.c.scope == _SPACE, _param("space_key", sa.String)), else_=corp_id),
+        now,
+        xact.transaction_id(),
+        sa.literal_column(f"'{PENDING}'", sa.String),
+        sa.literal_column("0", sa.Integer),
+        now,
+    ]
+
+
+def _emit_one() -> Any:
+    subscriber = _subscribers()
+    rows = sa.select(
+        *_outbox_rows(
+            subscriber,
+            _param("dentry_id", sa.BigInteger),
+            _param("dentry_type", sa.String),
+            _param("name", sa.String),
+        )
+    )
+    return base.prepared(sa.insert(events).from_select(_INSERTED, rows).returning(events.c.id))
+
+
+def _emit_nodes() -> Any:
+    subscriber = _subscribers()
+    n = task_nodes.c
+    rows = (
+        sa.select(*_outbox_rows(subscriber, n.new_id, n.type, dentries.c.name))
+        .select_from(
+            task_nodes.join(dentries, dentries.c.id == n.new_id).join(subscriber, sa.true())
+        )
+        .where(
+            n.task_id == sa.bindparam("task_id", type_=sa.BigInteger),
+            n.seq >= sa.bindparam("seq_from", type_=sa.BigInteger),
+            n.seq <= sa.bindparam("seq_to", type_=sa.BigInteger),
+            n.failed == sa.false(),
+            n.merged == sa.bindparam("merged", type_=sa.Boolean),
+        )
+        .order_by(n.seq)
+    )
+    return sa.insert(events).from_select(_INSERTED, rows)
+
+
+_EMIT_ONE = _emit_one()
+_EMIT_NODES = _emit_nodes()
+
+
+async def emit(
+    conn: Writer,
+    *,
+    corp_id: str,
+    space_id: int,
+    union_id: str,
+    now: int,
+    changes: Sequence[Change],
+) -> int:
+    """Write the events of ``changes`` (dentries of the space ``space_id``) for every app
+    subscribed to the space or the org, in the caller's transaction; announce them on
+    ``CHANNEL`` if there were any. Returns how many rows went in (0 without subscribers: one
+    indexed read per change)."""
+    written = 0
+    for change in changes:
+        result = await conn.execute(
+            _EMIT_ONE,
+            {
+                "corp_id": corp_id,
+                "space_key": str(space_id),
+                "space_id": space_id,
+                "union_id": union_id,
+                "now": now,
+                "event_type": change.event_type,
+                "action": change.action,
+                "dentry_id": change.dentry_id,
+                "dentry_type": change.dentry_type,
+                "name": change.name,
+            },
+        )
+        written += result.rowcount
+    if written:
+        await conn.notify(CHANNEL)
+    return written
+
+
+async def emit_nodes(
+    conn: Writer,
+    *,
+    corp_id: str,
+    space_id: int,
+    union_id: str,
+    now: int,
+    task_id: int,
+    seq_from: int,
+    seq_to: int,
+    event_type: str,
+    action: str,
+    merged: bool = False,
+) -> int:
+    """``emit`` for the nodes ``seq_from``..``seq_to`` of a task's snapshot that a step settled
+    into the space ``space_id`` (the dentries their ``new_id`` names; ``merged``: those that met
+    an entry of their name and went into it), in one statement whatever their number."""
+    result = await conn.execute(
+        _EMIT_NODES,
+        {
+            "corp_id": corp_id,
+            "space_key": str(space_id),
+            "space_id": space_id,
+            "union_id": union_id,
+            "now": now,
+            "event_type": event_type,
+            "action": action,
+            "task_id": task_id,
+            "seq_from": seq_from,
+            "seq_to": seq_to,
+            "merged": merged,
+        },
+    )
+    written = result.rowcount or 0
+    if written:
+        await conn.notify(CHANNEL)
+    return written
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+
+async def claim(
+    conn: Writer,
+    corp_id: str,
+    app_id: str,
+    *,
+    owner: str,
+    now: int,
+    lease_ms: int,
+    limit: int,
+) -> list[RowMapping]:
+    """Lease to ``owner`` until ``now + lease_ms`` up to ``limit`` of the app's due events that
+    nobody holds (or whose lease ran out), oldest first, counting an attempt on each. An event
+    waits while an earlier one of its dentry is undelivered: a dentry's events go out in the
+    order their changes committed."""
+    e = events.c
+    earlier = events.alias("earlier")
+    waiting = (
+        sa.select(sa.literal(1))
+        .where(
+            earlier.c.corp_id == e.corp_id,
+            earlier.c.app_id == e.app_id,
+            earlier.c.dentry_id == e.dentry_id,
+            earlier.c.status == PENDING,
+            earlier.c.id < e.id,
+        )
+        .exists()
+    )
+    due = conn.skip_locked(
+        sa.select(e.id)
+        .where(
+            e.corp_id == corp_id,
+            e.app_id == app_id,
+            e.status == PENDING,
+            e.due_at <= now,
+            sa.or_(e.lease_until.is_(None), e.lease_until < now),
+            ~waiting,
+        )
+        .order_by(e.id)
+        .limit(limit)
+    )
+    taken = await conn.execute(
+        sa.update(events)
+        .where(e.corp_id == corp_id, e.id.in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease_ms, attempts=e.attempts + 1)
+        .returning(*events.c)
+    )
+    return sorted(taken.mappings().all(), key=lambda row: row["id"])
+
+
+async def acknowledge(
+    conn: Writer,
+    corp_ids: Sequence[str],
+    app_ids: Sequence[str],
+    ids: Sequence[int],
+    now: int,
+) -> int:
+    """Mark delivered the undelivered events ``ids`` of the apps ``app_ids`` (of the orgs
+    ``corp_ids``); ids of other apps, or already settled, are passed over. Returns how many."""
+    if not ids:
+        return 0
+    e = events.c
+    result = await conn.execute(
+        sa.update(events)
+        .where(
+            e.corp_id.in_(corp_ids),
+            e.app_id.in_(app_ids),
+            e.id.in_(ids),
+            e.status == PENDING,
+        )
+        .values(status=DELIVERED, delivered_at=now, lease_owner=None, lease_until=None)
+    )
+    return result.rowcount or 0
+
+
+async def retry_later(
+    conn: Writer,
+    corp_id: str,
+    app_id: str,
+    event_row: int,
+    attempt: int,
+    *,
+    due_at: int,
+    error: str,
+    failed: bool = False,
+) -> bool:
+    """Record a failed attempt ``attempt`` of an event: due again at ``due_at``, or given up
+    (``failed``). Nothing happens (False) when the event was delivered meanwhile or another
+    attempt has begun since."""
+    e = events.c
+    result = await conn.execute(
+        sa.update(events)
+        .where(
+            e.corp_id == corp_id,
+            e.app_id == app_id,
+            e.id == event_row,
+            e.attempts == attempt,
+            e.status == PENDING,
+        )
+        .values(
+            status=FAILED if failed else PENDING,
+            due_at=due_at,
+            lease_owner=None,
+            lease_until=None,
+            last_error=error[:256],
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def release(conn: Writer, corp_ids: Sequence[str], owner: str) -> int:
+    """Give back the leases ``owner`` holds (a connection that closed): its unacknowledged
+    events are due again at once, for any connection."""
+    e = events.c
+    result = await conn.execute(
+        sa.update(events)
+        .where(e.corp_id.in_(corp_ids), e.lease_owner == owner, e.status == PENDING)
+        .values(lease_owner=None, lease_until=None)
+    )
+    return result.rowcount or 0
+
+
+async def redeliver(
+    conn: Writer,
+    corp_id: str,
+    app_id: str,
+    *,
+    now: int,
+    ids: Sequence[int] | None = None,
+    failed: bool = False,
+) -> int:
+    """Send again, from now on: the events ``ids`` (delivered or not), or every ``failed`` one.
+    Their attempts start over."""
+    e = events.c
+    which = e.id.in_(ids) if ids is not None else e.status == FAILED if failed else sa.false()
+    result = await conn.execute(
+        sa.update(events)
+        .where(e.corp_id == corp_id, e.app_id == app_id, which)
+        .values(
+            status=PENDING,
+            attempts=0,
+            due_at=now,
+            lease_owner=None,
+            lease_until=None,
+            delivered_at=None,
+        )
+    )
+    return result.rowcount or 0
+
+
+async def deliveries(
+    conn: Connection, corp_id: str, app_id: str, *, failed_only: bool = False, limit: int = 100
+) -> list[RowMapping]:
+    """The app's newest events, newest first, with their delivery state."""
+    e = events.c
+    query = sa.select(events).where(e.corp_id == corp_id, e.app_id == app_id)
+    if failed_only:
+        query = query.where(e.status == FAILED)
+    rows = await conn.execute(query.order_by(e.id.desc()).limit(limit))
+    return list(rows.mappings().all())
+
+
+async def get(conn: Connection, corp_id: str, event_row: int) -> RowMapping | None:
+    rows = await conn.execute(
+        sa.select(events).where(events.c.corp_id == corp_id, events.c.id == event_row)
+    )
+    return rows.mappings().first()
+
+
+# --- the pull feed ------------------------------------------------------------------------------
+
+
+async def feed(
+    conn: Connection, corp_id: str, app_id: str, after: Cursor, limit: int
+) -> list[RowMapping]:
+    """The app's events after ``after`` in commit order, up to ``limit``: only those whose
+    transaction is settled (store/xact.py), so that paging by the last row's cursor never skips
+    an event committed later with a smaller id."""
+    e = events.c
+    query = (
+        sa.select(events)
+        .where(
+            e.corp_id == corp_id,
+            e.app_id == app_id,
+            sa.tuple_(e.tx, e.id) > sa.tuple_(sa.literal(after.tx), sa.literal(after.id)),
+            e.tx < xact.settled_below(),
+        )
+        .order_by(e.tx, e.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).mappings().all())
+
+
+async def latest(conn: Connection, corp_id: str, app_id: str) -> Cursor:
+    """The cursor after the app's last settled event (the start when it has none)."""
+    e = events.c
+    query = (
+        sa.select(e.tx, e.id)
+        .where(e.corp_id == corp_id, e.app_id == app_id, e.tx < xact.settled_below())
+        .order_by(e.tx.desc(), e.id.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return Cursor(int(row.tx), int(row.id)) if row else Cursor()
+
+
+# --- housekeeping -------------------------------------------------------------------------------
+
+
+async def purge(conn: Writer, born_before: int) -> int:
+    """Forget the events, of every org, born before ``born_before`` (their retention)."""
+    result = await conn.execute(sa.delete(events).where(events.c.born_at < born_before))
+    return result.rowcount or 0
+
+
+# --- HTTP push callbacks -----------------------------------------------------------------------
+
+
+async def get_callback(conn: Connection, corp_id: str, app_id: str) -> RowMapping | None:
+    c = app_callbacks.c
+    rows = await conn.execute(
+        sa.select(app_callbacks).where(c.corp_id == corp_id, c.app_id == app_id)
+    )
+    return rows.mappings().first()
+
+
+async def set_callback(
+    conn: Writer, corp_id: str, app_id: str, *, url: str, token: str, aes_key: str, now: int
+) -> None:
+    c = app_callbacks.c
+    changed = await conn.execute(
+        sa.update(app_callbacks)
+        .where(c.corp_id == corp_id, c.app_id == app_id)
+        .values(url=url, token=token, aes_key=aes_key, modified_at=now)
+    )
+    if not changed.rowcount:
+        await conn.execute(
+            sa.insert(app_callbacks).values(
+                corp_id=corp_id,
+                app_id=app_id,
+                url=url,
+                token=token,
+                aes_key=aes_key,
+                created_at=now,
+                modified_at=now,
+            )
+        )
+
+
+async def clear_callback(conn: Writer, corp_id: str, app_id: str) -> bool:
+    c = app_callbacks.c
+    result = await conn.execute(
+        sa.delete(app_callbacks).where(c.corp_id == corp_id, c.app_id == app_id)
+    )
+    return bool(result.rowcount)
+
+
+async def callback_apps(conn: Connection) -> list[RowMapping]:
+    """Every app in push mode, of every org, with its callback."""
+    return list((await conn.execute(sa.select(app_callbacks))).mappings().all())

@@ -1,0 +1,171 @@
+"""store/events.py on every backend: the outbox written with the change, claims that never
+overlap and keep a dentry's order, acknowledgements, retries, the pull feed's cursor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from dingstore.store import base, database, events, schema
+
+CORP = "corp-e"
+SPACE = 42
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[base.BaseDatabase]:
+    opened = await database.open_database(database_url)
+    yield opened
+    await opened.close()
+
+
+def _change(dentry_id: int, event_type: str = events.CREATE) -> events.Change:
+    return events.Change(event_type, "add", dentry_id, "FILE", f"n{dentry_id}.pdf")
+
+
+async def _emit(db: base.BaseDatabase, *changes: events.Change, space_id: int = SPACE) -> int:
+    async with db.write() as conn:
+        return await events.emit(
+            conn, corp_id=CORP, space_id=space_id, union_id="u1", now=1000, changes=changes
+        )
+
+
+async def _subscribe(db: base.BaseDatabase, app_id: str, scope: str, scope_id: str) -> None:
+    async with db.write() as conn:
+        await events.subscribe(conn, CORP, app_id, scope, scope_id, now=1)
+
+
+async def _claim(db: base.BaseDatabase, app_id: str, now: int = 2000, limit: int = 10) -> list:
+    async with db.write() as conn:
+        rows = await events.claim(conn, CORP, app_id, owner="w", now=now, lease_ms=100, limit=limit)
+    return [(r["dentry_id"], r["attempts"]) for r in rows]
+
+
+async def test_no_subscriber_no_rows_and_no_announcement(db: base.BaseDatabase) -> None:
+    heard: list[int] = []
+    db._listeners.setdefault(events.CHANNEL, []).append(lambda: heard.append(1))
+    assert await _emit(db, _change(1)) == 0
+    assert heard == []
+    await _subscribe(db, "app", "SPACE", str(SPACE + 1))  # another space
+    await _subscribe(db, "app", "ORG", "other-corp")  # not this org's id
+    assert await _emit(db, _change(1)) == 0
+    await _subscribe(db, "app", "ORG", CORP)
+    assert await _emit(db, _change(1)) == 1
+    assert heard == [1]
+
+
+async def test_one_row_per_app_the_space_scope_winning(db: base.BaseDatabase) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    await _subscribe(db, "a", "SPACE", str(SPACE))
+    await _subscribe(db, "a", "SPACE", str(SPACE))  # idempotent
+    await _subscribe(db, "b", "ORG", CORP)
+    assert await _emit(db, _change(7)) == 2
+    async with db.read() as conn:
+        rows = await conn.execute(sa.select(schema.events).order_by(schema.events.c.app_id))
+        got = [(r.app_id, r.scope, r.scope_id, r.status, r.name) for r in rows]
+    assert got == [
+        ("a", "SPACE", str(SPACE), "PENDING", "n7.pdf"),
+        ("b", "ORG", CORP, "PENDING", "n7.pdf"),
+    ]
+    async with db.write() as conn:
+        await events.unsubscribe(conn, CORP, "a", "SPACE", str(SPACE))
+    assert await _emit(db, _change(8)) == 2  # a still hears the org
+
+
+async def test_a_rolled_back_change_leaves_no_event(db: base.BaseDatabase) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    with pytest.raises(RuntimeError):
+        async with db.write() as conn:
+            await events.emit(
+                conn, corp_id=CORP, space_id=SPACE, union_id="u", now=1, changes=[_change(1)]
+            )
+            raise RuntimeError("the change fails")
+    assert await _claim(db, "a") == []
+
+
+async def test_claims_keep_each_dentry_in_order_and_never_overlap(
+    db: base.BaseDatabase,
+) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    await _emit(db, _change(1), _change(2), _change(1, events.UPDATE), _change(3))
+    first = await _claim(db, "a")
+    assert first == [(1, 1), (2, 1), (3, 1)]  # the update of 1 waits for its create
+    assert await _claim(db, "a") == []  # all leased or waiting
+    async with db.read() as conn:
+        rows = await events.deliveries(conn, CORP, "a")
+    by_dentry = {(r["dentry_id"], r["event_type"]): r["id"] for r in rows}
+    async with db.write() as conn:
+        acked = await events.acknowledge(
+            conn, [CORP], ["a"], [by_dentry[(1, events.CREATE)], by_dentry[(2, events.CREATE)]], 5
+        )
+    assert acked == 2
+    assert await _claim(db, "a") == [(1, 1)]  # now the update of 1
+    assert await _claim(db, "a", now=2101) == [(1, 2), (3, 2)]  # leases ran out: again, by id
+
+
+async def test_expired_leases_are_claimed_again_and_retries_wait(db: base.BaseDatabase) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    await _emit(db, _change(1))
+    assert await _claim(db, "a", now=2000) == [(1, 1)]
+    assert await _claim(db, "a", now=2099) == []
+    assert await _claim(db, "a", now=2101) == [(1, 2)]  # the lease ran out: same row again
+    row = (await _rows(db))[0]
+    async with db.write() as conn:
+        assert not await events.retry_later(
+            conn, CORP, "a", row["id"], 1, due_at=5000, error="stale attempt"
+        )
+        assert await events.retry_later(conn, CORP, "a", row["id"], 2, due_at=5000, error="500")
+    assert await _claim(db, "a", now=4999) == []
+    assert await _claim(db, "a", now=5000) == [(1, 3)]
+    async with db.write() as conn:
+        await events.retry_later(conn, CORP, "a", row["id"], 3, due_at=0, error="x", failed=True)
+    assert await _claim(db, "a", now=9999) == []
+    assert (await _rows(db))[0]["status"] == "FAILED"
+    async with db.write() as conn:
+        assert await events.redeliver(conn, CORP, "a", now=10_000, failed=True) == 1
+    assert await _claim(db, "a", now=10_000) == [(1, 1)]
+
+
+async def test_concurrent_claimers_never_take_one_event(db: base.BaseDatabase) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    await _emit(db, *[_change(i) for i in range(1, 41)])
+
+    async def claimer(owner: str) -> list[int]:
+        taken: list[int] = []
+        for _ in range(10):
+            async with db.write() as conn:
+                rows = await events.claim(
+                    conn, CORP, "a", owner=owner, now=2000, lease_ms=10_000, limit=3
+                )
+            taken += [r["id"] for r in rows]
+            await asyncio.sleep(0)
+        return taken
+
+    got = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    every = [i for ids in got for i in ids]
+    assert len(every) == len(set(every)) == 40
+
+
+async def test_the_feed_pages_in_commit_order(db: base.BaseDatabase) -> None:
+    await _subscribe(db, "a", "ORG", CORP)
+    async with db.read() as conn:
+        assert await events.latest(conn, CORP, "a") == events.Cursor()
+    await _emit(db, _change(1), _change(2), _change(3))
+    async with db.read() as conn:
+        page = await events.feed(conn, CORP, "a", events.Cursor(), 2)
+        assert [r["dentry_id"] for r in page] == [1, 2]
+        after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
+        assert [r["dentry_id"] for r in await events.feed(conn, CORP, "a", after, 5)] == [3]
+        end = await events.latest(conn, CORP, "a")
+        assert await events.feed(conn, CORP, "a", end, 5) == []
+    assert events.Cursor.parse(str(end)) == end
+    with pytest.raises(ValueError):
+        events.Cursor.parse("12")
+
+
+async def _rows(db: base.BaseDatabase) -> list:
+    async with db.read() as conn:
+        return await events.deliveries(conn, CORP, "a")
