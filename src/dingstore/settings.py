@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     transfer_expiry: int = Field(900, gt=0)
     blob_grace: int = Field(3_600, ge=0)
     org_quota: int | None = Field(None, ge=0)
+    # Change events in Stream mode: how long a sent event waits for its ack before it is sent
+    # again (on any connection of the app), how many events one connection has unacked at most,
+    # how often a connection gets a SYSTEM ping, and how often it looks for events unwoken.
+    event_ack_timeout: float = Field(30.0, gt=0)
+    stream_window: int = Field(500, gt=0)
+    stream_ping_interval: float = Field(30.0, gt=0)
+    stream_poll_interval: float = Field(1.0, gt=0)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
     # JSON lines, or readable ones; None = readable on a terminal, JSON otherwise.

@@ -20,6 +20,7 @@ from dingstore.api.routes import (
     blobs,
     dentries,
     files,
+    gateway,
     get_task,
     health,
     oauth2,
@@ -45,6 +46,8 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
+    gateway.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
 )
@@ -93,9 +96,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
+        svc.stream.start()
+        # api/server.py runs it before uvicorn closes the connections: Stream clients are told
+        # to reconnect (elsewhere) rather than cut off.
+        app.state.drain = svc.stream.drain
         try:
             yield
         finally:
+            await svc.stream.stop()  # acks written, leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -69,4 +69,13 @@ class Server(uvicorn.Server):
         loop = asyncio.get_running_loop()
         for sock in getattr(self, "_listening", ()):
             loop.remove_reader(sock.fileno())
+        # Before uvicorn closes every connection (a WebSocket with 1012, which the Stream SDK
+        # answers by waiting 10 s): the app's ``drain`` (api/app.py) tells its Stream clients
+        # to disconnect, takes their last acks and lets them go.
+        drain = getattr(getattr(self.config.app, "state", None), "drain", None)
+        if drain is not None:
+            try:
+                await drain()
+            except Exception:
+                log.exception("draining the Stream connections failed")
         await super().shutdown(sockets=sockets)

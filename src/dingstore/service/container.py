@@ -10,6 +10,8 @@ from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
+from dingstore.service.events.gateway import Gateway
+from dingstore.service.events.stream import StreamHub
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
@@ -43,6 +45,7 @@ class Services:
     recycle: RecycleService
     permissions: PermissionService
     engine: WorkerPool
+    stream: StreamHub
 
     async def close(self) -> None:
         await self.blobs.close()
@@ -61,10 +64,11 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         settings.resolved_database_url, pool_size=settings.db_pool_size
     )
     allocator = ids.IdAllocator(db)
+    secret_key = settings.resolved_secret_key()
     tokens = TokenService(
         db,
         allocator,
-        secret_key=settings.resolved_secret_key(),
+        secret_key=secret_key,
         ttl=settings.token_ttl,
         cache_ttl=settings.auth_cache_ttl,
         cache_size=settings.auth_cache_size,
@@ -95,6 +99,15 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         db, allocator, retention_days=settings.recycle_retention_days, clock=clock
     )
     grants = PermissionService(db, clock=clock)
+    stream = StreamHub(
+        db,
+        Gateway(db, secret_key=secret_key, clock=clock),
+        ack_timeout=settings.event_ack_timeout,
+        window=settings.stream_window,
+        ping_interval=settings.stream_ping_interval,
+        poll_interval=settings.stream_poll_interval,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -123,4 +136,5 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         recycle=recycle,
         permissions=grants,
         engine=engine,
+        stream=stream,
     )

@@ -1,6 +1,7 @@
-"""The frames of DingTalk's Stream protocol (``shared/spec/events.md`` §2.3–2.4), as the official
-``dingtalk-stream`` SDKs read and write them: EVENT and SYSTEM frames from the server, acks from
-the client. Text only: the WebSocket itself is the API layer's (``api/routes/gateway.py``).
+"""The frames of DingTalk's Stream protocol (``shared/spec/events.md`` §2.3 and §2.4), as
+the official ``dingtalk-stream`` SDKs read and write them: EVENT and SYSTEM frames from the
+server, acks from the client. Text only: the WebSocket itself is the API layer's
+(``api/routes/gateway.py``).
 
 A frame is a JSON object whose ``data`` is a JSON document *as a string* (an object there makes
 the Python SDK drop the frame), and whose time headers are epoch ms as digit strings (the SDK
@@ -54,9 +55,7 @@ def parse_message_id(value: object) -> tuple[int, int] | None:
     return int(row), int(attempt)
 
 
-def event(
-    headers: EventHeaders, *, connection_id: str, now: int, data: Mapping[str, Any]
-) -> str:
+def event(headers: EventHeaders, *, connection_id: str, now: int, data: Mapping[str, Any]) -> str:
     """An EVENT frame (§2.3) with dingstore's per-space sequence as the extra header
     ``dingstoreSeq`` (the SDK keeps unknown headers in ``headers.extensions``)."""
     return _frame(
