@@ -116,6 +116,9 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        """Shut down gracefully (a test may stop a server before its fixture does: once)."""
+        if self.loop.is_closed():
+            return
         if self._server is not None:
             self._server.should_exit = True
             self._serving.result(timeout=30)

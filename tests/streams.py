@@ -25,9 +25,7 @@ class StreamClient:
     """``tests/stream_client.py`` run against ``server``: its events and SYSTEM frames, in the
     order its handler saw them. Its log (the SDK's) goes to ``log_path``."""
 
-    def __init__(
-        self, url: str, app_key: str, app_secret: str, mode: str, log_path: Path
-    ) -> None:
+    def __init__(self, url: str, app_key: str, app_secret: str, mode: str, log_path: Path) -> None:
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
         self.log_path = log_path
@@ -120,9 +118,7 @@ def emit(
     assert server.services is not None
     db, now = server.services.db, server.clock.now_ms()
     changes = [
-        events.Change(
-            events.CREATE, "add", dentry_id or next(_DENTRIES), "FILE", f"doc-{i}.txt"
-        )
+        events.Change(events.CREATE, "add", dentry_id or next(_DENTRIES), "FILE", f"doc-{i}.txt")
         for i in range(count)
     ]
 

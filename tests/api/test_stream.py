@@ -4,8 +4,12 @@ its own pointed at the server by ``DINGTALK_OPENAPI_ENDPOINT``)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 import websockets.sync.client as ws_client
 from websockets.exceptions import InvalidStatus
 
+from dingstore.clock import ManualClock
 from dingstore.settings import Settings
 from tests import streams
 from tests.conftest import Tenant
@@ -206,10 +211,128 @@ def test_a_connection_without_an_event_handler_gets_no_events(
     streams.connected(server, key(tenant))
     ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
     assert deaf.quiet(2) == []
-    assert {r.attempts for r in streams.rows(server, tenant.corp_id, app_id(tenant)).values()} == {0}
+    assert {r.attempts for r in streams.rows(server, tenant.corp_id, app_id(tenant)).values()} == {
+        0
+    }
     listening = clients(server, tenant, "ok")
     assert sorted(int(e["headers"]["eventId"], 16) for e in listening.events(2)) == ids
     assert deaf.quiet(0.5) == []
+
+
+def test_two_connections_of_an_app_share_its_events_each_on_one(
+    make_server: Callable[..., LiveServer],
+    tenant_of: Callable[[LiveServer], Tenant],
+    clients: Callable[..., streams.StreamClient],
+) -> None:
+    server = make_server(stream_window=8)
+    tenant = tenant_of(server)
+    pair = [clients(server, tenant), clients(server, tenant)]
+    streams.connected(server, key(tenant), 2)
+    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 200)
+    first, second = _gather(pair, 200)
+    assert sorted(first + second) == ids  # every event once, none on both
+    assert first and second  # both connections carried some
+    assert [c.quiet(0.5) for c in pair] == [[], []]
+    _settled(server, tenant, ids, "DELIVERED")
+
+
+def test_an_ack_counts_on_the_apps_next_connection(server: LiveServer, tenant: Tenant) -> None:
+    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    with _raw(server, tenant) as first:
+        sent = _next_event(first)
+    assert sent["headers"]["messageId"] == f"{row_id}.1"
+    # closed unacked: its lease is given back at once, and the next connection gets it
+    with _raw(server, tenant) as second:
+        again = _next_event(second)
+        assert again["headers"]["messageId"] == f"{row_id}.2"
+        assert again["headers"]["eventId"] == sent["headers"]["eventId"]
+        second.send(_ack(sent["headers"]["messageId"]))  # the first attempt's ack, late
+        _settled(server, tenant, [row_id], "DELIVERED")
+
+
+def test_shutdown_tells_clients_to_disconnect_and_the_sdk_reconnects(
+    tmp_path: Path,
+    database_url: str,
+    blob_url: str | None,
+    tenant_of: Callable[[LiveServer], Tenant],
+    clients: Callable[..., streams.StreamClient],
+) -> None:
+    listener = _reusable_socket(0)
+    port = listener.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, blob_url=blob_url, port=port, log_json=False
+    )
+    old = LiveServer(settings, ManualClock(), listener).start()
+    try:
+        tenant = tenant_of(old)
+        client = clients(old, tenant)
+        streams.connected(old, key(tenant))
+        streams.emit(old, tenant.corp_id, app_id(tenant))
+        before = client.next()
+        began = time.monotonic()
+    finally:
+        old.stop()
+    assert time.monotonic() - began < 5  # the client closed at once, as told
+    assert client.next("system")["topic"] == "disconnect"
+    # the same address again (a restart): the SDK opens its next connection there
+    new = LiveServer(settings, old.clock, _reusable_socket(port)).start()
+    try:
+        streams.connected(new, key(tenant), timeout=30)
+        [row_id] = streams.emit(new, tenant.corp_id, app_id(tenant))
+        after = client.next()
+        assert int(after["headers"]["eventId"], 16) == row_id
+        assert after["headers"]["connectionId"] != before["headers"]["connectionId"]
+    finally:
+        new.stop()
+
+
+def _reusable_socket(port: int) -> socket.socket:
+    """A loopback socket on ``port`` that a later one may bind again once it is closed (its
+    connections' TIME_WAIT notwithstanding)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def test_acks_are_taken_after_disconnect_until_the_client_closes(
+    make_server: Callable[..., LiveServer], tenant_of: Callable[[LiveServer], Tenant]
+) -> None:
+    server = make_server()
+    tenant = tenant_of(server)
+    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    with _raw(server, tenant) as raw:
+        sent = _next_event(raw)
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        frame = json.loads(raw.recv(timeout=10))
+        assert (frame["type"], frame["headers"]["topic"]) == ("SYSTEM", "disconnect")
+        assert json.loads(frame["data"]) == {"reason": "server shutdown"}
+        raw.send(_ack(sent["headers"]["messageId"]))
+    stopping.join(timeout=30)
+    again = make_server()  # the same store
+    _settled(again, tenant, [row_id], "DELIVERED")
+
+
+def test_an_event_written_by_another_process_arrives(
+    shape: str,
+    make_server: Callable[..., LiveServer],
+    tenant_of: Callable[[LiveServer], Tenant],
+    clients: Callable[..., streams.StreamClient],
+) -> None:
+    """PostgreSQL's NOTIFY wakes the connection's process at once (its polling is off here);
+    SQLite tells other processes nothing, and polling finds the event."""
+    notified = shape == "scale-out"
+    serving = make_server(stream_poll_interval=60 if notified else 0.2)
+    writing = make_server()
+    tenant = tenant_of(serving)
+    client = clients(serving, tenant)
+    streams.connected(serving, key(tenant))
+    client.quiet(0.3)  # its listener is up
+    began = time.monotonic()
+    [row_id] = streams.emit(writing, tenant.corp_id, app_id(tenant))
+    assert int(client.next(timeout=10)["headers"]["eventId"], 16) == row_id
+    assert time.monotonic() - began < 2
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -224,6 +347,26 @@ def tenant_of() -> Callable[[LiveServer], Tenant]:
         return new_tenant(server, Sdk(server.endpoint))
 
     return make
+
+
+@contextlib.contextmanager
+def _raw(server: LiveServer, tenant: Tenant) -> Iterator[ws_client.ClientConnection]:
+    """A connection of the tenant's app subscribed to EVENT, by hand (acks are the test's)."""
+    found = open_connection(server, tenant)
+    with ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}") as connection:
+        yield connection
+
+
+def _next_event(connection: ws_client.ClientConnection) -> dict[str, Any]:
+    while True:
+        frame: dict[str, Any] = json.loads(connection.recv(timeout=10))
+        if frame["type"] == "EVENT":
+            return frame
+
+
+def _ack(message_id: str, code: int = 200) -> str:
+    headers = {"contentType": "application/json", "messageId": message_id}
+    return json.dumps({"code": code, "headers": headers, "message": "OK", "data": "{}"})
 
 
 def _settled(
@@ -244,5 +387,17 @@ def _settled(
         time.sleep(0.05)
 
 
-def _unused(_: socket.socket) -> None:  # keep the import for the shutdown test below
-    pass
+def _gather(
+    clients: list[streams.StreamClient], count: int, timeout: float = 30
+) -> list[list[int]]:
+    """The row ids of the next ``count`` events, spread over ``clients``: each one's."""
+    got: list[list[int]] = [[] for _ in clients]
+    deadline = time.monotonic() + timeout
+    while sum(map(len, got)) < count:
+        assert time.monotonic() < deadline, [len(g) for g in got]
+        for i, client in enumerate(clients):
+            with contextlib.suppress(queue.Empty):
+                line = client.lines.get(timeout=0.01)
+                if line["kind"] == "event":
+                    got[i].append(int(line["headers"]["eventId"], 16))
+    return got

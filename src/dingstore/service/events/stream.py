@@ -378,7 +378,8 @@ class StreamHub:
                 flight = found
                 del holder.inflight[ack.row_id]
                 del self._sent_on[ack.row_id]
-                holder.wake.set()
+                if len(holder.inflight) <= self._window // 2:
+                    holder.wake.set()  # else the write of these acks wakes it (fewer claims)
         self._answers.append(_Answer(conn.client, ack, flight))
         self._to_write.set()
 
