@@ -34,11 +34,17 @@ def clients(tmp_path: Path) -> Iterator[Callable[..., streams.StreamClient]]:
     """Start SDK clients; each is killed after the test."""
     started: list[streams.StreamClient] = []
 
-    def start(server: LiveServer, tenant: Tenant, mode: str = "ok") -> streams.StreamClient:
-        app = tenant.boot.credentials
-        assert app.app.app_key is not None
+    def start(
+        server: LiveServer,
+        tenant: Tenant | None,
+        mode: str = "ok",
+        credentials: tuple[str, str] | None = None,
+    ) -> streams.StreamClient:
+        if credentials is None:
+            assert tenant is not None
+            credentials = key(tenant), tenant.boot.credentials.app_secret
         log = tmp_path / f"client-{len(started)}.log"
-        client = streams.StreamClient(server.url, app.app.app_key, app.app_secret, mode, log)
+        client = streams.StreamClient(server.url, *credentials, mode, log)
         started.append(client)
         return client
 
@@ -219,6 +225,55 @@ def test_a_connection_without_an_event_handler_gets_no_events(
     assert deaf.quiet(0.5) == []
 
 
+def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    assert server.services is not None
+    identity = server.services.identity
+    suite_key, suite_secret = server.run(identity.create_suite("Partner"))
+    other = server.run(identity.create_org("Other"))
+    for corp_id in (tenant.corp_id, other.corp_id):
+        server.run(identity.authorize_suite(suite_key, corp_id))
+    apps = {
+        a.corp_id: a.app_id
+        for corp_id in (tenant.corp_id, other.corp_id)
+        for a in server.run(identity.list_apps(corp_id))
+        if a.suite_key == suite_key
+    }
+    client = clients(server, None, credentials=(suite_key, suite_secret))
+    streams.connected(server, suite_key)
+    ids = {corp_id: streams.emit(server, corp_id, app, 2) for corp_id, app in apps.items()}
+    got = client.events(4)
+    by_org = {
+        corp_id: sorted(
+            int(e["headers"]["eventId"], 16) for e in got if e["headers"]["eventCorpId"] == corp_id
+        )
+        for corp_id in apps
+    }
+    assert by_org == ids
+    assert {e["headers"]["appId"] for e in got} == set(apps.values())
+    for corp_id, app in apps.items():
+        _settled(server, tenant, ids[corp_id], "DELIVERED", corp_id=corp_id, app=app)
+    assert (
+        http.post(
+            server.url + OPEN, json={"clientId": suite_key, "clientSecret": "wrong"}
+        ).status_code
+        == 400
+    )
+
+
+def test_a_connection_gets_system_pings(
+    make_server: Callable[..., LiveServer],
+    tenant_of: Callable[[LiveServer], Tenant],
+    clients: Callable[..., streams.StreamClient],
+) -> None:
+    server = make_server(stream_ping_interval=0.2)
+    client = clients(server, tenant_of(server), "none")
+    ping = client.next("system")
+    assert ping["topic"] == "ping" and set(ping["data"]) == {"opaque"}
+    assert client.next("system")["data"] != ping["data"]  # acked, and the next one comes
+
+
 def test_two_connections_of_an_app_share_its_events_each_on_one(
     make_server: Callable[..., LiveServer],
     tenant_of: Callable[[LiveServer], Tenant],
@@ -376,11 +431,14 @@ def _settled(
     status: str,
     also: Callable[[Any], bool] = lambda row: True,
     timeout: float = 10,
+    corp_id: str | None = None,
+    app: str | None = None,
 ) -> None:
-    """Wait until each of the rows ``ids`` has ``status`` (and ``also`` holds of it)."""
+    """Wait until each of the rows ``ids`` (of the tenant's app, or ``app`` of ``corp_id``)
+    has ``status`` (and ``also`` holds of it)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = streams.rows(server, tenant.corp_id, app_id(tenant))
+        found = streams.rows(server, corp_id or tenant.corp_id, app or app_id(tenant))
         if all(found[i].status == status and also(found[i]) for i in ids):
             return
         assert time.monotonic() < deadline, [dict(found[i]) for i in ids]
