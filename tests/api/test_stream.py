@@ -126,6 +126,23 @@ def test_a_ticket_expires_after_90_seconds(server: LiveServer, tenant: Tenant) -
         ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}")
 
 
+def test_a_ticket_from_one_process_opens_a_connection_on_another(
+    make_server: Callable[..., LiveServer], tenant_of: Callable[[LiveServer], Tenant]
+) -> None:
+    """Processes behind one address share no memory: the ticket is signed, not stored."""
+    opening, serving = make_server(), make_server()
+    tenant = tenant_of(opening)
+    found = open_connection(opening, tenant)
+    [row_id] = streams.emit(opening, tenant.corp_id, app_id(tenant))
+    with ws_client.connect(
+        f"ws://{serving.endpoint}/v1.0/gateway/connect?ticket={found['ticket']}"
+    ) as ws:
+        frame = _next_event(ws)
+        assert frame["headers"]["messageId"] == f"{row_id}.1"
+        ws.send(_ack(frame["headers"]["messageId"]))
+        _settled(serving, tenant, [row_id], "DELIVERED")
+
+
 def test_the_endpoint_follows_the_public_url(
     make_server: Callable[..., LiveServer], tenant_of: Callable[[LiveServer], Tenant]
 ) -> None:
