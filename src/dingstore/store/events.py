@@ -302,9 +302,9 @@ async def claim(
     limit: int,
 ) -> list[RowMapping]:
     """Lease to ``owner`` until ``now + lease_ms`` up to ``limit`` of the app's due events that
-    nobody holds (or whose lease ran out), oldest first, counting an attempt on each. An event
-    waits while an earlier one of its dentry is undelivered: a dentry's events go out in the
-    order their changes committed."""
+    nobody holds (or whose lease ran out), those due longest first (then oldest), counting an
+    attempt on each. An event waits while an earlier one of its dentry is undelivered: a
+    dentry's events go out in the order their changes committed."""
     e = events.c
     earlier = events.alias("earlier")
     # The dentry's first undelivered event, as a scalar subquery: PostgreSQL runs it per row, on
@@ -331,7 +331,9 @@ async def claim(
             sa.or_(e.lease_until.is_(None), e.lease_until < now),
             e.id == first_of_dentry,
         )
-        .order_by(e.id)
+        # ix_events_due's order: the scan stops after ``limit`` rows (ORDER BY id sorted every
+        # due row first, 100 ms a claim on SQLite behind 20,000 pending events)
+        .order_by(e.due_at, e.id)
         .limit(limit)
     )
     # A CTE, materialized: PostgreSQL may run an ``IN (subquery)`` again for each row it
