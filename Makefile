@@ -29,6 +29,7 @@ run: $(STAMP)  ## Start the server on the embedded default (SQLite + files in ./
 	$(BIN)/dingstore serve --data-dir $(DATA_DIR) --port $(PORT)
 
 test: $(DEV)  ## Run the whole test suite, on both shapes, in TEST_WORKERS processes
+	scripts/browser-tools  # headless Chromium for the preview pages, if missing
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 fuzz: $(DEV)  ## Schemathesis over /openapi.json against a fresh server (about 2 minutes)

@@ -684,6 +684,44 @@ class Storage:
 
         return polling.until(ended, timeout=timeout, what=f"task {task_id}'s end")
 
+    # --- K. open info ---------------------------------------------------------------------
+
+    def open_info(
+        self,
+        space_id: str,
+        dentry_id: str,
+        *,
+        version: int | None = None,
+        type: str | None = None,
+        water_mark: bool | None = None,
+        check_login: bool | None = None,
+    ) -> m.GetDentryOpenInfoResponseBody:
+        """GetDentryOpenInfo with exactly the options given."""
+        option = None
+        if (version, type, water_mark, check_login) != (None, None, None, None):
+            option = m.GetDentryOpenInfoRequestOption(
+                version=version, type=type, water_mark=water_mark, check_login=check_login
+            )
+        request = m.GetDentryOpenInfoRequest(union_id=self.union_id, option=option)
+        return self._api.get_dentry_open_info_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.GetDentryOpenInfoHeaders), self._rt
+        ).body
+
+    def register_open_info(
+        self, space_id: str, dentry_id: str, provider: str, open_infos: Sequence[tuple[str, str]]
+    ) -> bool:
+        """RegisterOpenInfo: ``open_infos`` as (openType, url) pairs; its ``success``."""
+        request = m.RegisterOpenInfoRequest(
+            union_id=self.union_id,
+            provider=provider,
+            open_infos=[
+                m.RegisterOpenInfoRequestOpenInfos(open_type=t, url=u) for t, u in open_infos
+            ],
+        )
+        return self._api.register_open_info_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.RegisterOpenInfoHeaders), self._rt
+        ).body.success
+
     # --- raw HTTP -----------------------------------------------------------------------------
 
     def raw(

@@ -158,6 +158,16 @@ SPACE_QUOTA_INSUFFICIENT = ErrorCode(
 OPERATION_NOT_SUPPORTED = ErrorCode(
     "operationNotSupported", BadRequest, "the operation is not supported here"
 )
+# GetDentryOpenInfo (spec §6 K 42).
+DENTRY_EDIT_NOT_SUPPORT = ErrorCode(
+    "dentryEditNotSupport", BadRequest, "no editor can open this file"
+)
+DENTRY_PREVIEW_NOT_SUPPORT = ErrorCode(
+    "dentryPreviewNotSupport", BadRequest, "this file cannot be previewed"
+)
+DENTRY_EXTENSION_NOT_SUPPORT = ErrorCode(
+    "dentryExtensionNotSupport", BadRequest, "files of this extension cannot be previewed"
+)
 # The permission operations answer a missing space or dentry with 400, not 404 (spec §6 I).
 SPACE_NOT_EXIST_400 = ErrorCode("spaceNotExist", BadRequest, "the space does not exist")
 DENTRY_NOT_EXIST_400 = ErrorCode("dentryNotExist", BadRequest, "the dentry does not exist")

@@ -24,8 +24,10 @@ from dingstore.api.routes import (
     get_task,
     health,
     oauth2,
+    open_infos,
     orgs,
     permissions,
+    previews,
     recycle,
     spaces,
     versions,
@@ -46,10 +48,13 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    open_infos.router,
     # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
     gateway.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
+    # dingstore's preview page, where GetDentryOpenInfo's links lead (not a DingTalk API)
+    previews.router,
 )
 
 
@@ -139,7 +144,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         body_limit=settings.max_body_size,
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
-        no_deadline_prefixes=(blobs.PREFIX,),
+        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX),
         no_body_limit_prefixes=(blobs.PREFIX,),
+        secret_path_prefixes=(previews.PREFIX,),
     )
     return app

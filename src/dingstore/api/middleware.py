@@ -160,7 +160,10 @@ class RequestMiddleware:
         access_log: bool = True,
         no_deadline_prefixes: tuple[str, ...] = (),
         no_body_limit_prefixes: tuple[str, ...] = (),
+        secret_path_prefixes: tuple[str, ...] = (),
     ) -> None:
+        """``secret_path_prefixes``: paths whose next segment is a credential (a preview link's
+        token), logged as ``<prefix>…`` instead."""
         self.app = app
         self.metrics = metrics
         self.deadline = deadline
@@ -169,6 +172,7 @@ class RequestMiddleware:
         self.access_log = access_log
         self.no_deadline_prefixes = no_deadline_prefixes
         self.no_body_limit_prefixes = no_body_limit_prefixes
+        self.secret_path_prefixes = secret_path_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -225,12 +229,15 @@ class RequestMiddleware:
                 self._log_access(scope, getattr(route, "name", None), state["status"], elapsed)
             logs.request_id.reset(token)
 
-    @staticmethod
-    def _log_access(scope: Scope, operation: str | None, status: int, elapsed: float) -> None:
+    def _log_access(self, scope: Scope, operation: str | None, status: int, elapsed: float) -> None:
         """One line per request; its ``requestid`` comes from the context (``logs``)."""
         operation = operation or "-"  # no route matched
         ms = round(elapsed * 1000, 2)
         method, path = scope["method"], scope["path"]
+        for prefix in self.secret_path_prefixes:
+            if path.startswith(prefix):
+                rest = path.find("/", len(prefix))
+                path = prefix + "\u2026" + ("" if rest < 0 else path[rest:])
         access_logger.info(
             "%s %d %.2f ms (%s %s)",
             operation,

@@ -16,6 +16,7 @@ from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
 from dingstore.service.identity import IdentityService
 from dingstore.service.permissions import PermissionService
+from dingstore.service.previews import PreviewService
 from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
@@ -44,6 +45,7 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    previews: PreviewService
     engine: WorkerPool
     stream: StreamHub
 
@@ -99,6 +101,20 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         db, allocator, retention_days=settings.recycle_retention_days, clock=clock
     )
     grants = PermissionService(db, clock=clock)
+    identity = IdentityService(
+        db,
+        allocator,
+        cache_ttl=settings.auth_cache_ttl,
+        cache_size=settings.auth_cache_size,
+        clock=clock,
+    )
+    previews = PreviewService(
+        db,
+        identity,
+        secret_key=secret_key,
+        public_url=settings.resolved_public_url,
+        clock=clock,
+    )
     stream = StreamHub(
         db,
         Gateway(db, secret_key=secret_key, clock=clock),
@@ -113,17 +129,17 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
         db=db,
         ids=allocator,
-        identity=IdentityService(
-            db,
-            allocator,
-            cache_ttl=settings.auth_cache_ttl,
-            cache_size=settings.auth_cache_size,
-            clock=clock,
-        ),
+        identity=identity,
         tokens=tokens,
         tasks=tasks,
         housekeeper=Housekeeper(
-            tokens, tasks, files, recycle, grants, interval=settings.housekeeping_interval
+            tokens,
+            tasks,
+            files,
+            recycle,
+            grants,
+            interval=settings.housekeeping_interval,
+            previews=previews,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -135,6 +151,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        previews=previews,
         engine=engine,
         stream=stream,
     )

@@ -1,6 +1,6 @@
-"""Periodic upkeep of a store: expired tokens and grants, finished tasks past their retention,
-recycle-bin items past theirs, expired uploads and the bytes of blobs nothing references any
-more.
+"""Periodic upkeep of a store: expired tokens, grants and preview sessions, finished tasks past
+their retention, recycle-bin items past theirs, expired uploads and the bytes of blobs nothing
+references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dingstore import errors
 from dingstore.service.files import FileService
 from dingstore.service.permissions import PermissionService
+from dingstore.service.previews import PreviewService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
@@ -32,6 +33,7 @@ class Housekeeper:
     recycle: RecycleService
     permissions: PermissionService
     interval: float = 300.0
+    previews: PreviewService | None = None
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many rows of each kind went."""
@@ -39,6 +41,7 @@ class Housekeeper:
             "tokens": await self.tokens.purge_expired(),
             "tasks": await self.tasks.purge_expired(),
             "permissions": await self.permissions.purge_expired(),
+            "open_infos": 0 if self.previews is None else await self.previews.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass
             "recycle_items": await self.recycle.purge_expired(),
             **await self.files.collect(),

@@ -404,3 +404,33 @@ events = sa.Table(
     sa.Index("ix_events_born_at", "born_at"),
     sqlite_autoincrement=True,
 )
+
+# What apps registered to open a file with (RegisterOpenInfo): one URL per app, file and open
+# type (PREVIEW / EDIT), under the app's provider name. GetDentryOpenInfo answers the calling
+# app's own first, then another app's (the latest), then dingstore's own preview page.
+open_infos = sa.Table(
+    "open_infos",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("open_type", sa.String(16), primary_key=True),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("union_id", sa.String(64), nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+)
+
+# The browser session each preview link was first opened in (docs/previews.md, "Open info"): a
+# link works only with the cookie whose hash is here, until ``expires_at``.
+preview_sessions = sa.Table(
+    "preview_sessions",
+    metadata,
+    sa.Column("link_id", sa.String(32), primary_key=True),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("session_hash", sa.String(64), nullable=False),
+    sa.Column("claimed_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_preview_sessions_expires_at", "expires_at"),
+)

@@ -235,10 +235,24 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 async def get_blob(request: Request) -> Response:
     store, key = _authorized(request, "GET")
+    standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
+    return await serve(request, store, key, standard=standard)
+
+
+async def serve(
+    request: Request,
+    store: base.BaseBlobStore,
+    key: str,
+    *,
+    standard: bool,
+    media_type: str = "application/octet-stream",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The object under ``key`` (or the range asked for) as a response to ``request``, GET or
+    HEAD, with ``headers`` besides its own; the preview page's content is served this way too."""
     size = await store.size(key)
     if size is None:
         raise errors.NO_SUCH_KEY.error("the specified key does not exist")
-    standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
     try:
         chosen = parse_range(request.headers.get("range"), size, standard=standard)
     except RangeNotSatisfiable as exc:
@@ -247,6 +261,7 @@ async def get_blob(request: Request) -> Response:
         return response
     start, end = chosen or (0, size)
     headers = {
+        **(headers or {}),
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start),
         "ETag": await store.etag(key) or opaque_etag(key, size),
@@ -254,7 +269,6 @@ async def get_blob(request: Request) -> Response:
     if chosen is not None:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     status = 200 if chosen is None else 206
-    media_type = "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
     if protocol.ZEROCOPY in request.scope.get("extensions", {}):
