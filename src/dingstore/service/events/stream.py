@@ -242,6 +242,14 @@ class StreamHub:
             tasks.append(asyncio.create_task(self._dispatch(conn), name=f"stream-{conn.id}"))
         for task in tasks:
             task.add_done_callback(functools.partial(self._ended, conn))
+        if self.draining:  # admitted as the drain began: told at once, like the others
+            conn.closing = True
+            with contextlib.suppress(LinkClosed):
+                await link.send(
+                    frames.disconnect(
+                        connection_id=conn.id, now=self._clock.now_ms(), reason="server shutdown"
+                    )
+                )
         try:
             async for text in incoming:
                 self._answered(conn, text)
