@@ -13,6 +13,7 @@ Each EVENT the handler gets is printed as one JSON line on stdout, ``{"kind": "e
   send it (refused);
 * ``raise``: the handler raises, and the SDK sends no ack at all;
 * ``404-once``, ``later-once``, ``raise-once``: so for an eventId's first delivery, ``ok`` after;
+* ``404-first``: 404 for the very first event this client gets, ``ok`` for every other;
 * ``none``: no event handler registered (the connection does not subscribe to EVENT).
 """
 
@@ -60,6 +61,9 @@ class Handler(dingtalk_stream.EventHandler):
             }
         )
         mode = self.mode
+        if mode == "404-first":
+            mode = "ok" if self.seen else "404"
+            self.seen.add(h.event_id)
         if mode.endswith("-once"):
             first = h.event_id not in self.seen
             self.seen.add(h.event_id)

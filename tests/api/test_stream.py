@@ -190,6 +190,24 @@ def test_events_arrive_with_the_documented_headers_and_fields(
     assert client.quiet(1.5) == []  # acked: not sent again
 
 
+def test_a_dentrys_events_arrive_in_commit_order_one_at_a_time(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    client = clients(server, tenant, "404-first")  # the first is refused: the rest wait for it
+    streams.connected(server, key(tenant))
+    ids = [
+        row_id
+        for _ in range(3)
+        for row_id in streams.emit(server, tenant.corp_id, app_id(tenant), dentry_id=77)
+    ]
+    first = client.next()
+    assert client.quiet(1) == []  # the dentry's next events wait while the first is undelivered
+    server.clock.advance(6)
+    got = [first, *client.events(3)]
+    assert [int(e["headers"]["eventId"], 16) for e in got] == [ids[0], *ids]
+    _settled(server, tenant, ids, "DELIVERED")
+
+
 @pytest.mark.parametrize("mode", ["404-once", "later-once"])
 def test_a_refused_event_comes_again_with_its_event_id(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient], mode: str
