@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import websockets.sync.client as ws_client
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dingstore.clock import ManualClock
 from dingstore.settings import Settings
@@ -402,6 +402,27 @@ def test_acks_are_taken_after_disconnect_until_the_client_closes(
     stopping.join(timeout=30)
     again = make_server()  # the same store
     _settled(again, tenant, [row_id], "DELIVERED")
+
+
+def test_a_client_that_stays_after_disconnect_is_closed(
+    make_server: Callable[..., LiveServer], tenant_of: Callable[[LiveServer], Tenant]
+) -> None:
+    server = make_server()
+    assert server.services is not None
+    tenant = tenant_of(server)
+    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    with _raw(server, tenant) as raw:
+        _next_event(raw)  # and never acked
+        server.run(server.services.stream.drain(timeout=0.5))
+        frame = json.loads(raw.recv(timeout=10))
+        assert frame["headers"]["topic"] == "disconnect"
+        with pytest.raises(ConnectionClosed) as closed:
+            raw.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    row = streams.rows(server, tenant.corp_id, app_id(tenant))[row_id]
+    assert (row.status, row.lease_owner) == ("PENDING", None)  # given back for the next one
+    refused = http.post(server.url + OPEN, json={"clientId": key(tenant), "clientSecret": "x"})
+    assert refused.status_code == 503  # draining: the client opens its next one elsewhere
 
 
 def test_an_event_written_by_another_process_arrives(

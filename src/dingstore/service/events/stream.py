@@ -256,6 +256,7 @@ class StreamHub:
         finally:
             conn.closing = True
             conn.wake.set()
+            tasks[0].cancel()  # the pings: nothing to finish
             await _finish(tasks)
             for row_id in conn.inflight:
                 if self._sent_on.get(row_id) is conn:
