@@ -90,6 +90,8 @@ class _InFlight:
 
 @dataclass(eq=False)
 class Connection:
+    """One Stream connection of this process: whose it is, what it has in flight."""
+
     client: Client
     link: Link
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -112,6 +114,8 @@ class _Answer:
 
 
 class StreamHub:
+    """This process's Stream connections and their delivery (the module's docstring)."""
+
     def __init__(
         self,
         db: base.BaseDatabase,
@@ -138,7 +142,6 @@ class StreamHub:
         self._answers: list[_Answer] = []
         self._releases: list[Connection] = []
         self._to_write = asyncio.Event()
-        self._written = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
