@@ -49,7 +49,8 @@ def issue(key: str, *, client_id: str, events: bool, suite: bool, now: int) -> s
 def verify(key: str, ticket: str, now: int) -> Ticket | None:
     """The ticket's contents if ``key`` signed it and it has not expired at ``now``; else None."""
     body, _, mac = ticket.rpartition("-")
-    if not body or not hmac.compare_digest(mac, credentials.derive(key, _PURPOSE + body)):
+    expected = credentials.derive(key, _PURPOSE + body)
+    if not body or not hmac.compare_digest(mac.encode(), expected.encode()):
         return None
     parts = body.split("-")
     if len(parts) != 8:
