@@ -326,6 +326,25 @@ def test_two_connections_of_an_app_share_its_events_each_on_one(
     _settled(server, tenant, ids, "DELIVERED")
 
 
+def test_a_dead_connections_events_go_to_another_at_once(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    silent = clients(server, tenant, "raise")  # never acks
+    streams.connected(server, key(tenant))
+    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 5)
+    assert sorted(int(e["headers"]["eventId"], 16) for e in silent.events(5)) == ids
+    healthy = clients(server, tenant, "ok")
+    streams.connected(server, key(tenant), 2)
+    assert healthy.quiet(1) == []  # leased to the silent one
+    began = time.monotonic()
+    silent.stop()  # SIGKILL: no close frame
+    got = healthy.events(5)
+    assert time.monotonic() - began < 10  # its leases were given back, not waited out (30 s)
+    assert sorted(int(e["headers"]["eventId"], 16) for e in got) == ids
+    assert {e["headers"]["messageId"].split(".")[1] for e in got} == {"2"}
+    _settled(server, tenant, ids, "DELIVERED")
+
+
 def test_an_ack_counts_on_the_apps_next_connection(server: LiveServer, tenant: Tenant) -> None:
     [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
     with _raw(server, tenant) as first:
