@@ -34,6 +34,7 @@ from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -51,8 +52,9 @@ _token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
 Caller = models.Actor
 
 
-def services(request: Request) -> Services:
-    """The services the app opened in its lifespan (api/app.py), typed."""
+def services(request: HTTPConnection) -> Services:
+    """The services the app opened in its lifespan (api/app.py), typed (for a request or a
+    WebSocket)."""
     found: Services = request.app.state.services
     return found
 

@@ -55,7 +55,7 @@ def _endpoint(request: Request, settings: Settings) -> str:
 
 
 async def stream_connection(websocket: WebSocket) -> None:
-    hub = services(websocket).stream  # type: ignore[arg-type]
+    hub = services(websocket).stream
     try:
         client = await hub.admit(websocket.query_params.get("ticket", ""))
     except errors.DingstoreError as exc:  # refused with DingTalk's error body, before the upgrade
