@@ -317,6 +317,7 @@ class StreamHub:
         conn.turn += 1
         claimed: list[RowMapping] = []
         async with self._db.write() as tx:
+            await tx.commit_lazily()  # a lease lost in a crash is no lease: the event goes again
             for consumer in consumers[first:] + consumers[:first]:
                 claimed += await event_rows.claim(
                     tx,
@@ -436,6 +437,7 @@ class StreamHub:
             else:
                 refused.append(answer)
         async with self._db.write() as tx:
+            await tx.commit_lazily()  # an ack lost in a crash: the event is sent once more
             for client, ids in delivered.items():
                 ordered = sorted(ids)
                 for i in range(0, len(ordered), _ID_CHUNK):
