@@ -477,6 +477,18 @@ class Storage:
                 return found
         raise AssertionError("ListDentryVersions never reached its last page")
 
+    def revert(self, space_id: str, dentry_id: str, version: int) -> None:
+        """RevertDentryVersion: a new version with ``version``'s content."""
+        request = m.RevertDentryVersionRequest(union_id=self.union_id)
+        self._api.revert_dentry_version_with_options(
+            space_id,
+            dentry_id,
+            str(version),
+            request,
+            self._h(m.RevertDentryVersionHeaders),
+            self._rt,
+        )
+
     # --- H. recycle bin ----------------------------------------------------------------------
 
     def get_recycle_bin(
@@ -669,6 +681,28 @@ class Storage:
             params={"dentryIdList": json.dumps(dentry_ids)},
         )
         return {k: [r["id"] for r in v] for k, v in body["roleMap"].items()}
+
+    # --- K. thumbnails -------------------------------------------------------------------------
+
+    def thumbnails(
+        self, space_id: str, dentry_ids: list[str]
+    ) -> list[m.GetDentryThumbnailsResponseBodyResultItems]:
+        """GetDentryThumbnails: one result item per id, in order."""
+        request = m.GetDentryThumbnailsRequest(union_id=self.union_id, dentry_ids=dentry_ids)
+        return self._api.get_dentry_thumbnails_with_options(  # type: ignore[no-any-return]
+            space_id, request, self._h(m.GetDentryThumbnailsHeaders), self._rt
+        ).body.result_items
+
+    def wait_thumbnail(
+        self, space_id: str, dentry_id: str, timeout: float = 30
+    ) -> m.GetDentryThumbnailsResponseBodyResultItems:
+        """Poll GetDentryThumbnails until the file's item is no longer ``thumbnailNotExist``."""
+
+        def made() -> m.GetDentryThumbnailsResponseBodyResultItems | None:
+            (item,) = self.thumbnails(space_id, [dentry_id])
+            return None if item.error_code == "thumbnailNotExist" else item
+
+        return polling.until(made, timeout=timeout, what=f"{dentry_id}'s thumbnail")
 
     # --- E. tasks -----------------------------------------------------------------------------
 

@@ -158,6 +158,11 @@ SPACE_QUOTA_INSUFFICIENT = ErrorCode(
 OPERATION_NOT_SUPPORTED = ErrorCode(
     "operationNotSupported", BadRequest, "the operation is not supported here"
 )
+# GetDentryThumbnails' per-item codes (spec §6 K op 43): a file no thumbnail is made for, and one
+# whose thumbnail is not made yet.
+DENTRY_FORMAT_NOT_SUPPORT = ErrorCode(
+    "dentryFormatNotSupport", BadRequest, "no thumbnail is made for this file"
+)
 # GetDentryOpenInfo (spec §6 K 42).
 DENTRY_EDIT_NOT_SUPPORT = ErrorCode(
     "dentryEditNotSupport", BadRequest, "no editor can open this file"
@@ -177,6 +182,9 @@ ACCESS_TOKEN_PERMISSION_DENIED = ErrorCode(
     "Forbidden.AccessDenied.AccessTokenPermissionDenied",
     Forbidden,  # raised as ScopeDenied(required_scopes), which adds them to the body
     "the app lacks a required scope",
+)
+THUMBNAIL_NOT_EXIST = ErrorCode(
+    "thumbnailNotExist", Forbidden, "the thumbnail is not made yet; ask again later"
 )
 QPS_LIMIT = ErrorCode(
     "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     stream_window: int = Field(500, gt=0)
     stream_ping_interval: float = Field(30.0, gt=0)
     stream_poll_interval: float = Field(1.0, gt=0)
+    # Thumbnails (docs/previews.md): the largest file one is made of, the most pixels an image
+    # may decode to, the address space and the wall time of one rendering, and how many render
+    # at once in a process (each in a helper process of its own).
+    thumbnail_max_bytes: int = Field(64 * 1024**2, gt=0)
+    thumbnail_max_pixels: int = Field(50_000_000, gt=0)
+    thumbnail_memory: int = Field(1536 * 1024**2, ge=256 * 1024**2)
+    thumbnail_timeout: float = Field(20.0, gt=0)
+    thumbnail_concurrency: int = Field(1, ge=1)
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
     # JSON lines, or readable ones; None = readable on a terminal, JSON otherwise.

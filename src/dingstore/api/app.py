@@ -30,6 +30,7 @@ from dingstore.api.routes import (
     previews,
     recycle,
     spaces,
+    thumbnails,
     versions,
 )
 from dingstore.service.container import Services, open_services
@@ -48,6 +49,7 @@ ROUTERS = (
     versions.router,
     recycle.router,
     permissions.router,
+    thumbnails.router,
     open_infos.router,
     # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
     gateway.router,

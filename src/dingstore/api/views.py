@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dingstore.api.wire import common, permissions, recycle
@@ -59,7 +60,9 @@ def space(s: models.Space) -> common.Space:
     )
 
 
-def dentry(d: models.Dentry) -> common.Dentry:
+def dentry(d: models.Dentry, thumbnails: Mapping[int, Any] | None = None) -> common.Dentry:
+    """``thumbnails``: those asked for with ``withThumbnail`` (service/thumbnails/), by id."""
+    made = (thumbnails or {}).get(d.id)
     return common.Dentry(
         id=str(d.id),
         space_id=str(d.space_id),
@@ -82,6 +85,9 @@ def dentry(d: models.Dentry) -> common.Dentry:
             for owner, ps in d.app_properties.items()
         },
         uuid=d.uuid,
+        thumbnail=common.Thumbnail(width=made.width, height=made.height, url=made.url)
+        if made
+        else None,
         category=category(d.extension) if d.type == "FILE" else None,
     )
 

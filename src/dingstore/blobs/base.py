@@ -287,3 +287,9 @@ class BaseBlobStore:
     def download_target(self, key: str, *, expires_in: int) -> Transfer:
         """Where a client GETs the bytes of ``key`` (HTTP ``Range`` honoured)."""
         raise NotImplementedError
+
+    def link(self, key: str, *, expires_in: int, media_type: str) -> str:
+        """A URL that GETs ``key`` for ``expires_in`` seconds with no header to send (a browser's
+        ``<img src>``), answered with Content-Type ``media_type`` (dingstore's data plane:
+        only those of ``signing.INLINE_TYPES``)."""
+        raise NotImplementedError

@@ -455,3 +455,7 @@ class S3BlobStore(base.BaseBlobStore):
 
     def download_target(self, key: str, *, expires_in: int) -> base.Transfer:
         return self._presign("get_object", {"Key": base.check_key(key)}, expires_in)
+
+    def link(self, key: str, *, expires_in: int, media_type: str) -> str:
+        params = {"Key": base.check_key(key), "ResponseContentType": media_type}
+        return self._presign("get_object", params, expires_in).url

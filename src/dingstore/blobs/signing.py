@@ -36,8 +36,14 @@ EXPIRES = "x-dingstore-expires"
 # single PUT's body, the largest a part's may be.
 SIZE = "size"
 MAX_SIZE = "maxSize"
-# Never part of what is signed, so a query-string form of the signature can be added later.
-SIGNATURE_PARAMS = frozenset({EXPIRES, "x-dingstore-signature"})
+# The query-string form of the signature, for a plain link (``SelfServed.link``): never part of
+# what is signed.
+SIGNATURE = "x-dingstore-signature"
+SIGNATURE_PARAMS = frozenset({EXPIRES, SIGNATURE})
+# The Content-Type a link's GET answers with (signed into it, as S3's ``response-content-type``);
+# only these are served, anything else as application/octet-stream.
+CONTENT_TYPE = "response-content-type"
+INLINE_TYPES = frozenset({"image/jpeg", "image/png"})
 
 Query = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -95,12 +101,26 @@ class Signer:
         signature = self._signature(method, path, query, expires)
         return {"Authorization": f"{SCHEME} {signature}", EXPIRES: str(expires)}
 
+    def sign_query(
+        self, method: str, path: str, query: list[tuple[str, str]], expires_in: int
+    ) -> list[tuple[str, str]]:
+        """``query`` and the signature as query parameters: a URL that needs no headers (an
+        ``<img src>``)."""
+        headers = self.sign(method, path, query, expires_in)
+        signature = headers["Authorization"].removeprefix(f"{SCHEME} ")
+        return [*query, (EXPIRES, headers[EXPIRES]), (SIGNATURE, signature)]
+
     def verify(
         self, method: str, path: str, query: Query | None, headers: Mapping[str, str]
     ) -> None:
-        """Return when ``headers`` authorize ``method path?query`` now; raise a
-        ``SignatureError`` saying why not otherwise."""
+        """Return when ``headers`` (or the signature parameters of ``query``) authorize ``method
+        path?query`` now; raise a ``SignatureError`` saying why not otherwise."""
         lowered = {k.lower(): v for k, v in headers.items()}
+        if AUTHORIZATION not in lowered and query is not None:
+            pairs = query.items() if isinstance(query, Mapping) else query
+            given = {k.lower(): v for k, v in pairs if k.lower() in SIGNATURE_PARAMS}
+            if SIGNATURE in given:
+                lowered = {AUTHORIZATION: f"{SCHEME} {given[SIGNATURE]}", **given}
         authorization, expires_text = lowered.get(AUTHORIZATION), lowered.get(EXPIRES)
         if authorization is None or expires_text is None:
             raise SignatureMissing(f"the request lacks the {AUTHORIZATION} and {EXPIRES} headers")
@@ -163,3 +183,8 @@ class SelfServed(base.BaseBlobStore):
 
     def download_target(self, key: str, *, expires_in: int) -> base.Transfer:
         return self._target("GET", key, [], expires_in)
+
+    def link(self, key: str, *, expires_in: int, media_type: str) -> str:
+        path = PATH_PREFIX + base.check_key(key)
+        query = self.signer.sign_query("GET", path, [(CONTENT_TYPE, media_type)], expires_in)
+        return f"{self.public_url}{path}?{urlencode(query)}"

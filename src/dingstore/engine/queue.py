@@ -41,6 +41,8 @@ class Claimed:
     payload: dict[str, Any]
     cursor: dict[str, Any] | None
     total_count: int | None
+    # What the handler's ``prepare`` made outside the step's transaction (engine/worker.py).
+    prepared: Any = None
 
 
 async def claim(conn: Writer, owner: str, lease_ms: int, *, clock: Clock) -> Claimed | None:

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from dingstore import clock as clocks
 from dingstore import errors
@@ -63,6 +63,21 @@ class Handler(Protocol):
     async def step(self, conn: base.Writer, task: queue.Claimed, limit: int) -> Step:
         """Apply the next chunk of at most ``limit`` nodes."""
         ...
+
+
+class Preparing(Handler, Protocol):
+    """A handler with slow work that must not run inside a transaction (SQLite has one writer):
+    reading bytes from the blob store, decoding an image. ``prepare`` runs before each step's
+    transaction, with no connection, and what it returns reaches ``start``/``step`` as
+    ``task.prepared``. It may run again for the same step (a step the database refused, a lease
+    lost): it must be repeatable. ``open`` and ``close`` start and stop what it runs on (helper
+    processes), with the workers."""
+
+    async def prepare(self, task: queue.Claimed) -> Any: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 # A step or a claim the database refused is tried again after these pauses, doubling up to the
@@ -116,6 +131,7 @@ class WorkerPool:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
     _listener: asyncio.Task[None] | None = None
+    _opened: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
 
     def wake(self) -> None:
@@ -125,6 +141,9 @@ class WorkerPool:
     def start(self) -> None:
         """Start the workers and, when there are any, listen for tasks other processes
         enqueue."""
+        if self.concurrency:
+            for handler in self._preparing():
+                self._opened.append(asyncio.create_task(handler.open()))
         for n in range(self.concurrency):
             owner = f"{self.name}:{n}:{uuid.uuid4().hex[:6]}"
             self._workers.append(asyncio.create_task(self._run(owner), name=owner))
@@ -143,6 +162,15 @@ class WorkerPool:
             self._listener = None
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        await asyncio.gather(*self._opened, return_exceptions=True)
+        if self._opened:
+            for handler in self._preparing():
+                await handler.close()
+        self._opened.clear()
+
+    def _preparing(self) -> list[Preparing]:
+        found = [h for h in self.handlers.values() if hasattr(h, "prepare")]
+        return cast(list[Preparing], found)
 
     async def _run(self, owner: str) -> None:
         pause = RETRY_S[0]
@@ -214,8 +242,11 @@ class WorkerPool:
         task has ended, and what the step did. Raises ``_Stopped`` when told to stop while the
         database refuses it."""
         pause, retried = RETRY_S[0], False
+        prepare = getattr(handler, "prepare", None)
         while True:
             try:
+                if prepare is not None and task.prepared is None:
+                    task = dataclasses.replace(task, prepared=await prepare(task))
                 # long: a step settles a whole chunk; requests must not wait behind it.
                 async with self.db.write(long=True) as conn:
                     await queue.fence(conn, task.id, owner, self.lease_ms, clock=self.clock)
@@ -246,7 +277,7 @@ class WorkerPool:
                     return None, result
                 if result.total is not None:
                     now = dataclasses.replace(now, total_count=result.total)
-                return dataclasses.replace(now, cursor=result.cursor), result
+                return dataclasses.replace(now, cursor=result.cursor, prepared=None), result
             except errors.Unavailable as exc:  # busy or briefly unreachable: the same step again
                 if self._stopping:
                     raise _Stopped from exc

@@ -21,6 +21,8 @@ from dingstore.service.properties import PropertyService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.spaces import SpaceService
 from dingstore.service.tasks import TaskService
+from dingstore.service.thumbnails import queries as thumbnails
+from dingstore.service.thumbnails import sandbox
 from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
 from dingstore.settings import Settings
@@ -45,6 +47,7 @@ class Services:
     properties: PropertyService
     recycle: RecycleService
     permissions: PermissionService
+    thumbnails: thumbnails.ThumbnailService
     previews: PreviewService
     engine: WorkerPool
     stream: StreamHub
@@ -77,9 +80,23 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
+    limits = sandbox.Limits(
+        max_bytes=settings.thumbnail_max_bytes,
+        max_pixels=settings.thumbnail_max_pixels,
+        memory=settings.thumbnail_memory,
+        timeout=settings.thumbnail_timeout,
+    )
     engine = WorkerPool(
         db,
-        tree.tree_locked(bulk.handlers(version_retention=settings.version_retention, clock=clock)),
+        {
+            **tree.tree_locked(
+                bulk.handlers(version_retention=settings.version_retention, clock=clock)
+            ),
+            # no tree lock: the task changes no tree, only its thumbnail's row
+            **thumbnails.handlers(
+                db, blobs, limits, concurrency=settings.thumbnail_concurrency, clock=clock
+            ),
+        },
         concurrency=settings.workers,
         chunk=settings.task_chunk,
         step_s=settings.task_step_time,
@@ -151,6 +168,9 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         properties=PropertyService(db, clock=clock),
         recycle=recycle,
         permissions=grants,
+        thumbnails=thumbnails.ThumbnailService(
+            db, blobs, limits=limits, url_expiry=settings.transfer_expiry, clock=clock
+        ),
         previews=previews,
         engine=engine,
         stream=stream,

@@ -19,7 +19,9 @@ from dingstore.blobs import base as blob_base
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree, versions
 from dingstore.service.properties import PropertyInput, write_properties
+from dingstore.service.thumbnails import making as thumbnails
 from dingstore.store import base, blobs, dentries, ids, uploads
+from dingstore.store import thumbnails as thumbnail_rows
 
 MAX_SINGLE = 5 * 1024**3
 MIN_PART, MAX_PARTS, PARTS_PER_CALL = 100 * 1024, 10_000, 30
@@ -241,6 +243,7 @@ class FileService:
             if not await uploads.delete(conn, commit.upload_key):  # single use
                 raise errors.param_error("uploadKey", "this uploadKey was already committed")
             await blobs.insert(conn, blob_id, size, upload.md5, now)
+            await thumbnails.request(conn, actor, blob_id, clean, size, now=now, new=True)
 
             async def create(name: str, *, if_free: bool = False) -> Any:
                 made = await tree.create(
@@ -365,7 +368,9 @@ class FileService:
             await self._blobs.delete(key)
         for blob_id in unreferenced:
             await self._blobs.delete(blob_key(blob_id))
+            await self._blobs.delete(thumbnails.thumbnail_key(blob_id))
         if unreferenced:
             async with self._db.write() as conn:
                 await blobs.forget(conn, unreferenced)
+                await thumbnail_rows.forget(conn, unreferenced)
         return {"uploads": len(stale), "blobs": len(unreferenced)}

@@ -62,6 +62,11 @@ def _busy(task_id: int) -> errors.Conflict:
     )
 
 
+# Kinds of tasks dingstore runs for itself, that no user asked for (service/thumbnails/): GetTask
+# answers taskNotExist for them, and housekeeping removes them as soon as they end.
+INTERNAL_KINDS = frozenset({"thumbnail"})
+
+
 class Payload(Protocol):
     """What a request leaves the handler of its task (service/bulk/): its ``kind`` names the
     handler, ``to_json`` is what the task row stores (versioned: a worker may run newer code)."""
@@ -154,7 +159,7 @@ class TaskService:
         number = tree.parse_id(task_id, "taskId")
         async with self._db.read() as conn:
             row = await task_rows.get_public(conn, number)
-        if row is None or row.corp_id != principal.corp_id:
+        if row is None or row.corp_id != principal.corp_id or row.kind in INTERNAL_KINDS:
             raise errors.TASK_NOT_EXIST.error(f"task {task_id} does not exist")
         if row.creator_id != operator.union_id and not operator.is_admin:
             raise errors.PERMISSION_DENIED.error(
@@ -172,6 +177,9 @@ class TaskService:
         )
 
     async def purge_expired(self) -> int:
-        """Remove finished tasks older than the retention period."""
+        """Remove finished tasks older than the retention period, and internal ones that
+        ended."""
+        now = self._clock.now_ms()
         async with self._db.write() as conn:
-            return await task_rows.purge_finished(conn, self._clock.now_ms() - self._retention_ms)
+            internal = await task_rows.purge_finished(conn, now, kinds=INTERNAL_KINDS)
+            return internal + await task_rows.purge_finished(conn, now - self._retention_ms)

@@ -434,3 +434,25 @@ preview_sessions = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Index("ix_preview_sessions_expires_at", "expires_at"),
 )
+
+# --- thumbnails -------------------------------------------------------------------------------
+
+# The thumbnail of a file version's content, keyed by its blob: versions and copies that share a
+# blob share its thumbnail, and it goes when the blob's bytes are collected (service/thumbnails/).
+# PENDING from the commit that stored the blob until a worker made it (READY: its bytes under
+# ``thumbnails/<source_blob_id>`` in the blob store) or found it cannot (FAILED, ``reason``).
+thumbnails = sa.Table(
+    "thumbnails",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("source_blob_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("media_type", sa.String(32)),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("reason", sa.String(32)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("modified_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_thumbnails_source_blob_id", "source_blob_id"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from dingstore.store.schema import task_holds, tasks
 _PUBLIC = (
     tasks.c.id,
     tasks.c.corp_id,
+    tasks.c.kind,
     tasks.c.creator_id,
     tasks.c.status,
     tasks.c.total_count,
@@ -45,12 +47,16 @@ async def get_public(conn: Connection, task_id: int) -> RowMapping | None:
     return (await conn.execute(_GET_PUBLIC, {"task_id": task_id})).mappings().first()
 
 
-async def purge_finished(conn: Connection, ended_before: int) -> int:
-    result = await conn.execute(
-        sa.delete(tasks).where(
-            tasks.c.status.in_(("SUCCESS", "FAIL")), tasks.c.end_time < ended_before
-        )
+async def purge_finished(
+    conn: Connection, ended_before: int, *, kinds: Iterable[str] | None = None
+) -> int:
+    """Delete the tasks that ended before ``ended_before`` (of ``kinds`` only, if given)."""
+    stmt = sa.delete(tasks).where(
+        tasks.c.status.in_(("SUCCESS", "FAIL")), tasks.c.end_time < ended_before
     )
+    if kinds is not None:
+        stmt = stmt.where(tasks.c.kind.in_(sorted(kinds)))
+    result = await conn.execute(stmt)
     return result.rowcount or 0
 
 

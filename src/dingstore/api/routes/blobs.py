@@ -236,6 +236,12 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 async def get_blob(request: Request) -> Response:
     store, key = _authorized(request, "GET")
     standard = request.headers.get(RANGE_BEHAVIOR, "").strip().lower() == "standard"
+    wanted = request.query_params.get(signing.CONTENT_TYPE)  # signed: a link's (thumbnails)
+    if wanted in signing.INLINE_TYPES:
+        nosniff = {"X-Content-Type-Options": "nosniff"}
+        return await serve(
+            request, store, key, standard=standard, media_type=wanted, headers=nosniff
+        )
     return await serve(request, store, key, standard=standard)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import Body, Query, Request
@@ -11,6 +12,8 @@ from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import common
 from dingstore.api.wire import dentries as wire
 from dingstore.service.bulk.common import Outcome
+from dingstore.service.models import Dentry
+from dingstore.service.thumbnails.queries import Thumbnail
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["dentries"])
 
@@ -19,6 +22,15 @@ def preserves(option: common.MoveOption) -> bool:
     """``option.presevePermissions`` (MoveDentry's spelling) or ``preservePermissions``
     (MoveDentries'): either is taken on either operation."""
     return bool(option.preseve_permissions or option.preserve_permissions)
+
+
+async def _thumbnails(
+    request: Request, caller: Caller, wanted: bool | None, found: Sequence[Dentry]
+) -> dict[int, Thumbnail]:
+    """The thumbnails ``withThumbnail`` asks for (none when it is not true)."""
+    if not wanted:
+        return {}
+    return await services(request).thumbnails.of_dentries(caller, found)
 
 
 def _moved(result: Outcome) -> responses.JSON:
@@ -63,7 +75,8 @@ async def get_dentry(
     found = await services(request).dentries.get(
         caller, spaceId, dentryId, option.app_ids_for_app_properties
     )
-    return responses.ok(common.DentryResponse(dentry=views.dentry(found)))
+    thumbs = await _thumbnails(request, caller, option.with_thumbnail, [found])
+    return responses.ok(common.DentryResponse(dentry=views.dentry(found, thumbs)))
 
 
 @router.post("/query", response_model=wire.GetDentriesResponse, name="GetDentries")
@@ -77,6 +90,8 @@ async def get_dentries(
     items = await services(request).dentries.get_many(
         caller, spaceId, body.dentry_ids, option.app_ids_for_app_properties
     )
+    found = [item.dentry for item in items if item.dentry is not None]
+    thumbs = await _thumbnails(request, caller, option.with_thumbnail, found)
     return responses.ok(
         wire.GetDentriesResponse(
             result_items=[
@@ -85,7 +100,7 @@ async def get_dentries(
                     dentry_id=item.dentry_id,
                     success=item.dentry is not None,
                     error_code=item.error_code,
-                    dentry=views.dentry(item.dentry) if item.dentry else None,
+                    dentry=views.dentry(item.dentry, thumbs) if item.dentry else None,
                 )
                 for item in items
             ]
@@ -109,9 +124,10 @@ async def list_dentries(
         order_by=query.order_by,
         order=query.order,
     )
+    thumbs = await _thumbnails(request, caller, query.with_thumbnail, page.items)
     return responses.ok(
         common.DentriesPage(
-            dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
+            dentries=[views.dentry(d, thumbs) for d in page.items], next_token=page.next_token
         )
     )
 
@@ -131,9 +147,10 @@ async def list_all_dentries(
         max_results=option.max_results,
         order=option.order,
     )
+    thumbs = await _thumbnails(request, caller, option.with_thumbnail, page.items)
     return responses.ok(
         common.DentriesPage(
-            dentries=[views.dentry(d) for d in page.items], next_token=page.next_token
+            dentries=[views.dentry(d, thumbs) for d in page.items], next_token=page.next_token
         )
     )
 

@@ -56,6 +56,12 @@ class DentryProperties(Wire):
     read_only: bool = False
 
 
+class Thumbnail(Wire):
+    width: int
+    height: int
+    url: str
+
+
 class Dentry(Wire):
     id: str
     space_id: str
@@ -76,6 +82,7 @@ class Dentry(Wire):
     uuid: str
     partition_type: str = "PUBLIC_OSS_PARTITION"
     storage_driver: str = "DINGTALK"
+    thumbnail: Thumbnail | None = None
     category: str | None = None
 
 
