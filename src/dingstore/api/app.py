@@ -103,6 +103,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
+        if engine.concurrency:  # HTTP pushes go out of the processes that run tasks
+            svc.push.start()
         svc.stream.start()
         # api/server.py runs it before uvicorn closes the connections: Stream clients are told
         # to reconnect (elsewhere) rather than cut off.
@@ -111,6 +113,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
         finally:
             await svc.stream.stop()  # acks written, leases given back
+            if engine.concurrency:
+                await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,5 +1,5 @@
-"""``dingstore admin``: orgs, users, groups, apps and suites, on the store a server may be
-using."""
+"""``dingstore admin``: orgs, users, groups, apps and suites, and apps' events
+(cli/events.py), on the store a server may be using."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dingstore.cli import groups
+from dingstore.cli import events, groups
 from dingstore.cli.common import (
     DatabaseUrl,
     DataDir,
@@ -36,6 +36,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(groups.app, name="group")
 app.add_typer(app_app, name="app")
 app.add_typer(suite_app, name="suite")
+app.add_typer(events.app, name="events")
+app_app.command("set-callback")(events.set_callback)
 
 Scopes = Annotated[
     str | None,

@@ -39,9 +39,11 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         services.engine.concurrency = max(1, settings.workers)
         services.engine.start()
+        services.push.start()  # HTTP pushes go out of every process that runs tasks
         try:
             await stop.wait()
         finally:
+            await services.push.stop()
             await services.engine.stop()
             await services.close()
 

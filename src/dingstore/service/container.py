@@ -10,7 +10,9 @@ from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
 from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
+from dingstore.service.events.callbacks import CallbackService
 from dingstore.service.events.gateway import Gateway
+from dingstore.service.events.push import PushDispatcher
 from dingstore.service.events.stream import StreamHub
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
@@ -50,9 +52,12 @@ class Services:
     thumbnails: thumbnails.ThumbnailService
     previews: PreviewService
     engine: WorkerPool
+    callbacks: CallbackService
+    push: PushDispatcher  # started beside the task workers (api/app.py, cli/worker.py)
     stream: StreamHub
 
     async def close(self) -> None:
+        await self.push.close()
         await self.blobs.close()
         await self.db.close()
 
@@ -173,5 +178,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         ),
         previews=previews,
         engine=engine,
+        callbacks=CallbackService(db, clock=clock),
+        push=PushDispatcher(db, clock=clock, poll_interval=settings.task_poll_interval),
         stream=stream,
     )

@@ -43,7 +43,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
-from dingstore.service.events import frames, messages
+from dingstore.service.events import frames, messages, retries
 from dingstore.service.events.gateway import Client, Consumer, Gateway
 from dingstore.store import base
 from dingstore.store import events as event_rows
@@ -53,14 +53,6 @@ log = logging.getLogger(__name__)
 DRAIN_S = 10.0  # a connection told to disconnect is closed at the latest this long after
 ACK_GATHER_S = 0.002  # acks wait this long for others to share their write
 _ID_CHUNK = 1000  # ids per acknowledge statement (SQLite's parameters are limited)
-
-
-def _next_delay(attempt: int, rng: random.Random | None = None) -> float | None:
-    """Seconds before a refused event is sent again (None: give up). A stand-in for
-    ``retries.next_delay`` (the shared schedule) until it lands."""
-    if attempt > 16:
-        return None
-    return float(min(5 * 2 ** (attempt - 1), 10 * 60 * 60)) * (1 + 0.1 * (rng or random).random())
 
 
 class LinkClosed(Exception):
@@ -126,7 +118,7 @@ class StreamHub:
         ping_interval: float,
         poll_interval: float,
         clock: Clock,
-        next_delay: Callable[[int, random.Random | None], float | None] = _next_delay,
+        next_delay: Callable[[int, random.Random | None], float | None] = retries.next_delay,
     ) -> None:
         self._db = db
         self.gateway = gateway
