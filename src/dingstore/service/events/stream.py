@@ -17,9 +17,9 @@ settles its row. They are gathered for a few ms and written together (one ``ackn
 UPDATE per client, ``retry_later`` for each refusal, ``release`` for each connection that
 closed), in one transaction: a connection at full speed costs a few writes per window, not one
 per event. An event that is refused (not code 200, or ``LATER``) is due again after the
-schedule's delay (``next_delay``); one that is never acked is claimable again when its lease
-ends, on any connection; a connection that closes gives its leases back at once. Every retry
-carries the same ``eventId``.
+schedule's delay (``retries.next_delay``, HTTP push's); one that is never acked is claimable
+again when its lease ends, on any connection; a connection that closes gives its leases back at
+once. Every retry carries the same ``eventId``.
 
 ``drain`` is the graceful shutdown (api/server.py runs it before uvicorn closes anything): each
 connection gets a SYSTEM ``disconnect`` and no new frames; acks are still taken while the
