@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dingstore.clock import ManualClock
 from dingstore.settings import Settings
+from dingstore.store import events
 from tests import streams
 from tests.conftest import Tenant
 from tests.live import LiveServer, http
@@ -258,6 +259,32 @@ def test_a_connection_without_an_event_handler_gets_no_events(
     listening = clients(server, tenant, "ok")
     assert sorted(int(e["headers"]["eventId"], 16) for e in listening.events(2)) == ids
     assert deaf.quiet(0.5) == []
+
+
+def test_an_app_in_push_mode_gets_no_events_on_stream(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    assert server.services is not None
+    db, now = server.services.db, server.clock.now_ms()
+
+    async def callback(url: str | None) -> None:
+        async with db.write() as conn:
+            if url is None:
+                await events.clear_callback(conn, tenant.corp_id, app_id(tenant))
+            else:
+                await events.set_callback(
+                    conn, tenant.corp_id, app_id(tenant), url=url, token="t", aes_key="k" * 43,
+                    now=now,
+                )  # fmt: skip
+
+    server.run(callback("http://127.0.0.1:9/nowhere"))
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
+    assert client.quiet(1.5) == []
+    server.run(callback(None))  # back to Stream mode
+    server.clock.advance(6)  # past the delay of a failed push, if one was tried meanwhile
+    assert sorted(int(e["headers"]["eventId"], 16) for e in client.events(2)) == ids
 
 
 def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
