@@ -229,6 +229,7 @@ class StreamHub:
         messages) ends: events on it if it subscribed to them, a SYSTEM ``ping`` every
         ``ping_interval``, and every ack it brings settled."""
         conn = Connection(client, link)
+        log.info("stream connection %s of %s opened", conn.id, client.client_id)
         self._connections.add(conn)
         self._idle.clear()
         tasks = [asyncio.create_task(self._ping(conn), name=f"stream-ping-{conn.id}")]
@@ -260,6 +261,7 @@ class StreamHub:
                 self._releases.append(conn)
                 self._to_write.set()
             self._connections.discard(conn)
+            log.info("stream connection %s of %s closed", conn.id, client.client_id)
             if not self._connections:
                 self._idle.set()
 
