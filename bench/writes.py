@@ -252,6 +252,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3000,
         help="CommitFile: uploads seeded per second of load, per server",
     )
+    parser.add_argument(
+        "--subscribed",
+        action="store_true",
+        help="each org's app subscribes to its org's change events: every write also writes one",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.connections, args.spaces, args.targets, args.upload_rate) <= 0:
         parser.error("--duration, --connections, --spaces, --targets, --upload-rate: positive")
@@ -280,6 +285,17 @@ async def _spaces_of(
             made = await svc.dentries.add_folder(actor, space, "0", f"target-{j}", None)
             folders.append((tenant, int(space), int(made.id)))
     return spaces, folders
+
+
+async def _subscribe(svc: Services, tenants: set[Tenant]) -> None:
+    """Subscribe each tenant's app to its org's change events (``--subscribed``)."""
+    from dingstore.store import events
+
+    for tenant in tenants:
+        principal = await svc.tokens.authenticate(tenant.token)
+        async with svc.db.write() as conn:
+            corp_id = principal.corp_id
+            await events.subscribe(conn, corp_id, principal.app_id, "ORG", corp_id, now=0)
 
 
 async def seed(
@@ -314,6 +330,8 @@ async def seed(
             layouts["orgs"] = Layout("orgs", tenants, spaces, folders)
         if "commit_file" in args.ops:
             await seed_uploads(svc, data_dir, layouts, args)
+        if args.subscribed:
+            await _subscribe(svc, {t for layout in layouts.values() for t in layout.tenants})
         await common.analyze(svc)
     return layouts
 

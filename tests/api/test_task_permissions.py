@@ -17,7 +17,7 @@ from dingstore.engine.queue import Claimed
 from dingstore.engine.worker import Handler, Step
 from dingstore.service.bulk import moves
 from dingstore.service.bulk import steps as bulk_steps
-from dingstore.store import schema
+from dingstore.store import events, schema
 from tests.api import test_recycle
 from tests.api.test_recycle import blobs_of, fails, item_of, refcounts, settle, tree_of
 from tests.conftest import Tenant
@@ -294,6 +294,7 @@ def test_a_move_across_spaces_stops_where_its_grant_expired(
     for i in (5, 59):  # one node carried, one left
         st.add_permission(source.id, str(seeded.node_ids[i]), "READER", [("USER", carol)])
 
+    listen(server, tenant)
     moved = as_bob.move(source.id, str(seeded.root_id), target.id, preserve_permissions=True)
     assert moved.async_ is True and moved.dentry.space_id == target.id
     task = as_bob.wait_task(moved.task_id)
@@ -315,6 +316,16 @@ def test_a_move_across_spaces_stops_where_its_grant_expired(
     assert remade.creator_id == as_bob.union_id and int(remade.id) not in seeded.node_ids
     assert st.used_quota(source.id) + st.used_quota(target.id) == seeded.stored
     settle(server)  # each space's usedQuota is exactly its versions' bytes
+    # Its events: the folder left the source and came into the target (the request's); then
+    # the folder that takes back what stayed came into the source (a split).
+    root = str(seeded.root_id)
+    home = next(d["id"] for d in st.raw_children(source.id) if d["name"] == "top")
+    assert home not in (root, remade.id)
+    assert heard(server, tenant) == [
+        ("storage_dentry_delete", "move", source.id, root, "top", as_bob.union_id),
+        ("storage_dentry_create", "move", target.id, root, "top", as_bob.union_id),
+        ("storage_dentry_create", "split", source.id, home, "top", as_bob.union_id),
+    ]
     # The grants carried along: the carried node's in the target, the one left's back home.
     assert grants_in(server, seeded.node_ids[5], seeded.node_ids[59]) == [
         int(target.id), int(source.id),
@@ -491,3 +502,38 @@ def test_clearing_the_bin_purges_what_the_operator_may_purge(
     assert st.clear_recycle_bin(bin_id).success is True  # the admin's clears the rest
     settle(server)
     assert st.recycle_items(bin_id) == [] and st.used_quota(space.id) == 0
+
+
+def listen(server: LiveServer, tenant: Tenant) -> None:
+    """Subscribe the tenant's app to its org's change events."""
+    assert server.services is not None
+    db, app_id = server.services.db, tenant.boot.credentials.app.app_id
+
+    async def go() -> None:
+        async with db.write() as conn:
+            await events.subscribe(conn, tenant.corp_id, app_id, "ORG", tenant.corp_id, now=0)
+
+    server.run(go())
+
+
+def heard(server: LiveServer, tenant: Tenant) -> list[tuple[str, str, str, str, str, str]]:
+    """The app's events, oldest first: (type, action, space, dentry, name, operator)."""
+    assert server.services is not None
+    db, app_id = server.services.db, tenant.boot.credentials.app.app_id
+
+    async def go() -> list[Any]:
+        async with db.read() as conn:
+            return await events.deliveries(conn, tenant.corp_id, app_id, limit=1000)
+
+    rows = sorted(server.run(go()), key=lambda r: int(r["id"]))
+    return [
+        (
+            r["event_type"],
+            r["action"],
+            str(r["space_id"]),
+            str(r["dentry_id"]),
+            r["name"],
+            r["union_id"],
+        )
+        for r in rows
+    ]

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dingstore.settings import Settings
+from dingstore.store import base, events, schema
 from tests.engine import trees
 from tests.engine.crashes import LEASE, RUNNABLE, Server, assert_purged, owned_by
 from tests.engine.trees import Store, d, v
@@ -61,6 +62,7 @@ def run(store: Store, server: Server, began: float) -> None:
     already = seed(move_to, "already", 40, fanout=8)
     kept_by_purge = seed(purge_in, "kept", 60, fanout=8)
     before = {s: store.run(trees.tree(db, s)) for s in (copy_from, move_from, move_to, purge_in)}
+    store.run(subscribe(db, acct))  # after the seeding: only the tasks' changes emit
     seeded = time.monotonic()
 
     server.start()
@@ -158,5 +160,45 @@ def run(store: Store, server: Server, began: float) -> None:
     assert tree(purge_in) == [e for e in before[purge_in] if e[0].startswith("/kept")]
     assert quota(purge_in) == kept_by_purge.stored
 
+    # The outbox, written in the steps' transactions: exactly one create per copied node, none
+    # twice whatever the kills; the move and the delete one event per root (their requests').
+    found = store.run(outbox(db, acct))
+    copies = [(t, a, n) for t, a, s, n in found if s == copy_to]
+    assert len(copies) == TREE
+    assert {(t, a) for t, a, _ in copies} == {(events.CREATE, "copy")}
+    copied_ids = store.run(ids_in(db, copy_to))
+    assert sorted(n for _, _, n in copies) == sorted(copied_ids)
+    assert sorted((t, a, s, n) for t, a, s, n in found if s != copy_to) == sorted(
+        [
+            (events.DELETE, "move", move_from, moved.root_id),
+            (events.CREATE, "move", move_to, moved.root_id),
+            (events.DELETE, "delete", purge_in, purged.root_id),
+        ]
+    )
+
     # And the whole store keeps every invariant: blob references, quotas, no task leftovers.
     assert store.run(trees.problems(db)) == []
+
+
+async def subscribe(db: base.BaseDatabase, acct: trees.Account) -> None:
+    async with db.write() as conn:
+        await events.subscribe(
+            conn, acct.actor.corp_id, acct.actor.app_id, "ORG", acct.actor.corp_id, now=0
+        )
+
+
+async def ids_in(db: base.BaseDatabase, space_id: int) -> list[int]:
+    async with db.read() as conn:
+        found = await conn.execute(sa.select(d.c.id).where(d.c.space_id == space_id))
+    return [int(i) for i in found.scalars()]
+
+
+async def outbox(db: base.BaseDatabase, acct: trees.Account) -> list[tuple[str, str, int, int]]:
+    """(type, action, space, dentry) of every event the app's outbox holds."""
+    e = schema.events.c
+    query = sa.select(e.event_type, e.action, e.space_id, e.dentry_id).where(
+        e.corp_id == acct.actor.corp_id, e.app_id == acct.actor.app_id
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    return [(str(t), str(a), int(s), int(n)) for t, a, s, n in rows]

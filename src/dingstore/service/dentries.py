@@ -14,6 +14,7 @@ from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree
 from dingstore.service.bulk import common, copies, deletes, moves
+from dingstore.service.events import changes
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, dentries, ids, prepared
 from dingstore.store.base import Connection
@@ -79,6 +80,9 @@ class DentryService:
                 made = await create(name=placed.name)
                 assert made is not None, "place() found the name free, under the tree lock"
             await write_properties(conn, new_id, actor.app_id, app_properties, new=True)
+            await changes.emit_by(
+                conn, actor, space.id, now, changes.of(changes.CREATE, changes.ADD, made)
+            )
             return await tree.view(conn, actor, made, own=app_properties)
 
     async def get(
@@ -203,6 +207,9 @@ class DentryService:
                 ):
                     raise errors.DENTRY_ALREADY_EXIST.error(f"{clean!r} already exists")
                 node = prepared.Record(row, name=clean, modifier_id=actor.union_id, modified_at=now)
+                await changes.emit_by(
+                    conn, actor, space.id, now, changes.of(changes.UPDATE, changes.RENAME, node)
+                )
         # The node's app properties are read once the space's lock is released (they are not
         # the rename's): other writers of the space wait one statement less.
         async with self._db.read() as conn:

@@ -18,6 +18,7 @@ from dingstore import errors
 from dingstore.blobs import base as blob_base
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree, versions
+from dingstore.service.events import changes
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.service.thumbnails import making as thumbnails
 from dingstore.store import base, blobs, dentries, ids, uploads
@@ -289,6 +290,9 @@ class FileService:
                     await write_properties(
                         conn, new_id, actor.app_id, commit.app_properties, new=True
                     )
+                    await changes.emit_by(
+                        conn, actor, space.id, now, changes.of(changes.CREATE, changes.UPLOAD, made)
+                    )
                     return await tree.view(conn, actor, made, own=commit.app_properties)
             await versions.add(  # a new version of the file given, or of the one of its name
                 conn,
@@ -301,6 +305,9 @@ class FileService:
                 new_blob=True,
             )
             await write_properties(conn, int(target.id), actor.app_id, commit.app_properties)
+            await changes.emit_by(
+                conn, actor, space.id, now, changes.of(changes.UPDATE, changes.VERSION, target)
+            )
             return await tree.view(conn, actor, await tree.dentry(conn, space.id, str(target.id)))
 
     async def _bytes_of(self, upload: Any) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree
+from dingstore.service.events import changes
 from dingstore.store import base, dentries, properties
 from dingstore.store.base import Connection
 
@@ -86,7 +87,11 @@ class PropertyService:
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, actor.corp_id, int(row.id))
             await write_properties(conn, int(row.id), actor.app_id, inputs)
-            await dentries.update(conn, int(row.id), modified_at=self._clock.now_ms())
+            now = self._clock.now_ms()
+            await dentries.update(conn, int(row.id), modified_at=now)
+            await changes.emit_by(
+                conn, actor, space.id, now, changes.of(changes.UPDATE, changes.PROPERTIES, row)
+            )
 
     async def delete(
         self, actor: models.Actor, space_id: str, dentry_id: str, wanted: Sequence[str]
@@ -101,4 +106,11 @@ class PropertyService:
             space = await tree.space(conn, actor, space_id, write=True)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.WRITE)
             await tasks.check_free(conn, actor.corp_id, int(row.id))
-            await properties.remove(conn, int(row.id), actor.app_id, wanted)
+            if await properties.remove(conn, int(row.id), actor.app_id, wanted):
+                await changes.emit_by(
+                    conn,
+                    actor,
+                    space.id,
+                    self._clock.now_ms(),
+                    changes.of(changes.UPDATE, changes.PROPERTIES, row),
+                )

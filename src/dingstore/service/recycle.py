@@ -33,6 +33,7 @@ from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree
 from dingstore.service.bulk import counts, deletes
+from dingstore.service.events import changes
 from dingstore.store import base, dentries, identity, ids, spaces
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
@@ -289,6 +290,8 @@ class RecycleService:
                 await access.require(conn, actor, space, int(placed.existing.id), access.WRITE)
                 await tasks.check_free(conn, actor.corp_id, int(placed.existing.id))
                 await deletes.send(conn, actor, placed.existing, displaced_id, now)
+                displaced = changes.of(changes.DELETE, changes.RECYCLE, placed.existing)
+                await changes.emit_by(conn, actor, space_id, now, displaced)
             await recycle_rows.drop(conn, [number])
             await dentries.update(
                 conn,
@@ -300,6 +303,8 @@ class RecycleService:
             )
             count, size = dentries.weight(row)
             await dentries.grow_chain(conn, folder, count, size)
+            restored = changes.of(changes.CREATE, changes.RESTORE, row, name=placed.name)
+            await changes.emit_by(conn, actor, space_id, now, restored)
             nested = not is_file and await dentries.has_children(conn, space_id, dentry_id)
             if nested:
                 await counts.record(conn, actor, task_id, space_id, dentry_id)

@@ -8,6 +8,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree
+from dingstore.service.events import changes
 from dingstore.store import base, blobs, dentries, permissions, properties
 from dingstore.store.base import Connection
 
@@ -145,4 +146,7 @@ class VersionService:
                 size=int(old.size),
                 now=now,
                 retention=self._retention,
+            )
+            await changes.emit_by(
+                conn, actor, space.id, now, changes.of(changes.UPDATE, changes.REVERT, row)
             )

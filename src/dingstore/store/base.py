@@ -78,6 +78,10 @@ class Writer:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.announced: set[str] = set()  # heard in this process once the transaction commits
+        # The spaces this transaction locked (store/spaces.py ``lock``), each with whether an app
+        # was subscribed to its changes or its org's then: a change with no one to tell writes
+        # no events (service/events/changes.py), at no cost but that statement's index probe.
+        self.subscribed: dict[int, bool] = {}
 
     @property
     def dialect(self) -> Any:

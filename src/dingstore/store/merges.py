@@ -106,9 +106,9 @@ async def mark_merged(conn: Connection, task_id: int, pairs: Sequence[tuple[int,
 
 async def reparent_merging(
     conn: Connection, span: subtree.Span, depth: int, *, space_id: int, root_id: int, now: int
-) -> None:
+) -> list[RowMapping]:
     """Move the span's merging nodes at ``depth`` that did not merge under their parents'
-    counterparts in the target (their subtrees come along)."""
+    counterparts in the target (their subtrees come along); returns them (id, type, name)."""
     parent, joined = _parent_of(tn)
     moving = (
         sa.select(tn.c.node_id)
@@ -145,11 +145,13 @@ async def reparent_merging(
         .where(node.c.task_id == span.task_id, node.c.node_id == d.c.id)
         .scalar_subquery()
     )
-    await conn.execute(
+    moved = await conn.execute(
         sa.update(d)
         .where(d.c.id.in_(moving))
         .values(parent_id=counterpart, space_id=space_id, modified_at=now)
+        .returning(d.c.id, d.c.type, d.c.name)
     )
+    return sorted(moved.mappings().all(), key=lambda row: int(row["id"]))
 
 
 async def merged_folders(conn: Connection, task_id: int) -> list[tuple[int, int]]:
@@ -162,22 +164,27 @@ async def merged_folders(conn: Connection, task_id: int) -> list[tuple[int, int]
     return [(int(depth), int(node)) for depth, node in (await conn.execute(stmt)).all()]
 
 
-async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int], *, space_id: int) -> None:
+async def drop_empty_folders(
+    conn: Connection, folder_ids: Sequence[int], *, space_id: int
+) -> list[RowMapping]:
     """Delete those of the folders (of ``space_id``) that hold nothing at all (not even recycled
-    entries), and the grants on them."""
+    entries), and the grants on them; returns them (id, type, name)."""
     child = d.alias("child")
-    empty = list(
+    gone = list(
         (
             await conn.execute(
-                sa.select(d.c.id).where(
+                sa.select(d.c.id, d.c.type, d.c.name)
+                .where(
                     d.c.id.in_(folder_ids),
                     ~sa.exists().where(child.c.parent_id == d.c.id),
                 )
+                .order_by(d.c.id)
             )
         )
-        .scalars()
+        .mappings()
         .all()
     )
+    empty = [int(row["id"]) for row in gone]
     if empty:
         await dentries.grow(
             conn,
@@ -188,3 +195,4 @@ async def drop_empty_folders(conn: Connection, folder_ids: Sequence[int], *, spa
         await conn.execute(sa.delete(props).where(props.c.dentry_id.in_(empty)))
         await permissions.drop(conn, None, empty)
         await conn.execute(sa.delete(d).where(d.c.id.in_(empty)))
+    return gone

@@ -57,12 +57,14 @@ async def put(
         await conn.execute(sa.update(p).where(*where).values(value=value, visibility=visibility))
 
 
-async def remove(conn: Connection, dentry_id: int, owner_id: str, names: Iterable[str]) -> None:
-    await conn.execute(
+async def remove(conn: Connection, dentry_id: int, owner_id: str, names: Iterable[str]) -> int:
+    """Remove the app's properties of those names from the dentry; returns how many were."""
+    result = await conn.execute(
         sa.delete(p).where(
             p.c.dentry_id == dentry_id, p.c.owner_id == owner_id, p.c.name.in_(list(names))
         )
     )
+    return result.rowcount or 0
 
 
 async def copy(conn: Connection, source_id: int, target_id: int) -> None:

@@ -9,12 +9,29 @@ import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from dingstore.store import base
-from dingstore.store.base import Connection
-from dingstore.store.schema import spaces
+from dingstore.store.base import Connection, Writer
+from dingstore.store.schema import event_subscriptions, spaces
 
 _BY_ID = sa.select(spaces).where(spaces.c.id == sa.bindparam("space_id"))
+
+
+def _subscribed() -> Any:
+    """Whether an app is subscribed to the space's changes, or to its org's: two probes of the
+    subscriptions' key (store/events.py writes the events themselves)."""
+    s = event_subscriptions.c
+
+    def probe(scope: str, scope_id: Any) -> Any:  # a prefix of the key: one index lookup
+        return sa.exists().where(
+            s.corp_id == spaces.c.corp_id, s.scope == scope, s.scope_id == scope_id
+        )
+
+    org, space = probe("ORG", spaces.c.corp_id), probe("SPACE", sa.cast(spaces.c.id, sa.String))
+    return sa.or_(org, space).label("subscribed")
+
+
+_LOCKED = sa.select(spaces, _subscribed())
 # One space's lock (a request's), built once. Not ``base.prepared``: SQLite's booleans convert.
-_LOCK_ONE = _BY_ID.with_for_update(key_share=True)
+_LOCK_ONE = _LOCKED.where(spaces.c.id == sa.bindparam("space_id")).with_for_update(key_share=True)
 
 
 async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMapping]:
@@ -23,20 +40,23 @@ async def lock(conn: Connection, space_ids: Iterable[int]) -> dict[int, RowMappi
     never deadlock; SQLite's single writer needs no lock): the tree lock of those spaces (see
     ``service/tree.py``). A row of a space that does not exist is left out. Reading the row
     and locking it are one statement: under READ COMMITTED the row returned is the one the last
-    holder committed, and every later statement sees all it committed."""
+    holder committed, and every later statement sees all it committed. The same statement
+    finds whether anyone is subscribed to each space's changes (``Writer.subscribed``)."""
     ids = sorted(set(space_ids))
     if not ids:
         return {}
     if len(ids) == 1:
-        row = (await conn.execute(_LOCK_ONE, {"space_id": ids[0]})).mappings().first()
-        return {} if row is None else {int(row.id): row}
-    stmt = (
-        sa.select(spaces)
-        .where(spaces.c.id.in_(ids))
-        .order_by(spaces.c.id)
-        .with_for_update(key_share=True)
-    )
-    return {int(r.id): r for r in (await conn.execute(stmt)).mappings().all()}
+        rows = (await conn.execute(_LOCK_ONE, {"space_id": ids[0]})).mappings().all()
+    else:
+        stmt = (
+            _LOCKED.where(spaces.c.id.in_(ids))
+            .order_by(spaces.c.id)
+            .with_for_update(key_share=True)
+        )
+        rows = (await conn.execute(stmt)).mappings().all()
+    if isinstance(conn, Writer):
+        conn.subscribed.update((int(r.id), bool(r.subscribed)) for r in rows)
+    return {int(r.id): r for r in rows}
 
 
 async def insert(conn: Connection, **values: Any) -> None:

@@ -23,7 +23,8 @@ from dingstore.engine.queue import Claimed
 from dingstore.engine.worker import Step, SystemicFailure
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, steps
-from dingstore.store import blobs, dentries, ids, merges, properties, spaces, subtree
+from dingstore.service.events import changes
+from dingstore.store import blobs, dentries, events, ids, merges, properties, spaces, subtree
 from dingstore.store.base import Connection
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,19 @@ async def copy_one(
                 now=now,
                 retention=ctx.version_retention,
             )
+            await changes.emit_by(
+                conn, actor, into.id, now, changes.of(changes.UPDATE, changes.COPY, existing)
+            )
             fresh = await tree.dentry(conn, into.id, str(existing.id))
             return common.Outcome(await tree.view(conn, actor, fresh))
         await _copy_top(conn, actor, row, new_id, into.id, target_parent, placed.name, now)
+        await changes.emit_by(
+            conn,
+            actor,
+            into.id,
+            now,
+            changes.of(changes.CREATE, changes.COPY, row, name=placed.name, dentry_id=new_id),
+        )
         if nested:
             payload = CopyPayload(int(row.id), space.id, into.id, copy_root=new_id)
             holds = [(space.id, int(row.id)), (into.id, new_id)]
@@ -202,14 +213,16 @@ class CopyHandler:
         size = await subtree.span_bytes(conn, span)
         if size and not await spaces.charge(conn, p.target_space, size):
             return await self._careful(conn, task, p, span, denied)
+        now = self.clock.now_ms()
         await subtree.copy_nodes(
             conn,
             span,
             space_id=p.target_space,
             root_copy_id=p.copy_root,
             operator=task.creator_id,
-            now=self.clock.now_ms(),
+            now=now,
         )
+        await _emit_copied(conn, task, p, span, now)
         done = await steps.last(conn, task, span)
         return Step(
             cursor={"done": span.last},
@@ -268,6 +281,7 @@ class CopyHandler:
             )
             if charged:
                 await spaces.charge(conn, p.target_space, charged)
+            await _emit_copied(conn, task, p, span, now)
         done = await steps.last(conn, task, span)
         # Later steps go node by node only when a folder failed (its descendants fail with it).
         folder_lost = bool(set(lost) - set(denied))
@@ -297,6 +311,7 @@ class CopyHandler:
             space = await spaces.get(conn, p.target_space)
             room = None if space is None or space.quota is None else space.quota - space.used_quota
             versioned = []
+            made: list[events.Change] = []  # each file that met a file: its new version
             for source, target in zip(files, targets, strict=True):
                 node, size = int(source.node_id), int(source.size)
                 if room is not None and size > room:
@@ -313,7 +328,32 @@ class CopyHandler:
                 )
                 room = None if room is None else room - size
                 versioned.append((node, int(target.id)))
+                made.append(changes.of(changes.UPDATE, changes.COPY, target))
             await subtree.mark_failed(conn, task.id, [n for n in outcome.failed])
             await merges.mark_merged(conn, task.id, versioned)
             outcome.merged.update(node for node, _ in versioned)
+            await changes.emit(
+                conn,
+                corp_id=task.corp_id,
+                union_id=task.creator_id,
+                space_id=p.target_space,
+                now=now,
+                changes=made,
+            )
         return outcome
+
+
+async def _emit_copied(
+    conn: Connection, task: Claimed, p: CopyPayload, span: subtree.Span, now: int
+) -> None:
+    """The events of the nodes the step copied: one ``create`` each, in one statement."""
+    await changes.emit_copied(
+        conn,
+        corp_id=task.corp_id,
+        union_id=task.creator_id,
+        space_id=p.target_space,
+        now=now,
+        task_id=task.id,
+        first=span.first,
+        last=span.last,
+    )

@@ -22,7 +22,8 @@ from dingstore.engine.queue import Claimed
 from dingstore.engine.worker import Step
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
-from dingstore.store import dentries, ids, permissions, properties, spaces, subtree
+from dingstore.service.events import changes
+from dingstore.store import dentries, events, ids, permissions, properties, spaces, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection, Writer
 
@@ -88,6 +89,8 @@ async def delete_one(
             else:
                 await properties.drop_all(conn, int(row.id))
                 await dentries.delete(conn, int(row.id))
+        action = changes.RECYCLE if to_recycle_bin else changes.DELETE_ACTION
+        await changes.emit_by(conn, actor, space.id, now, changes.of(changes.DELETE, action, row))
     return common.Outcome(None, task_id if nested else None)
 
 
@@ -160,6 +163,20 @@ async def purge(
         inner.update(int(n.id) for n in nested)
     tops = [i for i in items if int(i.id) not in inner]
     await recycle_rows.drop(conn, inner.union(int(i.id) for i in tops))
+    # An event for each item purged, none for those nested in them (they go with it). The
+    # operator: who purges, or for the retention's purge the item's deleter (as its task's).
+    purged: dict[tuple[int, str], list[events.Change]] = {}
+    for item in tops:
+        key = (int(item.space_id), creator_id or str(item.operator_id))
+        purged.setdefault(key, []).append(
+            events.Change(
+                changes.DELETE, changes.PURGE, int(item.dentry_id), item.type, item.original_name
+            )
+        )
+    for (space_id, union_id), made in purged.items():
+        await changes.emit(
+            conn, corp_id=corp_id, union_id=union_id, space_id=space_id, now=now, changes=made
+        )
     folders = [int(i.dentry_id) for i in tops if i.type == "FOLDER"]
     full = await recycle_rows.with_children(conn, folders)
     tasked = [i for i in tops if int(i.dentry_id) in full]

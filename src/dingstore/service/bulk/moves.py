@@ -28,7 +28,8 @@ from dingstore.engine.queue import Claimed
 from dingstore.engine.worker import Step, SystemicFailure
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.bulk import common, counts, steps
-from dingstore.store import dentries, ids, merges, permissions, spaces, splits, subtree
+from dingstore.service.events import changes
+from dingstore.store import dentries, events, ids, merges, permissions, spaces, splits, subtree
 from dingstore.store import recycle as recycle_rows
 from dingstore.store.base import Connection
 
@@ -98,8 +99,13 @@ async def move_one(
                 return common.Outcome(await tree.view(conn, actor, existing))
             # A file moved onto a file (OVERWRITE): the one it replaces goes for good.
             await versions.purge_file(conn, existing, now)
+            await changes.emit_by(
+                conn, actor, into.id, now, changes.of(changes.DELETE, changes.OVERWRITE, existing)
+            )
         await common.regrant(conn, row, space.id, into.id, preserve=preserve)
         carried = await _reparent(conn, actor, row, into.id, target_parent, placed.name, now)
+        for where, change in _moved(row, space.id, into.id, placed.name):
+            await changes.emit_by(conn, actor, where, now, change)
         if into.id == space.id and nested:
             await counts.record(conn, actor, task_id, space.id, int(row.id))
         elif nested or carried:
@@ -110,6 +116,20 @@ async def move_one(
             await tasks.enqueue(conn, task_id, payload, common.creator(actor), holds=holds, now=now)
         moved = await tree.view(conn, actor, await tree.dentry(conn, into.id, dentry_id))
         return common.Outcome(moved, task_id if nested or carried else None)
+
+
+def _moved(
+    row: RowMapping, space_id: int, target_id: int, name: str
+) -> list[tuple[int, events.Change]]:
+    """The events of the entry ``row`` of ``space_id`` moved into ``target_id`` as ``name``, by
+    space: within one space an ``update``; across spaces a ``delete`` where it was and a
+    ``create`` where it is (its descendants follow it, with no event of their own)."""
+    if space_id == target_id:
+        return [(space_id, changes.of(changes.UPDATE, changes.MOVE, row, name=name))]
+    return [
+        (space_id, changes.of(changes.DELETE, changes.MOVE, row)),
+        (target_id, changes.of(changes.CREATE, changes.MOVE, row, name=name)),
+    ]
 
 
 async def _reparent(
@@ -257,6 +277,8 @@ class MoveHandler:
             )
             await splits.settle(conn, task.id, done, [*front.parents, root], home_id=home)
             await splits.give_back(conn, task.id, done, source=source, target=target)
+            home_row = events.Change(changes.CREATE, changes.SPLIT, home, "FOLDER", placed.name)
+            await _emit(conn, task, source, now, [home_row])
         return await steps.stop(conn, task, succeeded=carried)
 
     async def _merge_step(
@@ -307,17 +329,41 @@ class MoveHandler:
             outcome.failed.update(level.failed)
             for target in targets:  # a file moved onto a file replaces it
                 await versions.purge_file(conn, target, now)
-            await merges.reparent_merging(
+            replaced = [changes.of(changes.DELETE, changes.OVERWRITE, t) for t in targets]
+            await _emit(conn, task, p.target_space, now, replaced)
+            moved = await merges.reparent_merging(
                 conn, span, depth, space_id=p.target_space, root_id=p.target_root, now=now
             )
+            by_space: dict[int, list[events.Change]] = {}
+            for row in moved:
+                for space_id, change in _moved(row, p.space, p.target_space, row.name):
+                    by_space.setdefault(space_id, []).append(change)
+            for space_id, made in by_space.items():
+                await _emit(conn, task, space_id, now, made)
         return outcome
 
-    @staticmethod
-    async def _sweep(conn: Connection, task: Claimed, p: MovePayload) -> None:
+    async def _sweep(self, conn: Connection, task: Claimed, p: MovePayload) -> None:
         """Remove the merged folders left empty, deepest first, then the moved folder."""
         folders = await merges.merged_folders(conn, task.id)
+        gone = []
         for depth in sorted({depth for depth, _ in folders}, reverse=True):
-            await merges.drop_empty_folders(
+            gone += await merges.drop_empty_folders(
                 conn, [n for d, n in folders if d == depth], space_id=p.space
             )
-        await merges.drop_empty_folders(conn, [p.root], space_id=p.space)
+        gone += await merges.drop_empty_folders(conn, [p.root], space_id=p.space)
+        emptied = [changes.of(changes.DELETE, changes.MOVE, row) for row in gone]
+        await _emit(conn, task, p.space, self.clock.now_ms(), emptied)
+
+
+async def _emit(
+    conn: Connection, task: Claimed, space_id: int, now: int, made: list[events.Change]
+) -> None:
+    """The events of changes a step of the task made in ``space_id``, as its creator's."""
+    await changes.emit(
+        conn,
+        corp_id=task.corp_id,
+        union_id=task.creator_id,
+        space_id=space_id,
+        now=now,
+        changes=made,
+    )
