@@ -104,6 +104,18 @@ def connected(server: LiveServer, client_id: str, count: int = 1, timeout: float
         time.sleep(0.02)
 
 
+def subscribe(server: LiveServer, corp_id: str, app_id: str, scope: str, scope_id: str) -> None:
+    """Subscribe the app to its org or a space (as SubscribeEvent will, once it is served)."""
+    assert server.services is not None
+    db, now = server.services.db, server.clock.now_ms()
+
+    async def write() -> None:
+        async with db.write() as conn:
+            await events.subscribe(conn, corp_id, app_id, scope, scope_id, now)
+
+    server.run(write())
+
+
 def emit(
     server: LiveServer,
     corp_id: str,

@@ -25,6 +25,7 @@ from dingstore.store import events
 from tests import streams
 from tests.conftest import Tenant
 from tests.live import LiveServer, http
+from tests.storage import Storage
 
 OPEN = "/v1.0/gateway/connections/open"
 EVENT = [{"type": "EVENT", "topic": "*"}]
@@ -207,6 +208,38 @@ def test_a_dentrys_events_arrive_in_commit_order_one_at_a_time(
     got = [first, *client.events(3)]
     assert [int(e["headers"]["eventId"], 16) for e in got] == [ids[0], *ids]
     _settled(server, tenant, ids, "DELIVERED")
+
+
+def test_changes_made_through_the_storage_sdk_reach_the_stream_sdk(
+    st: Storage, server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    """End to end: the storage SDK changes the tree, the outbox records it in the change's
+    transaction, and the Stream SDK hears it, in order, with the §6 J fields."""
+    space = st.new_space()
+    streams.subscribe(server, tenant.corp_id, app_id(tenant), "SPACE", space.id)
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+    folder = st.add_folder(space.id, "Reports")
+    doc = st.upload(space.id, b"hello", "q3.pdf", parent_id=folder.id)
+    st.rename(space.id, doc.id, "q3-final.pdf")
+    st.delete(space.id, doc.id)
+    got = client.events(4)
+    seen = [(e["headers"]["eventType"], e["data"]["dentryId"], e["data"]["type"]) for e in got]
+    assert seen == [
+        ("storage_dentry_create", folder.id, "FOLDER"),
+        ("storage_dentry_create", doc.id, "FILE"),
+        ("storage_dentry_update", doc.id, "FILE"),
+        ("storage_dentry_delete", doc.id, "FILE"),
+    ]
+    for e in got:
+        assert e["data"]["spaceId"] == space.id
+        assert e["data"]["unionId"] == tenant.admin_id
+        assert (e["data"]["eventScope"], e["data"]["eventScopeId"]) == ("SPACE", space.id)
+        assert e["headers"]["eventCorpId"] == tenant.corp_id
+    assert [e["data"]["extension"] for e in got] == ["", "pdf", "pdf", "pdf"]
+    seqs = [e["data"]["dingstoreSeq"] for e in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    assert client.quiet(1) == []
 
 
 @pytest.mark.parametrize("mode", ["404-once", "later-once"])
