@@ -756,6 +756,26 @@ class Storage:
             space_id, dentry_id, request, self._h(m.RegisterOpenInfoHeaders), self._rt
         ).body.success
 
+    def web_office_url(self, space_id: str, dentry_id: str) -> m.GetWebOfficeUrlResponseBody:
+        """GetWebOfficeUrl: the editor URL and its access and refresh tokens."""
+        request = m.GetWebOfficeUrlRequest(union_id=self.union_id)
+        return self._api.get_web_office_url_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.GetWebOfficeUrlHeaders), self._rt
+        ).body
+
+    def refresh_web_office_token(
+        self, space_id: str, dentry_id: str, access_token: str, refresh_token: str
+    ) -> m.RefreshWebOfficeTokenResponseBody:
+        """RefreshWebOfficeToken: a new token pair for the old one."""
+        request = m.RefreshWebOfficeTokenRequest(
+            union_id=self.union_id,
+            web_office_access_token=access_token,
+            web_office_refresh_token=refresh_token,
+        )
+        return self._api.refresh_web_office_token_with_options(  # type: ignore[no-any-return]
+            space_id, dentry_id, request, self._h(m.RefreshWebOfficeTokenHeaders), self._rt
+        ).body
+
     # --- raw HTTP -----------------------------------------------------------------------------
 
     def raw(

@@ -3,15 +3,18 @@
     DingstoreError (status)
     ├── BadRequest 400          paramError, paramError.<field>, InvalidAuthentication, ...
     │   └── Conflict 400        operationConcurrentControl (a concurrent change won)
+    ├── Unauthorized 401        wopiInvalidToken (the WOPI host)
     ├── Forbidden 403           permissionDenied, Forbidden.AccessDenied.*
     │   └── ScopeDenied 403     + accessdenieddetail.requiredScopes
     ├── NotFound 404            taskNotExist, spaceNotExist, ...
     ├── MethodNotAllowed 405
     ├── AlreadyExists 409       FileAlreadyExists (the data plane)
+    ├── LockMismatch 409        wopiLockMismatch (the WOPI host), + the lock on the file
     ├── PayloadTooLarge 413     RequestEntityTooLarge (a body over DINGSTORE_MAX_BODY_SIZE)
     ├── RangeNotSatisfiable 416 InvalidRange (the data plane)
     ├── HeadersTooLarge 431     RequestHeaderFieldsTooLarge (written by api/protocol.py)
     ├── ServerError 500         systemError
+    ├── NotImplementedHere 501  wopiNotImplemented (the WOPI host)
     └── Unavailable 503         operationTimeout, systemError
 
 A class is what code catches (``except errors.Unavailable``: retry); an ``ErrorCode`` is what a
@@ -57,6 +60,10 @@ class Conflict(BadRequest):
     pass
 
 
+class Unauthorized(DingstoreError):
+    status = 401
+
+
 class Forbidden(DingstoreError):
     status = 403
 
@@ -85,6 +92,14 @@ class AlreadyExists(DingstoreError):
     status = 409
 
 
+class LockMismatch(DingstoreError):
+    """A WOPI lock operation or save that does not hold the file's lock; ``lock`` is the lock
+    the file holds ("" for none), which the answer names in ``X-WOPI-Lock``."""
+
+    status = 409
+    lock: str = ""
+
+
 class PayloadTooLarge(DingstoreError):
     status = 413
 
@@ -99,6 +114,10 @@ class HeadersTooLarge(DingstoreError):
 
 class ServerError(DingstoreError):
     status = 500
+
+
+class NotImplementedHere(DingstoreError):
+    status = 501
 
 
 class Unavailable(DingstoreError):
@@ -163,7 +182,8 @@ OPERATION_NOT_SUPPORTED = ErrorCode(
 DENTRY_FORMAT_NOT_SUPPORT = ErrorCode(
     "dentryFormatNotSupport", BadRequest, "no thumbnail is made for this file"
 )
-# GetDentryOpenInfo (spec §6 K 42).
+# GetDentryOpenInfo (spec §6 K 42); GetWebOfficeUrl answers the first and third too (no office
+# server configured, or none for this file type).
 DENTRY_EDIT_NOT_SUPPORT = ErrorCode(
     "dentryEditNotSupport", BadRequest, "no editor can open this file"
 )
@@ -176,6 +196,7 @@ DENTRY_EXTENSION_NOT_SUPPORT = ErrorCode(
 # The permission operations answer a missing space or dentry with 400, not 404 (spec §6 I).
 SPACE_NOT_EXIST_400 = ErrorCode("spaceNotExist", BadRequest, "the space does not exist")
 DENTRY_NOT_EXIST_400 = ErrorCode("dentryNotExist", BadRequest, "the dentry does not exist")
+
 
 PERMISSION_DENIED = ErrorCode("permissionDenied", Forbidden, "permission denied")
 ACCESS_TOKEN_PERMISSION_DENIED = ErrorCode(
@@ -236,19 +257,31 @@ INVALID_RANGE = ErrorCode(
     "InvalidRange", RangeNotSatisfiable, "the requested range cannot be satisfied"
 )
 
+# The WOPI host (``/wopi/files/...``), called by the office server (docs/previews.md).
+WOPI_INVALID_TOKEN = ErrorCode(
+    "wopiInvalidToken", Unauthorized, "the access token is invalid or expired"
+)
+WOPI_LOCK_MISMATCH = ErrorCode("wopiLockMismatch", LockMismatch, "the file holds another lock")
+WOPI_NOT_IMPLEMENTED = ErrorCode(
+    "wopiNotImplemented", NotImplementedHere, "this WOPI operation is not supported"
+)
+
 # What a class raised without a code answers with, e.g. ``Unavailable()``.
 _DEFAULTS: dict[type[DingstoreError], ErrorCode[Any]] = {
     DingstoreError: SYSTEM_ERROR,
     BadRequest: PARAM_ERROR,
     Conflict: OPERATION_CONCURRENT_CONTROL,
+    Unauthorized: WOPI_INVALID_TOKEN,
     Forbidden: PERMISSION_DENIED,
     NotFound: NOT_FOUND,
     MethodNotAllowed: METHOD_NOT_ALLOWED,
     AlreadyExists: FILE_ALREADY_EXISTS,
+    LockMismatch: WOPI_LOCK_MISMATCH,
     PayloadTooLarge: REQUEST_ENTITY_TOO_LARGE,
     RangeNotSatisfiable: INVALID_RANGE,
     HeadersTooLarge: REQUEST_HEADER_FIELDS_TOO_LARGE,
     ServerError: SYSTEM_ERROR,
+    NotImplementedHere: WOPI_NOT_IMPLEMENTED,
     Unavailable: OPERATION_TIMEOUT,
 }
 
@@ -256,6 +289,13 @@ _DEFAULTS: dict[type[DingstoreError], ErrorCode[Any]] = {
 def every_code() -> list[ErrorCode[Any]]:
     """Every code declared here: all the server can answer with."""
     return [v for v in vars(sys.modules[__name__]).values() if isinstance(v, ErrorCode)]
+
+
+def lock_mismatch(current: str, message: str) -> LockMismatch:
+    """409 ``wopiLockMismatch``, naming ``current``, the lock the file holds ("" for none)."""
+    error = WOPI_LOCK_MISMATCH.error(message)
+    error.lock = current
+    return error
 
 
 def param_error(field: str | None, message: str) -> BadRequest:

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     thumbnail_memory: int = Field(1536 * 1024**2, ge=256 * 1024**2)
     thumbnail_timeout: float = Field(20.0, gt=0)
     thumbnail_concurrency: int = Field(1, ge=1)
+    # Online editing through a WOPI office server (Collabora Online, OnlyOffice): its discovery
+    # XML (None = editing off), how long it is cached, the address the office server reaches
+    # dingstore's WOPI endpoints at (None = the public URL), the lives of the access and refresh
+    # tokens GetWebOfficeUrl hands out, and whether WOPI calls must carry a valid proof
+    # (X-WOPI-Proof) when the discovery publishes a proof key.
+    wopi_discovery_url: str | None = None
+    wopi_discovery_ttl: float = Field(3_600.0, gt=0)
+    wopi_host_url: str | None = None
+    wopi_token_ttl: int = Field(1_800, gt=0)
+    wopi_refresh_ttl: int = Field(86_400, gt=0)
+    wopi_proof: bool = True
     db_pool_size: int = Field(8, gt=0)
     log_level: str = "INFO"
     # JSON lines, or readable ones; None = readable on a terminal, JSON otherwise.
@@ -101,6 +112,13 @@ class Settings(BaseSettings):
         if level.upper() not in logging.getLevelNamesMapping():
             raise ValueError("not a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("wopi_discovery_url", "wopi_host_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url or None
 
     @property
     def resolved_database_url(self) -> str:
@@ -116,6 +134,10 @@ class Settings(BaseSettings):
         # DINGSTORE_PUBLIC_URL for clients on other machines.
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def resolved_wopi_host_url(self) -> str:
+        return (self.wopi_host_url or self.resolved_public_url).rstrip("/")
 
     def make_data_dir(self) -> Path:
         """The data dir, created readable by its owner only (0700) if it does not exist yet."""

@@ -32,6 +32,8 @@ from dingstore.api.routes import (
     spaces,
     thumbnails,
     versions,
+    weboffice,
+    wopi,
 )
 from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
@@ -51,6 +53,9 @@ ROUTERS = (
     permissions.router,
     thumbnails.router,
     open_infos.router,
+    weboffice.router,
+    # the WOPI host, called by an office server (not a DingTalk API)
+    wopi.router,
     # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
     gateway.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
@@ -150,8 +155,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         body_limit=settings.max_body_size,
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
-        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX),
-        no_body_limit_prefixes=(blobs.PREFIX,),
+        # (a WOPI save is a whole file, limited by DINGSTORE_BLOB_MAX_OBJECT_SIZE)
+        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX, wopi.PREFIX),
+        no_body_limit_prefixes=(blobs.PREFIX, wopi.PREFIX),
         secret_path_prefixes=(previews.PREFIX,),
     )
     return app

@@ -27,6 +27,11 @@ from dingstore.service.thumbnails import queries as thumbnails
 from dingstore.service.thumbnails import sandbox
 from dingstore.service.tokens import TokenService
 from dingstore.service.versions import VersionService
+from dingstore.service.weboffice import tokens as weboffice_tokens
+from dingstore.service.weboffice.discovery import DiscoveryCache
+from dingstore.service.weboffice.host import WopiHost
+from dingstore.service.weboffice.opener import WopiOpener
+from dingstore.service.weboffice.sessions import SessionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
 
@@ -51,6 +56,8 @@ class Services:
     permissions: PermissionService
     thumbnails: thumbnails.ThumbnailService
     previews: PreviewService
+    weboffice: SessionService
+    wopi: WopiHost
     engine: WorkerPool
     callbacks: CallbackService
     push: PushDispatcher  # started beside the task workers (api/app.py, cli/worker.py)
@@ -137,6 +144,23 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         public_url=settings.resolved_public_url,
         clock=clock,
     )
+    discovery = None
+    if settings.wopi_discovery_url:
+        discovery = DiscoveryCache(
+            settings.wopi_discovery_url, ttl=settings.wopi_discovery_ttl, timer=clock.monotonic
+        )
+    wopi_signer = weboffice_tokens.Signer(settings.resolved_secret_key())
+    weboffice = SessionService(
+        db,
+        discovery,
+        wopi_signer,
+        host_url=settings.resolved_wopi_host_url,
+        public_url=settings.resolved_public_url,
+        token_ttl=settings.wopi_token_ttl,
+        refresh_ttl=settings.wopi_refresh_ttl,
+        clock=clock,
+    )
+    previews.add_provider(WopiOpener(weboffice))  # GetDentryOpenInfo's editor, when configured
     stream = StreamHub(
         db,
         Gateway(db, secret_key=secret_key, clock=clock),
@@ -162,6 +186,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             grants,
             interval=settings.housekeeping_interval,
             previews=previews,
+            weboffice=weboffice,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -177,6 +202,19 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             db, blobs, limits=limits, url_expiry=settings.transfer_expiry, clock=clock
         ),
         previews=previews,
+        weboffice=weboffice,
+        wopi=WopiHost(
+            db,
+            allocator,
+            blobs,
+            identity,
+            discovery,
+            wopi_signer,
+            check_proof=settings.wopi_proof,
+            version_retention=settings.version_retention,
+            max_size=settings.blob_max_object_size,
+            clock=clock,
+        ),
         engine=engine,
         callbacks=CallbackService(db, clock=clock),
         push=PushDispatcher(db, clock=clock, poll_interval=settings.task_poll_interval),

@@ -1,6 +1,6 @@
-"""Periodic upkeep of a store: expired tokens, grants and preview sessions, finished tasks past
-their retention, recycle-bin items past theirs, expired uploads and the bytes of blobs nothing
-references any more.
+"""Periodic upkeep of a store: expired tokens, grants, preview sessions, WOPI locks and
+refresh tokens, finished tasks past their retention, recycle-bin items past theirs, expired
+uploads and the bytes of blobs nothing references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
@@ -19,6 +19,7 @@ from dingstore.service.previews import PreviewService
 from dingstore.service.recycle import RecycleService
 from dingstore.service.tasks import TaskService
 from dingstore.service.tokens import TokenService
+from dingstore.service.weboffice.sessions import SessionService
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,13 @@ class Housekeeper:
     permissions: PermissionService
     interval: float = 300.0
     previews: PreviewService | None = None
+    weboffice: SessionService | None = None
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many rows of each kind went."""
         return {
             "tokens": await self.tokens.purge_expired(),
+            "wopi": await self.weboffice.purge_expired() if self.weboffice else 0,
             "tasks": await self.tasks.purge_expired(),
             "permissions": await self.permissions.purge_expired(),
             "open_infos": 0 if self.previews is None else await self.previews.purge_expired(),

@@ -456,3 +456,34 @@ thumbnails = sa.Table(
     sa.Column("modified_at", sa.BigInteger, nullable=False),
     sa.Index("ix_thumbnails_source_blob_id", "source_blob_id"),
 )
+
+# Online editing (WOPI): the lock an office server holds on a file while it edits it (one per
+# file, ``lock_id`` the office server's own string, up to WOPI's 1024 characters), which expires
+# unless refreshed; and the refresh tokens GetWebOfficeUrl handed out, kept as their SHA-256
+# (never the token), each usable once (store/wopi.py).
+wopi_locks = sa.Table(
+    "wopi_locks",
+    metadata,
+    sa.Column("dentry_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("lock_id", sa.String(1024), nullable=False),
+    sa.Column("union_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)
+
+wopi_refresh_tokens = sa.Table(
+    "wopi_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("union_id", sa.String(64), nullable=False),
+    sa.Column("space_id", sa.BigInteger, nullable=False),
+    sa.Column("dentry_id", sa.BigInteger, nullable=False),
+    # the access token issued with it (its ``jti``): the pair is exchanged together
+    sa.Column("access_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)
