@@ -30,7 +30,7 @@ from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
-from dingstore.api import protocol
+from dingstore.api import protocol, server
 from dingstore.api.app import create_app
 from dingstore.clock import ManualClock
 from dingstore.service.container import Services, open_services
@@ -100,8 +100,14 @@ class LiveServer:
             log_config=None,
             access_log=False,
         )
-        self._server = uvicorn.Server(config)
-        sockets = None if self.listener is None else [self.listener]
+        # The production server (api/server.py: its accept loop, the Stream drain on shutdown)
+        # on a socket bound here.
+        if self.listener is None:
+            self.listener = socket.socket()
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind(("127.0.0.1", self.settings.port))
+        self._server = server.Server(config)
+        sockets = [self.listener]
         self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets), self.loop)
         while not self._server.started:
             if self._serving.done():
@@ -110,6 +116,9 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
+        """Shut down gracefully (a test may stop a server before its fixture does: once)."""
+        if self.loop.is_closed():
+            return
         if self._server is not None:
             self._server.should_exit = True
             self._serving.result(timeout=30)

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     transfer_expiry: int = Field(900, gt=0)
     blob_grace: int = Field(3_600, ge=0)
     org_quota: int | None = Field(None, ge=0)
+    # Change events in Stream mode: how long a sent event waits for its ack before it is sent
+    # again (on any connection of the app), how many events one connection has unacked at most,
+    # how often a connection gets a SYSTEM ping, and how often it looks for events unwoken.
+    event_ack_timeout: float = Field(30.0, gt=0)
+    stream_window: int = Field(500, gt=0)
+    stream_ping_interval: float = Field(30.0, gt=0)
+    stream_poll_interval: float = Field(1.0, gt=0)
     # Thumbnails (docs/previews.md): the largest file one is made of, the most pixels an image
     # may decode to, the address space and the wall time of one rendering, and how many render
     # at once in a process (each in a helper process of its own).

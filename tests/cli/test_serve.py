@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import time
 from pathlib import Path
 
 from tests.conftest import sdk_error
 from tests.live import DingstoreProcess, Sdk, free_port
+from tests.streams import StreamClient
 
 
 def serve(data_dir: Path, port: int, log_dir: Path | None = None) -> DingstoreProcess:
@@ -71,3 +73,31 @@ def test_first_start_on_a_taken_port_creates_nothing(tmp_path: Path) -> None:
     finally:
         out = stop(process, data)
     assert re.search(r"│ appSecret\s+\S+", out), out
+
+
+def test_sigterm_tells_stream_clients_to_disconnect(tmp_path: Path) -> None:
+    """The production server (uvloop, ``api/server.py``) upgrades the Stream WebSocket and,
+    on SIGTERM, sends ``disconnect`` before it closes anything: the SDK closes cleanly."""
+    port = free_port()
+    process = serve(tmp_path, port)
+    process.env["DINGSTORE_STREAM_PING_INTERVAL"] = "0.2"
+    process.start()
+    client = None
+    try:
+        process.wait_ready(timeout=30, interval=0.1)
+        fields = dict(re.findall(r"│ (appKey|appSecret)\s+(\S+)", process.output()))
+        url = f"http://127.0.0.1:{port}"
+        client = StreamClient(url, fields["appKey"], fields["appSecret"], "ok", tmp_path / "c.log")
+        assert client.next("system", timeout=30)["topic"] == "ping"  # connected
+        began = time.monotonic()
+        stop(process, tmp_path)
+        assert time.monotonic() - began < 8, "the drain waited for its 10 s timeout"
+        while (frame := client.next("system"))["topic"] == "ping":
+            pass
+        assert frame["topic"] == "disconnect"
+        assert "received disconnect" in client.log()
+    finally:
+        if process.running:
+            stop(process, tmp_path)
+        if client is not None:
+            client.stop()

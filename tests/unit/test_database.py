@@ -53,6 +53,20 @@ async def test_write_commits_and_rolls_back(db: base.BaseDatabase) -> None:
     assert names == ["one"]
 
 
+async def test_a_lazy_commit_is_a_commit(db: base.BaseDatabase) -> None:
+    async with db.write() as conn:
+        await conn.commit_lazily()
+        await conn.execute(sa.insert(_t).values(corp_id="ding1", name="one", created_at=1))
+    async with db.write() as conn:  # and it does not outlive its transaction
+        await conn.execute(sa.insert(_t).values(corp_id="ding2", name="two", created_at=2))
+        if db.dialect == "postgresql":
+            setting = await conn.execute(sa.text("SHOW synchronous_commit"))
+            assert setting.scalar() == "on"
+    async with db.read() as conn:
+        names = (await conn.execute(sa.select(_t.c.name).order_by(_t.c.name))).scalars().all()
+    assert names == ["one", "two"]
+
+
 async def test_unique_violation_is_a_conflict(db: base.BaseDatabase) -> None:
     async with db.write() as conn:
         await conn.execute(sa.insert(_t).values(corp_id="ding1", name="one", created_at=1))

@@ -21,6 +21,7 @@ from dingstore.api.routes import (
     dentries,
     events,
     files,
+    gateway,
     get_task,
     health,
     oauth2,
@@ -57,6 +58,8 @@ ROUTERS = (
     weboffice.router,
     # the WOPI host, called by an office server (not a DingTalk API)
     wopi.router,
+    # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
+    gateway.router,
     # the data plane of the self-served blob stores (not a DingTalk API)
     blobs.router,
     # dingstore's preview page, where GetDentryOpenInfo's links lead (not a DingTalk API)
@@ -109,9 +112,21 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
         if engine.concurrency:  # HTTP pushes go out of the processes that run tasks
             svc.push.start()
+        svc.stream.start()
+
+        # api/server.py runs it before uvicorn closes the connections and waits for the
+        # requests in flight: Stream clients are told to reconnect (elsewhere) rather than cut
+        # off, and long-polls of the events feed answer at once instead of holding the shutdown
+        # up to their wait.
+        async def drain() -> None:
+            svc.feed.drain()
+            await svc.stream.drain()
+
+        app.state.drain = drain
         try:
             yield
         finally:
+            await svc.stream.stop()  # acks written, leases given back
             if engine.concurrency:
                 await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back

@@ -36,6 +36,7 @@ from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,8 +55,9 @@ Caller = models.Actor
 AppCaller = models.Principal
 
 
-def services(request: Request) -> Services:
-    """The services the app opened in its lifespan (api/app.py), typed."""
+def services(request: HTTPConnection) -> Services:
+    """The services the app opened in its lifespan (api/app.py), typed (for a request or a
+    WebSocket)."""
     found: Services = request.app.state.services
     return found
 

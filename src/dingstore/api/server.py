@@ -69,9 +69,14 @@ class Server(uvicorn.Server):
         loop = asyncio.get_running_loop()
         for sock in getattr(self, "_listening", ()):
             loop.remove_reader(sock.fileno())
-        # uvicorn waits for the requests in flight before it ends the lifespan: a long-poll of
-        # the events feed would hold the shutdown up to its wait. It answers at once instead.
-        services = getattr(getattr(self.config.app, "state", None), "services", None)
-        if services is not None:
-            services.feed.drain()
+        # Before uvicorn closes every connection (a WebSocket with 1012, which the Stream SDK
+        # answers by waiting 10 s) and waits for the requests in flight: the app's ``drain``
+        # (api/app.py) tells its Stream clients to disconnect, takes their last acks and lets
+        # them go, and has the events feed's long-polls answer at once.
+        drain = getattr(getattr(self.config.app, "state", None), "drain", None)
+        if drain is not None:
+            try:
+                await drain()
+            except Exception:
+                log.exception("draining the Stream connections failed")
         await super().shutdown(sockets=sockets)

@@ -12,8 +12,10 @@ from dingstore.service import bulk, tree
 from dingstore.service.dentries import DentryService
 from dingstore.service.events.callbacks import CallbackService
 from dingstore.service.events.feed import FeedService
+from dingstore.service.events.gateway import Gateway
 from dingstore.service.events.push import PushDispatcher
 from dingstore.service.events.retention import EventRetention
+from dingstore.service.events.stream import StreamHub
 from dingstore.service.events.subscriptions import SubscriptionService
 from dingstore.service.events.wakeups import Bell
 from dingstore.service.files import FileService
@@ -65,6 +67,7 @@ class Services:
     engine: WorkerPool
     callbacks: CallbackService
     push: PushDispatcher  # started beside the task workers (api/app.py, cli/worker.py)
+    stream: StreamHub
 
     async def close(self) -> None:
         await self.feed.close()
@@ -85,10 +88,11 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         settings.resolved_database_url, pool_size=settings.db_pool_size
     )
     allocator = ids.IdAllocator(db)
+    secret_key = settings.resolved_secret_key()
     tokens = TokenService(
         db,
         allocator,
-        secret_key=settings.resolved_secret_key(),
+        secret_key=secret_key,
         ttl=settings.token_ttl,
         cache_ttl=settings.auth_cache_ttl,
         cache_size=settings.auth_cache_size,
@@ -143,7 +147,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
     previews = PreviewService(
         db,
         identity,
-        secret_key=settings.resolved_secret_key(),
+        secret_key=secret_key,
         public_url=settings.resolved_public_url,
         clock=clock,
     )
@@ -164,6 +168,15 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     previews.add_provider(WopiOpener(weboffice))  # GetDentryOpenInfo's editor, when configured
+    stream = StreamHub(
+        db,
+        Gateway(db, secret_key=secret_key, clock=clock),
+        ack_timeout=settings.event_ack_timeout,
+        window=settings.stream_window,
+        ping_interval=settings.stream_ping_interval,
+        poll_interval=settings.stream_poll_interval,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -215,4 +228,5 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         engine=engine,
         callbacks=CallbackService(db, clock=clock),
         push=PushDispatcher(db, clock=clock, poll_interval=settings.task_poll_interval),
+        stream=stream,
     )

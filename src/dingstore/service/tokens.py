@@ -12,11 +12,30 @@ server within that time.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import RowMapping
+
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import credentials, models
 from dingstore.service.ttl_cache import TtlCache
 from dingstore.store import base, identity, ids, schema
+
+
+async def check_app(conn: base.Connection, app_key: str, app_secret: str) -> RowMapping:
+    """The enabled internal app with this appKey and appSecret, or 400
+    ``invalidClientIdOrSecret`` (the access-token call's check; Stream mode's too)."""
+    app = await identity.get_app_by_key(conn, app_key)
+    if app is None or app.disabled or not credentials.matches(app_secret, app.secret_hash):
+        raise errors.INVALID_CLIENT_ID_OR_SECRET.error("invalid appKey or appSecret")
+    return app
+
+
+async def check_suite(conn: base.Connection, suite_key: str, suite_secret: str) -> RowMapping:
+    """The suite with this suiteKey and suiteSecret, or 400 ``invalidSuiteKey``."""
+    suite = await identity.get_suite(conn, suite_key)
+    if suite is None or not credentials.matches(suite_secret, suite.secret_hash):
+        raise errors.INVALID_SUITE_KEY.error("invalid suiteKey or suiteSecret")
+    return suite
 
 
 class TokenService:
@@ -50,9 +69,7 @@ class TokenService:
         now = self._clock.now_ms()
         expires_at = now + self.ttl * 1000
         async with self._db.write() as conn:
-            app = await identity.get_app_by_key(conn, app_key)
-            if app is None or app.disabled or not credentials.matches(app_secret, app.secret_hash):
-                raise errors.INVALID_CLIENT_ID_OR_SECRET.error("invalid appKey or appSecret")
+            app = await check_app(conn, app_key, app_secret)
             current = await identity.reusable_token(conn, app.app_id, now)
             if current is not None:
                 await identity.extend_token(conn, current.id, expires_at)
@@ -66,9 +83,7 @@ class TokenService:
         token_id = await self._ids.next()
         now = self._clock.now_ms()
         async with self._db.write() as conn:
-            suite = await identity.get_suite(conn, suite_key)
-            if suite is None or not credentials.matches(suite_secret, suite.secret_hash):
-                raise errors.INVALID_SUITE_KEY.error("invalid suiteKey or suiteSecret")
+            await check_suite(conn, suite_key, suite_secret)
             app = await identity.get_suite_app(conn, suite_key, auth_corp_id)
             if app is None or app.disabled:
                 raise errors.INVALID_AUTH_INFO.error(

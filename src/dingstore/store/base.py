@@ -16,6 +16,8 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   stall every other request behind a big one: a ``long`` transaction's statements run on the
   writer's thread instead. PostgreSQL never blocks the loop and ignores it. A request's write
   must stay bounded like a read; work that grows with a tree belongs in a task.
+* ``Writer.commit_lazily()`` — the commit need not wait for durability (PostgreSQL's
+  ``synchronous_commit = off`` for the transaction; SQLite's writes share one commit anyway).
 * ``Writer.notify(channel)`` / ``listen(channel, notified)`` — a write transaction announces on
   ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
   process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
@@ -112,6 +114,13 @@ class Writer:
         """``query``, a SELECT of rows the transaction means to take, made to lock the rows it
         returns until the transaction ends and to pass over rows another transaction holds
         locked, so that concurrent takers never wait for, nor take, one row."""
+        raise NotImplementedError
+
+    async def commit_lazily(self) -> None:
+        """Let the commit return before it is durable: a crash just after may lose the
+        transaction, never half of it, and never what a later durable commit saw. Only for
+        transactions whose loss costs a redo, not data (a delivery lease, an ack: the event is
+        sent again)."""
         raise NotImplementedError
 
 

@@ -302,21 +302,24 @@ async def claim(
     limit: int,
 ) -> list[RowMapping]:
     """Lease to ``owner`` until ``now + lease_ms`` up to ``limit`` of the app's due events that
-    nobody holds (or whose lease ran out), oldest first, counting an attempt on each. An event
-    waits while an earlier one of its dentry is undelivered: a dentry's events go out in the
-    order their changes committed."""
+    nobody holds (or whose lease ran out), those due longest first (then oldest), counting an
+    attempt on each. An event waits while an earlier one of its dentry is undelivered: a
+    dentry's events go out in the order their changes committed."""
     e = events.c
     earlier = events.alias("earlier")
-    waiting = (
-        sa.select(sa.literal(1))
+    # The dentry's first undelivered event, as a scalar subquery: PostgreSQL runs it per row, on
+    # ix_events_dentry. A NOT EXISTS became an anti-join that, with the table's statistics
+    # stale (an outbox that just filled), compared every pending row with every other: 9 s to
+    # claim from 3,000.
+    first_of_dentry = (
+        sa.select(sa.func.min(earlier.c.id))
         .where(
             earlier.c.corp_id == e.corp_id,
             earlier.c.app_id == e.app_id,
             earlier.c.dentry_id == e.dentry_id,
             earlier.c.status == PENDING,
-            earlier.c.id < e.id,
         )
-        .exists()
+        .scalar_subquery()
     )
     due = conn.skip_locked(
         sa.select(e.id)
@@ -326,14 +329,19 @@ async def claim(
             e.status == PENDING,
             e.due_at <= now,
             sa.or_(e.lease_until.is_(None), e.lease_until < now),
-            ~waiting,
+            e.id == first_of_dentry,
         )
-        .order_by(e.id)
+        # ix_events_due's order: the scan stops after ``limit`` rows (ORDER BY id sorted every
+        # due row first, 100 ms a claim on SQLite behind 20,000 pending events)
+        .order_by(e.due_at, e.id)
         .limit(limit)
     )
+    # A CTE, materialized: PostgreSQL may run an ``IN (subquery)`` again for each row it
+    # updates, and each run, passing over the rows the last one locked, took ``limit`` more.
+    picked = due.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     taken = await conn.execute(
         sa.update(events)
-        .where(e.corp_id == corp_id, e.id.in_(due.scalar_subquery()))
+        .where(e.corp_id == corp_id, e.id.in_(sa.select(picked.c.id)))
         .values(lease_owner=owner, lease_until=now + lease_ms, attempts=e.attempts + 1)
         .returning(*events.c)
     )

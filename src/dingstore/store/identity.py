@@ -76,6 +76,14 @@ async def get_suite_app(conn: Connection, suite_key: str, corp_id: str) -> RowMa
     )
 
 
+async def suite_apps(conn: Connection, suite_key: str) -> list[RowMapping]:
+    """The enabled apps of a suite: one per org that authorized it."""
+    stmt = sa.select(apps.c.app_id, apps.c.corp_id).where(
+        apps.c.suite_key == suite_key, sa.not_(apps.c.disabled)
+    )
+    return await _all(conn, stmt.order_by(apps.c.corp_id))
+
+
 async def list_apps(conn: Connection, corp_id: str | None) -> list[RowMapping]:
     stmt = sa.select(apps).order_by(apps.c.created_at, apps.c.app_id)
     if corp_id is not None:

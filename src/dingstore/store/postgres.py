@@ -120,6 +120,10 @@ class Writer(base.Writer):
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
         return query.with_for_update(skip_locked=True)
 
+    async def commit_lazily(self) -> None:
+        # Visible at once, durable within the WAL writer's next flush (a few hundred ms).
+        await self._driver.execute("SET LOCAL synchronous_commit TO OFF")
+
 
 async def _driver_of(conn: AsyncConnection) -> asyncpg.Connection:
     """The driver's connection under ``conn``, one the server has not closed. The pool checks

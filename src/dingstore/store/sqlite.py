@@ -258,6 +258,10 @@ class Writer(base.Writer):
     def skip_locked(self, query: sa.Select[Any]) -> sa.Select[Any]:
         return query
 
+    async def commit_lazily(self) -> None:
+        # Every write shares its batch's one commit (synchronous = FULL): nothing to gain.
+        pass
+
 
 def _engine(url: str) -> sa.Engine:
     """An engine of the stdlib driver (a URL naming aiosqlite, as older settings did, too)."""
