@@ -45,15 +45,20 @@ def push(port: int, token: str, aes_key: str, app_key: str) -> None:
 
     from dingstore.service.events import crypto
 
-    cipher = crypto.Cipher(token, aes_key, app_key)
+    cipher = crypto.CallbackCrypto(token, aes_key, app_key)
 
     async def receive(request: web.Request) -> web.Response:
         q = request.query
-        body = await request.json()
-        message = json.loads(cipher.open(q["msg_signature"], q["timestamp"], q["nonce"], body))
+        encrypt = (await request.json())["encrypt"]
+        if cipher.signature(q["timestamp"], q["nonce"], encrypt) != q["msg_signature"]:
+            return web.Response(status=403, text="bad signature")
+        text, owner = cipher.decrypt(encrypt)
+        if owner != app_key:
+            return web.Response(status=403, text="another app's message")
+        message = json.loads(text)
         if message.get("EventType") != "check_url":
             _print(message["eventId"], message["EventType"], message["EventTime"])
-        return web.json_response(cipher.seal("success"))
+        return web.json_response(cipher.reply("success", q["timestamp"], crypto.random_text(8)))
 
     app = web.Application()
     app.router.add_post("/", receive)
