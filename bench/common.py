@@ -58,6 +58,8 @@ class Tenant:
     token: str
     union_id: str
     corp_id: str
+    app_key: str = ""  # the app's credentials, where a benchmark signs in as it (bench/events.py)
+    app_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,13 @@ async def bootstrap_tenant(svc: Services) -> Tenant:
     app = boot.credentials.app
     assert app.app_key is not None
     tok = await svc.tokens.issue_for_app(app.app_key, boot.credentials.app_secret)
-    return Tenant(tok.access_token, boot.admin.union_id, boot.org.corp_id)
+    return Tenant(
+        tok.access_token,
+        boot.admin.union_id,
+        boot.org.corp_id,
+        app.app_key,
+        boot.credentials.app_secret,
+    )
 
 
 async def actor(svc: Services, tenant: Tenant, union_id: str | None = None) -> models.Actor:

@@ -151,6 +151,10 @@ class Sql:
         """The first column of the first row."""
         raise NotImplementedError
 
+    def column(self, sql: str, **params: Any) -> list[Any]:
+        """The first column of every row."""
+        raise NotImplementedError
+
     def execute(self, sql: str, **params: Any) -> None:
         """One statement in a transaction of its own."""
         raise NotImplementedError
@@ -174,6 +178,9 @@ class SqliteSql(Sql):
 
     def one(self, sql: str, **params: Any) -> Any:
         return self.db.execute(sql, params).fetchone()[0]
+
+    def column(self, sql: str, **params: Any) -> list[Any]:
+        return [row[0] for row in self.db.execute(sql, params)]
 
     def execute(self, sql: str, **params: Any) -> None:
         self.db.execute(sql, params)
@@ -219,6 +226,10 @@ class PostgresSql(Sql):
     def one(self, sql: str, **params: Any) -> Any:
         query, args = self._positional(sql, params)
         return self.loop.run_until_complete(self.conn.fetchval(query, *args))
+
+    def column(self, sql: str, **params: Any) -> list[Any]:
+        query, args = self._positional(sql, params)
+        return [row[0] for row in self.loop.run_until_complete(self.conn.fetch(query, *args))]
 
     def execute(self, sql: str, **params: Any) -> None:
         query, args = self._positional(sql, params)
