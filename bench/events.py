@@ -11,9 +11,9 @@ task workers; ``postgres``: ``dingstore serve --no-workers`` and one ``dingstore
 * **stream**: ``--events`` events (default 20,000) are in the outbox before the server starts
   (written by ``store/events.py emit`` through the services, as changes would write them); then
   DingTalk's official Stream SDK (``dingtalk_stream``, unchanged, in a process of its own:
-  ``event_receivers.py stream``) connects and acks each one. Events/s = events / (last receipt
-  - first receipt). Target: ≥ 2,000/s on SQLite.
-* **push**: the same with the app in push mode: an HTTP receiver (``event_receivers.py push``:
+  ``tests/stream_client.py``, as the tests drive it) connects and acks each one. Events/s =
+  events / (last receipt - first receipt). Target: ≥ 2,000/s on SQLite.
+* **push**: the same with the app in push mode: an HTTP receiver (``push_receiver.py``:
   aiohttp, checks the signature, decrypts, answers ``success`` encrypted) at the app's callback.
 * **latency**: two apps of the org subscribed, one connected by the Stream SDK, one pushed to;
   AddFolder at ``--rate`` requests/s (default 200, open loop, 16 connections) for
@@ -55,7 +55,9 @@ from common import TOKEN_HEADER, Api, BenchError, Tenant, err, out
 from rich.table import Table
 
 PHASES = ("stream", "push", "latency", "copy")
-RECEIVERS = Path(__file__).resolve().parent / "event_receivers.py"
+BENCH = Path(__file__).resolve().parent
+PUSH_RECEIVER = BENCH / "push_receiver.py"
+STREAM_CLIENT = BENCH.parent / "tests" / "stream_client.py"  # the official SDK, as tests drive it
 PUSH_TOKEN = "benchtoken"
 PUSH_AES_KEY = "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7"
 SEED_BATCH = 2_000
@@ -82,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class Receiver:
-    """A consumer process (``event_receivers.py``) and the events it printed."""
+    """A consumer process and the events it printed, each ``{"id", "type", "born", "at"}``."""
 
     def __init__(self, label: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.label = label
@@ -90,7 +92,7 @@ class Receiver:
         self._changed = threading.Condition()
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, str(RECEIVERS), *argv],
+            [sys.executable, *argv],
             env=env,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -101,8 +103,20 @@ class Receiver:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
+            event = json.loads(line)
+            if event.get("kind") == "system":
+                continue
+            if event.get("kind") == "event":  # tests/stream_client.py: the frame's headers
+                h = event["headers"]
+                at = int(time.time() * 1000)
+                event = {
+                    "id": h["eventId"],
+                    "type": h["eventType"],
+                    "born": int(h["eventBornTime"]),
+                    "at": at,
+                }
             with self._changed:
-                self.events.append(json.loads(line))
+                self.events.append(event)
                 self._changed.notify_all()
 
     def wait_for(self, ids: set[str], timeout: float) -> bool:
@@ -134,14 +148,20 @@ class Receiver:
 def stream_receiver(
     stack: contextlib.ExitStack, base_url: str, tenant: Tenant, log: Path
 ) -> Receiver:
-    env = {**os.environ, "DINGTALK_OPENAPI_ENDPOINT": base_url, "NO_PROXY": "127.0.0.1"}
-    receiver = Receiver("stream", ["stream", tenant.app_key, tenant.app_secret], env, log)
+    env = {
+        **os.environ,
+        "DINGTALK_OPENAPI_ENDPOINT": base_url,
+        "NO_PROXY": "127.0.0.1",
+        "STREAM_CLIENT_LOG_LEVEL": "WARNING",
+    }
+    argv = [str(STREAM_CLIENT), tenant.app_key, tenant.app_secret, "ok"]
+    receiver = Receiver("stream", argv, env, log)
     stack.callback(receiver.close)
     return receiver
 
 
 def push_receiver(stack: contextlib.ExitStack, port: int, app_key: str, log: Path) -> Receiver:
-    argv = ["push", str(port), PUSH_TOKEN, PUSH_AES_KEY, app_key]
+    argv = [str(PUSH_RECEIVER), str(port), PUSH_TOKEN, PUSH_AES_KEY, app_key]
     receiver = Receiver("push", argv, dict(os.environ), log)
     stack.callback(receiver.close)
     deadline = time.monotonic() + common.READY_TIMEOUT_S
