@@ -320,6 +320,44 @@ def test_an_app_in_push_mode_gets_no_events_on_stream(
     assert sorted(int(e["headers"]["eventId"], 16) for e in client.events(2)) == ids
 
 
+def test_a_disabled_app_opens_no_connection(server: LiveServer, tenant: Tenant) -> None:
+    """``admin app disable``: no ticket, and a ticket issued before opens nothing."""
+    assert server.services is not None
+    identity = server.services.identity
+    found = open_connection(server, tenant)
+    server.run(identity.disable_app(key(tenant)))
+    try:
+        sent = {"clientId": key(tenant), "clientSecret": tenant.boot.credentials.app_secret}
+        response = http.post(server.url + OPEN, json={**sent, "subscriptions": EVENT})
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalidClientIdOrSecret"
+        with pytest.raises(InvalidStatus) as refused:
+            ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}")
+        assert refused.value.response.status_code == 400
+    finally:
+        server.run(identity.disable_app(key(tenant), disabled=False))
+    found = open_connection(server, tenant)  # enabled again: it connects
+    with ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}"):
+        streams.connected(server, key(tenant))
+
+
+def test_a_disabled_apps_open_connection_gets_nothing_until_it_is_enabled_again(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    """Its events wait in the outbox and come once it is enabled again (within retention)."""
+    assert server.services is not None
+    identity = server.services.identity
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+    server.run(identity.disable_app(key(tenant)))
+    try:
+        ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
+        assert client.quiet(1.5) == []
+    finally:
+        server.run(identity.disable_app(key(tenant), disabled=False))
+    assert sorted(int(e["headers"]["eventId"], 16) for e in client.events(2)) == ids
+
+
 def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:

@@ -313,8 +313,8 @@ class StreamHub:
         async with self._db.write() as tx:
             await tx.commit_lazily()  # a lease lost in a crash is no lease: the event goes again
             for consumer in consumers[first:] + consumers[:first]:
-                if await event_rows.get_callback(tx, consumer.corp_id, consumer.app_id):
-                    continue  # in push mode (docs/push.md): its events are pushed, not streamed
+                if not await event_rows.streams(tx, consumer.corp_id, consumer.app_id):
+                    continue  # disabled, or in push mode (docs/events.md): not streamed
                 claimed += await event_rows.claim(
                     tx,
                     consumer.corp_id,
