@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import websockets.sync.client as ws_client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dingstore.clock import ManualClock
 from dingstore.settings import Settings
-from dingstore.store import events
+from dingstore.store import events, postgres
 from tests import streams
 from tests.conftest import Tenant
 from tests.live import LiveServer, http
@@ -561,6 +562,27 @@ def test_an_event_written_by_another_process_arrives(
     [row_id] = streams.emit(writing, tenant.corp_id, app_id(tenant))
     assert int(client.next(timeout=10)["headers"]["eventId"], 16) == row_id
     assert time.monotonic() - began < 2
+    if notified:  # ONE listening connection per server (process), for all its listeners:
+        # serving's workers, push dispatcher and Stream hub; writing's workers and pushes
+        assert _listening_connections(writing) == 2
+
+
+def _listening_connections(server: LiveServer) -> int:
+    assert server.services is not None
+    db = server.services.db
+
+    async def count() -> int:
+        async with db.read() as conn:
+            found = await conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": postgres.LISTENER_NAME},
+            )
+            return int(found.scalar_one())
+
+    return server.run(count())
 
 
 # --- helpers -------------------------------------------------------------------------------------

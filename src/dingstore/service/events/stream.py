@@ -173,8 +173,8 @@ class StreamHub:
         self._listening = False
 
     def _listen(self) -> None:
-        """Listen for new events from the first EVENT connection on (on PostgreSQL that holds a
-        connection: a process no Stream client uses holds none)."""
+        """Listen for new events from the first EVENT connection on (on PostgreSQL on the
+        process's one listening connection, which a process that listens to nothing holds not)."""
         if not self._listening and self._tasks:
             self._listening = True
             self._tasks.append(
