@@ -340,7 +340,7 @@ async def claim(
     picked = due.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     taken = await conn.execute(
         sa.update(events)
-        .where(e.corp_id == corp_id, e.id.in_(sa.select(picked.c.id)))
+        .where(xact.by_key(e.corp_id) == corp_id, e.id.in_(sa.select(picked.c.id)))
         # ``due_at`` moves to the lease's end too: the claim's range of ix_events_due holds the
         # due events only, never the (up to a window of) events in flight before them
         .values(
@@ -369,10 +369,10 @@ async def acknowledge(
     result = await conn.execute(
         sa.update(events)
         .where(
-            e.corp_id.in_(corp_ids),
-            e.app_id.in_(app_ids),
+            xact.by_key(e.corp_id).in_(corp_ids),
+            xact.by_key(e.app_id).in_(app_ids),
             e.id.in_(ids),
-            e.status == PENDING,
+            xact.by_key(e.status) == PENDING,
         )
         .values(status=DELIVERED, delivered_at=now, lease_owner=None, lease_until=None)
     )
