@@ -286,12 +286,12 @@ def _throughput(
                     phase, running.server.base_url, seeded.tenant, tmp / "stream.log"
                 )
             wanted = _expected(running.db, app_id)
-            server = running.procs[running.server.label].pid
-            server_cpu = cpu_seconds(server)
+            pids = [p.pid for p in running.procs.values()]  # postgres: the workers push
+            server_cpu = _cpu(pids)
             started = time.perf_counter()
             done = receiver.wait_for(wanted, args.timeout)
             waited = time.perf_counter() - started
-            server_cpu = _per_event(server_cpu, cpu_seconds(server), len(wanted))
+            server_cpu = _per_event(server_cpu, _cpu(pids), len(wanted))
             client_cpu = _per_event(
                 receiver.cpu_at_first, cpu_seconds(receiver.proc.pid), len(wanted)
             )
@@ -306,6 +306,12 @@ def _throughput(
     span = (ats[-1] - ats[0]) / 1000 if len(ats) > 1 else None
     result["events_per_s"] = round(len(wanted) / span) if span else None
     return result
+
+
+def _cpu(pids: list[int]) -> float | None:
+    """The CPU seconds of dingstore's processes together."""
+    readings = [cpu_seconds(pid) for pid in pids]
+    return None if None in readings else sum(r for r in readings if r is not None)
 
 
 def _per_event(before: float | None, after: float | None, events: int) -> float | None:
@@ -480,7 +486,7 @@ def report(results: dict[str, Any]) -> None:
             if mode == "stream" and sqlite:
                 target = ">= 2,000/s " + common.verdict(rate is not None and rate >= 2000)
             server, consumer = r["server_cpu_us_per_event"], r["consumer_cpu_us_per_event"]
-            cpu = f" (CPU µs/event: server {server}, consumer {consumer})"
+            cpu = f" (CPU µs/event: dingstore {server}, consumer {consumer})"
             row(mode, r, f"{rate} events/s{cpu}", target)
     if lat := results.get("latency"):
         for mode in ("stream", "push"):
