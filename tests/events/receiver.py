@@ -6,15 +6,20 @@ not at all."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from dingstore.service.events import crypto
+
+if TYPE_CHECKING:
+    from tests.conftest import Tenant
 
 # How the receiver answers (``Receiver.mode``)
 OK = "ok"  # 200 with an encrypted success
@@ -126,3 +131,15 @@ class Receiver:
             request.transport.abort()
             return web.Response()
         return web.json_response(reply)
+
+
+@contextlib.contextmanager
+def receiving(tenant: Tenant) -> Iterator[Receiver]:
+    """A receiver answering correctly for the tenant's app, running for the block."""
+    app_key = tenant.boot.credentials.app.app_key
+    assert app_key is not None
+    r = Receiver(token="t0ken", aes_key=crypto.random_text(43), app_key=app_key).start()
+    try:
+        yield r
+    finally:
+        r.stop()

@@ -31,11 +31,8 @@ def server(make_server: Callable[..., LiveServer]) -> LiveServer:
 
 @pytest.fixture
 def receiver(tenant: Tenant) -> Iterator[rx.Receiver]:
-    app_key = tenant.boot.credentials.app.app_key
-    assert app_key is not None
-    r = rx.Receiver(token="t0ken", aes_key=crypto.random_text(43), app_key=app_key).start()
-    yield r
-    r.stop()
+    with rx.receiving(tenant) as r:
+        yield r
 
 
 def set_callback(server: LiveServer, tenant: Tenant, r: rx.Receiver) -> push.Callback:
