@@ -19,7 +19,7 @@ from dingstore.service.events import callbacks, crypto, messages, push, retries
 from tests.conftest import Tenant
 from tests.events import receiver as rx
 from tests.events.outbox import SPACE_ID, emit, log, push_due
-from tests.live import LiveServer
+from tests.live import LiveServer, Sdk
 
 
 @pytest.fixture
@@ -270,7 +270,9 @@ def test_a_slow_receiver_holds_up_no_other_app(
             )
         )
         started = time.monotonic()
-        emit(worker, tenant, 5, first_dentry=9000, app_id=creds.app.app_id)
+        token = Sdk(worker.endpoint).access_token(creds.app.app_key, creds.app_secret)
+        assert token.access_token is not None
+        emit(worker, tenant, 5, first_dentry=9000, token=token.access_token)
         while len(fast.events()) < 5 and time.monotonic() - started < 10:
             time.sleep(0.01)
         assert len(fast.events()) == 5
