@@ -89,7 +89,19 @@ def run(
     assert task_id
 
     # Kill 1: while the copy's steps write events and the client receives them.
-    seen_at_kill: list[set[str]] = []
+    seen_at_kill: list[set[str]] = []  # what the client had heard at each kill
+    acked_at_kill: list[tuple[int, set[str]]] = []  # the store's DELIVERED rows then, from where
+
+    def after_kill() -> None:
+        heard.drain(first)
+        seen_at_kill.append(set(heard.ids))
+        delivered = {
+            format(int(r.id), "032x")
+            for r in store.run(outbox(db, org.corp_id, app_id))
+            if r.status == "DELIVERED"
+        }
+        acked_at_kill.append((len(heard.ids), delivered))
+
     heard = Heard()
 
     def copying() -> Any:
@@ -103,8 +115,7 @@ def run(
     assert copying().status in RUNNABLE, "copied too soon"
     server.kill()
     killed = time.monotonic()
-    heard.drain(first)
-    seen_at_kill.append(set(heard.ids))
+    after_kill()
     done_at_kill = store.run(trees.task_rows(db))[int(task_id)].success_count
     server.start()  # the SDK reconnects on its own, 10 s after the abnormal close
     task = st.wait_task(task_id, timeout=60)
@@ -122,8 +133,7 @@ def run(
     server.kill()
     killed_again = time.monotonic()
     first.stop()  # the integrator's process dies with it; a fresh one after the restart
-    heard.drain(first)
-    seen_at_kill.append(set(heard.ids))
+    after_kill()
     server.start()
     second = client()
 
@@ -136,6 +146,9 @@ def run(
     assert set(heard.ids) <= expected  # nothing foreign (another app's, or made up)
     twice = {i for i, n in Counter(heard.ids).items() if n > 1}
     assert twice <= seen_at_kill[-1], "a duplicate of an event first sent after the last kill"
+    for start, delivered in acked_at_kill:  # an ack the store kept is never undone
+        assert not set(heard.ids[start:]) & delivered, "an event marked DELIVERED came again"
+        assert delivered <= seen_at_kill[-1]
     assert second.quiet(1) == []
     after = [t for t in heard.times if t > killed_again]
     rate = len(after) / max(after[-1] - after[0], 0.001) if len(after) > 1 else 0
