@@ -52,6 +52,7 @@ import httpx
 import stores
 import trees
 from common import TOKEN_HEADER, Api, BenchError, Tenant, err, out
+from get_task import cpu_seconds
 from rich.table import Table
 
 PHASES = ("stream", "push", "latency", "copy")
@@ -89,6 +90,7 @@ class Receiver:
     def __init__(self, label: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.label = label
         self.events: list[dict[str, Any]] = []
+        self.cpu_at_first: float | None = None  # the process's CPU seconds at its first event
         self._changed = threading.Condition()
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
@@ -115,6 +117,8 @@ class Receiver:
                     "born": int(h["eventBornTime"]),
                     "at": at,
                 }
+            if self.cpu_at_first is None:
+                self.cpu_at_first = cpu_seconds(self.proc.pid)
             with self._changed:
                 self.events.append(event)
                 self._changed.notify_all()
@@ -282,18 +286,39 @@ def _throughput(
                     phase, running.server.base_url, seeded.tenant, tmp / "stream.log"
                 )
             wanted = _expected(running.db, app_id)
+            pids = [p.pid for p in running.procs.values()]  # postgres: the workers push
+            server_cpu = _cpu(pids)
             started = time.perf_counter()
             done = receiver.wait_for(wanted, args.timeout)
             waited = time.perf_counter() - started
+            server_cpu = _per_event(server_cpu, _cpu(pids), len(wanted))
+            client_cpu = _per_event(
+                receiver.cpu_at_first, cpu_seconds(receiver.proc.pid), len(wanted)
+            )
             _settle(running.db, app_id)
             result = _tally(receiver, wanted, running.db, app_id)
             result["waited_s"] = round(waited, 2)
+            result["server_cpu_us_per_event"] = server_cpu
+            result["consumer_cpu_us_per_event"] = client_cpu
             result["complete"] = done
             result["server_peak_rss_bytes"] = running.peak_rss_bytes()
     ats = sorted(e["at"] for e in receiver.events)
     span = (ats[-1] - ats[0]) / 1000 if len(ats) > 1 else None
     result["events_per_s"] = round(len(wanted) / span) if span else None
     return result
+
+
+def _cpu(pids: list[int]) -> float | None:
+    """The CPU seconds of dingstore's processes together."""
+    readings = [cpu_seconds(pid) for pid in pids]
+    return None if None in readings else sum(r for r in readings if r is not None)
+
+
+def _per_event(before: float | None, after: float | None, events: int) -> float | None:
+    """CPU microseconds an event, between two readings of a process's CPU seconds."""
+    if before is None or after is None or not events:
+        return None
+    return round((after - before) / events * 1e6, 1)
 
 
 def _settle(db: stores.Sql, app_id: str, timeout: float = 10.0) -> None:
@@ -460,7 +485,9 @@ def report(results: dict[str, Any]) -> None:
             target = ""
             if mode == "stream" and sqlite:
                 target = ">= 2,000/s " + common.verdict(rate is not None and rate >= 2000)
-            row(mode, r, f"{rate} events/s", target)
+            server, consumer = r["server_cpu_us_per_event"], r["consumer_cpu_us_per_event"]
+            cpu = f" (CPU µs/event: dingstore {server}, consumer {consumer})"
+            row(mode, r, f"{rate} events/s{cpu}", target)
     if lat := results.get("latency"):
         for mode in ("stream", "push"):
             r = lat[mode]

@@ -143,7 +143,7 @@ def test_a_late_answer_is_a_failure_and_is_retried(
     emit(server, tenant, 1)
     started = time.monotonic()
     push_due(server)
-    assert time.monotonic() - started < 1.7  # it did not wait for the answer
+    assert time.monotonic() - started < 3.5  # it gave up at 1.5 s, not waiting for the answer
     (row,) = log(server, tenant)
     assert (row.status, row.attempts, row.last_error) == ("PENDING", 1, "timeout after 1500 ms")
     receiver.mode = rx.OK

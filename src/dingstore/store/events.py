@@ -327,8 +327,7 @@ async def claim(
             e.corp_id == corp_id,
             e.app_id == app_id,
             e.status == PENDING,
-            e.due_at <= now,
-            sa.or_(e.lease_until.is_(None), e.lease_until < now),
+            e.due_at <= now,  # a leased event is due when its lease ends (below)
             e.id == first_of_dentry,
         )
         # ix_events_due's order: the scan stops after ``limit`` rows (ORDER BY id sorted every
@@ -341,8 +340,15 @@ async def claim(
     picked = due.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     taken = await conn.execute(
         sa.update(events)
-        .where(e.corp_id == corp_id, e.id.in_(sa.select(picked.c.id)))
-        .values(lease_owner=owner, lease_until=now + lease_ms, attempts=e.attempts + 1)
+        .where(xact.by_key(e.corp_id) == corp_id, e.id.in_(sa.select(picked.c.id)))
+        # ``due_at`` moves to the lease's end too: the claim's range of ix_events_due holds the
+        # due events only, never the (up to a window of) events in flight before them
+        .values(
+            lease_owner=owner,
+            lease_until=now + lease_ms,
+            due_at=now + lease_ms,
+            attempts=e.attempts + 1,
+        )
         .returning(*events.c)
     )
     return sorted(taken.mappings().all(), key=lambda row: row["id"])
@@ -363,10 +369,10 @@ async def acknowledge(
     result = await conn.execute(
         sa.update(events)
         .where(
-            e.corp_id.in_(corp_ids),
-            e.app_id.in_(app_ids),
+            xact.by_key(e.corp_id).in_(corp_ids),
+            xact.by_key(e.app_id).in_(app_ids),
             e.id.in_(ids),
-            e.status == PENDING,
+            xact.by_key(e.status) == PENDING,
         )
         .values(status=DELIVERED, delivered_at=now, lease_owner=None, lease_until=None)
     )
@@ -408,14 +414,14 @@ async def retry_later(
     return bool(result.rowcount)
 
 
-async def release(conn: Writer, corp_ids: Sequence[str], owner: str) -> int:
+async def release(conn: Writer, corp_ids: Sequence[str], owner: str, now: int) -> int:
     """Give back the leases ``owner`` holds (a connection that closed): its unacknowledged
     events are due again at once, for any connection."""
     e = events.c
     result = await conn.execute(
         sa.update(events)
         .where(e.corp_id.in_(corp_ids), e.lease_owner == owner, e.status == PENDING)
-        .values(lease_owner=None, lease_until=None)
+        .values(lease_owner=None, lease_until=None, due_at=now)
     )
     return result.rowcount or 0
 

@@ -1,4 +1,5 @@
-"""Transaction ids as SQL, for reading rows in the order their transactions committed.
+"""SQL that differs between the backends: transaction ids, for reading rows in the order their
+transactions committed, and a column kept from choosing the index (``by_key``).
 
 A sequence orders rows by when they were *inserted*, not when they *committed*: on PostgreSQL a
 reader that saw row 11 may later see row 10 appear, committed after 11. ``transaction_id()``
@@ -48,3 +49,26 @@ def _settled_below(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(settled_below, "postgresql")
 def _settled_below_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+class by_key(FunctionElement[Any]):
+    """``column`` in a condition that must not choose the index (SQLite's unary ``+``): a
+    statement that names its rows by primary key and also filters by the org keeps SQLite on
+    the key, where without statistics it would rather scan the org's whole range of an index
+    that starts with ``corp_id``. PostgreSQL plans by its statistics: the column as it is."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(by_key)
+def _by_key(element: Any, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(by_key, "sqlite")
+def _by_key_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))

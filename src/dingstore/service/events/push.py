@@ -233,7 +233,8 @@ class PushDispatcher:
             apps = await self._callbacks()
             if apps:
                 async with self.db.write() as conn:
-                    await event_rows.release(conn, sorted({a.corp_id for a in apps}), self.owner)
+                    corp_ids = sorted({a.corp_id for a in apps})
+                    await event_rows.release(conn, corp_ids, self.owner, self.clock.now_ms())
         except Exception as exc:
             log.warning("push leases not given back (%r); they expire in time", exc)
         await self.close()

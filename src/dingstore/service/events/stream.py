@@ -443,7 +443,7 @@ class StreamHub:
             for answer in refused:
                 await self._refused(tx, answer, now)
             for conn in releases:
-                await event_rows.release(tx, conn.client.corp_ids, conn.owner)
+                await event_rows.release(tx, conn.client.corp_ids, conn.owner, now)
 
     async def _refused(self, tx: base.Writer, answer: _Answer, now: int) -> None:
         """An event the client refused: due again after the schedule's delay, or FAILED."""
