@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import websockets.sync.client as ws_client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dingstore.clock import ManualClock
 from dingstore.settings import Settings
-from dingstore.store import events
+from dingstore.store import events, postgres
 from tests import emitted, streams
 from tests.api import test_change_events as changes
 from tests.conftest import Tenant
@@ -454,6 +455,45 @@ def test_an_app_in_push_mode_gets_no_events_on_stream(
     assert sorted(int(e["headers"]["eventId"], 16) for e in client.events(2)) == ids
 
 
+def test_a_disabled_app_opens_no_connection(server: LiveServer, tenant: Tenant) -> None:
+    """``admin app disable``: no ticket, and a ticket issued before opens nothing."""
+    assert server.services is not None
+    identity = server.services.identity
+    found = open_connection(server, tenant)
+    server.run(identity.disable_app(key(tenant)))
+    try:
+        sent = {"clientId": key(tenant), "clientSecret": tenant.boot.credentials.app_secret}
+        response = http.post(server.url + OPEN, json={**sent, "subscriptions": EVENT})
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalidClientIdOrSecret"
+        with pytest.raises(InvalidStatus) as refused:
+            ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}")
+        assert refused.value.response.status_code == 400
+    finally:
+        server.run(identity.disable_app(key(tenant), disabled=False))
+    found = open_connection(server, tenant)  # enabled again: it connects
+    with ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}"):
+        streams.connected(server, key(tenant))
+
+
+def test_a_disabled_apps_open_connection_gets_nothing_until_it_is_enabled_again(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    """Its events wait in the outbox and come once it is enabled again (within retention)."""
+    assert server.services is not None
+    identity = server.services.identity
+    streams.subscribe(server, tenant)  # while it may: a disabled app's token is refused
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+    server.run(identity.disable_app(key(tenant)))
+    try:
+        ids = streams.write(server, tenant.corp_id, app_id(tenant), 2)
+        assert client.quiet(1.5) == []
+    finally:
+        server.run(identity.disable_app(key(tenant), disabled=False))
+    assert sorted(int(e["headers"]["eventId"], 16) for e in client.events(2)) == ids
+
+
 def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:
@@ -668,6 +708,27 @@ def test_an_event_written_by_another_process_arrives(
     [row_id] = streams.emit(writing, tenant)
     assert int(client.next(timeout=10)["headers"]["eventId"], 16) == row_id
     assert time.monotonic() - began < 2
+    if notified:  # ONE listening connection per server (process), for all its listeners:
+        # serving's workers, push dispatcher and Stream hub; writing's workers and pushes
+        assert _listening_connections(writing) == 2
+
+
+def _listening_connections(server: LiveServer) -> int:
+    assert server.services is not None
+    db = server.services.db
+
+    async def count() -> int:
+        async with db.read() as conn:
+            found = await conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": postgres.LISTENER_NAME},
+            )
+            return int(found.scalar_one())
+
+    return server.run(count())
 
 
 # --- helpers -------------------------------------------------------------------------------------

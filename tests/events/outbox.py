@@ -20,14 +20,16 @@ def emit(
     count: int,
     first_dentry: int = 1000,
     token: str | None = None,
+    *,
+    subscribing: bool = True,
 ) -> None:
     """``count`` create events for the apps subscribed to the tenant's org, through the outbox;
-    first the tenant's app (or the app whose access token is ``token``) subscribes to the org,
-    as its admin."""
+    first (``subscribing``) the tenant's app, or the app whose access token is ``token``,
+    subscribes to the org."""
     assert server.services is not None
     svc = server.services
-    subscriber = Storage(server, Sdk(server.endpoint), token or tenant.token, tenant.admin_id)
-    assert subscriber.subscribe_event("ORG", tenant.corp_id).success is True
+    if subscribing:
+        subscribe(server, tenant, token)
 
     async def write() -> None:
         now = svc.clock.now_ms()
@@ -48,6 +50,13 @@ def emit(
             )
 
     server.run(write())
+
+
+def subscribe(server: LiveServer, tenant: Tenant, token: str | None = None) -> None:
+    """SubscribeEvent to the tenant's org through the official SDK, as its admin, for the
+    tenant's app (or the app whose access token is ``token``)."""
+    subscriber = Storage(server, Sdk(server.endpoint), token or tenant.token, tenant.admin_id)
+    assert subscriber.subscribe_event("ORG", tenant.corp_id).success is True
 
 
 def push_due(server: LiveServer) -> None:

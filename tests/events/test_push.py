@@ -18,7 +18,7 @@ from dingstore import errors
 from dingstore.service.events import callbacks, crypto, messages, push, retries
 from tests.conftest import Tenant
 from tests.events import receiver as rx
-from tests.events.outbox import SPACE_ID, emit, log, push_due
+from tests.events.outbox import SPACE_ID, emit, log, push_due, subscribe
 from tests.live import LiveServer, Sdk
 
 
@@ -301,3 +301,26 @@ def test_a_commit_in_another_process_wakes_the_dispatcher(
     assert len(receiver.events()) == 3
     assert time.monotonic() - started < 2
     assert worker.services is not None
+
+
+def test_a_disabled_app_is_not_pushed_to_until_it_is_enabled_again(
+    server: LiveServer, tenant: Tenant, receiver: rx.Receiver
+) -> None:
+    """``admin app disable``: its events wait in the outbox, untried; enabled again (within
+    retention), they are pushed."""
+    assert server.services is not None
+    app_key = tenant.boot.credentials.app.app_key
+    assert app_key is not None
+    set_callback(server, tenant, receiver)
+    subscribe(server, tenant)  # while it may: a disabled app's token is refused
+    server.run(server.services.identity.disable_app(app_key))
+    emit(server, tenant, 2, subscribing=False)
+    push_due(server)
+    server.clock.advance(3600)
+    push_due(server)
+    assert receiver.events() == []
+    assert [(d.status, d.attempts) for d in log(server, tenant)] == [("PENDING", 0)] * 2
+    server.run(server.services.identity.disable_app(app_key, disabled=False))
+    push_due(server)
+    assert len(receiver.events()) == 2
+    assert [(d.status, d.attempts) for d in log(server, tenant)] == [("DELIVERED", 1)] * 2

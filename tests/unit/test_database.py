@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from dingstore import errors
 from dingstore.store import base, database, postgres, schema, sqlite, task_rows
+from dingstore.store import events as event_rows
 from tests import backends
 
 _t = schema.orgs
@@ -183,6 +184,100 @@ async def test_a_lost_listener_connection_listens_again(database_url: str) -> No
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
         await db.close()
+
+
+async def _listening_connections(db: base.BaseDatabase) -> list[int]:
+    async with db.read() as conn:
+        found = await conn.execute(
+            sa.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": postgres.LISTENER_NAME},
+        )
+        return list(found.scalars())
+
+
+@pytest.mark.shapes(backends.SCALE_OUT)  # PostgreSQL's listener connection
+async def test_every_listener_of_a_process_shares_one_connection(database_url: str) -> None:
+    db = await database.open_database(database_url)
+    heard = {name: asyncio.Event() for name in ("tasks 1", "tasks 2", "events 1", "events 2")}
+    channels = {"tasks": task_rows.CHANNEL, "events": event_rows.CHANNEL}
+    listening: list[asyncio.Task[None]] = []
+
+    async def listen(name: str) -> None:
+        listening.append(asyncio.create_task(db.listen(channels[name[:-2]], heard[name].set)))
+        await asyncio.wait_for(heard[name].wait(), 5)  # listening began, for this one too
+
+    async def announced(channel: str, names: list[str]) -> None:
+        for name in heard:
+            heard[name].clear()
+        async with db.write() as conn:
+            await conn.notify(channel)
+        await asyncio.gather(*(asyncio.wait_for(heard[name].wait(), 2) for name in names))
+        for name in set(heard) - set(names):
+            assert not heard[name].is_set(), f"{name} heard {channel}"
+
+    try:
+        await listen("tasks 1")
+        await listen("tasks 2")  # the connection listens already
+        await listen("events 1")  # a new channel on the live connection
+        await listen("events 2")
+        first = await _listening_connections(db)
+        assert len(first) == 1
+        # Another process's NOTIFY reaches each channel's listeners, and only theirs.
+        other = await database.open_database(database_url)
+        try:
+            await announced_by(other, task_rows.CHANNEL, heard, ["tasks 1", "tasks 2"])
+            await announced_by(other, event_rows.CHANNEL, heard, ["events 1", "events 2"])
+        finally:
+            await other.close()
+        await announced(event_rows.CHANNEL, ["events 1", "events 2"])
+
+        # Lost: one new connection listens on both channels again, and every listener is told.
+        for name in heard:
+            heard[name].clear()
+        async with db.write() as conn:
+            await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first[0]})
+        await asyncio.gather(*(asyncio.wait_for(event.wait(), 5) for event in heard.values()))
+        again = await _listening_connections(db)
+        assert len(again) == 1 and again != first
+        other = await database.open_database(database_url)
+        try:
+            await announced_by(other, task_rows.CHANNEL, heard, ["tasks 1", "tasks 2"])
+            await announced_by(other, event_rows.CHANNEL, heard, ["events 1", "events 2"])
+        finally:
+            await other.close()
+
+        # The last listener gone, the connection is closed.
+        for task in listening:
+            task.cancel()
+        await asyncio.gather(*listening, return_exceptions=True)
+        for _ in range(250):  # its backend ends once it sees the socket closed
+            if not await _listening_connections(db):
+                break
+            await asyncio.sleep(0.02)
+        assert await _listening_connections(db) == []
+    finally:
+        for task in listening:
+            task.cancel()
+        await asyncio.gather(*listening, return_exceptions=True)
+        await db.close()
+
+
+async def announced_by(
+    other: base.BaseDatabase, channel: str, heard: dict[str, asyncio.Event], names: list[str]
+) -> None:
+    """``other`` (another process's database) announces on ``channel``: exactly ``names`` hear
+    it (through NOTIFY, as ``other``'s commit reaches no listener here directly)."""
+    for event in heard.values():
+        event.clear()
+    async with other.write() as conn:
+        await conn.notify(channel)
+    await asyncio.gather(*(asyncio.wait_for(heard[name].wait(), 2) for name in names))
+    await asyncio.sleep(0.1)
+    for name in set(heard) - set(names):
+        assert not heard[name].is_set(), f"{name} heard {channel}"
 
 
 @pytest.mark.shapes(backends.SCALE_OUT)  # one writer at a time: SQLite never deadlocks

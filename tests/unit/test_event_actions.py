@@ -8,20 +8,14 @@ from pathlib import Path
 
 from dingstore.service.events import changes
 
-DOCS = Path(__file__).parents[2] / "docs"
+PAGE = Path(__file__).parents[2] / "docs" / "events.md"
+_HEADING = "### `dingstoreAction`"
 _ROW = re.compile(r"^\|\s*`([a-z]+)`\s*\|")
 
 
-def _page() -> str:
-    """The page holding the section: events.md once it has it, else events-emission.md."""
-    main = DOCS / "events.md"
-    if main.exists() and "## `dingstoreAction`" in main.read_text():
-        return main.read_text()
-    return (DOCS / "events-emission.md").read_text()
-
-
 def documented() -> list[str]:
-    section = _page().split("## `dingstoreAction`", 1)[1].split("\n## ", 1)[0]
+    """The actions of the table under the heading, up to the next heading."""
+    section = PAGE.read_text().split(_HEADING, 1)[1].split("\n#", 1)[0]
     return [row.group(1) for line in section.splitlines() if (row := _ROW.match(line))]
 
 

@@ -249,7 +249,8 @@ def app_disable(
     database_url: DatabaseUrl = None,
     as_json: Json = False,
 ) -> None:
-    """Disable an app: its tokens stop working and it gets no new ones."""
+    """Disable an app: its tokens stop working, it gets no new ones, and its change events are
+    neither pushed nor streamed (they wait, within their retention, until it is enabled)."""
     found = with_services(
         settings_from(data_dir, database_url),
         lambda s: s.identity.disable_app(app_key, disabled=not enable),

@@ -160,7 +160,8 @@ class BaseDatabase:
         """Call ``notified`` whenever a transaction that announced on ``channel`` commits, in
         this process (right after its commit) or, where the backend can tell, any other, until
         cancelled. ``notified`` is also called when listening (re)starts, for what was announced
-        while it was not."""
+        while it was not. However many listen, on however many channels, a backend holds at most
+        one listening connection per process."""
         listeners = self._listeners.setdefault(channel, [])
         listeners.append(notified)
         try:
@@ -171,7 +172,8 @@ class BaseDatabase:
     async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
         """Hear other processes' announcements on ``channel`` until cancelled, calling
         ``notified`` each time listening (re)starts; a lost connection is logged and
-        re-established with backoff, never raised. This base hears none: it says it listens
+        re-established with backoff, never raised (every listener of every channel is then
+        called). This base hears none: it says it listens
         (to this process), and waits to be cancelled."""
         notified()
         await asyncio.Event().wait()

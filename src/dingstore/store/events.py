@@ -21,6 +21,7 @@ from dingstore.store import base, xact
 from dingstore.store.base import Connection, Writer
 from dingstore.store.schema import (
     app_callbacks,
+    apps,
     dentries,
     event_subscriptions,
     events,
@@ -578,6 +579,24 @@ async def clear_callback(conn: Writer, corp_id: str, app_id: str) -> bool:
     return bool(result.rowcount)
 
 
+async def streams(conn: Connection, corp_id: str, app_id: str) -> bool:
+    """Whether the app's events go to its Stream connections: it is enabled and not in push
+    mode (a disabled app's events wait in the outbox)."""
+    c = app_callbacks.c
+    pushed = sa.exists().where(c.corp_id == corp_id, c.app_id == app_id)
+    query = sa.select(sa.literal(1)).where(
+        apps.c.corp_id == corp_id, apps.c.app_id == app_id, sa.not_(apps.c.disabled), ~pushed
+    )
+    return (await conn.execute(query)).first() is not None
+
+
 async def callback_apps(conn: Connection) -> list[RowMapping]:
-    """Every app in push mode, of every org, with its callback."""
-    return list((await conn.execute(sa.select(app_callbacks))).mappings().all())
+    """Every enabled app in push mode, of every org, with its callback. A disabled app is left
+    out: its events wait in the outbox until it is enabled again (or retention takes them)."""
+    c = app_callbacks.c
+    query = (
+        sa.select(app_callbacks)
+        .join(apps, sa.and_(apps.c.app_id == c.app_id, apps.c.corp_id == c.corp_id))
+        .where(sa.not_(apps.c.disabled))
+    )
+    return list((await conn.execute(query)).mappings().all())

@@ -4,12 +4,12 @@ Every connection of the pool may write; row locks (``FOR UPDATE SKIP LOCKED`` fo
 and constraints keep concurrent processes apart. Reads run in autocommit (each statement sees
 the latest commit, READ COMMITTED's view) and hot prepared statements (``base.prepared``) go to
 a small asyncpg pool of their own, one round trip each, without SQLAlchemy's execution layer.
-``listen`` holds one more connection of its own, outside both pools, for ``LISTEN``.
+``listen`` holds one more connection, outside both pools, for ``LISTEN``: one per process, for
+every channel (``postgres_listen.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -20,17 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from dingstore import errors
-from dingstore.store import base, postgres_pool, prepared
+from dingstore.store import base, postgres_listen, postgres_pool, prepared
 
 log = logging.getLogger(__name__)
 
 _DRIVER_DOWN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
-# A listening connection that is lost is opened again after these pauses, doubling up to the
-# last; a live one answers a trivial query every ``LISTEN_CHECK_S`` (a peer that vanished without
-# closing the socket shows only when something is sent).
-LISTEN_BACKOFF_S = (0.2, 30.0)
-LISTEN_CHECK_S = 15.0
-LISTENER_NAME = "dingstore-listener"  # its application_name, as pg_stat_activity shows it
+LISTENER_NAME = postgres_listen.NAME  # the listening connection's application_name
 
 
 def read_pool_size(pool_size: int) -> int:
@@ -161,6 +156,7 @@ class PostgresDatabase(base.BaseDatabase):
         self._engine: AsyncEngine | None = None
         self._pool: postgres_pool.ReadPool | None = None
         self._plans = prepared.Plans()
+        self._listener = postgres_listen.Listener(self._dsn, self._listeners)
 
     @property
     def _dsn(self) -> str:
@@ -182,6 +178,7 @@ class PostgresDatabase(base.BaseDatabase):
             raise errors.OPERATION_TIMEOUT.error("the database is unavailable") from exc
 
     async def close(self) -> None:
+        await self._listener.close()
         if self._pool is not None:
             await self._pool.close()
         if self._engine is not None:
@@ -218,40 +215,4 @@ class PostgresDatabase(base.BaseDatabase):
                     await conn.invalidate()
 
     async def listen_to_others(self, channel: str, notified: Callable[[], None]) -> None:
-        shortest, longest = LISTEN_BACKOFF_S
-        pause = shortest
-        while True:
-            began = asyncio.get_running_loop().time()
-            try:
-                await self._listen_once(channel, notified)
-                log.warning("listening on %s: connection lost; again in %.1f s", channel, pause)
-            except (*_DRIVER_DOWN, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("listening on %s failed (%s); again in %.1f s", channel, exc, pause)
-            except Exception:  # never let the listener die: polling alone would be slow
-                log.exception("listening on %s failed; again in %.1f s", channel, pause)
-            await asyncio.sleep(pause)
-            lasted = asyncio.get_running_loop().time() - began
-            # A connection that listened a while starts the backoff over; one lost at once
-            # (or never opened) doubles it.
-            pause = shortest if lasted > LISTEN_CHECK_S + pause else min(pause * 2, longest)
-
-    async def _listen_once(self, channel: str, notified: Callable[[], None]) -> None:
-        """Listen on one connection until it is lost (returns) or fails to open (raises)."""
-        conn = await asyncpg.connect(
-            self._dsn, timeout=10, server_settings={"application_name": LISTENER_NAME}
-        )
-        lost = asyncio.Event()
-        try:
-            conn.add_termination_listener(lambda _conn: lost.set())
-            await conn.add_listener(channel, lambda *_: notified())
-            log.info("listening on %s", channel)
-            notified()  # whatever was announced before this connection listened
-            while not conn.is_closed():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK_S)
-                if not lost.is_set():
-                    await conn.execute("SELECT 1", timeout=LISTEN_CHECK_S)
-        except _DRIVER_DOWN:
-            return  # lost while checking it
-        finally:
-            conn.terminate()
+        await self._listener.listen(channel, notified)

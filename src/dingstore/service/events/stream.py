@@ -173,8 +173,8 @@ class StreamHub:
         self._listening = False
 
     def _listen(self) -> None:
-        """Listen for new events from the first EVENT connection on (on PostgreSQL that holds a
-        connection: a process no Stream client uses holds none)."""
+        """Listen for new events from the first EVENT connection on (on PostgreSQL on the
+        process's one listening connection, which a process that listens to nothing holds not)."""
         if not self._listening and self._tasks:
             self._listening = True
             self._tasks.append(
@@ -313,8 +313,8 @@ class StreamHub:
         async with self._db.write() as tx:
             await tx.commit_lazily()  # a lease lost in a crash is no lease: the event goes again
             for consumer in consumers[first:] + consumers[:first]:
-                if await event_rows.get_callback(tx, consumer.corp_id, consumer.app_id):
-                    continue  # in push mode (docs/push.md): its events are pushed, not streamed
+                if not await event_rows.streams(tx, consumer.corp_id, consumer.app_id):
+                    continue  # disabled, or in push mode (docs/events.md): not streamed
                 claimed += await event_rows.claim(
                     tx,
                     consumer.corp_id,

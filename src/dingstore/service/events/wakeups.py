@@ -1,7 +1,8 @@
 """One wake-up for every waiter of a process: the pull feed's long-polls wait on a ``Bell`` that
 one listener on ``store/events.py`` ``CHANNEL`` rings whenever a transaction that wrote events
 commits (in this process, or on PostgreSQL in any). However many requests wait, the process
-holds one listener: on PostgreSQL one ``LISTEN`` connection, opened at the first wait."""
+holds one listener, started at the first wait (on PostgreSQL it shares the process's one
+``LISTEN`` connection with every other listener: ``store/postgres_listen.py``)."""
 
 from __future__ import annotations
 
