@@ -1,5 +1,6 @@
 """Stream-mode test helpers: the official SDK's client as a process of its own
-(``tests/stream_client.py``), read line by line; and events written straight into the outbox."""
+(``tests/stream_client.py``), read line by line; subscriptions made through SubscribeEvent;
+and events written straight into the outbox (no operation behind them)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from dingstore.store import events
-from tests.live import LiveServer
+from tests.conftest import Tenant
+from tests.live import LiveServer, Sdk
+from tests.storage import Storage
 
 CLIENT = Path(__file__).with_name("stream_client.py")
 _DENTRIES = itertools.count(1_000_000)  # a dentry of its own for each event emit writes
@@ -104,19 +107,29 @@ def connected(server: LiveServer, client_id: str, count: int = 1, timeout: float
         time.sleep(0.02)
 
 
-def subscribe(server: LiveServer, corp_id: str, app_id: str, scope: str, scope_id: str) -> None:
-    """Subscribe the app to its org or a space (as SubscribeEvent will, once it is served)."""
-    assert server.services is not None
-    db, now = server.services.db, server.clock.now_ms()
-
-    async def write() -> None:
-        async with db.write() as conn:
-            await events.subscribe(conn, corp_id, app_id, scope, scope_id, now)
-
-    server.run(write())
+def subscribe(server: LiveServer, tenant: Tenant, scope: str = "ORG", scope_id: str = "") -> None:
+    """Subscribe the tenant's app to its org (or ``scope``, ``scope_id``) through SubscribeEvent
+    with the official SDK, as the org's admin (idempotent)."""
+    storage = Storage.of(server, Sdk(server.endpoint), tenant)
+    assert storage.subscribe_event(scope, scope_id or tenant.corp_id).success is True
 
 
 def emit(
+    server: LiveServer,
+    tenant: Tenant,
+    count: int = 1,
+    *,
+    space_id: int = 1,
+    dentry_id: int | None = None,
+) -> list[int]:
+    """Subscribe the tenant's app to its org (SubscribeEvent), then write ``count`` create
+    events as a change writes them (``write``); the rows' ids."""
+    subscribe(server, tenant)
+    app_id = tenant.boot.credentials.app.app_id
+    return write(server, tenant.corp_id, app_id, count, space_id=space_id, dentry_id=dentry_id)
+
+
+def write(
     server: LiveServer,
     corp_id: str,
     app_id: str,
@@ -125,8 +138,10 @@ def emit(
     space_id: int = 1,
     dentry_id: int | None = None,
 ) -> list[int]:
-    """Write ``count`` create events for the app (subscribed to its org), each of its own
-    dentry unless ``dentry_id`` is given; the rows' ids."""
+    """Write ``count`` create events of the org into the outbox (``store/events.py`` ``emit``,
+    what a change writes in its transaction, without a change: the Stream tests are about
+    delivery, not about which operation emits what), each of its own dentry unless
+    ``dentry_id`` is given; the ids of the rows the app ``app_id`` (subscribed) got."""
     assert server.services is not None
     db, now = server.services.db, server.clock.now_ms()
     changes = [
@@ -136,7 +151,6 @@ def emit(
 
     async def write() -> list[int]:
         async with db.write() as conn:
-            await events.subscribe(conn, corp_id, app_id, "ORG", corp_id, now)
             before = await _last_id(conn, corp_id, app_id)
             await events.emit(
                 conn, corp_id=corp_id, space_id=space_id, union_id="u1", now=now, changes=changes

@@ -26,11 +26,19 @@ class Outbox:
 
     def __init__(self, server: LiveServer, tenant: Tenant) -> None:
         self.server = server
+        self.tenant = tenant
         self.corp_id = tenant.corp_id
         self.app_id = tenant.boot.credentials.app.app_id
         self.seen = 0
 
     def subscribe(self, scope: str, scope_id: str) -> None:
+        """SubscribeEvent through the official SDK, as the org's admin."""
+        storage = Storage.of(self.server, Sdk(self.server.endpoint), self.tenant)
+        assert storage.subscribe_event(scope, scope_id).success is True
+
+    def subscribe_directly(self, scope: str, scope_id: str) -> None:
+        """A subscription row written straight into the store, for what SubscribeEvent refuses
+        to make (a space of another org)."""
         assert self.server.services is not None
         db = self.server.services.db
 
@@ -518,10 +526,11 @@ def test_the_tree_lock_tells_whether_anyone_listens(
     box = Outbox(server, tenant)
     box.subscribe("SPACE", space.id)
     assert heard() == {int(space.id): True, int(other.id): False}
-    # Another org's subscriptions say nothing of this org's spaces, even one naming its id.
+    # Another org's subscriptions say nothing of this org's spaces, even one naming its id
+    # (SubscribeEvent refuses to make that one: written into the store directly).
     theirs = new_tenant(server, Sdk(server.endpoint))
     Outbox(server, theirs).subscribe("ORG", theirs.corp_id)
-    Outbox(server, theirs).subscribe("SPACE", other.id)
+    Outbox(server, theirs).subscribe_directly("SPACE", other.id)
     assert heard() == {int(space.id): True, int(other.id): False}
     box.subscribe("ORG", tenant.corp_id)
     assert heard() == {int(space.id): True, int(other.id): True}

@@ -23,9 +23,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from dingstore.clock import ManualClock
 from dingstore.settings import Settings
 from dingstore.store import events, postgres
-from tests import streams
+from tests import emitted, streams
+from tests.api import test_change_events as changes
 from tests.conftest import Tenant
-from tests.live import LiveServer, http
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 OPEN = "/v1.0/gateway/connections/open"
@@ -136,7 +137,7 @@ def test_a_ticket_from_one_process_opens_a_connection_on_another(
     opening, serving = make_server(), make_server()
     tenant = tenant_of(opening)
     found = open_connection(opening, tenant)
-    [row_id] = streams.emit(opening, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(opening, tenant)
     with ws_client.connect(
         f"ws://{serving.endpoint}/v1.0/gateway/connect?ticket={found['ticket']}"
     ) as ws:
@@ -162,7 +163,7 @@ def test_events_arrive_with_the_documented_headers_and_fields(
 ) -> None:
     client = clients(server, tenant)
     streams.connected(server, key(tenant))
-    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 3, space_id=42)
+    ids = streams.emit(server, tenant, 3, space_id=42)
     got = client.events(3)
     assert [int(e["headers"]["eventId"], 16) for e in got] == ids
     row = streams.rows(server, tenant.corp_id, app_id(tenant))[ids[0]]
@@ -198,11 +199,7 @@ def test_a_dentrys_events_arrive_in_commit_order_one_at_a_time(
 ) -> None:
     client = clients(server, tenant, "404-first")  # the first is refused: the rest wait for it
     streams.connected(server, key(tenant))
-    ids = [
-        row_id
-        for _ in range(3)
-        for row_id in streams.emit(server, tenant.corp_id, app_id(tenant), dentry_id=77)
-    ]
+    ids = [row_id for _ in range(3) for row_id in streams.emit(server, tenant, dentry_id=77)]
     first = client.next()
     assert client.quiet(1) == []  # the dentry's next events wait while the first is undelivered
     server.clock.advance(6)
@@ -217,7 +214,7 @@ def test_changes_made_through_the_storage_sdk_reach_the_stream_sdk(
     """End to end: the storage SDK changes the tree, the outbox records it in the change's
     transaction, and the Stream SDK hears it, in order, with the §6 J fields."""
     space = st.new_space()
-    streams.subscribe(server, tenant.corp_id, app_id(tenant), "SPACE", space.id)
+    streams.subscribe(server, tenant, "SPACE", space.id)
     client = clients(server, tenant)
     streams.connected(server, key(tenant))
     folder = st.add_folder(space.id, "Reports")
@@ -243,13 +240,150 @@ def test_changes_made_through_the_storage_sdk_reach_the_stream_sdk(
     assert client.quiet(1) == []
 
 
+def test_every_operation_that_emits_reaches_the_stream_sdk(
+    st: Storage, server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    """Issue 15's list of operations, each through the storage SDK, with the app subscribed to
+    its org through SubscribeEvent: each event reaches the Stream SDK, with its type, action,
+    eventId and the §6 J fields (docs/events.md, "Which operations emit what")."""
+    assert st.subscribe_event("ORG", tenant.corp_id).success is True
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+    a, b = st.new_space(), st.new_space()
+    bin_id = st.get_recycle_bin(tenant.corp_id).id
+    want: list[tuple[str, str, str, str, str, str]] = []  # type, action, space, dentry, kind, ext
+
+    def expect(kind: str, action: str, space: str, dentry: str, dentry_type: str) -> None:
+        extension = "" if dentry_type == "FOLDER" else "txt"
+        want.append((f"storage_dentry_{kind}", action, space, dentry, dentry_type, extension))
+
+    docs = st.add_folder(a.id, "docs")
+    expect("create", "add", a.id, docs.id, "FOLDER")
+    doc = st.upload(a.id, b"v1", "a.txt", parent_id=docs.id)
+    expect("create", "upload", a.id, doc.id, "FILE")
+    st.upload(a.id, b"v2", "a.txt", parent_id=docs.id, conflict_strategy="OVERWRITE")
+    expect("update", "version", a.id, doc.id, "FILE")
+    st.rename(a.id, doc.id, "b.txt")
+    expect("update", "rename", a.id, doc.id, "FILE")
+    changes._revert(st, a.id, doc.id, 1)
+    expect("update", "revert", a.id, doc.id, "FILE")
+    changes._set_property(st, a.id, doc.id, "k", "v")
+    expect("update", "properties", a.id, doc.id, "FILE")
+    changes._drop_properties(st, a.id, doc.id, ["k"])
+    expect("update", "properties", a.id, doc.id, "FILE")
+    st.move(a.id, doc.id, a.id, "0")  # within the space
+    expect("update", "move", a.id, doc.id, "FILE")
+    sub = st.add_folder(a.id, "sub", docs.id)
+    expect("create", "add", a.id, sub.id, "FOLDER")
+    copied = st.copy(a.id, docs.id, b.id)  # a folder and its child: one create per node made
+    if copied.async_:
+        assert st.wait_task(copied.task_id).status == "SUCCESS"
+    top = next(d for d in st.list_dentries(b.id) if d.name == "docs")
+    [inner] = st.list_dentries(b.id, top.id)
+    expect("create", "copy", b.id, top.id, "FOLDER")
+    expect("create", "copy", b.id, inner.id, "FOLDER")
+    st.move(a.id, doc.id, b.id, "0")  # across spaces: gone from one, new in the other
+    expect("delete", "move", a.id, doc.id, "FILE")
+    expect("create", "move", b.id, doc.id, "FILE")
+    st.delete(b.id, doc.id, to_recycle_bin=True)
+    expect("delete", "recycle", b.id, doc.id, "FILE")
+    [item] = [i for i in st.recycle_items(bin_id) if i.dentry_id == doc.id]
+    st.restore_recycle_item(bin_id, item.id)
+    expect("create", "restore", b.id, doc.id, "FILE")
+    st.delete(b.id, doc.id, to_recycle_bin=True)
+    expect("delete", "recycle", b.id, doc.id, "FILE")
+    [item] = [i for i in st.recycle_items(bin_id) if i.dentry_id == doc.id]
+    st.delete_recycle_item(bin_id, item.id)
+    expect("delete", "purge", b.id, doc.id, "FILE")
+    st.delete(a.id, sub.id, to_recycle_bin=False)
+    expect("delete", "delete", a.id, sub.id, "FOLDER")
+
+    got = sorted(client.events(len(want)), key=lambda e: int(e["headers"]["eventId"], 16))
+    seen = [
+        (
+            e["headers"]["eventType"],
+            e["data"]["dingstoreAction"],
+            e["data"]["spaceId"],
+            e["data"]["dentryId"],
+            e["data"]["type"],
+            e["data"]["extension"],
+        )
+        for e in got
+    ]
+    assert seen == want  # and in the order the changes committed
+    for e in got:
+        h, data = e["headers"], e["data"]
+        assert (data["unionId"], data["eventScope"], data["eventScopeId"]) == (
+            tenant.admin_id, "ORG", tenant.corp_id,
+        )  # fmt: skip
+        assert (h["eventCorpId"], h["appId"]) == (tenant.corp_id, app_id(tenant))
+        assert h["extensions"] == {"dingstoreSeq": str(data["dingstoreSeq"])}
+        assert re.fullmatch(r"[0-9a-f]{32}", h["eventId"])
+    assert len({e["headers"]["eventId"] for e in got}) == len(want)
+    assert client.quiet(1) == []  # each once: acked
+
+
+def test_only_the_subscribed_scopes_reach_the_stream_sdk(
+    st: Storage,
+    server: LiveServer,
+    sdk: Sdk,
+    tenant: Tenant,
+    clients: Callable[..., streams.StreamClient],
+) -> None:
+    """SPACE vs ORG scope, UnsubscribeEvent, an unsubscribed space and another org, all through
+    the SDKs: what the Stream client hears is exactly what its app is subscribed to."""
+    from tests.conftest import new_tenant
+
+    watched, unwatched = st.new_space(), st.new_space()
+    stranger_tenant = new_tenant(server, sdk)
+    stranger = Storage.of(server, sdk, stranger_tenant)
+    assert stranger.subscribe_event("ORG", stranger_tenant.corp_id).success is True
+    theirs = stranger.new_space()
+    client = clients(server, tenant)
+    streams.connected(server, key(tenant))
+
+    def heard(count: int) -> list[tuple[str, str, str, str]]:
+        got = sorted(client.events(count), key=lambda e: int(e["headers"]["eventId"], 16))
+        assert client.quiet(1) == []  # nothing else: another org's and unwatched changes
+        return [
+            (e["data"]["spaceId"], e["data"]["dentryId"], e["data"]["eventScope"],
+             e["data"]["eventScopeId"])
+            for e in got
+        ]  # fmt: skip
+
+    assert st.subscribe_event("SPACE", watched.id).success is True
+    seen = st.add_folder(watched.id, "seen")
+    st.add_folder(unwatched.id, "unseen")
+    stranger.add_folder(theirs.id, "theirs")  # its own app's event, never this one's
+    assert heard(1) == [(watched.id, seen.id, "SPACE", watched.id)]
+
+    assert st.subscribe_event("ORG", tenant.corp_id).success is True
+    both = st.add_folder(watched.id, "both")  # one event, the space's scope named
+    org_only = st.add_folder(unwatched.id, "org-only")
+    stranger.add_folder(theirs.id, "theirs-2")
+    assert heard(2) == [
+        (watched.id, both.id, "SPACE", watched.id),
+        (unwatched.id, org_only.id, "ORG", tenant.corp_id),
+    ]
+
+    assert st.unsubscribe_event("ORG", tenant.corp_id).success is True
+    assert st.unsubscribe_event("SPACE", watched.id).success is True
+    st.add_folder(watched.id, "after")
+    st.add_folder(unwatched.id, "after")
+    assert heard(0) == []
+    # the stranger's own app heard its two changes (its org, its subscription)
+    assert [r["name"] for r in emitted.rows(server, stranger_tenant.corp_id)] == [
+        "theirs", "theirs-2",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize("mode", ["404-once", "later-once"])
 def test_a_refused_event_comes_again_with_its_event_id(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient], mode: str
 ) -> None:
     client = clients(server, tenant, mode)
     streams.connected(server, key(tenant))
-    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(server, tenant)
     first = client.next()
     _settled(server, tenant, [row_id], "PENDING", lambda r: r.last_error is not None)
     row = streams.rows(server, tenant.corp_id, app_id(tenant))[row_id]
@@ -270,7 +404,7 @@ def test_an_unacked_event_comes_again_after_the_ack_timeout(
 ) -> None:
     client = clients(server, tenant, "raise-once")  # the handler raises: the SDK sends no ack
     streams.connected(server, key(tenant))
-    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(server, tenant)
     first = client.next()
     assert client.quiet(1.5) == []  # not before the ack timeout
     server.clock.advance(Settings().event_ack_timeout)
@@ -285,7 +419,7 @@ def test_a_connection_without_an_event_handler_gets_no_events(
 ) -> None:
     deaf = clients(server, tenant, "none")
     streams.connected(server, key(tenant))
-    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
+    ids = streams.emit(server, tenant, 2)
     assert deaf.quiet(2) == []
     assert {r.attempts for r in streams.rows(server, tenant.corp_id, app_id(tenant)).values()} == {
         0
@@ -314,7 +448,7 @@ def test_an_app_in_push_mode_gets_no_events_on_stream(
     server.run(callback("http://127.0.0.1:9/nowhere"))
     client = clients(server, tenant)
     streams.connected(server, key(tenant))
-    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
+    ids = streams.emit(server, tenant, 2)
     assert client.quiet(1.5) == []
     server.run(callback(None))  # back to Stream mode
     server.clock.advance(6)  # past the delay of a failed push, if one was tried meanwhile
@@ -348,11 +482,12 @@ def test_a_disabled_apps_open_connection_gets_nothing_until_it_is_enabled_again(
     """Its events wait in the outbox and come once it is enabled again (within retention)."""
     assert server.services is not None
     identity = server.services.identity
+    streams.subscribe(server, tenant)  # while it may: a disabled app's token is refused
     client = clients(server, tenant)
     streams.connected(server, key(tenant))
     server.run(identity.disable_app(key(tenant)))
     try:
-        ids = streams.emit(server, tenant.corp_id, app_id(tenant), 2)
+        ids = streams.write(server, tenant.corp_id, app_id(tenant), 2)
         assert client.quiet(1.5) == []
     finally:
         server.run(identity.disable_app(key(tenant), disabled=False))
@@ -366,8 +501,14 @@ def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
     identity = server.services.identity
     suite_key, suite_secret = server.run(identity.create_suite("Partner"))
     other = server.run(identity.create_org("Other"))
-    for corp_id in (tenant.corp_id, other.corp_id):
-        server.run(identity.authorize_suite(suite_key, corp_id))
+    tickets = {
+        corp_id: server.run(identity.authorize_suite(suite_key, corp_id))
+        for corp_id in (tenant.corp_id, other.corp_id)
+    }
+    admins = {
+        tenant.corp_id: tenant.admin_id,
+        other.corp_id: server.run(identity.create_user(other.corp_id, "bo", admin=True)).union_id,
+    }
     apps = {
         a.corp_id: a.app_id
         for corp_id in (tenant.corp_id, other.corp_id)
@@ -376,7 +517,12 @@ def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
     }
     client = clients(server, None, credentials=(suite_key, suite_secret))
     streams.connected(server, suite_key)
-    ids = {corp_id: streams.emit(server, corp_id, app, 2) for corp_id, app in apps.items()}
+    sdk = Sdk(server.endpoint)
+    for corp_id, ticket in tickets.items():  # each org's suite app subscribes, with its token
+        token = sdk.corp_access_token(suite_key, suite_secret, corp_id, ticket).access_token
+        assert token is not None
+        Storage(server, sdk, token, admins[corp_id]).subscribe_event("ORG", corp_id)
+    ids = {corp_id: streams.write(server, corp_id, app, 2) for corp_id, app in apps.items()}
     got = client.events(4)
     by_org = {
         corp_id: sorted(
@@ -417,7 +563,7 @@ def test_two_connections_of_an_app_share_its_events_each_on_one(
     tenant = tenant_of(server)
     pair = [clients(server, tenant), clients(server, tenant)]
     streams.connected(server, key(tenant), 2)
-    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 200)
+    ids = streams.emit(server, tenant, 200)
     first, second = _gather(pair, 200)
     assert sorted(first + second) == ids  # every event once, none on both
     assert first and second  # both connections carried some
@@ -430,7 +576,7 @@ def test_a_dead_connections_events_go_to_another_at_once(
 ) -> None:
     silent = clients(server, tenant, "raise")  # never acks
     streams.connected(server, key(tenant))
-    ids = streams.emit(server, tenant.corp_id, app_id(tenant), 5)
+    ids = streams.emit(server, tenant, 5)
     assert sorted(int(e["headers"]["eventId"], 16) for e in silent.events(5)) == ids
     healthy = clients(server, tenant, "ok")
     streams.connected(server, key(tenant), 2)
@@ -445,7 +591,7 @@ def test_a_dead_connections_events_go_to_another_at_once(
 
 
 def test_an_ack_counts_on_the_apps_next_connection(server: LiveServer, tenant: Tenant) -> None:
-    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(server, tenant)
     with _raw(server, tenant) as first:
         sent = _next_event(first)
     assert sent["headers"]["messageId"] == f"{row_id}.1"
@@ -475,7 +621,7 @@ def test_shutdown_tells_clients_to_disconnect_and_the_sdk_reconnects(
         tenant = tenant_of(old)
         client = clients(old, tenant)
         streams.connected(old, key(tenant))
-        streams.emit(old, tenant.corp_id, app_id(tenant))
+        streams.emit(old, tenant)
         before = client.next()
         began = time.monotonic()
     finally:
@@ -486,7 +632,7 @@ def test_shutdown_tells_clients_to_disconnect_and_the_sdk_reconnects(
     new = LiveServer(settings, old.clock, _reusable_socket(port)).start()
     try:
         streams.connected(new, key(tenant), timeout=30)
-        [row_id] = streams.emit(new, tenant.corp_id, app_id(tenant))
+        [row_id] = streams.emit(new, tenant)
         after = client.next()
         assert int(after["headers"]["eventId"], 16) == row_id
         assert after["headers"]["connectionId"] != before["headers"]["connectionId"]
@@ -508,7 +654,7 @@ def test_acks_are_taken_after_disconnect_until_the_client_closes(
 ) -> None:
     server = make_server()
     tenant = tenant_of(server)
-    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(server, tenant)
     with _raw(server, tenant) as raw:
         sent = _next_event(raw)
         stopping = threading.Thread(target=server.stop)
@@ -528,7 +674,7 @@ def test_a_client_that_stays_after_disconnect_is_closed(
     server = make_server()
     assert server.services is not None
     tenant = tenant_of(server)
-    [row_id] = streams.emit(server, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(server, tenant)
     with _raw(server, tenant) as raw:
         _next_event(raw)  # and never acked
         server.run(server.services.stream.drain(timeout=0.5))
@@ -559,7 +705,7 @@ def test_an_event_written_by_another_process_arrives(
     streams.connected(serving, key(tenant))
     client.quiet(0.3)  # its listener is up
     began = time.monotonic()
-    [row_id] = streams.emit(writing, tenant.corp_id, app_id(tenant))
+    [row_id] = streams.emit(writing, tenant)
     assert int(client.next(timeout=10)["headers"]["eventId"], 16) == row_id
     assert time.monotonic() - began < 2
     if notified:  # ONE listening connection per server (process), for all its listeners:

@@ -22,7 +22,7 @@ from tests.api import test_recycle
 from tests.api.test_recycle import blobs_of, fails, item_of, refcounts, settle, tree_of
 from tests.conftest import Tenant
 from tests.engine import trees
-from tests.live import LiveServer
+from tests.live import LiveServer, Sdk
 from tests.storage import Storage
 
 CHUNK = 3  # nodes a step settles: every task here takes several steps
@@ -505,15 +505,9 @@ def test_clearing_the_bin_purges_what_the_operator_may_purge(
 
 
 def listen(server: LiveServer, tenant: Tenant) -> None:
-    """Subscribe the tenant's app to its org's change events."""
-    assert server.services is not None
-    db, app_id = server.services.db, tenant.boot.credentials.app.app_id
-
-    async def go() -> None:
-        async with db.write() as conn:
-            await events.subscribe(conn, tenant.corp_id, app_id, "ORG", tenant.corp_id, now=0)
-
-    server.run(go())
+    """Subscribe the tenant's app to its org's change events (SubscribeEvent, the SDK)."""
+    storage = Storage.of(server, Sdk(server.endpoint), tenant)
+    assert storage.subscribe_event("ORG", tenant.corp_id).success is True
 
 
 def heard(server: LiveServer, tenant: Tenant) -> list[tuple[str, str, str, str, str, str]]:

@@ -328,10 +328,6 @@ def test_a_save_emits_the_update_a_new_version_does(ed: Storage, office: Office)
     assert services is not None
     corp_id, app_id = ed.actor().corp_id, ed.actor().app_id
 
-    async def subscribe() -> None:
-        async with services.db.write() as conn:
-            await events.subscribe(conn, corp_id, app_id, "ORG", corp_id, now=1)
-
     async def outbox() -> list[tuple[str, str, int, str, str]]:
         async with services.db.read() as conn:
             rows = await events.deliveries(conn, corp_id, app_id, limit=1000)
@@ -342,7 +338,7 @@ def test_a_save_emits_the_update_a_new_version_does(ed: Storage, office: Office)
 
     space = ed.new_space()
     file = ed.upload(space.id, DOCX, "a.docx")
-    ed.server.run(subscribe())
+    assert ed.subscribe_event("ORG", corp_id).success is True
     editor = _user(ed, "eve")
     ed.add_permission(space.id, file.id, "EDITOR", [("USER", editor.union_id)])
     opened = editor.web_office_url(space.id, file.id)

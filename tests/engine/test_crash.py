@@ -62,12 +62,13 @@ def run(store: Store, server: Server, began: float) -> None:
     already = seed(move_to, "already", 40, fanout=8)
     kept_by_purge = seed(purge_in, "kept", 60, fanout=8)
     before = {s: store.run(trees.tree(db, s)) for s in (copy_from, move_from, move_to, purge_in)}
-    store.run(subscribe(db, acct))  # after the seeding: only the tasks' changes emit
     seeded = time.monotonic()
 
     server.start()
     sdk = Sdk(f"127.0.0.1:{server.port}")
     st = Storage(None, sdk, acct.token, acct.union_id)  # type: ignore[arg-type]  # SDK calls only
+    # SubscribeEvent after the seeding: only the tasks' changes emit
+    assert st.subscribe_event("ORG", acct.actor.corp_id).success is True
     started = {
         "copy": st.copy(str(copy_from), str(copied.root_id), str(copy_to)),
         "move": st.move(str(move_from), str(moved.root_id), str(move_to)),
@@ -178,13 +179,6 @@ def run(store: Store, server: Server, began: float) -> None:
 
     # And the whole store keeps every invariant: blob references, quotas, no task leftovers.
     assert store.run(trees.problems(db)) == []
-
-
-async def subscribe(db: base.BaseDatabase, acct: trees.Account) -> None:
-    async with db.write() as conn:
-        await events.subscribe(
-            conn, acct.actor.corp_id, acct.actor.app_id, "ORG", acct.actor.corp_id, now=0
-        )
 
 
 async def ids_in(db: base.BaseDatabase, space_id: int) -> list[int]:

@@ -1,15 +1,15 @@
-"""Events for tests, written through the outbox as a change writes them, and one push pass at a
-time.
-
-Until SubscribeEvent and the operations' emission land, ``emit`` subscribes the app to its org
-and writes the rows with ``store/events.py`` directly."""
+"""Events for tests: the app subscribed through SubscribeEvent (the official SDK), then rows
+written through the outbox as a change writes them (``store/events.py`` ``emit``, without a
+change: the push tests are about delivery, not about which operation emits what); and one push
+pass at a time."""
 
 from __future__ import annotations
 
 from dingstore.service.events import callbacks
 from dingstore.store import events as event_rows
 from tests.conftest import Tenant
-from tests.live import LiveServer
+from tests.live import LiveServer, Sdk
+from tests.storage import Storage
 
 SPACE_ID = 4242
 
@@ -19,18 +19,21 @@ def emit(
     tenant: Tenant,
     count: int,
     first_dentry: int = 1000,
-    app_id: str | None = None,
+    token: str | None = None,
+    *,
+    subscribing: bool = True,
 ) -> None:
-    """``count`` create events for the apps subscribed to the tenant's org, through the outbox
-    (the tenant's app, or ``app_id``, subscribes first; then the rows a change writes)."""
+    """``count`` create events for the apps subscribed to the tenant's org, through the outbox;
+    first (``subscribing``) the tenant's app, or the app whose access token is ``token``,
+    subscribes to the org."""
     assert server.services is not None
     svc = server.services
-    subscriber = app_id or tenant.boot.credentials.app.app_id
+    if subscribing:
+        subscribe(server, tenant, token)
 
     async def write() -> None:
         now = svc.clock.now_ms()
         async with svc.db.write() as conn:
-            await event_rows.subscribe(conn, tenant.corp_id, subscriber, "ORG", tenant.corp_id, now)
             changes = [
                 event_rows.Change(
                     event_rows.CREATE, "upload", first_dentry + i, "FILE", f"report {i}.docx"
@@ -47,6 +50,13 @@ def emit(
             )
 
     server.run(write())
+
+
+def subscribe(server: LiveServer, tenant: Tenant, token: str | None = None) -> None:
+    """SubscribeEvent to the tenant's org through the official SDK, as its admin, for the
+    tenant's app (or the app whose access token is ``token``)."""
+    subscriber = Storage(server, Sdk(server.endpoint), token or tenant.token, tenant.admin_id)
+    assert subscriber.subscribe_event("ORG", tenant.corp_id).success is True
 
 
 def push_due(server: LiveServer) -> None:

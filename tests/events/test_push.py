@@ -18,8 +18,8 @@ from dingstore import errors
 from dingstore.service.events import callbacks, crypto, messages, push, retries
 from tests.conftest import Tenant
 from tests.events import receiver as rx
-from tests.events.outbox import SPACE_ID, emit, log, push_due
-from tests.live import LiveServer
+from tests.events.outbox import SPACE_ID, emit, log, push_due, subscribe
+from tests.live import LiveServer, Sdk
 
 
 @pytest.fixture
@@ -267,7 +267,9 @@ def test_a_slow_receiver_holds_up_no_other_app(
             )
         )
         started = time.monotonic()
-        emit(worker, tenant, 5, first_dentry=9000, app_id=creds.app.app_id)
+        token = Sdk(worker.endpoint).access_token(creds.app.app_key, creds.app_secret)
+        assert token.access_token is not None
+        emit(worker, tenant, 5, first_dentry=9000, token=token.access_token)
         while len(fast.events()) < 5 and time.monotonic() - started < 10:
             time.sleep(0.01)
         assert len(fast.events()) == 5
@@ -307,8 +309,9 @@ def test_a_disabled_app_is_not_pushed_to_until_it_is_enabled_again(
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
     set_callback(server, tenant, receiver)
+    subscribe(server, tenant)  # while it may: a disabled app's token is refused
     server.run(server.services.identity.disable_app(app_key))
-    emit(server, tenant, 2)
+    emit(server, tenant, 2, subscribing=False)
     push_due(server)
     server.clock.advance(3600)
     push_due(server)
