@@ -18,6 +18,10 @@ A ``BaseDatabase`` hands out SQLAlchemy Core connections, each inside one transa
   must stay bounded like a read; work that grows with a tree belongs in a task.
 * ``Writer.commit_lazily()`` — the commit need not wait for durability (PostgreSQL's
   ``synchronous_commit = off`` for the transaction; SQLite's writes share one commit anyway).
+* ``Writer.plan_by_index()`` — the transaction's statements use indexes even where the
+  table's statistics, stale after a burst of rows (an outbox that just filled), would have the
+  planner scan (PostgreSQL's ``enable_seqscan = off`` for the transaction; SQLite has no
+  statistics unless asked).
 * ``Writer.notify(channel)`` / ``listen(channel, notified)`` — a write transaction announces on
   ``channel``; once (and only if) it commits, ``notified`` is called in every listener of this
   process, and on PostgreSQL (``NOTIFY`` in the transaction, ``LISTEN``) of every other process
@@ -121,6 +125,12 @@ class Writer:
         transaction, never half of it, and never what a later durable commit saw. Only for
         transactions whose loss costs a redo, not data (a delivery lease, an ack: the event is
         sent again)."""
+        raise NotImplementedError
+
+    async def plan_by_index(self) -> None:
+        """Have the transaction's statements use indexes, whatever the statistics say: for a
+        table whose rows come in bursts (the events outbox), where stale statistics make a
+        scan look cheap and each claim then reads the whole table."""
         raise NotImplementedError
 
 

@@ -306,6 +306,7 @@ async def claim(
     nobody holds (or whose lease ran out), those due longest first (then oldest), counting an
     attempt on each. An event waits while an earlier one of its dentry is undelivered: a
     dentry's events go out in the order their changes committed."""
+    await conn.plan_by_index()  # the outbox fills in bursts: its statistics lag behind
     e = events.c
     earlier = events.alias("earlier")
     # The dentry's first undelivered event, as a scalar subquery: PostgreSQL runs it per row, on

@@ -119,6 +119,9 @@ class Writer(base.Writer):
         # Visible at once, durable within the WAL writer's next flush (a few hundred ms).
         await self._driver.execute("SET LOCAL synchronous_commit TO OFF")
 
+    async def plan_by_index(self) -> None:
+        await self._driver.execute("SET LOCAL enable_seqscan TO OFF")
+
 
 async def _driver_of(conn: AsyncConnection) -> asyncpg.Connection:
     """The driver's connection under ``conn``, one the server has not closed. The pool checks

@@ -262,6 +262,10 @@ class Writer(base.Writer):
         # Every write shares its batch's one commit (synchronous = FULL): nothing to gain.
         pass
 
+    async def plan_by_index(self) -> None:
+        # SQLite plans without statistics (no ANALYZE is run): it prefers an index already.
+        pass
+
 
 def _engine(url: str) -> sa.Engine:
     """An engine of the stdlib driver (a URL naming aiosqlite, as older settings did, too)."""
