@@ -238,6 +238,28 @@ async def analyze(svc: Services) -> None:
             await conn.execute(sa.text("ANALYZE"))
 
 
+async def seed_events(svc: Services, tenant: Tenant, count: int, batch: int = 2_000) -> None:
+    """``count`` create events in the outbox, written as changes write them (``emit``), for the
+    apps already subscribed to the tenant's org; of made-up files, in one made-up space."""
+    from dingstore.store import events
+
+    now = svc.clock.now_ms()
+    for first in range(0, count, batch):
+        changes = [
+            events.Change(events.CREATE, "upload", 10**12 + i, "FILE", f"f{i}.docx")
+            for i in range(first, min(count, first + batch))
+        ]
+        async with svc.db.write(long=True) as conn:
+            await events.emit(
+                conn,
+                corp_id=tenant.corp_id,
+                space_id=1,
+                union_id=tenant.union_id,
+                now=now,
+                changes=changes,
+            )
+
+
 class Api:
     """Storage API calls as raw HTTP on one keep-alive client, for the operator ``union_id``;
     any answer but 200 is a :class:`BenchError`."""

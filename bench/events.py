@@ -61,7 +61,6 @@ PUSH_RECEIVER = BENCH / "push_receiver.py"
 STREAM_CLIENT = BENCH.parent / "tests" / "stream_client.py"  # the official SDK, as tests drive it
 PUSH_TOKEN = "benchtoken"
 PUSH_AES_KEY = "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7"
-SEED_BATCH = 2_000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -225,20 +224,7 @@ async def _seed(
         async with svc.db.write() as conn:
             for app_id in seeded.app_ids.values():
                 await outbox.subscribe(conn, tenant.corp_id, app_id, "ORG", tenant.corp_id, now)
-        for first in range(0, events, SEED_BATCH):
-            changes = [
-                outbox.Change(outbox.CREATE, "add", 10**12 + i, "FILE", f"f{i}.txt")
-                for i in range(first, min(events, first + SEED_BATCH))
-            ]
-            async with svc.db.write(long=True) as conn:
-                await outbox.emit(
-                    conn,
-                    corp_id=tenant.corp_id,
-                    space_id=1,
-                    union_id=tenant.union_id,
-                    now=now,
-                    changes=changes,
-                )
+        await common.seed_events(svc, tenant, events)
         if copy_nodes:
             seeded.tree = await trees.seed_tree(
                 svc, await common.actor(svc, tenant), tenant, trees.COPY, copy_nodes, 0

@@ -366,20 +366,7 @@ async def dispatch(
         now = svc.clock.now_ms()
         async with svc.db.write() as conn:
             await event_rows.subscribe(conn, tenant.corp_id, app.app_id, "ORG", tenant.corp_id, now)
-        for first in range(0, args.events, 500):
-            changes = [
-                event_rows.Change(event_rows.CREATE, "upload", i + 1, "FILE", f"f{i}.docx")
-                for i in range(first, min(first + 500, args.events))
-            ]
-            async with svc.db.write() as conn:
-                await event_rows.emit(
-                    conn,
-                    corp_id=tenant.corp_id,
-                    space_id=1,
-                    union_id=tenant.union_id,
-                    now=now,
-                    changes=changes,
-                )
+        await common.seed_events(svc, tenant, args.events)
         await common.analyze(svc)  # a running store has its statistics (autovacuum)
         dispatcher = PushDispatcher(svc.db, clock=svc.clock, concurrency=args.concurrency)
         pending = sa.select(sa.func.count()).where(schema.events.c.status == "PENDING")
