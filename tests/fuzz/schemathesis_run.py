@@ -62,8 +62,8 @@ def main() -> int:
     parser.add_argument("--max-time", type=int, default=90, help="seconds for schemathesis")
     parser.add_argument("--max-examples", type=int, default=50, help="cases per operation")
     # One: schemathesis's workers are threads, and hypothesis describing a filter's lambda runs
-    # ast.parse, which CPython 3.11 (before 3.11.8, gh-106905) cannot run in two threads at once
-    # ("AST constructor recursion depth mismatch", a runtime error that failed CI).
+    # ast.parse, which this CPython 3.11 cannot run in two threads at once (gh-106905:
+    # "AST constructor recursion depth mismatch", a runtime error that failed CI).
     parser.add_argument("--workers", default="1")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--report-dir", type=Path, default=None, help="keep a JUnit report here")
