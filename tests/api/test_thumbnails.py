@@ -141,6 +141,12 @@ def test_request_level_errors(st: Storage) -> None:
     assert sdk_error(lambda: st.thumbnails(space.id, many)).code == "paramError.dentryIds"
     assert sdk_error(lambda: st.thumbnails(space.id, ["x"])).code == "paramError.dentryIds"
     assert sdk_error(lambda: st.thumbnails("999999", ["1"])).code == "spaceNotExist"
+    bad_space = sdk_error(lambda: st.thumbnails("not-a-space", ["1"]))
+    assert (bad_space.code, bad_space.statusCode) == ("paramError.spaceId", 400)
+    # The limit itself is allowed: 30 ids answer 30 items, in order.
+    thirty = [str(n) for n in range(1, 31)]
+    items = st.thumbnails(space.id, thirty)
+    assert [(i.dentry_id, i.error_code) for i in items] == [(n, "dentryNotExist") for n in thirty]
 
 
 def test_readers_see_thumbnails_others_do_not(st: Storage, server: LiveServer) -> None:
