@@ -130,6 +130,18 @@ def test_an_editor_saves_new_versions_under_its_lock(ed: Storage, office: Office
     assert office.call("POST", src, token, override="LOCK").status_code == 400  # no lock id
 
 
+def test_a_lock_holds_at_most_1024_characters(ed: Storage, office: Office) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, b"0123456789", "a.docx")
+    opened = ed.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    long = office.call("POST", src, token, override="LOCK", lock="L" * 1025)
+    assert long.status_code == 400, long.text
+    held = office.call("POST", src, token, override="GET_LOCK")
+    assert held.headers["X-WOPI-Lock"] == ""  # nothing was locked
+    assert office.call("POST", src, token, override="LOCK", lock="L" * 1024).status_code == 200
+
+
 def test_a_lock_expires_after_30_minutes(
     make_server: Callable[..., LiveServer], office: Office
 ) -> None:
