@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -138,13 +138,13 @@ class Office:
         override: str | None = None,
         lock: str | None = None,
         old_lock: str | None = None,
-        body: bytes | None = None,
+        body: bytes | Iterable[bytes] | None = None,
         key: rsa.RSAPrivateKey | None = None,
         signed: bool = True,
         stamped_ms: int | None = None,
     ) -> httpx.Response:
         """One WOPI call on the file at ``wopi_src``, signed with the office's key (or ``key``),
-        stamped now (or ``stamped_ms``)."""
+        stamped now (or ``stamped_ms``). A ``body`` of chunks goes chunked, no Content-Length."""
         url = f"{wopi_src}{'/contents' if contents else ''}?access_token={quote(token, safe='')}"
         headers: dict[str, str] = {}
         if signed:

@@ -130,6 +130,18 @@ def test_an_editor_saves_new_versions_under_its_lock(ed: Storage, office: Office
     assert office.call("POST", src, token, override="LOCK").status_code == 400  # no lock id
 
 
+def test_a_lock_holds_at_most_1024_characters(ed: Storage, office: Office) -> None:
+    space = ed.new_space()
+    file = ed.upload(space.id, b"0123456789", "a.docx")
+    opened = ed.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    long = office.call("POST", src, token, override="LOCK", lock="L" * 1025)
+    assert long.status_code == 400, long.text
+    held = office.call("POST", src, token, override="GET_LOCK")
+    assert held.headers["X-WOPI-Lock"] == ""  # nothing was locked
+    assert office.call("POST", src, token, override="LOCK", lock="L" * 1024).status_code == 200
+
+
 def test_a_lock_expires_after_30_minutes(
     make_server: Callable[..., LiveServer], office: Office
 ) -> None:
@@ -309,6 +321,32 @@ def test_a_save_past_the_quota_changes_nothing(ed: Storage, office: Office) -> N
     assert _unreferenced_blobs(ed) == 1  # the bytes stored for it: left to collection
     fits = office.call("POST", src, token, contents=True, override="PUT", lock="L", body=b"y" * 9)
     assert fits.status_code == 200 and ed.used_quota(space.id) == 19
+
+
+def test_a_save_over_the_largest_object_is_413_and_changes_nothing(
+    make_server: Callable[..., LiveServer], office: Office
+) -> None:
+    server = make_server(wopi_discovery_url=office.discovery_url, blob_max_object_size=16)
+    sdk = Sdk(server.endpoint)
+    st = Storage.of(server, sdk, new_tenant(server, sdk))
+    space = st.new_space()
+    file = st.upload(space.id, b"0123456789", "a.docx")
+    opened = st.web_office_url(space.id, file.id)
+    src, token = _wopi_src(opened.web_office_url), opened.web_office_access_token
+    assert office.call("POST", src, token, override="LOCK", lock="L").status_code == 200
+    declared = office.call(
+        "POST", src, token, contents=True, override="PUT", lock="L", body=b"x" * 17
+    )
+    assert declared.status_code == 413, declared.text  # refused on its Content-Length
+    streamed = office.call(
+        "POST", src, token, contents=True, override="PUT", lock="L", body=iter([b"y" * 9] * 2)
+    )
+    assert streamed.status_code == 413, streamed.text  # no length declared: cut off as it comes
+    assert [v.version for v in st.versions(space.id, file.id)] == [1]
+    assert st.download(space.id, file.id) == b"0123456789"
+    fits = office.call("POST", src, token, contents=True, override="PUT", lock="L", body=b"z" * 16)
+    assert fits.status_code == 200, fits.text
+    assert st.download(space.id, file.id) == b"z" * 16
 
 
 def _unreferenced_blobs(st: Storage) -> int:
