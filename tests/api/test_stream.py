@@ -399,6 +399,26 @@ def test_a_refused_event_comes_again_with_its_event_id(
     _settled(server, tenant, [row_id], "DELIVERED")
 
 
+@pytest.mark.parametrize(
+    ("code", "data", "message", "error"),
+    [
+        (200, '{"status": "LATER"}', "", "stream ack LATER"),
+        (404, "{}", "not implement", "stream ack code 404: not implement"),
+    ],
+)
+def test_a_refusal_is_logged_as_docs_events_md_names_it(
+    server: LiveServer, tenant: Tenant, code: int, data: str, message: str, error: str
+) -> None:
+    found = open_connection(server, tenant)
+    [row_id] = streams.emit(server, tenant)
+    with ws_client.connect(f"{found['endpoint']}?ticket={found['ticket']}") as ws:
+        frame = _next_event(ws)
+        headers = {"contentType": "application/json", "messageId": frame["headers"]["messageId"]}
+        ws.send(json.dumps({"code": code, "headers": headers, "message": message, "data": data}))
+        _settled(server, tenant, [row_id], "PENDING", lambda r: r.last_error is not None)
+    assert streams.rows(server, tenant.corp_id, app_id(tenant))[row_id].last_error == error
+
+
 def test_an_unacked_event_comes_again_after_the_ack_timeout(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:

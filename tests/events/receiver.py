@@ -28,7 +28,8 @@ HTTP_500 = "http 500"
 FAIL = "fail"  # 200 with an encrypted "fail"
 LATE = "late"  # a correct answer after 4 s (the limit is 1.5 s)
 DROP = "drop"  # the connection closed without an answer
-MODES = (OK, BAD_SIGNATURE, HTTP_500, FAIL, LATE, DROP)
+REDIRECT = "redirect"  # 302 to the same URL, which would answer success if followed
+MODES = (OK, BAD_SIGNATURE, HTTP_500, FAIL, LATE, DROP, REDIRECT)
 
 
 @dataclass
@@ -124,6 +125,9 @@ class Receiver:
             reply["msg_signature"] = "0" * 40
         if mode == HTTP_500:
             return web.Response(status=500, text="boom")
+        if mode == REDIRECT:
+            self.mode = OK  # the push followed here would succeed
+            return web.Response(status=302, headers={"Location": str(request.url)})
         if mode == LATE:
             await asyncio.sleep(self.late_s)
         if mode == DROP:

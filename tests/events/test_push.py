@@ -152,6 +152,19 @@ def test_a_late_answer_is_a_failure_and_is_retried(
     assert len({m["eventId"] for m in receiver.events()}) == 1
 
 
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
+    server: LiveServer, tenant: Tenant, receiver: rx.Receiver
+) -> None:
+    set_callback(server, tenant, receiver)
+    receiver.mode = rx.REDIRECT
+    emit(server, tenant, 1)
+    before = receiver.requests
+    push_due(server)
+    assert receiver.requests == before + 1  # the Location was not followed
+    (row,) = log(server, tenant)
+    assert (row.status, row.attempts, row.last_error) == ("PENDING", 1, "HTTP 302")
+
+
 def test_no_receiver_at_all_is_retried(
     server: LiveServer, tenant: Tenant, receiver: rx.Receiver
 ) -> None:

@@ -456,6 +456,7 @@ class StreamHub:
             return
         delay = self._next_delay(ack.attempt, self._rng)
         code = "LATER" if ack.code == frames.OK else f"code {ack.code}"
+        note = f"stream ack {code}: {ack.message}" if ack.message else f"stream ack {code}"
         await event_rows.retry_later(
             tx,
             consumer.corp_id,
@@ -463,7 +464,7 @@ class StreamHub:
             ack.row_id,
             ack.attempt,
             due_at=now + round((delay or 0) * 1000),
-            error=f"stream ack {code}: {ack.message}".strip(),
+            error=note,
             failed=delay is None,
         )
 
