@@ -80,6 +80,7 @@ async def chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def run(backend: str, url: str | None, data_dir: Path) -> dict[str, list[str]]:
+    from dingstore.blobs.keys import blob_key
     from dingstore.service import files, permissions
     from dingstore.service.spaces import NewSpace
 
@@ -103,7 +104,7 @@ async def run(backend: str, url: str | None, data_dir: Path) -> dict[str, list[s
                 check=files.PreCheck(),
             )
             await svc.blobs.write(
-                files.blob_key(int(await _blob_of(svc, info.upload_key))), chunks(b"x" * 10)
+                blob_key(int(await _blob_of(svc, info.upload_key))), chunks(b"x" * 10)
             )
             calls = {
                 "add_folder": lambda a, r=round_: svc.dentries.add_folder(

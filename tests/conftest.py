@@ -12,7 +12,7 @@ from Tea.exceptions import TeaException
 from dingstore.clock import ManualClock
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
-from tests import backends
+from tests import backends, scheduling
 from tests.backends import PostgresDatabases
 from tests.live import LiveServer, Sdk, bound_socket
 from tests.s3 import ENVIRONMENT, MotoS3, share_loader
@@ -64,17 +64,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("shape", shapes, indirect=True, scope="module")
 
 
+ON_REQUEST = ("wheel", "backup20k")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test whose shapes the run leaves out (``DINGSTORE_TEST_BACKENDS``) is not run, rather
-    than reported as skipped."""
+    than reported as skipped; nor is a test marked ``wheel`` or ``backup20k`` unless ``-m``
+    names its mark (``make release-test``: each costs tens of seconds of CPU, over the default
+    run's budget). Deselected before the heavy tests are placed: their places count."""
+    asked = config.option.markexpr or ""
     unshaped = [
         item
         for item in items
-        if "shape" in getattr(item, "fixturenames", ()) and not _shapes_for(item)
+        if ("shape" in getattr(item, "fixturenames", ()) and not _shapes_for(item))
+        or any(item.get_closest_marker(name) and name not in asked for name in ON_REQUEST)
     ]
     if unshaped:
         config.hook.pytest_deselected(items=unshaped)
         items[:] = [item for item in items if item not in unshaped]
+    items[:] = scheduling.heavy_first(items, scheduling.workers(config))
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +230,6 @@ class Tenant:
 
 
 def new_tenant(server: LiveServer, sdk: Sdk) -> Tenant:
-    assert server.services is not None
     identity = server.services.identity
     org = server.run(identity.create_org("Acme"))
     admin = server.run(identity.create_user(org.corp_id, "alice", admin=True))

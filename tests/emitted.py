@@ -46,7 +46,6 @@ def emit(
     """Write one ``storage_dentry_create`` event per dentry id of the space (the dentries need
     not exist), for every subscribed app, born now on the server's clock; how many rows.
     ``settle``: return once the feed shows them (``settled``)."""
-    assert server.services is not None
     db = server.services.db
     now = server.clock.now_ms()
     written = server.run(emit_rows(db, corp_id, space_id, tuple(dentry_ids), now=now, **kw))
@@ -57,9 +56,7 @@ def emit(
 
 def settled(server: LiveServer, timeout: float = 30) -> None:
     """Wait until every committed event is readable in the feed. On PostgreSQL the feed holds an
-    event back while any older transaction of the database server runs (store/xact.py), and the
-    test suite shares that server with other runs' transactions (CREATE DATABASE, migrations)."""
-    assert server.services is not None
+    event back while any older transaction of the database runs (store/xact.py)."""
     db = server.services.db
 
     async def readable() -> bool:
@@ -73,10 +70,9 @@ def settled(server: LiveServer, timeout: float = 30) -> None:
 
 def rows(server: LiveServer, corp_id: str) -> list[dict[str, Any]]:
     """Every event row of the org, in id order, as stored."""
-    assert server.services is not None
 
     async def read() -> list[dict[str, Any]]:
-        async with server.services.db.read() as conn:  # type: ignore[union-attr]
+        async with server.services.db.read() as conn:
             found = await conn.execute(
                 sa.select(schema.events)
                 .where(schema.events.c.corp_id == corp_id)

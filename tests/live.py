@@ -8,21 +8,17 @@ engine would, or to make a service fail on purpose) while every call still cross
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 import httpx
-import uvicorn
 from alibabacloud_dingtalk.oauth2_1_0 import models as oauth_models
 from alibabacloud_dingtalk.oauth2_1_0.client import Client as OAuthClient
 from alibabacloud_dingtalk.storage_1_0 import models as storage_models
@@ -30,18 +26,18 @@ from alibabacloud_dingtalk.storage_1_0.client import Client as StorageClient
 from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_util.models import RuntimeOptions
 
-from dingstore.api import protocol, server
-from dingstore.api.app import create_app
 from dingstore.clock import ManualClock
-from dingstore.service.container import Services, open_services
 from dingstore.settings import Settings
+from dingstore.testing.server import ThreadedServer
 
 T = TypeVar("T")
 
-http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=30)
 """The tests' plain HTTP client, one for the session: ``httpx.get`` and the like make a client
 per call, and each loads the CA bundle (~50 ms, most of a test that downloads a few files).
-No connection is kept open across calls, so each call is its own connection, as it was."""
+No connection is kept open across calls, so each call is its own connection, as it was. Its
+timeout is the SDK runtime's (30 s, below), not httpx's 5 s: on a loaded machine a small PUT
+to the data plane once took longer (an fsync), and speed is the benchmarks' to judge."""
 
 
 def free_port() -> int:
@@ -58,7 +54,12 @@ def bound_socket() -> socket.socket:
     return sock
 
 
-class LiveServer:
+class LiveServer(ThreadedServer):
+    """The production server in a thread of the test process (dingstore.testing's), on a clock
+    the test moves: a test moves it past an expiry instead of sleeping."""
+
+    clock: ManualClock
+
     def __init__(
         self,
         settings: Settings,
@@ -66,69 +67,9 @@ class LiveServer:
         listener: socket.socket | None = None,
     ) -> None:
         """``listener``, when given, is a socket bound to ``settings.port`` to serve on."""
-        self.settings = settings
-        # The time every service reads: a test moves it past an expiry instead of sleeping.
-        self.clock = ManualClock() if clock is None else clock
-        self.listener = listener
-        self.loop = asyncio.new_event_loop()
-        self.services: Services | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.settings.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.endpoint}"
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop (where its database connections live)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        self.services = self.run(open_services(self.settings, clock=self.clock))
-        self.app = app = create_app(self.settings, self.services)
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.settings.port,
-            loop="none",
-            http=protocol.BoundedHttpProtocol,
-            log_config=None,
-            access_log=False,
+        super().__init__(
+            settings, clock=ManualClock() if clock is None else clock, listener=listener
         )
-        # The production server (api/server.py: its accept loop, the Stream drain on shutdown)
-        # on a socket bound here.
-        if self.listener is None:
-            self.listener = socket.socket()
-            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.listener.bind(("127.0.0.1", self.settings.port))
-        self._server = server.Server(config)
-        sockets = [self.listener]
-        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(sockets), self.loop)
-        while not self._server.started:
-            if self._serving.done():
-                self._serving.result()
-            threading.Event().wait(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Shut down gracefully (a test may stop a server before its fixture does: once)."""
-        if self.loop.is_closed():
-            return
-        if self._server is not None:
-            self._server.should_exit = True
-            self._serving.result(timeout=30)
-        if self.services is not None:
-            self.run(self.services.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
-        if self.listener is not None:
-            self.listener.close()
 
 
 @dataclass

@@ -858,7 +858,6 @@ class Storage:
         """This token and operator as the services see them, to call a service directly
         (``server.run(server.services.dentries.add_folder(st.actor(), ...))``)."""
         services = self.server.services
-        assert services is not None
         principal = self.server.run(services.tokens.authenticate(self.token))
         operator = self.server.run(services.identity.operator(principal.corp_id, self.union_id))
         return models.Actor(principal, operator, services.clock)

@@ -99,7 +99,6 @@ class StreamClient:
 
 def connected(server: LiveServer, client_id: str, count: int = 1, timeout: float = 15) -> None:
     """Wait until ``server`` holds ``count`` Stream connections of ``client_id``."""
-    assert server.services is not None
     hub = server.services.stream
     deadline = time.monotonic() + timeout
     while hub.connections(client_id) < count:
@@ -142,7 +141,6 @@ def write(
     what a change writes in its transaction, without a change: the Stream tests are about
     delivery, not about which operation emits what), each of its own dentry unless
     ``dentry_id`` is given; the ids of the rows the app ``app_id`` (subscribed) got."""
-    assert server.services is not None
     db, now = server.services.db, server.clock.now_ms()
     changes = [
         events.Change(events.CREATE, "add", dentry_id or next(_DENTRIES), "FILE", f"doc-{i}.txt")
@@ -168,7 +166,6 @@ async def _last_id(conn: Any, corp_id: str, app_id: str) -> int:
 
 def rows(server: LiveServer, corp_id: str, app_id: str) -> dict[int, Any]:
     """The app's event rows by id."""
-    assert server.services is not None
     db = server.services.db
 
     async def read() -> dict[int, Any]:

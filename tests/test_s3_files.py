@@ -127,7 +127,6 @@ def test_collected_blobs_leave_the_bucket(
     dentry = st.upload(space.id, b"short-lived bytes", "a.txt")
     assert len(moto_s3.keys(s3_bucket)) == 1
     st.delete(space.id, dentry.id)
-    assert bucket_server.services is not None
     assert bucket_server.run(bucket_server.services.housekeeper.sweep())["blobs"] == 1
     assert moto_s3.keys(s3_bucket) == []
 
@@ -145,7 +144,6 @@ def test_expired_uploads_leave_the_bucket(
     assert http.put(target.resource_urls[0], content=b"part", headers=target.headers).is_success
     assert len(moto_s3.keys(s3_bucket)) == 1 and len(moto_s3.uploads(s3_bucket)) == 1
     server.clock.advance(60.1)
-    assert server.services is not None
     assert server.run(server.services.housekeeper.sweep())["uploads"] == 2
     assert moto_s3.keys(s3_bucket) == [] and moto_s3.uploads(s3_bucket) == []
 

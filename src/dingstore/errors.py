@@ -10,6 +10,7 @@
     ├── MethodNotAllowed 405
     ├── AlreadyExists 409       FileAlreadyExists (the data plane)
     ├── LockMismatch 409        wopiLockMismatch (the WOPI host), + the lock on the file
+    ├── RequestTimeout 408      waitTimeout (test mode: events not delivered in time)
     ├── PayloadTooLarge 413     RequestEntityTooLarge (a body over DINGSTORE_MAX_BODY_SIZE)
     ├── RangeNotSatisfiable 416 InvalidRange (the data plane)
     ├── HeadersTooLarge 431     RequestHeaderFieldsTooLarge (written by api/protocol.py)
@@ -98,6 +99,10 @@ class LockMismatch(DingstoreError):
 
     status = 409
     lock: str = ""
+
+
+class RequestTimeout(DingstoreError):
+    status = 408
 
 
 class PayloadTooLarge(DingstoreError):
@@ -240,6 +245,24 @@ OPERATION_TIMEOUT = ErrorCode(
 # A backing store (database, file store, object store) failed or does not answer.
 STORE_UNAVAILABLE = ErrorCode("systemError", Unavailable, "a store failed; retry later")
 
+# dingstore's task extensions (docs/tasks.md#extensions).
+TASK_NOT_CANCELABLE = ErrorCode(
+    "taskNotCancelable", BadRequest, "this kind of task cannot be canceled"
+)
+TASK_NOT_RETRYABLE = ErrorCode(
+    "taskNotRetryable", BadRequest, "the task has nothing a retry could take up"
+)
+IDEMPOTENCY_KEY_REUSED = ErrorCode(
+    "idempotencyKeyReused",
+    AlreadyExists,
+    "the Idempotency-Key was used with another request in the last 24 hours",
+)
+IDEMPOTENCY_KEY_IN_USE = ErrorCode(
+    "idempotencyKeyInUse",
+    AlreadyExists,
+    "a request with this Idempotency-Key is still running; retry later",
+)
+
 # The data plane (``/_blobs/{key}``) answers as OSS does (spec §6 D).
 ACCESS_DENIED = ErrorCode("AccessDenied", Forbidden, "the request is not signed")
 SIGNATURE_DOES_NOT_MATCH = ErrorCode(
@@ -256,6 +279,11 @@ FILE_ALREADY_EXISTS = ErrorCode("FileAlreadyExists", AlreadyExists, "the object 
 INVALID_RANGE = ErrorCode(
     "InvalidRange", RangeNotSatisfiable, "the requested range cannot be satisfied"
 )
+
+# Test mode's controls (``/_dingstore/``, ``serve --test-mode``; docs/testing.md).
+SNAPSHOT_NOT_EXIST = ErrorCode("snapshotNotExist", NotFound, "no snapshot of that name")
+FAULT_NOT_EXIST = ErrorCode("faultNotExist", NotFound, "no fault of that id")
+WAIT_TIMEOUT = ErrorCode("waitTimeout", RequestTimeout, "not delivered within the timeout")
 
 # The WOPI host (``/wopi/files/...``), called by the office server (docs/previews.md).
 WOPI_INVALID_TOKEN = ErrorCode(
@@ -283,6 +311,7 @@ _DEFAULTS: dict[type[DingstoreError], ErrorCode[Any]] = {
     ServerError: SYSTEM_ERROR,
     NotImplementedHere: WOPI_NOT_IMPLEMENTED,
     Unavailable: OPERATION_TIMEOUT,
+    RequestTimeout: WAIT_TIMEOUT,
 }
 
 

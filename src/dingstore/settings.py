@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DINGSTORE_", extra="ignore")
 
     data_dir: Path = Path("./data")
+    # A throwaway store for tests (docs/testing.md): SQLite on tmpfs (/dev/shm when there is
+    # one) without fsync, file bytes in memory, everything removed when the server stops.
+    # ``data_dir``, ``database_url`` and ``blob_url`` are then chosen by the server.
+    ephemeral: bool = False
+    # A seed file (YAML or JSON, docs/testing.md) loaded into the store at start-up.
+    seed: Path | None = None
     database_url: str | None = None
     public_url: str | None = None
     host: str = "127.0.0.1"
@@ -107,6 +113,13 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     # One line per request: request id, operation, status, duration.
     access_log: bool = True
+    # Test mode (docs/testing.md): the /_dingstore/ controls (reset, faults, task control,
+    # events, snapshots). Off by default; refused on a non-loopback bind unless
+    # ``test_mode_force``.
+    test_mode: bool = False
+    test_mode_force: bool = False
+    # Unknown body fields and query parameters answer 400 paramError (DingTalk ignores them).
+    strict: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -141,6 +154,16 @@ class Settings(BaseSettings):
     def resolved_wopi_host_url(self) -> str:
         return (self.wopi_host_url or self.resolved_public_url).rstrip("/")
 
+    def check_test_mode(self) -> None:
+        """``ConfigError`` for test mode on an address other machines may reach: its controls
+        take no token (``test_mode_force`` allows it)."""
+        if self.test_mode and not self.test_mode_force and not is_loopback(self.host):
+            raise ConfigError(
+                f"--test-mode serves unauthenticated controls; it binds loopback only, not "
+                f"{self.host!r} (use --host 127.0.0.1, or --test-mode-force / "
+                "DINGSTORE_TEST_MODE_FORCE=1 to expose it anyway)"
+            )
+
     def make_data_dir(self) -> Path:
         """The data dir, created readable by its owner only (0700) if it does not exist yet."""
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -170,10 +193,24 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address) is reachable from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def load(**overrides: Any) -> Settings:
     """The settings: ``overrides`` (from flags) over the environment, or ``ConfigError``."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        settings.check_test_mode()
+        return settings
     except ValidationError as exc:
         raise ConfigError("; ".join(_problem(e) for e in exc.errors())) from None
     except SettingsError as exc:  # a DINGSTORE_* value that does not parse as JSON

@@ -26,7 +26,6 @@ def st(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
 
 
 def _checked(server: LiveServer) -> set[trees.Problem]:
-    assert server.services is not None
     return {p for p in server.run(trees.problems(server.services.db)) if p.kind in CHECKED}
 
 

@@ -27,7 +27,6 @@ RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
 def new_user(st: Storage, tenant: Tenant, name: str) -> str:
-    assert st.server.services is not None
     identity = st.server.services.identity
     return st.server.run(identity.create_user(tenant.corp_id, name)).union_id
 
@@ -210,7 +209,6 @@ MEMBERS: dict[str, Callable[[str, str], Member]] = {  # (corpId, bob) → the me
 
 @pytest.mark.parametrize("member_type", list(MEMBERS))
 def test_every_member_type_gives_its_role(st: Storage, tenant: Tenant, member_type: str) -> None:
-    assert st.server.services is not None
     bob, carol = new_user(st, tenant, "bob"), new_user(st, tenant, "carol")
     member = MEMBERS[member_type](tenant.corp_id, bob)
     if member_type in ("DEPT", "TAG", "CONVERSATION"):
@@ -339,7 +337,6 @@ def test_list_all_lists_what_the_operator_reads_in_full_pages(
     """A readable folder among many hidden nodes, read a few rows at a time: every page full
     but the last, in order, nothing lost or repeated."""
     monkeypatch.setattr(dentry_service, "SCAN", 4)
-    assert st.server.services is not None
     service, actor = st.server.services.dentries, st.actor()
     space = st.new_space()
     seen, hidden = st.add_folder(space.id, "seen").id, st.add_folder(space.id, "hidden").id
@@ -374,7 +371,6 @@ def test_list_all_lists_what_the_operator_reads_in_full_pages(
 
 def granted_nodes(st: Storage, space_id: str) -> set[int]:
     """The nodes of the space that carry grants, read from the store."""
-    assert st.server.services is not None
     db = st.server.services.db
 
     async def read() -> set[int]:

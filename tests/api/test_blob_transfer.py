@@ -33,7 +33,6 @@ MB = 1_000_000
 
 
 def store(server: LiveServer) -> base.BaseBlobStore:
-    assert server.services is not None
     return server.services.blobs
 
 
@@ -337,7 +336,6 @@ def test_an_upload_url_dies_with_its_upload(make_server: Callable[..., LiveServe
     info = st.upload_info(st.new_space().id)
     assert info.header_signature_info.expiration_seconds == 1  # not DINGSTORE_TRANSFER_EXPIRY
     server.clock.advance(2.1)
-    assert server.services is not None
     assert server.run(server.services.housekeeper.sweep())["uploads"] == 1
     assert error_of(st.put(info, b"late")) == (403, "RequestTimeTooSkewed")
     key = info.header_signature_info.resource_urls[0].split("/_blobs/")[1]

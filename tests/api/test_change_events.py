@@ -39,7 +39,6 @@ class Outbox:
     def subscribe_directly(self, scope: str, scope_id: str) -> None:
         """A subscription row written straight into the store, for what SubscribeEvent refuses
         to make (a space of another org)."""
-        assert self.server.services is not None
         db = self.server.services.db
 
         async def go() -> None:
@@ -49,7 +48,6 @@ class Outbox:
         self.server.run(go())
 
     def rows(self) -> list[Any]:
-        assert self.server.services is not None
         db = self.server.services.db
 
         async def go() -> list[Any]:
@@ -436,7 +434,6 @@ def test_the_retention_purge_names_the_deleter(
     file = st.upload(space.id, b"x", "old.txt")
     st.delete(space.id, file.id, to_recycle_bin=True)
     outbox.take()
-    assert server.services is not None
     server.clock.advance(31 * 86_400)
     assert server.run(server.services.recycle.purge_expired()) >= 1
     rows = outbox.take_rows()
@@ -510,7 +507,6 @@ def test_the_tree_lock_tells_whether_anyone_listens(
 ) -> None:
     # The statement that takes a space's tree lock also finds whether an app is subscribed to
     # the space or its org; when none is, a change sends no event statement at all.
-    assert server.services is not None
     db = server.services.db
     space, other = st.new_space(), st.new_space()
 

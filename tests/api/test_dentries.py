@@ -27,7 +27,6 @@ class StoppedClock(Clock):
 
     def __init__(self, server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = T0
-        assert server.services is not None
         monkeypatch.setattr(server.services.dentries, "_clock", self)
 
     def now_ms(self) -> int:
@@ -165,7 +164,6 @@ def test_add_folder_with_app_properties(
         assert sorted(raw["appProperties"][app_id], key=lambda p: p["name"]) == expected
 
     # another app of the org sees the PUBLIC ones only
-    assert server.services is not None
     creds = server.run(server.services.identity.create_app(tenant.corp_id, "other"))
     assert creds.app.app_key is not None
     token = sdk.access_token(creds.app.app_key, creds.app_secret).access_token
@@ -189,7 +187,6 @@ def test_add_folder_with_app_properties(
 def test_an_app_without_file_write_cannot_add_folders(
     server: LiveServer, sdk: Sdk, tenant: Tenant
 ) -> None:
-    assert server.services is not None
     reader_scopes = tuple(s for s in scopes.ALL if s != "Storage.File.Write")
     creds = server.run(server.services.identity.create_app(tenant.corp_id, "ro", reader_scopes))
     assert creds.app.app_key is not None
@@ -249,7 +246,6 @@ def test_list_dentries_pages_500_children_in_every_order(
 ) -> None:
     """500 children, each order: every page full but the last, nothing lost or repeated, and
     the order exactly that of the key (creation, modification and name orders all differ)."""
-    assert server.services is not None
     service, actor = server.services.dentries, st.actor()
     space = st.new_space()
     parent = st.add_folder(space.id, "big")

@@ -66,9 +66,8 @@ def test_unexpected_exception_is_500_without_a_trace(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert server.services is not None
 
-    async def explode(*args: object) -> None:
+    async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals /etc/passwd")
 
     monkeypatch.setattr(server.services.tasks, "get", explode)
@@ -88,7 +87,7 @@ def test_request_past_the_deadline_is_503(make_server, monkeypatch: pytest.Monke
     sdk = Sdk(server.endpoint)
     tenant = new_tenant(server, sdk)
 
-    async def slow(*args: object) -> None:
+    async def slow(*args: object, **kwargs: object) -> None:
         await asyncio.sleep(2)
 
     monkeypatch.setattr(server.services.tasks, "get", slow)

@@ -29,15 +29,13 @@ def sha(data: bytes) -> str:
 
 
 def blob_exists(server: LiveServer, blob_key: str) -> bool:
-    assert server.services is not None
     return server.run(server.services.blobs.size(blob_key)) is not None
 
 
 def _blob_key(server: LiveServer, blob_id: sa.Select[tuple[int]]) -> str:
-    assert server.services is not None
 
     async def read() -> int:
-        async with server.services.db.read() as conn:  # type: ignore[union-attr]
+        async with server.services.db.read() as conn:
             return int((await conn.execute(blob_id)).scalar_one())
 
     return f"blobs/{server.run(read())}"
@@ -56,7 +54,6 @@ def blob_of_upload(server: LiveServer, upload_key: str) -> str:
 def min_part(server: LiveServer) -> int:
     """The fewest bytes a part but the last may hold: DingTalk's 100 KB, or the blob store's
     minimum when larger (S3: 5 MiB)."""
-    assert server.services is not None
     return max(100 * KB, server.services.blobs.min_part_size)
 
 
@@ -289,7 +286,6 @@ def test_copies_share_bytes_and_deleted_bytes_are_collected(
     server = make_server(blob_grace=0)
     sdk = Sdk(server.endpoint)
     st = Storage.of(server, sdk, new_tenant(server, sdk))
-    assert server.services is not None
     sweep = server.services.housekeeper.sweep
     space, other = st.new_space(), st.new_space()
     original = st.upload(space.id, b"shared bytes", "s.txt")
@@ -320,7 +316,6 @@ def test_uncommitted_uploads_expire_and_their_bytes_go(
     key = blob_of_upload(server, info.upload_key)
     assert blob_exists(server, key)
     server.clock.advance(60.1)
-    assert server.services is not None
     removed = server.run(server.services.housekeeper.sweep())
     assert removed["uploads"] == 1 and not blob_exists(server, key)
     assert sdk_error(lambda: st.commit(space.id, info.upload_key, "late.txt")).code == (
@@ -330,7 +325,6 @@ def test_uncommitted_uploads_expire_and_their_bytes_go(
 
 def test_app_properties_visibility_and_limits(server: LiveServer, sdk: Sdk, tenant: Tenant) -> None:
     st = Storage.of(server, sdk, tenant)
-    assert server.services is not None
     creds = server.run(server.services.identity.create_app(tenant.corp_id, "other"))
     other_token = sdk.access_token(creds.app.app_key, creds.app_secret).access_token  # type: ignore[arg-type]
     other = Storage(server, sdk, other_token, tenant.admin_id)

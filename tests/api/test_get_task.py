@@ -25,7 +25,6 @@ def server(make_server: Callable[..., LiveServer]) -> LiveServer:
 
 def make_task(server: LiveServer, corp_id: str, creator_id: str, **progress: Any) -> str:
     """Write a task row the way a request's transaction does, then set its progress."""
-    assert server.services is not None
     copy = enqueued.payload("copy")
     return str(server.run(enqueued.enqueue(server.services, corp_id, creator_id, copy, **progress)))
 
@@ -122,7 +121,6 @@ def test_unknown_task_and_another_orgs_task_are_both_404(
 def test_only_the_creator_and_org_admins_may_read(
     server: LiveServer, sdk: Sdk, tenant: Tenant
 ) -> None:
-    assert server.services is not None
     identity = server.services.identity
     bob = server.run(identity.create_user(tenant.corp_id, "bob"))
     carol = server.run(identity.create_user(tenant.corp_id, "carol"))

@@ -13,7 +13,6 @@ from tests.storage import Storage
 
 
 def _user(server: LiveServer, tenant: Tenant, name: str) -> str:
-    assert server.services is not None
     return server.run(server.services.identity.create_user(tenant.corp_id, name)).union_id
 
 
@@ -129,7 +128,6 @@ def test_app_space_grants_are_temporary_and_expire(
     server.clock.advance(60.1)
     assert st.as_user(bob).batch_query_roles(space.id, [folder.id]) == {folder.id: []}
     assert {p.member.id for p in st.permissions(space.id, folder.id)} == {carol}
-    assert server.services is not None
     assert server.run(server.services.permissions.purge_expired()) == 1
 
 
@@ -142,7 +140,6 @@ def test_user_space_ignores_duration(st: Storage, server: LiveServer, tenant: Te
 
 
 def test_roles_inherit_and_reach_every_member_type(st: Storage, server: LiveServer, tenant):
-    assert server.services is not None
     identity = server.services.identity
     space = st.new_space()
     top = st.add_folder(space.id, "top")

@@ -45,7 +45,6 @@ def tree_of(st: Storage, space_id: str) -> list[tuple[str, str, int | None]]:
 def settle(server: LiveServer) -> None:
     """Wait for every task to end, then check the whole store: tree, sizes, quotas, blob
     references, no DELETED row outside the bin, no task leftovers (tests/engine/trees.py)."""
-    assert server.services is not None
     db = server.services.db
     polling.until(
         lambda: all(
@@ -60,7 +59,6 @@ def settle(server: LiveServer) -> None:
 def blobs_of(server: LiveServer, *dentry_ids: str) -> list[int]:
     """The blobs of every version of the files."""
     services = server.services
-    assert services is not None
     v = dentry_versions
 
     async def read() -> list[int]:
@@ -72,7 +70,6 @@ def blobs_of(server: LiveServer, *dentry_ids: str) -> list[int]:
 
 
 def refcounts(server: LiveServer, blob_ids: list[int]) -> list[int]:
-    assert server.services is not None
     found = server.run(trees.blob_refcounts(server.services.db, blob_ids))
     return [found[b] for b in blob_ids]
 
@@ -176,7 +173,6 @@ def test_scopes_and_raw_inputs(
     file = st.upload(space.id, b"x", "a.txt")
     st.delete(space.id, file.id, to_recycle_bin=True)
     item = item_of(st, bin_id, file.id).id
-    assert server.services is not None
     creds = server.run(
         server.services.identity.create_app(tenant.corp_id, "reads", ("Storage.RecycleBin.Read",))
     )
@@ -586,7 +582,6 @@ def test_items_past_their_retention_are_purged(make_server: Callable[..., LiveSe
     for x in (old, fresh):
         st.delete(space.id, x.id, to_recycle_bin=True)
     services = server.services
-    assert services is not None
     aged = item_of(st, bin_id, old.id).id
 
     async def backdate() -> None:

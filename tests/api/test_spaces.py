@@ -21,7 +21,6 @@ def app_id(tenant: Tenant) -> str:
 
 def second_app(server: LiveServer, sdk: Sdk, tenant: Tenant) -> Storage:
     """Another app of the same org, acting as the same admin."""
-    assert server.services is not None
     creds = server.run(server.services.identity.create_app(tenant.corp_id, "second"))
     assert creds.app.app_key is not None
     token = sdk.access_token(creds.app.app_key, creds.app_secret).access_token
@@ -147,7 +146,6 @@ def test_scene_key_belongs_to_the_app(
 
 
 def test_owner_types(server: LiveServer, tenant: Tenant, st: Storage) -> None:
-    assert server.services is not None
     bob = server.run(server.services.identity.create_user(tenant.corp_id, "bob"))
     user_space = st.as_user(bob.union_id).new_space(owner_type="USER")
     assert (user_space.owner_type, user_space.owner_id) == ("USER", bob.union_id)

@@ -399,6 +399,25 @@ def test_a_refused_event_comes_again_with_its_event_id(
     _settled(server, tenant, [row_id], "DELIVERED")
 
 
+def test_several_refusals_each_come_again(
+    server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
+) -> None:
+    """Refusals gathered in one write (one ``retry_many`` per app): each refused row is due
+    again on its own attempt, none lost or settled twice."""
+    client = clients(server, tenant, "404-once")
+    streams.connected(server, key(tenant))
+    rows = streams.emit(server, tenant, 6)
+    first = [client.next() for _ in rows]
+    assert sorted(int(e["headers"]["messageId"].split(".")[0]) for e in first) == rows
+    _settled(server, tenant, rows, "PENDING", lambda r: "code 404" in (r.last_error or ""))
+    found = streams.rows(server, tenant.corp_id, app_id(tenant))
+    assert all(found[i].attempts == 1 and found[i].lease_owner is None for i in rows)
+    server.clock.advance(6)
+    again = [client.next() for _ in rows]
+    assert sorted(e["headers"]["messageId"] for e in again) == sorted(f"{i}.2" for i in rows)
+    _settled(server, tenant, rows, "DELIVERED")
+
+
 @pytest.mark.parametrize(
     ("code", "data", "message", "error"),
     [
@@ -452,7 +471,6 @@ def test_a_connection_without_an_event_handler_gets_no_events(
 def test_an_app_in_push_mode_gets_no_events_on_stream(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:
-    assert server.services is not None
     db, now = server.services.db, server.clock.now_ms()
 
     async def callback(url: str | None) -> None:
@@ -477,7 +495,6 @@ def test_an_app_in_push_mode_gets_no_events_on_stream(
 
 def test_a_disabled_app_opens_no_connection(server: LiveServer, tenant: Tenant) -> None:
     """``admin app disable``: no ticket, and a ticket issued before opens nothing."""
-    assert server.services is not None
     identity = server.services.identity
     found = open_connection(server, tenant)
     server.run(identity.disable_app(key(tenant)))
@@ -500,7 +517,6 @@ def test_a_disabled_apps_open_connection_gets_nothing_until_it_is_enabled_again(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:
     """Its events wait in the outbox and come once it is enabled again (within retention)."""
-    assert server.services is not None
     identity = server.services.identity
     streams.subscribe(server, tenant)  # while it may: a disabled app's token is refused
     client = clients(server, tenant)
@@ -517,7 +533,6 @@ def test_a_disabled_apps_open_connection_gets_nothing_until_it_is_enabled_again(
 def test_a_suites_connection_carries_the_events_of_every_org_that_installed_it(
     server: LiveServer, tenant: Tenant, clients: Callable[..., streams.StreamClient]
 ) -> None:
-    assert server.services is not None
     identity = server.services.identity
     suite_key, suite_secret = server.run(identity.create_suite("Partner"))
     other = server.run(identity.create_org("Other"))
@@ -624,6 +639,7 @@ def test_an_ack_counts_on_the_apps_next_connection(server: LiveServer, tenant: T
         _settled(server, tenant, [row_id], "DELIVERED")
 
 
+@pytest.mark.heavy(12)
 def test_shutdown_tells_clients_to_disconnect_and_the_sdk_reconnects(
     tmp_path: Path,
     database_url: str,
@@ -692,7 +708,6 @@ def test_a_client_that_stays_after_disconnect_is_closed(
     make_server: Callable[..., LiveServer], tenant_of: Callable[[LiveServer], Tenant]
 ) -> None:
     server = make_server()
-    assert server.services is not None
     tenant = tenant_of(server)
     [row_id] = streams.emit(server, tenant)
     with _raw(server, tenant) as raw:
@@ -734,7 +749,6 @@ def test_an_event_written_by_another_process_arrives(
 
 
 def _listening_connections(server: LiveServer) -> int:
-    assert server.services is not None
     db = server.services.db
 
     async def count() -> int:

@@ -24,7 +24,6 @@ def heard(st: Storage) -> list[tuple[str, str, str]]:
 
 def another_app(server: LiveServer, sdk: Sdk, tenant: Tenant, app_scopes: Any = None) -> Storage:
     """Another app of the tenant's org (every scope unless given), acting as its admin."""
-    assert server.services is not None
     identity = server.services.identity
     args = (tenant.corp_id, "other") if app_scopes is None else (tenant.corp_id, "n", app_scopes)
     creds = server.run(identity.create_app(*args))
@@ -166,7 +165,6 @@ def test_missing_fields_and_bodies_are_400(st: Storage, tenant: Tenant) -> None:
 def test_the_operator_must_see_what_the_app_subscribes_to(
     server: LiveServer, tenant: Tenant, st: Storage
 ) -> None:
-    assert server.services is not None
     bob = server.run(server.services.identity.create_user(tenant.corp_id, "bob"))
     as_bob = st.as_user(bob.union_id)
     space = st.new_space()

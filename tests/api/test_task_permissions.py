@@ -39,7 +39,6 @@ bin_id = test_recycle.bin_id  # a fixture: the org's recycle bin
 
 
 def user(server: LiveServer, tenant: Tenant, name: str) -> str:
-    assert server.services is not None
     return server.run(server.services.identity.create_user(tenant.corp_id, name)).union_id
 
 
@@ -58,7 +57,6 @@ def build(st: Storage, space_id: str, tree: Tree, parent_id: str = "0", at: str 
 
 def grants_on(server: LiveServer, *dentry_ids: str) -> int:
     """How many grants the dentries carry, whatever their space."""
-    assert server.services is not None
     p = schema.permissions
     wanted = p.c.dentry_id.in_([int(i) for i in dentry_ids])
     return server.run(trees.count_where(server.services.db, p, wanted))
@@ -66,7 +64,6 @@ def grants_on(server: LiveServer, *dentry_ids: str) -> int:
 
 def grants_in(server: LiveServer, *dentry_ids: int) -> list[int]:
     """The space of each dentry's (one) grant."""
-    assert server.services is not None
     db, p = server.services.db, schema.permissions
 
     async def read() -> dict[int, int]:
@@ -237,7 +234,6 @@ def expiring(
     ``before``), and bob: EDITOR on the source, and on the target for ten seconds only;
     after STEPS steps, the engine's move handler moves the clock past that grant's expiry."""
     services = server.services
-    assert services is not None
     source, target = st.new_space(), st.new_space(owner_type="APP")
     account = trees.Account(st.actor(), st.token)
     seeded = server.run(
@@ -512,7 +508,6 @@ def listen(server: LiveServer, tenant: Tenant) -> None:
 
 def heard(server: LiveServer, tenant: Tenant) -> list[tuple[str, str, str, str, str, str]]:
     """The app's events, oldest first: (type, action, space, dentry, name, operator)."""
-    assert server.services is not None
     db, app_id = server.services.db, tenant.boot.credentials.app.app_id
 
     async def go() -> list[Any]:

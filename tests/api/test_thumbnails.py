@@ -150,7 +150,6 @@ def test_request_level_errors(st: Storage) -> None:
 
 
 def test_readers_see_thumbnails_others_do_not(st: Storage, server: LiveServer) -> None:
-    assert server.services is not None
     bob = server.run(server.services.identity.create_user(st_corp(st), "bob")).union_id
     space = st.new_space()
     folder = st.add_folder(space.id, "shared")
@@ -201,7 +200,6 @@ def test_pending_until_a_worker_makes_it_and_its_task_is_not_users(
 
     make_server()  # a process with workers, on the same store, makes it
     assert st.wait_thumbnail(space.id, file.id).thumbnail.width == 256
-    assert idle.services is not None
     idle.run(idle.services.housekeeper.sweep())  # an internal task goes once it ended
     assert query(idle, sa.select(tasks.c.id).where(tasks.c.id == task_id)) == []
 
@@ -209,10 +207,9 @@ def test_pending_until_a_worker_makes_it_and_its_task_is_not_users(
 def query(
     server: LiveServer, statement: sa.Select[tuple[int]] | sa.Select[tuple[int, str]]
 ) -> list[sa.Row[tuple[int]]]:
-    assert server.services is not None
 
     async def read() -> list[sa.Row[tuple[int]]]:
-        async with server.services.db.read() as conn:  # type: ignore[union-attr]
+        async with server.services.db.read() as conn:
             return list((await conn.execute(statement)).all())
 
     return server.run(read())
@@ -224,7 +221,6 @@ def test_copies_share_thumbnails_and_a_purge_deletes_them(
     server = make_server(blob_grace=0)
     sdk = Sdk(server.endpoint)
     st = Storage.of(server, sdk, new_tenant(server, sdk))
-    assert server.services is not None
     space, other = st.new_space(), st.new_space()
     file = st.upload(space.id, image_bytes((256, 256), "PNG"), "c.png")
     made = st.wait_thumbnail(space.id, file.id).thumbnail
@@ -250,7 +246,6 @@ def http_key(url: str) -> str:
 
 
 def exists(server: LiveServer, key: str) -> bool:
-    assert server.services is not None
     return server.run(server.services.blobs.size(key)) is not None
 
 

@@ -54,7 +54,6 @@ def test_wrong_credentials(sdk: Sdk, tenant: Tenant, key: str | None, secret: st
 
 
 def test_disabled_app_and_rotated_secret(server: LiveServer, sdk: Sdk, tenant: Tenant) -> None:
-    assert server.services is not None
     identity, creds = server.services.identity, tenant.boot.credentials
     assert creds.app.app_key
     rotated = server.run(identity.rotate_secret(creds.app.app_key))
@@ -69,7 +68,6 @@ def test_disabled_app_and_rotated_secret(server: LiveServer, sdk: Sdk, tenant: T
 
 
 def test_third_party_suite_token_flow(server: LiveServer, sdk: Sdk, tenant: Tenant) -> None:
-    assert server.services is not None
     identity = server.services.identity
     suite_key, suite_secret = server.run(identity.create_suite("Partner"))
     ticket = server.run(identity.authorize_suite(suite_key, tenant.corp_id))
@@ -108,7 +106,6 @@ def test_json_quoted_token_is_accepted(sdk: Sdk, tenant: Tenant) -> None:
 def test_missing_scope_is_403_with_required_scopes(
     server: LiveServer, sdk: Sdk, tenant: Tenant
 ) -> None:
-    assert server.services is not None
     creds = server.run(
         server.services.identity.create_app(tenant.corp_id, "narrow", ("Storage.File.Read",))
     )

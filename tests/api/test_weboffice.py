@@ -55,7 +55,6 @@ def _wopi_src(url: str) -> str:
 
 def _user(st: Storage, name: str) -> Storage:
     services = st.server.services
-    assert services is not None
     corp_id = st.actor().corp_id
     return st.as_user(st.server.run(services.identity.create_user(corp_id, name)).union_id)
 
@@ -351,7 +350,6 @@ def test_a_save_over_the_largest_object_is_413_and_changes_nothing(
 
 def _unreferenced_blobs(st: Storage) -> int:
     services = st.server.services
-    assert services is not None
 
     async def count() -> int:
         async with services.db.read() as conn:
@@ -363,7 +361,6 @@ def _unreferenced_blobs(st: Storage) -> int:
 
 def test_a_save_emits_the_update_a_new_version_does(ed: Storage, office: Office) -> None:
     services = ed.server.services
-    assert services is not None
     corp_id, app_id = ed.actor().corp_id, ed.actor().app_id
 
     async def outbox() -> list[tuple[str, str, int, str, str]]:
@@ -419,7 +416,6 @@ def test_a_browser_opens_the_editor_with_the_token(
     space = ed.new_space()
     file = ed.upload(space.id, b"sheet", "a.ods")
     services = ed.server.services
-    assert services is not None
     link = ed.server.run(services.weboffice.editor_link(ed.actor(), space.id, file.id))
     assert "access_token=" in urlsplit(link).fragment and "access_token" not in urlsplit(link).query
     assert CHROMIUM is not None

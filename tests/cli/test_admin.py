@@ -16,11 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 import dingstore as dingstore_package
-from dingstore.cli import main
+from dingstore.cli import common, main
 from dingstore.settings import Settings
 from tests import backends
 from tests.conftest import Tenant, sdk_error
-from tests.live import LiveServer, Sdk
+from tests.live import LiveServer, Sdk, http
 from tests.storage import Storage
 
 # The source under test, also for a command run from another directory.
@@ -280,7 +280,9 @@ def test_version() -> None:
     )
 
 
-def test_lists_show_whole_ids_at_80_columns(tmp_path: Path) -> None:
+def test_lists_show_whole_ids_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     made = admin(tmp_path, "init")
     corp_id = made["corpId"]
     long_name = "a rather long application name for syncing"
@@ -294,8 +296,11 @@ def test_lists_show_whole_ids_at_80_columns(tmp_path: Path) -> None:
     admin(tmp_path, "suite", "authorize", "--suite-key", suite["suiteKey"], "--corp-id", corp_id)
     suite_app = next(a for a in admin(tmp_path, "app", "list")["apps"] if a["kind"] == "SUITE")
 
+    # As a terminal of 80 columns (what COLUMNS=80 gives a process), in this process.
+    monkeypatch.setattr(common.console, "width", 80)
+
     def shown(*args: str) -> str:
-        result = dingstore("admin", *args, "--data-dir", str(tmp_path), env={"COLUMNS": "80"})
+        result = command("admin", *args, "--data-dir", str(tmp_path))
         assert result.returncode == 0, result.stderr
         assert "…" not in result.stdout, result.stdout
         assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
@@ -313,3 +318,14 @@ def test_lists_show_whole_ids_at_80_columns(tmp_path: Path) -> None:
     assert corp_id in shown("org", "list")
     groups = shown("group", "list", "--corp-id", corp_id)
     assert conversation in groups and user["unionId"] in groups
+
+
+def test_console_link_signs_the_user_in_once(server: LiveServer, tenant: Tenant) -> None:
+    made = admin(server.settings, "console-link", "--union-id", tenant.admin_id)
+    assert made["expiresIn"] == 600
+    token = made["url"].rsplit("/console/signin/", 1)[1]
+    signin = f"{server.url}/console/signin"
+    assert http.post(signin, data={"token": token}).status_code == 303
+    assert http.post(signin, data={"token": token}).status_code == 403  # used up
+    refused = admin(server.settings, "console-link", "--union-id", "nobody", ok=False)
+    assert "userNotExist" in refused["stderr"]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import sdk_error
-from tests.live import DingstoreProcess, Sdk, free_port
+from tests.live import DingstoreProcess, Sdk, free_port, http
 from tests.streams import StreamClient
 
 
@@ -48,8 +48,14 @@ def test_first_start_prints_working_credentials_once(tmp_path: Path) -> None:
         token = sdk.access_token(fields["appKey"], fields["appSecret"]).access_token
         err = sdk_error(lambda: sdk.get_task(token, "42", fields["unionId"]))
         assert err.code == "taskNotExist"
+        # the banner's console link signs the admin in, once
+        link = re.search(rf"http://\S+:{port}/console/signin/(\S+)", out)
+        assert link is not None, out
+        signed = http.post(f"http://127.0.0.1:{port}/console/signin", data={"token": link.group(1)})
+        assert signed.status_code == 303 and "dingstore_console" in signed.headers["set-cookie"]
     finally:
         again = stop(process, tmp_path)
+    assert "/console/signin/" not in again
     assert fields["appSecret"] not in again and "appSecret" not in again
     assert fields["appSecret"] not in (tmp_path / "dingstore.db").read_bytes().decode("latin-1")
 

@@ -33,9 +33,9 @@ import pytest
 import sqlalchemy as sa
 from alibabacloud_dingtalk.storage_1_0 import models as m
 
+from dingstore.blobs.keys import blob_key
 from dingstore.clock import now_ms
 from dingstore.service.container import Services
-from dingstore.service.files import blob_key
 from dingstore.settings import Settings
 from dingstore.store import schema
 from tests.backends import PostgresDatabases
@@ -304,6 +304,7 @@ def database_url(pg_databases: PostgresDatabases) -> Iterator[str]:
     pg_databases.drop(url)
 
 
+@pytest.mark.heavy(45)
 def test_scale_out_survives_killed_workers(
     tmp_path: Path, database_url: str, moto_s3: MotoS3, s3_bucket: str
 ) -> None:

@@ -50,7 +50,6 @@ class Picker:
 
     def _query(self, stmt: Any) -> list[Any]:
         async def run() -> list[Any]:
-            assert self.server.services is not None
             async with self.server.services.db.read() as conn:
                 return list((await conn.execute(stmt)).all())
 
@@ -314,9 +313,9 @@ def server(database_url: str, make_server: Callable[..., LiveServer]) -> LiveSer
     return make_server(task_chunk=8, task_poll_interval=0.1)
 
 
+@pytest.mark.heavy(20)
 def test_concurrent_operations_keep_the_tree_whole(server: LiveServer) -> None:
     services = server.services
-    assert services is not None
     acct = server.run(trees.new_account(services))
     spaces = [server.run(trees.new_space(services, acct, name)) for name in ("one", "two", "three")]
     server.run(trees.seed_tree(services, acct, spaces[0], "shared", 300, fanout=6))

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from dingstore.settings import Settings
@@ -32,6 +33,7 @@ TREE = 20_000  # nodes per tree, its top folder included
 KILLS = 5  # SIGKILLs each task must take while the killed process works on it
 
 
+@pytest.mark.heavy(55)
 def test_tasks_finish_exactly_through_repeated_sigkills(tmp_path: Path, database_url: str) -> None:
     began = time.monotonic()
     store = Store(Settings(data_dir=tmp_path, database_url=database_url))

@@ -36,6 +36,7 @@ CHUNK = 250  # nodes a copy step settles (and events it writes in one statement)
 ACK_TIMEOUT = 3.0  # the killed process's claims (leases) come free this soon after the kill
 
 
+@pytest.mark.heavy(60)
 def test_every_event_is_delivered_through_sigkills(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,6 @@ def test_a_task_that_fails_before_it_begins_counts_its_folder_failed(
 ) -> None:
     server = make_server(task_poll_interval=0.05)
     services = server.services
-    assert services is not None
     account = server.run(trees.new_account(services))
 
     unknown = enqueued.payload("no-such-kind")

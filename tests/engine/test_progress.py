@@ -21,7 +21,6 @@ CHUNK = 40  # a hundred steps
 def test_success_count_rises_while_a_copy_runs(make_server: Callable[..., LiveServer]) -> None:
     server = make_server(task_chunk=CHUNK)
     services = server.services
-    assert services is not None
     account = server.run(trees.new_account(services))
     source = server.run(trees.new_space(services, account, "source"))
     target = server.run(trees.new_space(services, account, "target"))

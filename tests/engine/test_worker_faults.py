@@ -161,6 +161,7 @@ def test_a_pool_stops_promptly_while_the_database_refuses_its_steps(copy: Copy) 
     copy.check_exact(copy.store.run(scenario()))
 
 
+@pytest.mark.heavy(10)
 def test_a_lease_not_given_back_leaves_the_task_to_be_taken_over(copy: Copy) -> None:
     async def scenario() -> Any:
         task_id = await copy.start_mid_way()
@@ -180,6 +181,7 @@ def test_a_lease_not_given_back_leaves_the_task_to_be_taken_over(copy: Copy) -> 
     copy.check_exact(copy.store.run(scenario()))
 
 
+@pytest.mark.heavy(8)
 def test_a_step_whose_commit_answer_was_lost_is_not_applied_twice(copy: Copy) -> None:
     async def scenario() -> Any:
         task_id = await copy.start_mid_way()
@@ -198,6 +200,7 @@ def test_a_step_whose_commit_answer_was_lost_is_not_applied_twice(copy: Copy) ->
     copy.check_exact(copy.store.run(scenario()))
 
 
+@pytest.mark.heavy(7)
 def test_a_worker_whose_claims_fail_unexpectedly_lives_on(copy: Copy) -> None:
     async def scenario() -> Any:
         copy.flaky.broken = 3  # the first claims

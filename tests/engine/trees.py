@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter, deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
@@ -414,13 +414,15 @@ async def problems(db: base.BaseDatabase) -> list[Problem]:
             )
         ).all()
         tasks = (await task_rows_in(conn)).values()
-        nodes_left = (
-            await conn.execute(sa.select(schema.task_nodes.c.task_id).distinct())
-        ).scalars()
+        tn = schema.task_nodes
+        kept = (
+            await conn.execute(sa.select(tn.c.task_id, tn.c.node_id, tn.c.parent_id, tn.c.failed))
+        ).all()
         holds_left = (
             await conn.execute(sa.select(schema.task_holds.c.task_id).distinct())
         ).scalars()
-        nodes_left, holds_left = list(nodes_left), list(holds_left)
+        holds_left = list(holds_left)
+    nodes_left = _snapshots_left(kept, {int(t.id): t for t in tasks})
 
     good: set[int] = {0}
     for node, row in rows.items():
@@ -520,6 +522,25 @@ async def problems(db: base.BaseDatabase) -> list[Problem]:
     found += [Problem(Kind.TASKS, f"task_nodes left for task {i}") for i in nodes_left]
     found += [Problem(Kind.TASKS, f"task_holds left for task {i}") for i in holds_left]
     return found
+
+
+def _snapshots_left(kept: Sequence[Any], tasks: dict[int, Any]) -> list[int]:
+    """The tasks whose snapshot rows outlive them wrongly. A copy that failed keeps, for a
+    retry (docs/tasks.md#retry), the rows of the nodes it failed and of their parents it
+    copied (``subtree.forget_settled``); nothing else keeps any."""
+    by_task: dict[int, list[Any]] = {}
+    for row in kept:
+        by_task.setdefault(int(row.task_id), []).append(row)
+    wrong = []
+    for task_id, rows in by_task.items():
+        task = tasks.get(task_id)
+        if task is None or task.kind != "copy" or task.status != "FAIL":
+            wrong.append(task_id)
+            continue
+        parents = {int(r.parent_id) for r in rows if r.failed}
+        if not parents or any(not r.failed and int(r.node_id) not in parents for r in rows):
+            wrong.append(task_id)
+    return sorted(wrong)
 
 
 def _sizes(rows: dict[int, Any], versions: dict[int, list[Any]]) -> dict[int, tuple[int, int]]:

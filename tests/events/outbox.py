@@ -26,7 +26,6 @@ def emit(
     """``count`` create events for the apps subscribed to the tenant's org, through the outbox;
     first (``subscribing``) the tenant's app, or the app whose access token is ``token``,
     subscribes to the org."""
-    assert server.services is not None
     svc = server.services
     if subscribing:
         subscribe(server, tenant, token)
@@ -60,12 +59,10 @@ def subscribe(server: LiveServer, tenant: Tenant, token: str | None = None) -> N
 
 
 def push_due(server: LiveServer) -> None:
-    assert server.services is not None
     server.run(server.services.push.push_due())
 
 
 def log(server: LiveServer, tenant: Tenant) -> list[callbacks.Delivery]:
-    assert server.services is not None
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
     return server.run(server.services.callbacks.deliveries(app_key))[1]

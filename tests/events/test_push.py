@@ -36,7 +36,6 @@ def receiver(tenant: Tenant) -> Iterator[rx.Receiver]:
 
 
 def set_callback(server: LiveServer, tenant: Tenant, r: rx.Receiver) -> push.Callback:
-    assert server.services is not None
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
     return server.run(
@@ -125,7 +124,7 @@ def test_wrong_answers_are_retried_on_the_schedule_then_failed(
     receiver.mode = rx.OK
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
-    assert server.run(server.services.callbacks.redeliver(app_key, failed=True)) == 1  # type: ignore[union-attr]
+    assert server.run(server.services.callbacks.redeliver(app_key, failed=True)) == 1
     push_due(server)
     (again,) = log(server, tenant)
     assert (again.status, again.attempts, again.event_id) == ("DELIVERED", 1, row.event_id)
@@ -182,7 +181,6 @@ def test_two_dispatchers_never_push_one_event_twice(
     server: LiveServer, tenant: Tenant, receiver: rx.Receiver
 ) -> None:
     """Two processes' dispatchers on one store: the claim's lease splits the events."""
-    assert server.services is not None
     set_callback(server, tenant, receiver)
     emit(server, tenant, 60)
     svc = server.services
@@ -211,13 +209,13 @@ def test_set_callback_refuses_a_url_that_does_not_answer_success(
         set_callback(server, tenant, receiver)
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
-    assert server.run(server.services.callbacks.get_callback(app_key)) is None  # type: ignore[union-attr]
+    assert server.run(server.services.callbacks.get_callback(app_key)) is None
     # a wrong key: the receiver cannot even read the push
     receiver.mode = rx.OK
     other_key = crypto.random_text(43)
     with pytest.raises(callbacks.CallbackRefused):
         server.run(
-            server.services.callbacks.set_callback(  # type: ignore[union-attr]
+            server.services.callbacks.set_callback(
                 app_key, url=receiver.url, token=receiver.token, aes_key=other_key
             )
         )
@@ -227,7 +225,6 @@ def test_set_callback_refuses_a_url_that_does_not_answer_success(
 def test_set_callback_checks_its_arguments(
     server: LiveServer, tenant: Tenant, receiver: rx.Receiver
 ) -> None:
-    assert server.services is not None
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
     service = server.services.callbacks
@@ -266,7 +263,6 @@ def test_a_slow_receiver_holds_up_no_other_app(
     make_server: Callable[..., LiveServer], tenant: Tenant, receiver: rx.Receiver
 ) -> None:
     worker = make_server(workers=1, task_poll_interval=30)
-    assert worker.services is not None
     set_callback(worker, tenant, receiver)
     receiver.mode = rx.LATE  # every push of this app takes 1.5 s and fails
     emit(worker, tenant, 40)
@@ -301,7 +297,7 @@ def test_a_commit_in_another_process_wakes_the_dispatcher(
 ) -> None:
     """PostgreSQL's NOTIFY: events written by a process without workers (``server``) reach the
     dispatcher of another at once, long before its poll."""
-    worker = make_server(workers=1, task_poll_interval=30)
+    make_server(workers=1, task_poll_interval=30)  # the worker: its dispatcher listens
     set_callback(server, tenant, receiver)
     time.sleep(0.2)  # the worker's listener is up
     started = time.monotonic()
@@ -310,7 +306,6 @@ def test_a_commit_in_another_process_wakes_the_dispatcher(
         time.sleep(0.01)
     assert len(receiver.events()) == 3
     assert time.monotonic() - started < 2
-    assert worker.services is not None
 
 
 def test_a_disabled_app_is_not_pushed_to_until_it_is_enabled_again(
@@ -318,7 +313,6 @@ def test_a_disabled_app_is_not_pushed_to_until_it_is_enabled_again(
 ) -> None:
     """``admin app disable``: its events wait in the outbox, untried; enabled again (within
     retention), they are pushed."""
-    assert server.services is not None
     app_key = tenant.boot.credentials.app.app_key
     assert app_key is not None
     set_callback(server, tenant, receiver)

@@ -68,12 +68,14 @@ def test_the_scope_error_keeps_its_detail() -> None:
 
 def test_no_raise_site_spells_a_code() -> None:
     """Codes are raised by name (``errors.TASK_NOT_EXIST.error(...)``), never as a string given
-    to an exception class."""
+    to an exception class. The client (``dingstore.client``) is not the server: it raises the
+    codes it is answered with, and its own few, through its own ``errors`` module."""
     src = Path(errors.__file__).parent
     spelled = re.compile(r"errors\.[A-Z]\w*\(\s*[\"']")
     found = [
         f"{path.relative_to(src)}: {match.group(0)}"
         for path in src.rglob("*.py")
+        if path.relative_to(src).parts[0] != "client"
         for match in spelled.finditer(path.read_text())
     ]
     assert found == []

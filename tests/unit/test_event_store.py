@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from dingstore.store import base, database, events, schema
+from dingstore.store import base, database, events, schema, xact
 from tests.polling import until_async
 
 CORP = "corp-e"
@@ -76,6 +76,39 @@ async def test_one_row_per_app_the_space_scope_winning(db: base.BaseDatabase) ->
     assert await _emit(db, _change(8)) == 2  # a still hears the org
 
 
+async def _outbox(db: base.BaseDatabase) -> list[tuple]:
+    """Every event row as the outbox holds it, but its id and transaction, in id order: (app,
+    scope, scope id, dentry id, then the rest)."""
+    e = schema.events.c
+    first = [e.app_id, e.scope, e.scope_id, e.dentry_id]
+    rest = [c for c in e if c.name not in ("id", "tx", *(c.name for c in first))]
+    async with db.read() as conn:
+        return [tuple(r) for r in await conn.execute(sa.select(*first, *rest).order_by(e.id))]
+
+
+async def test_a_batch_writes_what_one_change_at_a_time_writes(db: base.BaseDatabase) -> None:
+    """The one-change statement and the batch's rows are built apart: they must agree, for an
+    org subscriber, a space subscriber and one subscribed to both, across the batch's chunks."""
+    await _subscribe(db, "a", "ORG", CORP)
+    await _subscribe(db, "b", "SPACE", str(SPACE))
+    await _subscribe(db, "c", "ORG", CORP)
+    await _subscribe(db, "c", "SPACE", str(SPACE))
+    changes = [_change(i, events.CREATE if i % 2 else events.UPDATE) for i in range(1, 402)]
+    for change in changes:
+        assert await _emit(db, change) == 3
+    one_by_one = await _outbox(db)
+    async with db.write() as conn:
+        await conn.execute(sa.delete(schema.events))
+    assert await _emit(db, *changes) == 3 * len(changes)  # 1,203 rows: two INSERTs
+    batched = await _outbox(db)
+    assert len(batched) == 3 * len(changes)
+    # in the order of the changes, each change's apps together
+    assert [r[3] for r in batched[::3]] == [c.dentry_id for c in changes]
+    assert sorted(batched) == sorted(one_by_one)
+    scopes = {r[:3] for r in batched}
+    assert scopes == {("a", "ORG", CORP), ("b", "SPACE", str(SPACE)), ("c", "SPACE", str(SPACE))}
+
+
 async def test_a_rolled_back_change_leaves_no_event(db: base.BaseDatabase) -> None:
     await _subscribe(db, "a", "ORG", CORP)
     with pytest.raises(RuntimeError):
@@ -115,14 +148,17 @@ async def test_expired_leases_are_claimed_again_and_retries_wait(db: base.BaseDa
     assert await _claim(db, "a", now=2101) == [(1, 2)]  # the lease ran out: same row again
     row = (await _rows(db))[0]
     async with db.write() as conn:
-        assert not await events.retry_later(
-            conn, CORP, "a", row["id"], 1, due_at=5000, error="stale attempt"
-        )
-        assert await events.retry_later(conn, CORP, "a", row["id"], 2, due_at=5000, error="500")
+        stale = events.Retry(row["id"], 1, due_at=5000, error="stale attempt")
+        await events.retry_many(conn, CORP, "a", [stale])  # attempt 2 has begun: left alone
+    assert (await _rows(db))[0]["last_error"] is None
+    async with db.write() as conn:
+        await events.retry_many(conn, CORP, "a", [events.Retry(row["id"], 2, 5000, "500")])
+    assert (await _rows(db))[0]["last_error"] == "500"
     assert await _claim(db, "a", now=4999) == []
     assert await _claim(db, "a", now=5000) == [(1, 3)]
     async with db.write() as conn:
-        await events.retry_later(conn, CORP, "a", row["id"], 3, due_at=0, error="x", failed=True)
+        given_up = events.Retry(row["id"], 3, due_at=0, error="x", failed=True)
+        await events.retry_many(conn, CORP, "a", [given_up])
     assert await _claim(db, "a", now=9999) == []
     assert (await _rows(db))[0]["status"] == "FAILED"
     async with db.write() as conn:
@@ -153,42 +189,49 @@ async def test_concurrent_claimers_never_take_one_event(db: base.BaseDatabase) -
 async def test_the_feed_pages_in_commit_order(db: base.BaseDatabase) -> None:
     await _subscribe(db, "a", "ORG", CORP)
     async with db.read() as conn:
-        assert await events.latest(conn, CORP, "a") == events.Cursor()
+        assert await events.latest(conn, CORP, "a", await events.horizon(conn)) == events.Cursor()
     await _emit(db, _change(1), _change(2), _change(3))
     await _settled(db)
     async with db.read() as conn:
-        page = await events.feed(conn, CORP, "a", events.Cursor(), 2)
+        at = await events.horizon(conn)
+        page = await events.feed(conn, CORP, "a", events.Cursor(), 2, at)
         assert [r["dentry_id"] for r in page] == [1, 2]
         after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
-        assert [r["dentry_id"] for r in await events.feed(conn, CORP, "a", after, 5)] == [3]
-        end = await events.latest(conn, CORP, "a")
-        assert await events.feed(conn, CORP, "a", end, 5) == []
+        assert [r["dentry_id"] for r in await events.feed(conn, CORP, "a", after, 5, at)] == [3]
+        end = await events.latest(conn, CORP, "a", at)
+        assert await events.feed(conn, CORP, "a", end, 5, at) == []
     assert events.Cursor.parse(str(end)) == end
     with pytest.raises(ValueError):
         events.Cursor.parse("12")
 
 
 async def _settled(db: base.BaseDatabase) -> None:
-    """Until no transaction older than the app's events runs anywhere on the server (other
-    tests' on a shared PostgreSQL hold the feed back too: store/xact.py)."""
+    """Until no transaction of the database older than the app's events runs (store/xact.py)."""
 
     async def shown() -> bool:
         async with db.read() as conn:
-            return not await events.held_back(conn, CORP, "a", events.Cursor())
+            return not await events.held_back(
+                conn, CORP, "a", events.Cursor(), await events.horizon(conn)
+            )
 
     await until_async(shown, timeout=30, what="the events settled")
 
 
 async def test_held_back_events_are_told_apart(db: base.BaseDatabase) -> None:
     """``held_back``: committed events ``feed`` does not show yet because an older transaction
-    runs (PostgreSQL); never on SQLite, whose one writer commits in id order."""
+    runs (PostgreSQL); never on SQLite, whose one writer commits in id order. The statements of
+    one look agree on the line, and "committed before the read" is the read's first snapshot."""
     await _subscribe(db, "a", "ORG", CORP)
     async with db.read() as conn:
-        assert not await events.held_back(conn, CORP, "a", events.Cursor())
+        assert not await events.held_back(
+            conn, CORP, "a", events.Cursor(), await events.horizon(conn)
+        )
     if db.dialect != "postgresql":
         await _emit(db, _change(1))
         async with db.read() as conn:
-            assert not await events.held_back(conn, CORP, "a", events.Cursor())
+            at = await events.horizon(conn)
+            assert at.line == xact.NO_LINE and at.began is None
+            assert not await events.held_back(conn, CORP, "a", events.Cursor(), at)
         return
     older_began, release = asyncio.Event(), asyncio.Event()
 
@@ -200,21 +243,31 @@ async def test_held_back_events_are_told_apart(db: base.BaseDatabase) -> None:
 
     running = asyncio.create_task(older())
     await older_began.wait()
+    async with db.read() as conn:
+        before = await events.horizon(conn)  # a read that began before the event committed
     await _emit(db, _change(1))
     async with db.read() as conn:
-        assert await events.feed(conn, CORP, "a", events.Cursor(), 5) == []
-        assert await events.held_back(conn, CORP, "a", events.Cursor())
+        at = await events.horizon(conn)
+        assert await events.feed(conn, CORP, "a", events.Cursor(), 5, at) == []
+        assert await events.held_back(conn, CORP, "a", events.Cursor(), at)
+        # a read that began before it committed need not wait for it once its wait is over
+        later = await events.horizon(conn, before.began)
+        assert await events.held_back(conn, CORP, "a", events.Cursor(), later)
+        assert not await events.held_back(conn, CORP, "a", events.Cursor(), later, before_read=True)
+        assert await events.held_back(conn, CORP, "a", events.Cursor(), at, before_read=True)
     release.set()
     await running
     async with db.read() as conn:
-        # once no transaction older than the event runs anywhere on the server
-        for _ in range(500):
-            if not await events.held_back(conn, CORP, "a", events.Cursor()):
+        # the older transaction has ended, but a look keeps its own line: what its feed held
+        # back, its held_back still counts (a new line in between would have lost the event)
+        assert await events.held_back(conn, CORP, "a", events.Cursor(), at)
+        for _ in range(500):  # a new look: once no older transaction of the database runs
+            now = await events.horizon(conn)
+            if not await events.held_back(conn, CORP, "a", events.Cursor(), now):
                 break
             await asyncio.sleep(0.02)
-        shown = await events.feed(conn, CORP, "a", events.Cursor(), 5)
+        shown = await events.feed(conn, CORP, "a", events.Cursor(), 5, now)
         assert [r["dentry_id"] for r in shown] == [1]
-        assert not await events.held_back(conn, CORP, "a", events.Cursor())
 
 
 async def _rows(db: base.BaseDatabase) -> list:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.errors import ServerErrorMiddleware
@@ -14,8 +15,9 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dingstore import __version__, logs
-from dingstore.api import handlers, metrics, middleware, ratelimit, routing
+from dingstore.api import console, handlers, metrics, middleware, ratelimit, routing
 from dingstore.api.routes import (
+    apidocs,
     batch,
     blobs,
     dentries,
@@ -30,7 +32,10 @@ from dingstore.api.routes import (
     permissions,
     previews,
     recycle,
+    space_extensions,
     spaces,
+    task_extensions,
+    testmode,
     thumbnails,
     versions,
     weboffice,
@@ -56,6 +61,10 @@ ROUTERS = (
     thumbnails.router,
     open_infos.router,
     weboffice.router,
+    # dingstore's task extensions: the task list, cancel, retry (docs/tasks.md#extensions)
+    task_extensions.router,
+    # dingstore's space list (docs/files.md#the-space-list)
+    space_extensions.router,
     # the WOPI host, called by an office server (not a DingTalk API)
     wopi.router,
     # change events in DingTalk's Stream mode (its gateway, and the WebSocket)
@@ -64,10 +73,40 @@ ROUTERS = (
     blobs.router,
     # dingstore's preview page, where GetDentryOpenInfo's links lead (not a DingTalk API)
     previews.router,
+    # the API browser: Swagger UI over /openapi.json, from vendored assets (not a DingTalk API)
+    apidocs.router,
+    # the web console (not a DingTalk API)
+    console.router,
 )
 
 
+# The path parameters that are decimal ids (``service/tree.parse_id``: up to 2^63 - 1; ``0``,
+# a space's root, where a node may be one), and what the document says of them. A value outside
+# the pattern answers ``400 paramError.<name>``; one inside it may still (``0`` where no root is
+# taken, 19 digits above the largest id).
+DECIMAL_IDS = ("spaceId", "dentryId", "parentId", "taskId", "recycleBinId", "recycleItemId")
+ID_PATTERN = "^[0-9]{1,19}$"
+
+
+def _describe_ids(document: dict[str, Any]) -> None:
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "path" and parameter["name"] in DECIMAL_IDS:
+                    parameter["schema"]["pattern"] = ID_PATTERN
+
+
 class App(FastAPI):
+    # Strict mode and test mode's faults (api/routing.py); None, the default: neither.
+    hooks: routing.Hooks | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the pattern of the decimal ids on the path parameters
+        that take one (so that a client or a fuzzer knows what an id looks like)."""
+        if self.openapi_schema is None:
+            _describe_ids(super().openapi())
+        return self.openapi_schema or {}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request goes straight to the stack, one frame (Starlette's ``__call__``) where
         FastAPI's adds another to check for telemetry, which is off; the lifespan and anything
@@ -96,17 +135,34 @@ class App(FastAPI):
         return ServerErrorMiddleware(app, handler=on_exception or on_500, debug=self.debug)
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The ASGI app. Given ``services``, it uses them and leaves closing them to the caller."""
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    on_open: Callable[[Services], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The ASGI app. Given ``services``, it uses them and leaves closing them to the caller.
+    ``on_open`` runs once the services are open, before the app serves (``serve --ephemeral``
+    fills its new store there: it lives in this process only)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         svc = app.state.services = services or await open_services(settings)
+        if on_open is not None:
+            try:
+                await on_open(svc)
+            except BaseException:
+                if owned:
+                    await svc.close()
+                raise
         # Everything made at start-up lives as long as the process: keep it out of the
         # collector's way, so a full collection does not stall requests (p99, bench/get_task.py).
-        gc.collect()
-        gc.freeze()
+        # Not for an ephemeral store: a test's server wants to be ready soon (the collection
+        # takes ~0.3 s in a test process), and in the pytest plugin the process is the test's.
+        if not settings.ephemeral:
+            gc.collect()
+            gc.freeze()
         housekeeping = asyncio.create_task(svc.housekeeper.run_forever())
         engine = svc.engine
         engine.start()  # ``workers`` of them; none with --no-workers / DINGSTORE_WORKERS=0
@@ -156,6 +212,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         # The routes themselves, not an included router: FastAPI's include layer costs a
         # route match per request (prefix, tags and responses are already on each route).
         app.router.routes.extend(router.routes)
+    if settings.test_mode:  # /_dingstore/ exists only then: any other serve answers 404
+        app.router.routes.extend(testmode.router.routes)
+    if settings.strict or settings.test_mode:
+        app.hooks = routing.Hooks(strict=settings.strict, faults=settings.test_mode)
     handlers.install(app)
     app.add_middleware(
         middleware.RequestMiddleware,
@@ -165,8 +225,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         access_log=settings.access_log,
         # transfers take as long as their bytes take, and are as large as their declared size
         # (a WOPI save is a whole file, limited by DINGSTORE_BLOB_MAX_OBJECT_SIZE)
-        no_deadline_prefixes=(blobs.PREFIX, previews.PREFIX, wopi.PREFIX),
+        # (test mode's wait for events takes the timeout it is given)
+        no_deadline_prefixes=(
+            blobs.PREFIX,
+            previews.PREFIX,
+            wopi.PREFIX,
+            testmode.PREFIX,
+            console.LIVE_PREFIX,
+            console.DOWNLOAD_PREFIX,
+        ),
         no_body_limit_prefixes=(blobs.PREFIX, wopi.PREFIX),
-        secret_path_prefixes=(previews.PREFIX,),
+        secret_path_prefixes=(previews.PREFIX, console.SIGNIN_PREFIX),
     )
     return app

@@ -23,12 +23,21 @@ The parameter kinds:
 * ``query: Annotated[Model, Query()]`` — query parameters, validated by the pydantic model
 
 Validation failures become ``paramError.<field>`` exactly as FastAPI's would (api/handlers.py).
+
+Two options change how a DingTalk API route (``/v1.0/...``) runs, both off unless the app sets
+``App.hooks`` (``serve --strict``, ``serve --test-mode``): strict mode answers a body field or
+query parameter the operation does not take with ``400 paramError`` (``strict.py``), and test
+mode lets an injected fault answer for the operation (service/testmode/faults.py), right after
+the caller is admitted (so a fault can be per org). Without hooks, a request pays one attribute
+read for them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from fastapi import Body, Depends, Query, Request
@@ -42,17 +51,34 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dingstore import errors
-from dingstore.api import schemas
+from dingstore.api import responses, schemas, strict
+from dingstore.api.middleware import request_id_of
 from dingstore.api.validation import refuse_nul, validation_error
 from dingstore.service import models
 from dingstore.service.container import Services
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
-_token_header = APIKeyHeader(name=TOKEN_HEADER, auto_error=False)
+_token_header = APIKeyHeader(
+    name=TOKEN_HEADER,
+    auto_error=False,
+    description="The app's access token: the accessToken of POST /v1.0/oauth2/accessToken "
+    "(GetAccessToken) or /v1.0/oauth2/corpAccessToken (GetCorpAccessToken).",
+)
 
 
 Caller = models.Actor
 AppCaller = models.Principal
+
+# The API's own paths, where strict mode applies (not the data plane, WOPI, previews, ...).
+API_PREFIX = "/v1.0/"
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """What an app turned on beyond the API's ordinary behaviour (``App.hooks``)."""
+
+    strict: bool = False  # unknown body fields and query parameters: 400 paramError
+    faults: bool = False  # test mode: injected faults answer for operations
 
 
 def services(request: HTTPConnection) -> Services:
@@ -161,7 +187,7 @@ def _required(model: Any) -> bool:
     return any(field.is_required() for field in fields.values())
 
 
-def _model_getter(model: type[BaseModel], source: str) -> Getter:
+def _model_getter(model: type[BaseModel], source: str, *, strictly: bool = False) -> Getter:
     required = _required(model)
 
     async def from_body(request: Request) -> BaseModel:
@@ -174,6 +200,8 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
             parsed = model.model_validate_json(raw)
         except ValidationError as exc:
             raise validation_error(exc.errors()) from None
+        if strictly:
+            strict.refuse_unknown_fields(model, raw)
         refuse_nul(parsed)
         return parsed
 
@@ -188,13 +216,23 @@ def _model_getter(model: type[BaseModel], source: str) -> Getter:
     return from_body if source == "body" else from_query
 
 
+def _query_names(model: type[BaseModel]) -> set[str]:
+    """The query parameters a query model takes: each field's alias, and its name."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names |= {name, info.alias or name}
+    return names
+
+
 def _admits(param: inspect.Parameter) -> bool:
     """Whether ``param`` is a ``caller``: it checks the token (``operation``)."""
     default = param.default
     return isinstance(default, fastapi_params.Depends) and hasattr(default.dependency, "operation")
 
 
-def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> Getter:
+def _getter(
+    route: APIRoute, name: str, param: inspect.Parameter, hint: Any, *, strictly: bool = False
+) -> Getter:
     default = param.default
     if hint is Request:
         return _request
@@ -213,7 +251,7 @@ def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> 
         model, *marks = get_args(hint)
         for mark in marks:
             if isinstance(mark, fastapi_params.Body):
-                return _model_getter(model, "body")
+                return _model_getter(model, "body", strictly=strictly)
             if isinstance(mark, fastapi_params.Query):
                 return _model_getter(model, "query")
     raise TypeError(
@@ -221,10 +259,17 @@ def _getter(route: APIRoute, name: str, param: inspect.Parameter, hint: Any) -> 
     )
 
 
-def api_router(prefix: str = "", *, tags: list[str], errors_documented: bool = True) -> APIRouter:
+def api_router(
+    prefix: str = "",
+    *,
+    tags: list[str],
+    errors_documented: bool = True,
+    include_in_schema: bool = True,
+) -> APIRouter:
     """A router of ``ApiRoute``s, each named (and so identified in OpenAPI) by its operation."""
     return APIRouter(
         prefix=prefix,
+        include_in_schema=include_in_schema,
         tags=list(tags),
         route_class=ApiRoute,
         responses=schemas.ERRORS if errors_documented else None,
@@ -243,6 +288,8 @@ def _asgi(handle: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
 class ApiRoute(APIRoute):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # OpenAPI's summary: the DingTalk operation's name (FastAPI's would be "Gettask").
+        self.summary = self.summary or self.name
         body = self.body_field
         if body is not None and not _required(body.field_info.annotation):
             # A body of optional fields may be left out (``_model_getter``): say so in OpenAPI.
@@ -266,19 +313,74 @@ class ApiRoute(APIRoute):
         endpoint = self.endpoint
         hints = get_type_hints(endpoint, include_extras=True)
         params = inspect.signature(endpoint).parameters.items()
-        plan = []
+        plan, strict_plan = [], []
+        caller_name = None
+        queries: set[str] = set()  # the query parameters strict mode lets through
         # The caller first: no body is read for a request whose token fails.
         for name, param in sorted(params, key=lambda item: not _admits(item[1])):
-            get = _getter(self, name, param, hints.get(name))
+            hint = hints.get(name)
+            get = _getter(self, name, param, hint)
             plan.append((name, get, inspect.iscoroutinefunction(get)))
+            get = _getter(self, name, param, hint, strictly=True)
+            strict_plan.append((name, get, inspect.iscoroutinefunction(get)))
+            if _admits(param):
+                caller_name = name
+                if param.default.dependency.operation[2] is admit:
+                    queries.add("unionId")
+            elif get_origin(hint) is Annotated:
+                model, *marks = get_args(hint)
+                if any(isinstance(m, fastapi_params.Query) for m in marks):
+                    queries |= _query_names(model)
+        checks_query = self.path_format.startswith(API_PREFIX)
+        if not checks_query:
+            strict_plan = plan
+        operation_name = self.name
 
         async def handle(request: Request) -> Response:
+            hooks = request.app.hooks
+            if hooks is not None:
+                return await hooked(request, hooks)
             kwargs = {}
             for name, get, awaited in plan:
                 kwargs[name] = await get(request) if awaited else get(request)
             return await endpoint(**kwargs)  # type: ignore[no-any-return]
 
+        async def hooked(request: Request, hooks: Hooks) -> Response:
+            steps = strict_plan if hooks.strict else plan
+            kwargs: dict[str, Any] = {}
+            if caller_name is not None:  # admitted first, as above
+                name, get, _ = steps[0]
+                kwargs[name] = await get(request)
+            if hooks.faults:
+                corp_id = kwargs[caller_name].corp_id if caller_name is not None else None
+                fired = await _fault(request, operation_name, corp_id)
+                if fired is not None:
+                    return fired
+            if hooks.strict and checks_query:
+                strict.refuse_unknown_query(request.query_params.keys(), queries)
+            for name, get, awaited in steps:
+                if name not in kwargs:
+                    kwargs[name] = await get(request) if awaited else get(request)
+            return await endpoint(**kwargs)  # type: ignore[no-any-return]
+
         return handle
+
+
+async def _fault(request: Request, operation_name: str, corp_id: str | None) -> Response | None:
+    """The answer of an injected fault that fires for this call, after its delay; None when
+    none fires, or one only delayed the call (test mode)."""
+    controls = services(request).test_controls
+    if controls is None or not controls.faults:
+        return None
+    fired = controls.faults.take(operation_name, corp_id)
+    if fired is None:
+        return None
+    if fired.delay_ms:
+        await asyncio.sleep(fired.delay_ms / 1000)
+    if fired.code is None:
+        return None
+    body = {"code": fired.code, "message": fired.message, "requestid": request_id_of(request.scope)}
+    return responses.JSON(body, status_code=fired.status)
 
 
 class RouteIndex:

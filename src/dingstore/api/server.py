@@ -27,15 +27,19 @@ class Server(uvicorn.Server):
     _listening: list[socket.socket]
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # Listening before uvicorn reports ``started``: whoever waits on that flag (another
+        # thread) may connect at once; until the reader is added, connections wait in the
+        # backlog.
+        self._listening = list(sockets or ())
+        for sock in self._listening:
+            sock.setblocking(False)
+            sock.listen(self.config.backlog)
         # uvicorn runs the app's lifespan and serves no socket of its own.
         await super().startup(sockets=[])
         if not self.started:
             return
         loop = asyncio.get_running_loop()
-        self._listening = list(sockets or ())
         for sock in self._listening:
-            sock.setblocking(False)
-            sock.listen(self.config.backlog)
             loop.add_reader(sock.fileno(), self._accept, loop, sock)
 
     def _protocol(self) -> asyncio.Protocol:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dingstore.api.wire import batch as batch_wire
 from dingstore.api.wire import common, permissions, recycle
 from dingstore.blobs.base import Transfer
 from dingstore.clock import iso
-from dingstore.service import models
+from dingstore.service import models, tasks
+from dingstore.service.bulk import dryrun
 from dingstore.service.properties import PropertyInput
 from dingstore.service.recycle import Restored, RestoreItem
 from dingstore.service.spaces import Usage
@@ -184,3 +186,45 @@ def signature(t: Transfer) -> common.HeaderSignatureInfo:
 
 def property_inputs(items: list[common.AppProperty] | None) -> list[PropertyInput]:
     return [PropertyInput(p.name, p.value, p.visibility) for p in items or ()]
+
+
+def dry_run(plan: dryrun.Plan) -> batch_wire.DryRunResponse:
+    quota = None
+    if plan.quota_space_id is not None:
+        quota = batch_wire.DryRunQuota(
+            space_id=str(plan.quota_space_id),
+            needed_bytes=plan.quota_needed,
+            available_bytes=plan.quota_available,
+            fits=plan.fits,
+        )
+    return batch_wire.DryRunResponse(
+        operation=plan.operation,
+        items=[
+            batch_wire.DryRunItem(
+                dentry_id=i.dentry_id,
+                type=i.type,
+                name=i.name,
+                nodes=i.nodes,
+                bytes=i.bytes,
+                conflict=i.conflict,
+                target_name=i.target_name,
+                error_code=i.error_code,
+            )
+            for i in plan.items
+        ],
+        nodes=plan.nodes,
+        bytes=plan.bytes,
+        quota=quota,
+    )
+
+
+def task_info(info: tasks.TaskInfo) -> batch_wire.TaskInfo:
+    return batch_wire.TaskInfo(
+        **task(info.task).model_dump(),
+        kind=info.kind,
+        space_id=None if info.space_id is None else str(info.space_id),
+        creator_id=info.creator_id,
+        create_time=iso(info.created_at) or "",
+        canceled=info.canceled,
+        retry_of=None if info.retry_of is None else str(info.retry_of),
+    )

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from dingstore.blobs import base, local, memory, s3, signing
+from dingstore.blobs import base, local, memory, signing
 from dingstore.clock import SYSTEM, Clock
 from dingstore.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from dingstore.blobs import s3
 
 S3_FORM = "s3://BUCKET?endpoint=http://HOST:PORT&region=REGION"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -26,6 +30,8 @@ _REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStore:
+    from dingstore.blobs import s3  # boto3: ~0.25 s of imports, for S3 stores only
+
     def refuse(why: str) -> ConfigError:
         return ConfigError(f"blob URL {url!r}: {why}; the form is {S3_FORM}")
 
@@ -61,6 +67,18 @@ def _s3_store(url: str, parts: SplitResult, settings: Settings) -> s3.S3BlobStor
             f"lives at most {s3.MAX_EXPIRY} seconds"
         )
     return s3.S3BlobStore(parts.netloc, endpoint=endpoint, region=region)
+
+
+def local_root(settings: Settings) -> Path | None:
+    """The directory of the local-files store ``settings`` select (unset: ``DATA_DIR/blobs``,
+    or a ``file://`` URL), or None when the bytes live elsewhere (S3, memory)."""
+    url = settings.blob_url
+    if url is None:
+        return (settings.data_dir / "blobs").resolve()
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(unquote(parts.path)).resolve()
+    return None
 
 
 def blob_store_for(settings: Settings, *, clock: Clock = SYSTEM) -> base.BaseBlobStore:

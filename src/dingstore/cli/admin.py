@@ -1,5 +1,5 @@
-"""``dingstore admin``: orgs, users, groups, apps and suites, and apps' events
-(cli/events.py), on the store a server may be using."""
+"""``dingstore admin``: orgs, users, groups, apps and suites, apps' events (cli/events.py),
+and backup and restore (cli/backups.py), on the store a server may be using."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from dingstore.cli import events, groups
+from dingstore.cli import backups, events, groups
 from dingstore.cli.common import (
     DatabaseUrl,
     DataDir,
@@ -25,7 +25,8 @@ from dingstore.service import models, scopes
 from dingstore.service.container import Services
 
 app = typer.Typer(
-    help="Manage orgs, users, their groups, apps and third-party suites.", no_args_is_help=True
+    help="Manage orgs, users, their groups, apps and third-party suites; back up and restore.",
+    no_args_is_help=True,
 )
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 user_app = typer.Typer(help="Users of an organization.", no_args_is_help=True)
@@ -38,6 +39,8 @@ app.add_typer(app_app, name="app")
 app.add_typer(suite_app, name="suite")
 app.add_typer(events.app, name="events")
 app_app.command("set-callback")(events.set_callback)
+app.command("backup")(backups.backup)
+app.command("restore")(backups.restore)
 
 Scopes = Annotated[
     str | None,
@@ -303,3 +306,27 @@ def suite_authorize(
 
     ticket = with_services(settings_from(data_dir, database_url), work)
     emit(as_json, {"suiteTicket": ticket})
+
+
+def console_url(settings: Any, token: str) -> str:
+    """The sign-in link of a console token, on the server's public URL."""
+    return f"{settings.resolved_public_url}/console/signin/{token}"
+
+
+@app.command("console-link")
+def console_link(
+    union_id: Annotated[str, typer.Option("--union-id", help="The user to sign in.")],
+    corp_id: Annotated[str | None, typer.Option("--corp-id")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Json = False,
+) -> None:
+    """Print a one-time link that signs the user in to the web console (it expires in 10
+    minutes; opening it once uses it up)."""
+    settings = settings_from(data_dir, database_url)
+    token = with_services(settings, lambda s: s.console.link(union_id, corp_id))
+    link = console_url(settings, token)
+    if as_json:
+        emit(as_json, {"url": link, "expiresIn": 600})
+        return
+    print(link)

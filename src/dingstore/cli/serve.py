@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,8 +24,12 @@ from dingstore.cli.common import (
     settings_from,
     with_services,
 )
+from dingstore.service import seeding
+from dingstore.service.container import Services
 from dingstore.service.identity import Bootstrap
 from dingstore.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _announce(made: Bootstrap, settings: Settings) -> None:
@@ -58,6 +65,35 @@ union_id = "{made.admin.union_id}"
     print(snippet, flush=True)
 
 
+def _first_start(
+    settings: Settings, seed: seeding.SeedFile | None, base: Path | None
+) -> Callable[[Services], Awaitable[None]]:
+    """What a start does to its store before serving: on a store without an org, load the seed
+    file, or else make the default org, admin and app and show them."""
+
+    async def start(services: Services) -> None:
+        if seed is None:
+            made = await services.identity.bootstrap()
+            if made is not None:
+                _announce(made, settings)
+                token = await services.console.link(made.admin.union_id, made.org.corp_id)
+                print(
+                    "\nSign in to the web console as the admin (this link works once, for 10 "
+                    "minutes;\n`dingstore admin console-link --union-id ...` makes another):\n"
+                    f"  {settings.resolved_public_url}/console/signin/{token}\n",
+                    flush=True,
+                )
+            return
+        if await services.identity.list_orgs():
+            log.info("the store has orgs already: the seed file %s is not loaded", settings.seed)
+            return
+        seeded = await seeding.apply(services, seed, base)
+        orgs = ", ".join(f"{name} ({org.corp_id})" for name, org in seeded.orgs.items())
+        print(f"dingstore: loaded {settings.seed}: {orgs}", flush=True)
+
+    return start
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """The API's listening socket, bound before the store is opened: a port in use then stops
     the first start before it creates (and prints, once only) the org and its app."""
@@ -90,18 +126,83 @@ def serve(
         bool,
         typer.Option("--no-workers", help="Serve the API only; `dingstore worker` runs tasks."),
     ] = False,
+    ephemeral: Annotated[
+        bool,
+        typer.Option(
+            "--ephemeral",
+            help="A throwaway store in memory, gone on exit, for tests (env DINGSTORE_EPHEMERAL).",
+        ),
+    ] = False,
+    seed: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed",
+            help="Load this YAML or JSON file into a store without orgs (env DINGSTORE_SEED).",
+            show_default=False,
+        ),
+    ] = None,
+    test_mode: Annotated[
+        bool,
+        typer.Option(
+            "--test-mode",
+            help="Serve the /_dingstore/ test controls: reset, faults, task control, events, "
+            "snapshots (docs/testing.md; env DINGSTORE_TEST_MODE). Loopback binds only.",
+        ),
+    ] = False,
+    test_mode_force: Annotated[
+        bool,
+        typer.Option(
+            "--test-mode-force",
+            help="Allow --test-mode on a non-loopback bind: anyone who reaches the port can "
+            "reset the store (env DINGSTORE_TEST_MODE_FORCE).",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Answer unknown body fields and query parameters with 400 paramError "
+            "(env DINGSTORE_STRICT).",
+        ),
+    ] = False,
 ) -> None:
     """Run the API server on the configured store (embedded SQLite + local files by default)."""
     settings = settings_from(
-        data_dir, database_url, host=host, port=port, workers=0 if no_workers else workers
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        workers=0 if no_workers else workers,
+        # a flag not given leaves the DINGSTORE_* variable's value
+        ephemeral=ephemeral or None,
+        seed=seed,
+        test_mode=test_mode or None,
+        test_mode_force=test_mode_force or None,
+        strict=strict or None,
     )
     logs.configure(settings.log_level, json=settings.log_json)
+    # checked before anything is bound or made: a bad entry ends the start with status 2
+    loaded = seeding.load(settings.seed) if settings.seed is not None else (None, None)
+    if settings.test_mode:
+        log.warning("test mode: /_dingstore/ serves unauthenticated controls that reset the store")
     sock = _bind(settings.host, settings.port)
-    made = with_services(settings, lambda s: s.identity.bootstrap(), create=True)
-    if made is not None:
-        _announce(made, settings)
+    first_start = _first_start(settings, *loaded)
+    if not settings.ephemeral:
+        with_services(settings, first_start, create=True)
+
+    async def on_open(services: Services) -> None:
+        if settings.ephemeral:  # its store lives in the server's own services: filled now
+            await first_start(services)
+        seed, base = loaded
+        if seed is not None and services.test_controls is not None:
+
+            async def reseed() -> None:  # after a reset of the whole store (test mode)
+                await seeding.apply(services, seed, base)
+
+            services.test_controls.reseed = reseed
+
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, on_open=on_open),
         host=settings.host,
         port=settings.port,
         loop="uvloop",

@@ -13,6 +13,7 @@ makes it atomic. Times (leases, begin and end) are read from the ``clock`` each 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,18 +46,27 @@ class Claimed:
     prepared: Any = None
 
 
-async def claim(conn: Writer, owner: str, lease_ms: int, *, clock: Clock) -> Claimed | None:
-    """Take the oldest runnable task nobody holds, for ``lease_ms``."""
+async def claim(
+    conn: Writer,
+    owner: str,
+    lease_ms: int,
+    *,
+    clock: Clock,
+    skip_orgs: Collection[str] = (),
+    only_org: str | None = None,
+) -> Claimed | None:
+    """Take the oldest runnable task nobody holds, for ``lease_ms``: of any org but
+    ``skip_orgs`` (paused in test mode), or of ``only_org`` alone."""
     now = clock.now_ms()
-    pick = (
-        sa.select(t.c.id)
-        .where(
-            t.c.status.in_(RUNNABLE),
-            sa.or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < now),
-        )
-        .order_by(t.c.created_at, t.c.id)
-        .limit(1)
+    pick = sa.select(t.c.id).where(
+        t.c.status.in_(RUNNABLE),
+        sa.or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < now),
     )
+    if skip_orgs:
+        pick = pick.where(t.c.corp_id.not_in(list(skip_orgs)))
+    if only_org is not None:
+        pick = pick.where(t.c.corp_id == only_org)
+    pick = pick.order_by(t.c.created_at, t.c.id).limit(1)
     row = (
         await conn.execute(
             sa.update(t)
@@ -90,16 +100,21 @@ async def claim(conn: Writer, owner: str, lease_ms: int, *, clock: Clock) -> Cla
     )
 
 
-async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int, *, clock: Clock) -> None:
-    """Renew the lease inside the step's transaction, or raise ``LeaseLost``."""
+async def fence(conn: Connection, task_id: int, owner: str, lease_ms: int, *, clock: Clock) -> bool:
+    """Renew the lease inside the step's transaction, or raise ``LeaseLost``. Returns whether
+    someone asked to cancel the task (``POST /dingstore/v1/tasks/{id}/cancel``)."""
     now = clock.now_ms()
-    result = await conn.execute(
-        sa.update(t)
-        .where(t.c.id == task_id, t.c.lease_owner == owner, t.c.status.in_(RUNNABLE))
-        .values(lease_expires_at=now + lease_ms, modified_at=now)
-    )
-    if result.rowcount != 1:
+    row = (
+        await conn.execute(
+            sa.update(t)
+            .where(t.c.id == task_id, t.c.lease_owner == owner, t.c.status.in_(RUNNABLE))
+            .values(lease_expires_at=now + lease_ms, modified_at=now)
+            .returning(t.c.canceled_by)
+        )
+    ).first()
+    if row is None:
         raise LeaseLost(task_id)
+    return row.canceled_by is not None
 
 
 async def reload(conn: Connection, task: Claimed) -> Claimed:
@@ -152,11 +167,18 @@ async def advance(
 
 
 async def finish(
-    conn: Connection, task_id: int, *, clock: Clock, fail_message: str | None = None
+    conn: Connection,
+    task_id: int,
+    *,
+    clock: Clock,
+    fail_message: str | None = None,
+    overriding: bool = False,
 ) -> None:
     """End the task: FAIL when any node failed (or ``fail_message`` says it failed as a whole),
     SUCCESS otherwise. Counts not reached are counted failed, so that they add up to the total
-    (1, the folder itself, for a task that failed before it began)."""
+    (1, the folder itself, for a task that failed before it began). ``overriding``: the
+    task's failMessage is ``fail_message`` whatever failed before (a cancel). Whoever waits for
+    the task (GetTask's ``waitSeconds``) is told once the transaction commits."""
     now = clock.now_ms()
     row = (
         await conn.execute(
@@ -171,7 +193,7 @@ async def finish(
     total = 1 if row.total_count is None else int(row.total_count)
     done = int(row.success_count) + int(row.fail_count)
     fail_count = int(row.fail_count) + max(0, total - done) if fail_message else int(row.fail_count)
-    message = row.fail_message or fail_message
+    message = fail_message if overriding else (row.fail_message or fail_message)
     await conn.execute(
         sa.update(t)
         .where(t.c.id == task_id)
@@ -187,6 +209,8 @@ async def finish(
         )
     )
     await task_rows.release_holds(conn, task_id)
+    if isinstance(conn, Writer):
+        await conn.notify(task_rows.DONE_CHANNEL)
 
 
 async def release(conn: Connection, task_id: int, owner: str) -> None:

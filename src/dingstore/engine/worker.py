@@ -65,6 +65,20 @@ class Handler(Protocol):
         ...
 
 
+class Cancelable(Handler, Protocol):
+    """A handler whose task can be canceled (``POST /dingstore/v1/tasks/{id}/cancel``): at the
+    first step boundary after the request, ``cancel`` runs instead of ``step``, in the step's
+    transaction. It leaves the store consistent (what was settled stays settled) and returns
+    the task's last step (``done``), or None when the task cannot stop at this boundary yet (a
+    step that must come first, its snapshot, say): the next one then tries again. The task
+    ends ``FAIL`` with failMessage ``canceled``, the nodes not settled counted failed."""
+
+    async def cancel(self, conn: base.Writer, task: queue.Claimed) -> Step | None: ...
+
+
+CANCELED = "canceled"  # the failMessage of a canceled task
+
+
 class Preparing(Handler, Protocol):
     """A handler with slow work that must not run inside a transaction (SQLite has one writer):
     reading bytes from the blob store, decoding an image. ``prepare`` runs before each step's
@@ -133,6 +147,76 @@ class WorkerPool:
     _listener: asyncio.Task[None] | None = None
     _opened: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
+    # Test mode (service/testmode/): orgs whose tasks the workers leave alone (``_paused_all``:
+    # every org), and tasks whose next step fails them, with the message.
+    _paused_all: bool = False
+    _paused: set[str] = field(default_factory=set)
+    _fail_next: dict[int, str] = field(default_factory=dict)
+
+    def pause(self, corp_id: str | None = None) -> None:
+        """Claim no task of ``corp_id`` (None: none at all) until ``resume``; a worker running
+        one stops after its current step and gives the lease back."""
+        if corp_id is None:
+            self._paused_all = True
+        else:
+            self._paused.add(corp_id)
+
+    def resume(self, corp_id: str | None = None) -> None:
+        """Undo ``pause(corp_id)``; None undoes every pause."""
+        if corp_id is None:
+            self._paused_all = False
+            self._paused.clear()
+        else:
+            self._paused.discard(corp_id)
+        self._wake.set()
+
+    def paused(self, corp_id: str) -> bool:
+        return self._paused_all or corp_id in self._paused
+
+    def fail_next_step(self, task_id: int, message: str) -> None:
+        """The task's next step, whoever runs it here, ends it FAIL with ``message``."""
+        self._fail_next[task_id] = message
+
+    async def step_now(self, steps: int, corp_id: str | None = None) -> int:
+        """Run up to ``steps`` steps, one at a time, of the oldest runnable tasks (of
+        ``corp_id`` only, when given), paused or not, giving each lease back after its step.
+        Returns how many steps ran: fewer when no task was left to run."""
+        owner = f"{self.name}:step:{uuid.uuid4().hex[:6]}"
+        ran = 0
+        while ran < steps:
+            async with self.db.write() as conn:
+                task = await queue.claim(
+                    conn, owner, self.lease_ms, clock=self.clock, only_org=corp_id
+                )
+            if task is None:
+                break
+            ran += 1
+            handler = self.handlers.get(task.kind)
+            left = await self._guarded(handler, task, owner, self.chunk or FIRST_CHUNK)
+            if left is not None:
+                async with self.db.write() as conn:
+                    await queue.release(conn, task.id, owner)
+        return ran
+
+    async def _guarded(
+        self, handler: Handler | None, task: queue.Claimed, owner: str, limit: int
+    ) -> queue.Claimed | None:
+        """One step, failures settled as ``_drive`` settles them: the task as it stands after
+        the step, or None when it has ended (or is no longer this owner's)."""
+        try:
+            if handler is None:
+                raise SystemicFailure(errors.SYSTEM_ERROR.code)
+            stepped, _ = await self._step(handler, task, owner, limit)
+            return stepped
+        except queue.LeaseLost:
+            return None
+        except SystemicFailure as failure:
+            await self._end(task, owner, failure.code)
+            return None
+        except Exception:
+            log.exception("task %s failed unexpectedly", task.id)
+            await self._end(task, owner, errors.SYSTEM_ERROR.code)
+            return None
 
     def wake(self) -> None:
         """A task was enqueued: let a sleeping worker look now."""
@@ -179,8 +263,13 @@ class WorkerPool:
             # runs (its task committed too late for the claim to see) must not be lost.
             self._wake.clear()
             try:
-                async with self.db.write() as conn:
-                    task = await queue.claim(conn, owner, self.lease_ms, clock=self.clock)
+                if self._paused_all:
+                    task = None
+                else:
+                    async with self.db.write() as conn:
+                        task = await queue.claim(
+                            conn, owner, self.lease_ms, clock=self.clock, skip_orgs=self._paused
+                        )
             except Exception as exc:  # whatever it was, this worker must live on
                 log.warning("claiming a task failed (%r); again in %.1f s", exc, pause)
                 await self._pause(pause)
@@ -204,7 +293,7 @@ class WorkerPool:
         try:
             if handler is None:
                 raise SystemicFailure(errors.SYSTEM_ERROR.code)
-            while not self._stopping:
+            while not self._stopping and not self.paused(task.corp_id):
                 started = time.perf_counter()
                 stepped, result = await self._step(handler, task, owner, limit)
                 if stepped is None:
@@ -226,8 +315,9 @@ class WorkerPool:
             log.exception("task %s failed unexpectedly", task.id)
             await self._end(task, owner, errors.SYSTEM_ERROR.code)
             return
-        # Stopping: outside the ``try`` above, so that a lease not given back (the database
-        # down, say) leaves the task to be taken over once it expires, never fails it.
+        # Stopping, or paused (test mode): outside the ``try`` above, so that a lease not given
+        # back (the database down, say) leaves the task to be taken over once it expires, never
+        # fails it.
         try:
             async with self.db.write() as conn:
                 await queue.release(conn, task.id, owner)
@@ -249,18 +339,25 @@ class WorkerPool:
                     task = dataclasses.replace(task, prepared=await prepare(task))
                 # long: a step settles a whole chunk; requests must not wait behind it.
                 async with self.db.write(long=True) as conn:
-                    await queue.fence(conn, task.id, owner, self.lease_ms, clock=self.clock)
+                    canceled = await queue.fence(
+                        conn, task.id, owner, self.lease_ms, clock=self.clock
+                    )
                     if retried:
                         # The failure may have come after the last step committed (a connection
                         # lost while committing): go on from the row, never from memory.
                         task = await queue.reload(conn, task)
+                    if self._fail_next and task.id in self._fail_next:
+                        raise SystemicFailure(self._fail_next.pop(task.id))
                     now = task
+                    stopped: Step | None = None
                     if task.status == "INIT":
                         total, result = await handler.start(conn, task)
                         await queue.begin(conn, task.id, total, clock=self.clock)
                         now = dataclasses.replace(task, status="IN_PROGRESS", total_count=total)
                     else:
-                        result = await handler.step(conn, task, limit)
+                        cancel = getattr(handler, "cancel", None) if canceled else None
+                        stopped = None if cancel is None else await cancel(conn, task)
+                        result = stopped or await handler.step(conn, task, limit)
                     await queue.advance(
                         conn,
                         task.id,
@@ -271,7 +368,13 @@ class WorkerPool:
                         total=result.total,
                     )
                     if result.done:
-                        await queue.finish(conn, task.id, clock=self.clock)
+                        await queue.finish(
+                            conn,
+                            task.id,
+                            clock=self.clock,
+                            fail_message=CANCELED if stopped else None,
+                            overriding=stopped is not None,
+                        )
                 # Committed.
                 if result.done:
                     return None, result

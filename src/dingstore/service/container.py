@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dingstore.blobs import stores as blob_stores
 from dingstore.blobs.base import BaseBlobStore
 from dingstore.clock import SYSTEM, Clock
 from dingstore.engine.worker import WorkerPool
-from dingstore.service import bulk, tree
+from dingstore.service import bulk, ephemeral, tree
+from dingstore.service.console import ConsoleService
 from dingstore.service.dentries import DentryService
 from dingstore.service.events.callbacks import CallbackService
 from dingstore.service.events.feed import FeedService
@@ -20,7 +23,9 @@ from dingstore.service.events.subscriptions import SubscriptionService
 from dingstore.service.events.wakeups import Bell
 from dingstore.service.files import FileService
 from dingstore.service.housekeeping import Housekeeper
+from dingstore.service.idempotency import IdempotencyService
 from dingstore.service.identity import IdentityService
+from dingstore.service.org_admin import OrgAdminService
 from dingstore.service.permissions import PermissionService
 from dingstore.service.previews import PreviewService
 from dingstore.service.properties import PropertyService
@@ -39,6 +44,9 @@ from dingstore.service.weboffice.sessions import SessionService
 from dingstore.settings import Settings
 from dingstore.store import base, database, ids
 
+if TYPE_CHECKING:
+    from dingstore.service.testmode.controls import TestControls
+
 
 @dataclass
 class Services:
@@ -49,6 +57,7 @@ class Services:
     identity: IdentityService
     tokens: TokenService
     tasks: TaskService
+    idempotency: IdempotencyService
     housekeeper: Housekeeper
     blobs: BaseBlobStore
     spaces: SpaceService
@@ -68,24 +77,46 @@ class Services:
     callbacks: CallbackService
     push: PushDispatcher  # started beside the task workers (api/app.py, cli/worker.py)
     stream: StreamHub
+    console: ConsoleService  # the web console's sign-in (api/console/)
+    org_admin: OrgAdminService  # the console's admin pages
+    # An ephemeral store's directory (service/ephemeral.py), removed on close.
+    ephemeral_dir: Path | None = None
+    # ``serve --test-mode`` only (service/testmode/, docs/testing.md); None otherwise.
+    test_controls: TestControls | None = None
+
+    def clear_caches(self) -> None:
+        """Forget what the services cached of the store (tokens, operators): the store under
+        them was reset or restored (test mode)."""
+        self.tokens.forget_cached()
+        self.identity.forget_cached()
 
     async def close(self) -> None:
+        await self.tasks.close()
         await self.feed.close()
         await self.push.close()
         await self.blobs.close()
         await self.db.close()
+        if self.ephemeral_dir is not None:
+            ephemeral.remove(self.ephemeral_dir)
 
 
 async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Services:
     """Open the database (migrating it to head) and the blob store, and build every service on
-    them, reading the time from ``clock`` (a test passes a ``ManualClock``)."""
+    them, reading the time from ``clock`` (a test passes a ``ManualClock``). With
+    ``settings.ephemeral`` the store is a new throwaway one (service/ephemeral.py), and
+    ``settings`` are changed to point at it."""
+    throwaway = ephemeral.prepare(settings) if settings.ephemeral else None
     database.check_url(settings.resolved_database_url)  # before anything is made
+    settings.check_test_mode()
     blobs = blob_stores.blob_store_for(settings, clock=clock)
     if settings.database_url is None:
         settings.make_data_dir()
     await blobs.open()
     db = await database.open_database(
-        settings.resolved_database_url, pool_size=settings.db_pool_size
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        durable=throwaway is None,
+        fresh=throwaway is not None,
     )
     allocator = ids.IdAllocator(db)
     secret_key = settings.resolved_secret_key()
@@ -99,6 +130,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         clock=clock,
     )
     tasks = TaskService(db, retention_days=settings.task_retention_days, clock=clock)
+    idempotency = IdempotencyService(db, clock=clock)
     limits = sandbox.Limits(
         max_bytes=settings.thumbnail_max_bytes,
         max_pixels=settings.thumbnail_max_pixels,
@@ -113,7 +145,13 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             ),
             # no tree lock: the task changes no tree, only its thumbnail's row
             **thumbnails.handlers(
-                db, blobs, limits, concurrency=settings.thumbnail_concurrency, clock=clock
+                db,
+                blobs,
+                limits,
+                concurrency=settings.thumbnail_concurrency,
+                # a throwaway server starts no helper before a file needs one (~0.15 s of CPU)
+                prestart=throwaway is None,
+                clock=clock,
             ),
         },
         concurrency=settings.workers,
@@ -177,7 +215,9 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         poll_interval=settings.stream_poll_interval,
         clock=clock,
     )
-    return Services(
+    console = ConsoleService(db, identity, secret_key=secret_key, clock=clock)
+    callbacks = CallbackService(db, clock=clock)
+    made = Services(
         settings=settings,
         clock=clock,
         db=db,
@@ -185,6 +225,7 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
         identity=identity,
         tokens=tokens,
         tasks=tasks,
+        idempotency=idempotency,
         housekeeper=Housekeeper(
             tokens,
             tasks,
@@ -195,6 +236,8 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             interval=settings.housekeeping_interval,
             previews=previews,
             weboffice=weboffice,
+            console=console,
+            idempotency=idempotency,
         ),
         blobs=blobs,
         spaces=SpaceService(db, allocator, org_quota=settings.org_quota, clock=clock),
@@ -226,7 +269,15 @@ async def open_services(settings: Settings, *, clock: Clock = SYSTEM) -> Service
             clock=clock,
         ),
         engine=engine,
-        callbacks=CallbackService(db, clock=clock),
+        callbacks=callbacks,
         push=PushDispatcher(db, clock=clock, poll_interval=settings.task_poll_interval),
         stream=stream,
+        console=console,
+        org_admin=OrgAdminService(identity, callbacks),
+        ephemeral_dir=throwaway,
     )
+    if settings.test_mode:
+        from dingstore.service.testmode.controls import TestControls
+
+        made.test_controls = TestControls(made)
+    return made

@@ -13,7 +13,7 @@ from sqlalchemy.engine import RowMapping
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree
-from dingstore.service.bulk import common, copies, deletes, moves
+from dingstore.service.bulk import common, copies, deletes, dryrun, moves, retries
 from dingstore.service.events import changes
 from dingstore.service.properties import PropertyInput, write_properties
 from dingstore.store import base, dentries, ids, prepared
@@ -142,7 +142,7 @@ class DentryService:
             raise errors.param_error("parentId", "parentId is required")
         parent = tree.parse_id(parent_id, "parentId", root_ok=True)
         key = order_by or "MODIFIED_TIME"
-        if key not in dentries.ORDER_COLUMNS:
+        if key not in ORDERS_BY:
             raise errors.param_error(
                 "orderBy", "orderBy must be MODIFIED_TIME, CREATE_TIME, NAME or SIZE"
             )
@@ -302,6 +302,33 @@ class DentryService:
             self._bulk, actor, space_id, dentry_ids, to_recycle_bin=to_recycle_bin
         )
 
+    async def dry_run(
+        self,
+        actor: models.Actor,
+        operation: str,
+        space_id: str,
+        dentry_ids: Sequence[str] | None,
+        *,
+        target: common.Target | None = None,
+        to_recycle_bin: bool = False,
+    ) -> dryrun.Plan:
+        """``dryRun=true`` on CopyDentries, MoveDentries, DeleteDentries: what they would do,
+        nothing done (docs/tasks.md#dry-run)."""
+        return await dryrun.plan(
+            self._bulk,
+            actor,
+            operation,
+            space_id,
+            dentry_ids,
+            target=target,
+            to_recycle_bin=to_recycle_bin,
+        )
+
+    async def retry_task(self, actor: models.Actor, task_id: str) -> int:
+        """``POST /dingstore/v1/tasks/{taskId}/retry``: a new task over what the task failed
+        (docs/tasks.md#retry); returns its id."""
+        return await retries.retry(self._bulk, actor, task_id)
+
 
 async def _readable(
     conn: Connection,
@@ -334,8 +361,12 @@ async def _readable(
     return kept[:limit]
 
 
+ORDERS = ("ASC", "DESC")
+ORDERS_BY = tuple(dentries.ORDER_COLUMNS)  # MODIFIED_TIME, CREATE_TIME, SIZE, NAME
+
+
 def _descending(order: str | None, *, default: str) -> bool:
     value = order or default
-    if value not in ("ASC", "DESC"):
+    if value not in ORDERS:
         raise errors.param_error("order", "order must be ASC or DESC")
     return value == "DESC"

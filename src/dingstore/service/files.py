@@ -16,6 +16,7 @@ from typing import Any
 
 from dingstore import errors
 from dingstore.blobs import base as blob_base
+from dingstore.blobs.keys import blob_key, thumbnail_key
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tasks, tree, versions
 from dingstore.service.events import changes
@@ -26,11 +27,8 @@ from dingstore.store import thumbnails as thumbnail_rows
 
 MAX_SINGLE = 5 * 1024**3
 MIN_PART, MAX_PARTS, PARTS_PER_CALL = 100 * 1024, 10_000, 30
+PROTOCOLS = ("HEADER_SIGNATURE",)
 DRIVERS = ("DINGTALK", "ALIDOC", "UNKNOWN")
-
-
-def blob_key(blob_id: int) -> str:
-    return f"blobs/{blob_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +54,12 @@ class Commit:
     size: int | None = None
     conflict_strategy: str | None = None
     app_properties: Sequence[PropertyInput] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    key: str  # the blob store's key of the bytes
+    name: str  # the file's name (of that version)
 
 
 class FileService:
@@ -95,7 +99,7 @@ class FileService:
         """GetFileUploadInfo. With ``multipart`` true it opens a multipart upload (as
         InitMultipartFileUpload does) and returns no transfer: parts come from
         GetMultipartFileUploadInfos."""
-        if protocol != "HEADER_SIGNATURE":
+        if protocol not in PROTOCOLS:
             raise errors.param_error("protocol", "protocol must be HEADER_SIGNATURE")
         if multipart is None:
             raise errors.param_error("multipart", "multipart is required")
@@ -342,12 +346,21 @@ class FileService:
     ) -> blob_base.Transfer:
         """GetFileDownloadInfo: a transfer target for the file's current bytes, or for those of
         ``version``."""
+        source = await self.download_source(actor, space_id, dentry_id, version)
+        return self._blobs.download_target(source.key, expires_in=self._expiry)
+
+    async def download_source(
+        self, actor: models.Actor, space_id: str, dentry_id: str, version: int | None
+    ) -> Download:
+        """Where the bytes of the file (or of its ``version``) are, checked as
+        GetFileDownloadInfo checks: for the web console, which serves them itself (a browser's
+        link cannot send the data plane's signed headers)."""
         async with self._db.read() as conn:
             space = await tree.space(conn, actor, space_id)
             row = await tree.dentry_for(conn, actor, space, dentry_id, access.DOWNLOAD)
             if row.type != "FILE":
                 raise errors.OPERATION_NOT_SUPPORTED.error("a folder cannot be downloaded")
-            blob_id = int(row.blob_id)
+            blob_id, name = int(row.blob_id), str(row.name)
             if version is not None and version != row.version:
                 old = await dentries.version(conn, int(row.id), version)
                 if old is None:
@@ -355,9 +368,18 @@ class FileService:
                         "version", f"file {dentry_id} has no version {version}"
                     )
                 blob_id = int(old.blob_id)
-        return self._blobs.download_target(blob_key(blob_id), expires_in=self._expiry)
+                name = str(old.name)
+        return Download(blob_key(blob_id), name)
 
     # --- collection -------------------------------------------------------------------------
+
+    async def discard_upload_bytes(self, upload: Any) -> None:
+        """The bytes sent for an upload whose row is gone (expired, or its org emptied), and
+        its multipart upload if one is open: no row names them any more."""
+        key = blob_key(int(upload.blob_id))
+        if upload.multipart_id is not None:
+            await self._blobs.abort_multipart(key, upload.multipart_id)
+        await self._blobs.delete(key)
 
     async def collect(self, *, limit: int = 500) -> dict[str, int]:
         """Drop expired uploads (and their bytes) and the bytes of blobs no one references."""
@@ -369,13 +391,10 @@ class FileService:
             async with self._db.write() as conn:
                 if not await uploads.delete(conn, upload.upload_key):
                     continue
-            key = blob_key(int(upload.blob_id))
-            if upload.multipart_id is not None:
-                await self._blobs.abort_multipart(key, upload.multipart_id)
-            await self._blobs.delete(key)
+            await self.discard_upload_bytes(upload)
         for blob_id in unreferenced:
             await self._blobs.delete(blob_key(blob_id))
-            await self._blobs.delete(thumbnails.thumbnail_key(blob_id))
+            await self._blobs.delete(thumbnail_key(blob_id))
         if unreferenced:
             async with self._db.write() as conn:
                 await blobs.forget(conn, unreferenced)

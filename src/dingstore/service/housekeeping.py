@@ -1,6 +1,7 @@
 """Periodic upkeep of a store: expired tokens, grants, preview sessions, WOPI locks and
-refresh tokens, finished tasks past their retention, recycle-bin items and change events past
-theirs, expired uploads and the bytes of blobs nothing references any more.
+refresh tokens, finished tasks past their retention, idempotency keys past their 24 hours,
+recycle-bin items and change events past theirs, expired uploads and the bytes of blobs nothing
+references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
@@ -13,8 +14,10 @@ import logging
 from dataclasses import dataclass
 
 from dingstore import errors
+from dingstore.service.console import ConsoleService
 from dingstore.service.events.retention import EventRetention
 from dingstore.service.files import FileService
+from dingstore.service.idempotency import IdempotencyService
 from dingstore.service.permissions import PermissionService
 from dingstore.service.previews import PreviewService
 from dingstore.service.recycle import RecycleService
@@ -38,6 +41,8 @@ class Housekeeper:
     interval: float = 300.0
     previews: PreviewService | None = None
     weboffice: SessionService | None = None
+    console: ConsoleService | None = None
+    idempotency: IdempotencyService | None = None
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many rows of each kind went."""
@@ -45,6 +50,10 @@ class Housekeeper:
             "tokens": await self.tokens.purge_expired(),
             "wopi": await self.weboffice.purge_expired() if self.weboffice else 0,
             "tasks": await self.tasks.purge_expired(),
+            "console_sessions": await self.console.purge_expired() if self.console else 0,
+            "idempotency_keys": (
+                0 if self.idempotency is None else await self.idempotency.purge_expired()
+            ),
             "permissions": await self.permissions.purge_expired(),
             "open_infos": 0 if self.previews is None else await self.previews.purge_expired(),
             # before collecting blobs: bytes the purge releases may go in the same pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets as _secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dingstore import errors
@@ -42,12 +43,18 @@ class IdentityService:
             cache_size, cache_ttl, timer=clock.monotonic
         )
 
+    def forget_cached(self) -> None:
+        """Drop the cached operators (the store under them was reset: test mode)."""
+        self._users.clear()
+
     # --- orgs -------------------------------------------------------------------------------
 
-    async def create_org(self, name: str) -> models.Org:
-        """A new organization, with a fresh corpId."""
+    async def create_org(self, name: str, corp_id: str | None = None) -> models.Org:
+        """A new organization, with a fresh corpId or the one given (a seed file's)."""
         org = models.Org(
-            corp_id=credentials.random_id("ding"), name=name, created_at=self._clock.now_ms()
+            corp_id=corp_id or credentials.random_id("ding"),
+            name=name,
+            created_at=self._clock.now_ms(),
         )
         async with self._db.write() as conn:
             await identity.insert(
@@ -67,11 +74,14 @@ class IdentityService:
 
     # --- users ------------------------------------------------------------------------------
 
-    async def create_user(self, corp_id: str, name: str, *, admin: bool = False) -> models.User:
-        """A new user of the org (an org admin with ``admin``), with a fresh unionId."""
+    async def create_user(
+        self, corp_id: str, name: str, *, admin: bool = False, union_id: str | None = None
+    ) -> models.User:
+        """A new user of the org (an org admin with ``admin``), with a fresh unionId or the one
+        given (a seed file's)."""
         user_number = await self._ids.next()
         user = models.User(
-            union_id=credentials.random_id("", 20),
+            union_id=union_id or credentials.random_id("", 20),
             corp_id=corp_id,
             user_id=str(user_number),
             name=name,
@@ -95,6 +105,12 @@ class IdentityService:
         """The users of ``corp_id``, or of every org."""
         async with self._db.read() as conn:
             return [models.User.from_row(r) for r in await identity.list_users(conn, corp_id)]
+
+    async def names(self, corp_id: str, union_ids: Iterable[str]) -> dict[str, str]:
+        """The names of those of ``union_ids`` who are users of ``corp_id`` (what the console
+        shows beside an id; another org's users are not named)."""
+        async with self._db.read() as conn:
+            return await identity.user_names(conn, corp_id, set(union_ids))
 
     async def operator(self, corp_id: str, union_id: str) -> models.User:
         """The acting user named by ``unionId``, who must belong to the token's org.
@@ -154,11 +170,18 @@ class IdentityService:
     # --- apps -------------------------------------------------------------------------------
 
     async def create_app(
-        self, corp_id: str, name: str, app_scopes: tuple[str, ...] = scopes.ALL
+        self,
+        corp_id: str,
+        name: str,
+        app_scopes: tuple[str, ...] = scopes.ALL,
+        *,
+        app_key: str | None = None,
+        app_secret: str | None = None,
     ) -> AppCredentials:
         """A new internal app of the org with ``app_scopes``; its appSecret is returned once,
-        here, and only its digest is kept."""
-        secret = credentials.new_secret()
+        here, and only its digest is kept. ``app_key`` and ``app_secret`` fix them (test
+        fixtures, seed files), else they are random."""
+        secret = app_secret or credentials.new_secret()
         now = self._clock.now_ms()
         app = models.App(
             app_id=credentials.random_id("ding"),
@@ -166,7 +189,7 @@ class IdentityService:
             kind="INTERNAL",
             name=name,
             agent_id=await self._ids.next(),
-            app_key=credentials.random_id("ding"),
+            app_key=app_key or credentials.random_id("ding"),
             suite_key=None,
             scopes=app_scopes,
             disabled=False,
@@ -223,6 +246,20 @@ class IdentityService:
             )
             if disabled:
                 await identity.delete_tokens(conn, app.app_id)
+        return await self.get_app(app.app_id)
+
+    async def set_scopes(self, key_or_id: str, app_scopes: tuple[str, ...]) -> models.App:
+        """Give the app exactly ``app_scopes``; its tokens go (a new token carries the new
+        scopes)."""
+        unknown = [s for s in app_scopes if s not in scopes.ALL]
+        if unknown:
+            raise errors.PARAM_ERROR.error(f"unknown scopes: {', '.join(unknown)}")
+        async with self._db.write() as conn:
+            app = await self._find_app(conn, key_or_id)
+            await identity.update_app(
+                conn, app.app_id, scopes=",".join(app_scopes), modified_at=self._clock.now_ms()
+            )
+            await identity.delete_tokens(conn, app.app_id)
         return await self.get_app(app.app_id)
 
     async def rotate_secret(self, key_or_id: str) -> AppCredentials:

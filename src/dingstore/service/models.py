@@ -96,6 +96,20 @@ class Task:
     begin_time: int | None
     end_time: int | None
 
+    @classmethod
+    def from_row(cls, row: Any) -> Task:
+        """A ``tasks`` row as GetTask shows it."""
+        return cls(
+            id=int(row.id),
+            status=row.status,
+            total_count=row.total_count,
+            success_count=int(row.success_count),
+            fail_count=int(row.fail_count),
+            fail_message=row.fail_message,
+            begin_time=row.begin_time,
+            end_time=row.end_time,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:

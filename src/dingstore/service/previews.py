@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 from dingstore import errors
 from dingstore.blobs import signing
+from dingstore.blobs.keys import blob_key
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, preview_kinds, preview_links, tree
-from dingstore.service.files import blob_key
 from dingstore.service.identity import IdentityService
 from dingstore.service.preview_kinds import FileKind
 from dingstore.service.preview_links import Link, LinkRefused

@@ -1,13 +1,20 @@
-"""Orgs, apps and spaces as storage sees them: capacity and usage, AddSpace and GetSpace."""
+"""Orgs, apps and spaces as storage sees them: capacity and usage, AddSpace, GetSpace and the
+space list (``GET /dingstore/v1/spaces``, docs/files.md#the-space-list)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.clock import Clock
 from dingstore.service import access, models, names, tree
 from dingstore.store import base, identity, ids, spaces
+from dingstore.store.base import Connection
+
+LIST_DEFAULT, LIST_MAX = 50, 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,40 @@ class SpaceService:
             if not await access.holds_any(conn, actor, space, access.READ):
                 raise access.denied(access.READ, 0)
             return models.Space.from_row(space)
+
+    async def list(
+        self, actor: models.Actor, *, next_token: str | None = None, max_results: int | None = None
+    ) -> models.Page:
+        """The space list: the spaces of the org the operator may read (GetSpace would answer
+        them), newest first; a page of ``Space``."""
+        limit = tree.page_size(max_results, default=LIST_DEFAULT, maximum=LIST_MAX)
+        after = tree.decode_token(next_token, 1)
+        async with self._db.read() as conn:
+            rows = await visible(
+                conn, actor, before=None if after is None else int(after[0]), limit=limit + 1
+            )
+        items = [models.Space.from_row(r) for r in rows[:limit]]
+        token = tree.encode_token([int(rows[limit - 1].id)]) if len(rows) > limit else None
+        return models.Page(items, token)
+
+
+async def visible(
+    conn: Connection, actor: models.Actor, *, before: int | None = None, limit: int
+) -> Sequence[RowMapping]:
+    """The spaces of the org the operator may read, newest first (those below ``before`` when
+    given): every one for an org admin; else those they created or own or hold a live grant in,
+    on any node (GetSpace's rule, ``access.holds_any``). The space list and the web console's
+    list of spaces both read it."""
+    admin = actor.operator.is_admin
+    return await spaces.visible(
+        conn,
+        actor.corp_id,
+        union_id=None if admin else actor.union_id,
+        members=() if admin else await access.members(conn, actor),
+        now=actor.clock.now_ms(),
+        before=before,
+        limit=limit,
+    )
 
 
 def _check(new: NewSpace) -> None:

@@ -59,6 +59,10 @@ class TokenService:
             cache_size, cache_ttl, timer=clock.monotonic
         )
 
+    def forget_cached(self) -> None:
+        """Drop the cached tokens (the store under them was reset: test mode)."""
+        self._cache.clear()
+
     def _token(self, token_id: int) -> str:
         return credentials.derive(self._key, f"access-token:{token_id}")
 

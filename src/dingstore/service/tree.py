@@ -136,6 +136,15 @@ class TreeLocked:
         await spaces.lock(conn, _task_spaces(task.payload))
         return await self.handler.step(conn, task, limit)
 
+    async def cancel(self, conn: Writer, task: queue.Claimed) -> worker.Step | None:
+        """The handler's ``cancel`` (``worker.Cancelable``), under the same lock; None (go on)
+        when the kind cannot be canceled."""
+        cancel = getattr(self.handler, "cancel", None)
+        if cancel is None:
+            return None
+        await spaces.lock(conn, _task_spaces(task.payload))
+        return await cancel(conn, task)  # type: ignore[no-any-return]
+
 
 def tree_locked(handlers: Mapping[str, worker.Handler]) -> dict[str, worker.Handler]:
     """``handlers``, each taking the tree lock of its task's spaces first (``TreeLocked``)."""

@@ -49,3 +49,7 @@ class TtlCache(Generic[K, V]):
     def pop(self, key: K) -> None:
         """Forget ``key``, if it is here."""
         self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything (the store under it was reset: test mode)."""
+        self._entries.clear()

@@ -3,7 +3,7 @@
 A change writes one ``events`` row per subscribed app in its own transaction (``emit``,
 ``emit_nodes``): an event exists exactly when its change committed. The same row then records
 the delivery: a Stream connection or an HTTP push ``claim``s due rows (a lease, so that no two
-connections or processes send one row at once), and ``acknowledge`` or ``retry_later`` settle
+connections or processes send one row at once), and ``acknowledge`` or ``retry_many`` settle
 them. Every statement on events names the org (``corp_id``) but housekeeping's ``purge`` and
 ``callback_apps``, which sweep every org.
 """
@@ -225,8 +225,13 @@ async def emit(
 ) -> int:
     """Write the events of ``changes`` (dentries of the space ``space_id``) for every app
     subscribed to the space or the org, in the caller's transaction; announce them on
-    ``CHANNEL`` if there were any. Returns how many rows went in (0 without subscribers: one
-    indexed read per change)."""
+    ``CHANNEL`` if there were any. Returns how many rows went in. One change (a request's): one
+    statement. Several (a task step's, a purge's): the subscribers read once (none: nothing
+    more), then one multi-row INSERT per ``_EMIT_CHUNK`` rows, in the order of ``changes``."""
+    if len(changes) > 1:
+        return await _emit_many(
+            conn, corp_id=corp_id, space_id=space_id, union_id=union_id, now=now, changes=changes
+        )
     written = 0
     for change in changes:
         result = await conn.execute(
@@ -248,6 +253,54 @@ async def emit(
     if written:
         await conn.notify(CHANNEL)
     return written
+
+
+_EMIT_CHUNK = 1000  # rows per INSERT: 16 parameters each, under SQLite's and asyncpg's limits
+
+
+async def _emit_many(
+    conn: Writer,
+    *,
+    corp_id: str,
+    space_id: int,
+    union_id: str,
+    now: int,
+    changes: Sequence[Change],
+) -> int:
+    space_key = str(space_id)
+    found = await conn.execute(
+        sa.select(_subscribers()).order_by(sa.literal_column("app_id")),
+        {"corp_id": corp_id, "space_key": space_key},
+    )
+    subscribers = [(str(r.app_id), str(r.scope)) for r in found]
+    if not subscribers:
+        return 0
+    rows = [
+        {
+            "corp_id": corp_id,
+            "app_id": app_id,
+            "event_type": change.event_type,
+            "action": change.action,
+            "space_id": space_id,
+            "dentry_id": change.dentry_id,
+            "dentry_type": change.dentry_type,
+            "name": change.name,
+            "union_id": union_id,
+            "scope": scope,
+            "scope_id": space_key if scope == "SPACE" else corp_id,
+            "born_at": now,
+            "tx": xact.transaction_id(),
+            "status": PENDING,
+            "attempts": 0,
+            "due_at": now,
+        }
+        for change in changes
+        for app_id, scope in subscribers
+    ]
+    for start in range(0, len(rows), _EMIT_CHUNK):
+        await conn.execute(sa.insert(events).values(rows[start : start + _EMIT_CHUNK]))
+    await conn.notify(CHANNEL)
+    return len(rows)
 
 
 async def emit_nodes(
@@ -381,39 +434,60 @@ async def acknowledge(
     return result.rowcount or 0
 
 
-async def retry_later(
-    conn: Writer,
-    corp_id: str,
-    app_id: str,
-    event_row: int,
-    attempt: int,
-    *,
-    due_at: int,
-    error: str,
-    failed: bool = False,
-) -> bool:
-    """Record a failed attempt ``attempt`` of an event: due again at ``due_at``, or given up
-    (``failed``). Nothing happens (False) when the event was delivered meanwhile or another
-    attempt has begun since."""
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A failed attempt ``attempt`` of an event, for ``retry_many``."""
+
+    event_row: int
+    attempt: int
+    due_at: int
+    error: str
+    failed: bool = False
+
+
+def _retry_each() -> Any:
     e = events.c
-    result = await conn.execute(
+    return (
         sa.update(events)
         .where(
-            e.corp_id == corp_id,
-            e.app_id == app_id,
-            e.id == event_row,
-            e.attempts == attempt,
+            e.corp_id == sa.bindparam("b_corp_id", type_=sa.String),
+            e.app_id == sa.bindparam("b_app_id", type_=sa.String),
+            e.id == sa.bindparam("event_row", type_=sa.BigInteger),
+            e.attempts == sa.bindparam("attempt", type_=sa.Integer),
             e.status == PENDING,
         )
         .values(
-            status=FAILED if failed else PENDING,
-            due_at=due_at,
+            status=sa.bindparam("to_status", type_=sa.String),
+            due_at=sa.bindparam("to_due_at", type_=sa.BigInteger),
             lease_owner=None,
             lease_until=None,
-            last_error=error[:256],
+            last_error=sa.bindparam("to_last_error", type_=sa.String),
         )
     )
-    return bool(result.rowcount)
+
+
+_RETRY_EACH = _retry_each()
+
+
+def _retry_params(corp_id: str, app_id: str, r: Retry) -> dict[str, Any]:
+    return {
+        "b_corp_id": corp_id,
+        "b_app_id": app_id,
+        "event_row": r.event_row,
+        "attempt": r.attempt,
+        "to_status": FAILED if r.failed else PENDING,
+        "to_due_at": r.due_at,
+        "to_last_error": r.error[:256],
+    }
+
+
+async def retry_many(conn: Writer, corp_id: str, app_id: str, retries: Sequence[Retry]) -> None:
+    """Record failed attempts of one app's events: each due again at its ``due_at``, or given
+    up (``failed``); one whose event was delivered meanwhile, or whose next attempt has begun
+    since, is left alone. One statement with a batch of parameters (an executemany: a single
+    round trip on asyncpg)."""
+    if retries:
+        await conn.execute(_RETRY_EACH, [_retry_params(corp_id, app_id, r) for r in retries])
 
 
 async def release(conn: Writer, corp_ids: Sequence[str], owner: str, now: int) -> int:
@@ -468,6 +542,26 @@ async def deliveries(
     return list(rows.mappings().all())
 
 
+async def emitted(
+    conn: Connection, corp_id: str, *, after: int | None = None, limit: int = 1000
+) -> list[RowMapping]:
+    """The org's events in the order they were written (every app's), after row ``after``,
+    with their delivery state (test mode)."""
+    e = events.c
+    query = sa.select(events).where(e.corp_id == corp_id)
+    if after is not None:
+        query = query.where(e.id > after)
+    rows = await conn.execute(query.order_by(e.id).limit(limit))
+    return list(rows.mappings().all())
+
+
+async def pending_count(conn: Connection, corp_id: str) -> int:
+    """How many of the org's events still wait for delivery (test mode)."""
+    e = events.c
+    query = sa.select(sa.func.count()).where(e.corp_id == corp_id, e.status == PENDING)
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def get(conn: Connection, corp_id: str, event_row: int) -> RowMapping | None:
     rows = await conn.execute(
         sa.select(events).where(events.c.corp_id == corp_id, events.c.id == event_row)
@@ -478,12 +572,31 @@ async def get(conn: Connection, corp_id: str, event_row: int) -> RowMapping | No
 # --- the pull feed ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """Where a feed read stands: ``line``, below which every transaction has ended
+    (``xact.settled_below``, taken once for the statements of one look, so that they agree),
+    and ``began``, the read's first snapshot (``xact.current_snapshot``): "committed before the
+    read" is judged against it, however long the read waits."""
+
+    line: int
+    began: str | None
+
+
+async def horizon(conn: Connection, began: str | None = None) -> Horizon:
+    """The line now, and the read's first snapshot (now, unless ``began`` is given)."""
+    if began is None:
+        row = (await conn.execute(sa.select(xact.settled_below(), xact.current_snapshot()))).one()
+        return Horizon(int(row[0]), row[1])
+    return Horizon(int((await conn.execute(sa.select(xact.settled_below()))).scalar_one()), began)
+
+
 async def feed(
-    conn: Connection, corp_id: str, app_id: str, after: Cursor, limit: int
+    conn: Connection, corp_id: str, app_id: str, after: Cursor, limit: int, at: Horizon
 ) -> list[RowMapping]:
     """The app's events after ``after`` in commit order, up to ``limit``: only those whose
-    transaction is settled (store/xact.py), so that paging by the last row's cursor never skips
-    an event committed later with a smaller id."""
+    transaction is below ``at``'s line (store/xact.py), so that paging by the last row's cursor
+    never skips an event committed later with a smaller id."""
     e = events.c
     query = (
         sa.select(events)
@@ -491,7 +604,7 @@ async def feed(
             e.corp_id == corp_id,
             e.app_id == app_id,
             sa.tuple_(e.tx, e.id) > sa.tuple_(sa.literal(after.tx), sa.literal(after.id)),
-            e.tx < xact.settled_below(),
+            e.tx < at.line,
         )
         .order_by(e.tx, e.id)
         .limit(limit)
@@ -499,9 +612,20 @@ async def feed(
     return list((await conn.execute(query)).mappings().all())
 
 
-async def held_back(conn: Connection, corp_id: str, app_id: str, after: Cursor) -> bool:
-    """Whether the app has committed events after ``after`` that ``feed`` does not show yet,
-    because an older transaction is still running (store/xact.py; never on SQLite)."""
+async def held_back(
+    conn: Connection,
+    corp_id: str,
+    app_id: str,
+    after: Cursor,
+    at: Horizon,
+    *,
+    before_read: bool = False,
+) -> bool:
+    """Whether the app has committed events after ``after`` that ``feed`` at ``at`` does not
+    show, because an older transaction is still running (store/xact.py; never on SQLite, where
+    there is no line); with ``before_read``, only events committed before the read began."""
+    if at.line == xact.NO_LINE:
+        return False
     e = events.c
     query = (
         sa.select(sa.literal(1))
@@ -509,19 +633,21 @@ async def held_back(conn: Connection, corp_id: str, app_id: str, after: Cursor) 
             e.corp_id == corp_id,
             e.app_id == app_id,
             sa.tuple_(e.tx, e.id) > sa.tuple_(sa.literal(after.tx), sa.literal(after.id)),
-            e.tx >= xact.settled_below(),
+            e.tx >= at.line,
         )
         .limit(1)
     )
+    if before_read:
+        query = query.where(xact.ended_by(e.tx, sa.literal(at.began)))
     return (await conn.execute(query)).first() is not None
 
 
-async def latest(conn: Connection, corp_id: str, app_id: str) -> Cursor:
-    """The cursor after the app's last settled event (the start when it has none)."""
+async def latest(conn: Connection, corp_id: str, app_id: str, at: Horizon) -> Cursor:
+    """The cursor after the app's last event below ``at``'s line (the start when it has none)."""
     e = events.c
     query = (
         sa.select(e.tx, e.id)
-        .where(e.corp_id == corp_id, e.app_id == app_id, e.tx < xact.settled_below())
+        .where(e.corp_id == corp_id, e.app_id == app_id, e.tx < at.line)
         .order_by(e.tx.desc(), e.id.desc())
         .limit(1)
     )

@@ -40,15 +40,20 @@ async def get_user(conn: Connection, union_id: str) -> RowMapping | None:
     return await _one(conn, sa.select(users).where(users.c.union_id == union_id))
 
 
-async def known_users(conn: Connection, corp_id: str, union_ids: Iterable[str]) -> set[str]:
-    """Which of ``union_ids`` are users of the org ``corp_id``."""
+async def user_names(conn: Connection, corp_id: str, union_ids: Iterable[str]) -> dict[str, str]:
+    """The names of those of ``union_ids`` who are users of the org ``corp_id``."""
     union_ids = list(union_ids)
     if not union_ids:
-        return set()
-    stmt = sa.select(users.c.union_id).where(
+        return {}
+    stmt = sa.select(users.c.union_id, users.c.name).where(
         users.c.corp_id == corp_id, users.c.union_id.in_(union_ids)
     )
-    return set((await conn.execute(stmt)).scalars().all())
+    return {row.union_id: row.name for row in await conn.execute(stmt)}
+
+
+async def known_users(conn: Connection, corp_id: str, union_ids: Iterable[str]) -> set[str]:
+    """Which of ``union_ids`` are users of the org ``corp_id``."""
+    return set(await user_names(conn, corp_id, union_ids))
 
 
 async def list_users(conn: Connection, corp_id: str | None) -> list[RowMapping]:

@@ -20,6 +20,7 @@ from dingstore.store.base import Connection
 from dingstore.store.schema import dentries as d
 from dingstore.store.schema import group_members as gm
 from dingstore.store.schema import permissions as p
+from dingstore.store.schema import spaces as sp
 
 
 def _live(now: int) -> Any:
@@ -97,6 +98,31 @@ async def granted_nodes(
         .group_by(p.c.dentry_id)
     )
     return {int(n): int(r) for n, r in (await conn.execute(stmt)).all()}
+
+
+async def shared_nodes(
+    conn: Connection, corp_id: str, space_id: int, members: Sequence[str], now: int, limit: int
+) -> list[int]:
+    """The nodes (not the space itself) of the org's space on which ``members`` hold live
+    grants, by id, at most ``limit``: what a user who may not open the space's root was given
+    in it."""
+    if not members:
+        return []
+    stmt = (
+        sa.select(p.c.dentry_id)
+        .distinct()
+        .join(sp, sp.c.id == p.c.space_id)
+        .where(
+            sp.c.corp_id == corp_id,
+            p.c.space_id == space_id,
+            p.c.dentry_id != 0,
+            p.c.member.in_(list(members)),
+            _live(now),
+        )
+        .order_by(p.c.dentry_id)
+        .limit(limit)
+    )
+    return [int(n) for n in (await conn.execute(stmt)).scalars()]
 
 
 async def nodes_under(conn: Connection, space_id: int, root_id: int) -> list[int]:

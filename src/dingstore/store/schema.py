@@ -109,8 +109,34 @@ tasks = sa.Table(
     sa.Column("lease_expires_at", sa.BigInteger),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("modified_at", sa.BigInteger, nullable=False),
+    # The extensions (docs/tasks.md "Extensions"): the space the task's request named (the task
+    # list's filter; NULL for tasks written before), who asked to cancel it (its worker stops at
+    # the next step), and the task this one retries (unique: a task is retried once).
+    sa.Column("space_id", sa.BigInteger),
+    sa.Column("canceled_by", sa.String(64)),
+    sa.Column("retry_of", sa.BigInteger),
     sa.Index("ix_tasks_end_time", "end_time"),
     sa.Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+    sa.Index("ix_tasks_corp_id_created_at", "corp_id", "created_at"),
+    sa.Index("ix_tasks_retry_of", "retry_of", unique=True),
+)
+
+# Idempotency keys (docs/tasks.md "Idempotency"): the first answer of a request made with an
+# ``Idempotency-Key`` header, per org and app, for 24 hours. ``status_code`` NULL: the first
+# request is still running.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("corp_id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(256), primary_key=True),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response", sa.Text),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
 
 # --- spaces and the dentry tree -----------------------------------------------------------
@@ -484,6 +510,19 @@ wopi_refresh_tokens = sa.Table(
     sa.Column("dentry_id", sa.BigInteger, nullable=False),
     # the access token issued with it (its ``jti``): the pair is exchanged together
     sa.Column("access_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)
+
+# The web console's sign-in (service/console.py): one-time sign-in links (``kind`` LINK) and the
+# sessions they open (SESSION), each kept as the SHA-256 of its token, never the token.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("corp_id", sa.String(64), nullable=False),
+    sa.Column("union_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore.store import base
 from dingstore.store.base import Connection, Writer
-from dingstore.store.schema import event_subscriptions, spaces
+from dingstore.store.schema import event_subscriptions, permissions, spaces
 
 _BY_ID = sa.select(spaces).where(spaces.c.id == sa.bindparam("space_id"))
 
@@ -112,3 +112,36 @@ async def usage(conn: Connection, corp_id: str, app_id: str | None = None) -> in
     if app_id is not None:
         stmt = stmt.where(spaces.c.app_id == app_id)
     return int((await conn.execute(stmt)).scalar_one())
+
+
+async def visible(
+    conn: Connection,
+    corp_id: str,
+    *,
+    union_id: str | None,
+    members: Collection[str],
+    now: int,
+    before: int | None = None,
+    limit: int,
+) -> Sequence[RowMapping]:
+    """The org's spaces, newest first (by id; only those below ``before`` when given): all of
+    them (``union_id`` None: an admin's view), or those the user created or owns or holds a live
+    grant in by one of ``members`` (any node, any role: GetSpace's rule)."""
+    stmt = sa.select(spaces).where(spaces.c.corp_id == corp_id, spaces.c.status == "NORMAL")
+    if union_id is not None:
+        p = permissions.c
+        granted = sa.select(p.space_id).where(
+            p.member.in_(list(members)),
+            sa.or_(p.expires_at.is_(None), p.expires_at > now),
+        )
+        stmt = stmt.where(
+            sa.or_(
+                spaces.c.creator_id == union_id,
+                spaces.c.owner_id == union_id,
+                spaces.c.id.in_(granted.scalar_subquery()),
+            )
+        )
+    if before is not None:
+        stmt = stmt.where(spaces.c.id < before)
+    stmt = stmt.order_by(spaces.c.id.desc()).limit(limit)
+    return (await conn.execute(stmt)).mappings().all()

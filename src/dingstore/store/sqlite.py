@@ -37,7 +37,11 @@ BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 
 
-def _configure(engine: sa.Engine) -> None:
+def _configure(engine: sa.Engine, durable: bool) -> None:
+    # An ephemeral store (tmpfs, gone on exit) has nothing to keep across a crash: its commits
+    # do not wait for the disk.
+    synchronous = "FULL" if durable else "OFF"
+
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves; pysqlite's implicit transactions are off.
@@ -45,7 +49,7 @@ def _configure(engine: sa.Engine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -267,22 +271,23 @@ class Writer(base.Writer):
         pass
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, durable: bool = True) -> sa.Engine:
     """An engine of the stdlib driver (a URL naming aiosqlite, as older settings did, too)."""
     engine = sa.create_engine(
         url.replace("+aiosqlite", "", 1),
         poolclass=sa.pool.StaticPool,
         connect_args={"check_same_thread": False},
     )
-    _configure(engine)
+    _configure(engine, durable)
     return engine
 
 
 class SQLiteDatabase(base.BaseDatabase):
     dialect = "sqlite"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True) -> None:
         super().__init__(url)
+        self.durable = durable
         self._engines: list[sa.Engine] = []
         self._read_connection: LoopConnection | None = None
         self._writes: WriteConnection | None = None
@@ -292,7 +297,7 @@ class SQLiteDatabase(base.BaseDatabase):
 
     async def open(self) -> None:
         _create_private(sa.engine.make_url(self.url).database)
-        reader, writer = _engine(self.url), _engine(self.url)
+        reader, writer = _engine(self.url, self.durable), _engine(self.url, self.durable)
         self._engines = [reader, writer]
         # Reads never yield to the loop mid-statement, so one connection serves them all. They
         # run in autocommit: each statement sees the latest commit, as a statement does under

@@ -345,3 +345,83 @@ async def purge_nodes(
 async def forget(conn: Connection, task_id: int) -> None:
     """Drop the task's snapshot."""
     await conn.execute(sa.delete(tn).where(tn.c.task_id == task_id))
+
+
+async def forget_settled(conn: Connection, task_id: int, done: int) -> None:
+    """Drop the task's snapshot but what a retry of it needs (``POST /dingstore/v1/tasks/{id}/
+    retry``): the nodes that failed or that it did not reach (``seq`` past ``done``), and the
+    parents of those (their ``new_id``: where a retry puts what it copies). Nothing is left
+    when every node succeeded; housekeeping drops the rest with the task."""
+    await conn.execute(
+        sa.update(tn).where(tn.c.task_id == task_id, tn.c.seq > done).values(failed=True)
+    )
+    other = tn.alias("other")
+    parents = sa.select(other.c.parent_id).where(other.c.task_id == task_id, other.c.failed)
+    await conn.execute(
+        sa.delete(tn).where(tn.c.task_id == task_id, ~tn.c.failed, tn.c.node_id.not_in(parents))
+    )
+
+
+async def failed_count(conn: Connection, task_id: int) -> int:
+    """How many nodes of an ended task a retry would take (``forget_settled`` kept them)."""
+    stmt = sa.select(sa.func.count()).where(tn.c.task_id == task_id, tn.c.failed)
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def snapshot_failed(
+    conn: Connection, task_id: int, old_task_id: int, space_id: int, *, first_id: int
+) -> int:
+    """The snapshot of a retry: the nodes task ``old_task_id`` failed (``forget_settled``) that
+    are still live in ``space_id``, numbered afresh in walk order with new ids from
+    ``first_id``, their size and blob as they are now; and, unnumbered (no ``seq``: no step
+    settles them) and ``merged``, the parents it copied, with their copies' ids, under which
+    ``copy_nodes`` puts their children. Returns how many nodes the retry settles."""
+    old = tn.alias("old")
+    file = d.c.type == "FILE"
+    seq = sa.func.row_number().over(order_by=(old.c.depth, old.c.node_id))
+    values = {
+        "task_id": sa.literal(task_id),
+        "node_id": old.c.node_id,
+        "parent_id": old.c.parent_id,
+        "depth": old.c.depth,
+        "type": d.c.type,
+        "failed": sa.false(),
+        "merged": sa.false(),
+        "size": sa.case((file, d.c.size), else_=None),
+        "blob_id": sa.case((file, d.c.blob_id), else_=None),
+        "seq": seq,
+        "new_id": seq + (first_id - 1),
+    }
+    failed = (
+        sa.select(*values.values())
+        .select_from(old)
+        .join(d, d.c.id == old.c.node_id)
+        .where(old.c.task_id == old_task_id, old.c.failed, d.c.space_id == space_id, _LIVE)
+    )
+    await conn.execute(sa.insert(tn).from_select(list(values), failed))
+    helpers = {
+        **values,
+        "type": old.c.type,
+        "merged": sa.true(),
+        "size": sa.null(),
+        "blob_id": sa.null(),
+        "seq": sa.null(),
+        "new_id": old.c.new_id,
+    }
+    settled = sa.select(*helpers.values()).where(old.c.task_id == old_task_id, ~old.c.failed)
+    await conn.execute(sa.insert(tn).from_select(list(helpers), settled))
+    stmt = sa.select(sa.func.count()).where(tn.c.task_id == task_id, tn.c.seq.is_not(None))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def forget_tasks(conn: Connection, task_ids: Any) -> None:
+    """Drop what the tasks (ids, or a select of them) left of their snapshots."""
+    await conn.execute(sa.delete(tn).where(tn.c.task_id.in_(task_ids)))
+
+
+async def live_file_bytes(conn: Connection, root_id: int, space_id: int) -> int:
+    """Bytes of the current versions of the live files under the node: what a copy of it
+    charges the target space (a dry run's figure; one recursive read)."""
+    walk = _descendants(root_id, space_id)
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(walk.c.size), 0)).where(walk.c.type == "FILE")
+    return int((await conn.execute(stmt)).scalar_one())

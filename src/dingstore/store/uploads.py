@@ -36,3 +36,14 @@ async def delete(conn: Connection, upload_key: str) -> bool:
 async def expired(conn: Connection, now: int, limit: int) -> list[RowMapping]:
     stmt = sa.select(uploads).where(uploads.c.expires_at <= now).limit(limit)
     return list((await conn.execute(stmt)).mappings().all())
+
+
+async def of_org(conn: Connection, corp_id: str) -> list[RowMapping]:
+    """The org's uploads in progress (a committed one leaves no row)."""
+    stmt = sa.select(uploads).where(uploads.c.corp_id == corp_id)
+    return list((await conn.execute(stmt)).mappings().all())
+
+
+async def of_every_org(conn: Connection) -> list[RowMapping]:
+    """Every upload in progress, of every org: for the test mode's whole-store reset only."""
+    return list((await conn.execute(sa.select(uploads))).mappings().all())

@@ -7,14 +7,25 @@ from typing import Annotated
 
 from fastapi import Body, Request
 
-from dingstore.api import responses, views
+from dingstore import errors
+from dingstore.api import idempotent, responses, views
 from dingstore.api.routes.dentries import preserves
-from dingstore.api.routing import Caller, api_router, operation, services
+from dingstore.api.routing import Caller, api_router, operation, query_value, services
 from dingstore.api.wire import batch as wire
 from dingstore.api.wire import common
-from dingstore.service.bulk.common import BatchItem
+from dingstore.service.bulk.common import BatchItem, Target
 
 router = api_router("/v1.0/storage/spaces/{spaceId}/dentries", tags=["batch operations"])
+
+
+def dry_run(request: Request) -> bool:
+    """dingstore's ``dryRun`` query parameter (docs/tasks.md#dry-run): ``true`` or ``false``."""
+    value = query_value(request, "dryRun")
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise errors.param_error("dryRun", "dryRun must be true or false")
 
 
 def _items(space_id: str, items: Sequence[BatchItem], *, targets: bool) -> responses.JSON:
@@ -38,7 +49,12 @@ def _items(space_id: str, items: Sequence[BatchItem], *, targets: bool) -> respo
     return responses.ok(wire.BatchResponse(result_items=out))
 
 
-@router.post("/batchCopy", response_model=wire.BatchResponse, name="CopyDentries")
+@router.post(
+    "/batchCopy",
+    response_model=wire.BatchResponse,
+    name="CopyDentries",
+    openapi_extra=idempotent.DOCUMENTED_WITH_DRY_RUN,
+)
 async def copy_dentries(
     spaceId: str,
     request: Request,
@@ -47,11 +63,27 @@ async def copy_dentries(
 ) -> responses.JSON:
     option = body.option or common.ConflictOption()
     target = body.target_space_id, body.target_folder_id, option.conflict_strategy
-    items = await services(request).dentries.copy_many(caller, spaceId, body.dentry_ids, *target)
-    return _items(spaceId, items, targets=True)
+    if dry_run(request):
+        plan = await services(request).dentries.dry_run(
+            caller, "copy", spaceId, body.dentry_ids, target=Target(*target)
+        )
+        return responses.ok(views.dry_run(plan))
+
+    async def run() -> responses.JSON:
+        items = await services(request).dentries.copy_many(
+            caller, spaceId, body.dentry_ids, *target
+        )
+        return _items(spaceId, items, targets=True)
+
+    return await idempotent.idempotent(request, caller, "CopyDentries", body, run)
 
 
-@router.post("/batchMove", response_model=wire.BatchResponse, name="MoveDentries")
+@router.post(
+    "/batchMove",
+    response_model=wire.BatchResponse,
+    name="MoveDentries",
+    openapi_extra=idempotent.DOCUMENTED_WITH_DRY_RUN,
+)
 async def move_dentries(
     spaceId: str,
     request: Request,
@@ -60,13 +92,27 @@ async def move_dentries(
 ) -> responses.JSON:
     option = body.option or common.MoveOption()
     target = body.target_space_id, body.target_folder_id, option.conflict_strategy
-    items = await services(request).dentries.move_many(
-        caller, spaceId, body.dentry_ids, *target, preserve_permissions=preserves(option)
-    )
-    return _items(spaceId, items, targets=True)
+    if dry_run(request):
+        plan = await services(request).dentries.dry_run(
+            caller, "move", spaceId, body.dentry_ids, target=Target(*target)
+        )
+        return responses.ok(views.dry_run(plan))
+
+    async def run() -> responses.JSON:
+        items = await services(request).dentries.move_many(
+            caller, spaceId, body.dentry_ids, *target, preserve_permissions=preserves(option)
+        )
+        return _items(spaceId, items, targets=True)
+
+    return await idempotent.idempotent(request, caller, "MoveDentries", body, run)
 
 
-@router.post("/batchRemove", response_model=wire.BatchResponse, name="DeleteDentries")
+@router.post(
+    "/batchRemove",
+    response_model=wire.BatchResponse,
+    name="DeleteDentries",
+    openapi_extra=idempotent.DOCUMENTED_WITH_DRY_RUN,
+)
 async def delete_dentries(
     spaceId: str,
     request: Request,
@@ -74,7 +120,20 @@ async def delete_dentries(
     caller: Caller = operation("DeleteDentries", "Storage.File.Write"),
 ) -> responses.JSON:
     option = body.option or wire.DeleteOption()
-    items = await services(request).dentries.delete_many(
-        caller, spaceId, body.dentry_ids, to_recycle_bin=bool(option.to_recycle_bin)
-    )
-    return _items(spaceId, items, targets=False)
+    if dry_run(request):
+        plan = await services(request).dentries.dry_run(
+            caller,
+            "delete",
+            spaceId,
+            body.dentry_ids,
+            to_recycle_bin=bool(option.to_recycle_bin),
+        )
+        return responses.ok(views.dry_run(plan))
+
+    async def run() -> responses.JSON:
+        items = await services(request).dentries.delete_many(
+            caller, spaceId, body.dentry_ids, to_recycle_bin=bool(option.to_recycle_bin)
+        )
+        return _items(spaceId, items, targets=False)
+
+    return await idempotent.idempotent(request, caller, "DeleteDentries", body, run)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Body, Query, Request
 
-from dingstore.api import responses, views
+from dingstore.api import idempotent, responses, views
 from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import common
 from dingstore.api.wire import dentries as wire
@@ -43,7 +43,12 @@ def _moved(result: Outcome) -> responses.JSON:
     )
 
 
-@router.post("/{parentId}/folders", response_model=common.DentryResponse, name="AddFolder")
+@router.post(
+    "/{parentId}/folders",
+    response_model=common.DentryResponse,
+    name="AddFolder",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def add_folder(
     spaceId: str,
     parentId: str,
@@ -51,16 +56,19 @@ async def add_folder(
     body: Annotated[wire.AddFolderRequest, Body()],
     caller: Caller = operation("AddFolder", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.AddFolderOption()
-    folder = await services(request).dentries.add_folder(
-        caller,
-        spaceId,
-        parentId,
-        body.name,
-        option.conflict_strategy,
-        views.property_inputs(option.app_properties),
-    )
-    return responses.ok(common.DentryResponse(dentry=views.dentry(folder)))
+    async def run() -> responses.JSON:
+        option = body.option or wire.AddFolderOption()
+        folder = await services(request).dentries.add_folder(
+            caller,
+            spaceId,
+            parentId,
+            body.name,
+            option.conflict_strategy,
+            views.property_inputs(option.app_properties),
+        )
+        return responses.ok(common.DentryResponse(dentry=views.dentry(folder)))
+
+    return await idempotent.idempotent(request, caller, "AddFolder", body, run)
 
 
 @router.post("/{dentryId}/query", response_model=common.DentryResponse, name="GetDentry")
@@ -167,7 +175,12 @@ async def rename_dentry(
     return responses.ok(common.DentryResponse(dentry=views.dentry(renamed)))
 
 
-@router.post("/{dentryId}/copy", response_model=wire.CopyMoveResponse, name="CopyDentry")
+@router.post(
+    "/{dentryId}/copy",
+    response_model=wire.CopyMoveResponse,
+    name="CopyDentry",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def copy_dentry(
     spaceId: str,
     dentryId: str,
@@ -175,13 +188,21 @@ async def copy_dentry(
     body: Annotated[wire.CopyRequest, Body()],
     caller: Caller = operation("CopyDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or common.ConflictOption()
-    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
-    result = await services(request).dentries.copy(caller, spaceId, dentryId, *target)
-    return _moved(result)
+    async def run() -> responses.JSON:
+        option = body.option or common.ConflictOption()
+        target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+        result = await services(request).dentries.copy(caller, spaceId, dentryId, *target)
+        return _moved(result)
+
+    return await idempotent.idempotent(request, caller, "CopyDentry", body, run)
 
 
-@router.post("/{dentryId}/move", response_model=wire.CopyMoveResponse, name="MoveDentry")
+@router.post(
+    "/{dentryId}/move",
+    response_model=wire.CopyMoveResponse,
+    name="MoveDentry",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def move_dentry(
     spaceId: str,
     dentryId: str,
@@ -189,15 +210,23 @@ async def move_dentry(
     body: Annotated[wire.MoveRequest, Body()],
     caller: Caller = operation("MoveDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or common.MoveOption()
-    target = body.target_space_id, body.target_folder_id, option.conflict_strategy
-    result = await services(request).dentries.move(
-        caller, spaceId, dentryId, *target, preserve_permissions=preserves(option)
-    )
-    return _moved(result)
+    async def run() -> responses.JSON:
+        option = body.option or common.MoveOption()
+        target = body.target_space_id, body.target_folder_id, option.conflict_strategy
+        result = await services(request).dentries.move(
+            caller, spaceId, dentryId, *target, preserve_permissions=preserves(option)
+        )
+        return _moved(result)
+
+    return await idempotent.idempotent(request, caller, "MoveDentry", body, run)
 
 
-@router.delete("/{dentryId}", response_model=wire.AsyncResponse, name="DeleteDentry")
+@router.delete(
+    "/{dentryId}",
+    response_model=wire.AsyncResponse,
+    name="DeleteDentry",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def delete_dentry(
     spaceId: str,
     dentryId: str,
@@ -205,12 +234,15 @@ async def delete_dentry(
     query: Annotated[wire.DeleteQuery, Query()],
     caller: Caller = operation("DeleteDentry", "Storage.File.Write"),
 ) -> responses.JSON:
-    result = await services(request).dentries.delete(
-        caller, spaceId, dentryId, to_recycle_bin=bool(query.to_recycle_bin)
-    )
-    return responses.ok(
-        wire.AsyncResponse(
-            async_=result.task_id is not None,
-            task_id=str(result.task_id) if result.task_id is not None else None,
+    async def run() -> responses.JSON:
+        result = await services(request).dentries.delete(
+            caller, spaceId, dentryId, to_recycle_bin=bool(query.to_recycle_bin)
         )
-    )
+        return responses.ok(
+            wire.AsyncResponse(
+                async_=result.task_id is not None,
+                task_id=str(result.task_id) if result.task_id is not None else None,
+            )
+        )
+
+    return await idempotent.idempotent(request, caller, "DeleteDentry", query, run)

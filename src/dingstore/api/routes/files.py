@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Body, Request
 
-from dingstore.api import responses, views
+from dingstore.api import idempotent, responses, views
 from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import common
 from dingstore.api.wire import files as wire
@@ -48,25 +48,33 @@ async def get_file_upload_info(
     )
 
 
-@router.post("/{spaceId}/files/commit", response_model=common.DentryResponse, name="CommitFile")
+@router.post(
+    "/{spaceId}/files/commit",
+    response_model=common.DentryResponse,
+    name="CommitFile",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def commit_file(
     spaceId: str,
     request: Request,
     body: Annotated[wire.CommitFileRequest, Body()],
     caller: Caller = operation("CommitFile", "Storage.File.Write"),
 ) -> responses.JSON:
-    option = body.option or wire.CommitOption()
-    commit = Commit(
-        upload_key=body.upload_key,
-        name=body.name,
-        parent_id=body.parent_id,
-        overwrite_dentry_id=body.overwrite_dentry_id,
-        size=option.size,
-        conflict_strategy=option.conflict_strategy,
-        app_properties=views.property_inputs(option.app_properties),
-    )
-    dentry = await services(request).files.commit(caller, spaceId, commit)
-    return responses.ok(common.DentryResponse(dentry=views.dentry(dentry)))
+    async def run() -> responses.JSON:
+        option = body.option or wire.CommitOption()
+        commit = Commit(
+            upload_key=body.upload_key,
+            name=body.name,
+            parent_id=body.parent_id,
+            overwrite_dentry_id=body.overwrite_dentry_id,
+            size=option.size,
+            conflict_strategy=option.conflict_strategy,
+            app_properties=views.property_inputs(option.app_properties),
+        )
+        dentry = await services(request).files.commit(caller, spaceId, commit)
+        return responses.ok(common.DentryResponse(dentry=views.dentry(dentry)))
+
+    return await idempotent.idempotent(request, caller, "CommitFile", body, run)
 
 
 @router.post(

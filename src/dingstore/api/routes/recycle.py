@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Body, Query, Request
 
-from dingstore.api import responses, views
+from dingstore.api import idempotent, responses, views
 from dingstore.api.routing import Caller, api_router, operation, services
 from dingstore.api.wire import common
 from dingstore.api.wire import recycle as wire
@@ -57,7 +57,12 @@ async def get_recycle_item(
     return responses.ok(wire.RecycleItemResponse(item=views.recycle_item(item)))
 
 
-@router.post(f"{ITEM}/restore", response_model=wire.RestoreResponse, name="RestoreRecycleItem")
+@router.post(
+    f"{ITEM}/restore",
+    response_model=wire.RestoreResponse,
+    name="RestoreRecycleItem",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def restore_recycle_item(
     recycleBinId: str,
     recycleItemId: str,
@@ -65,14 +70,20 @@ async def restore_recycle_item(
     body: Annotated[wire.RestoreRequest, Body()],
     caller: Caller = operation("RestoreRecycleItem", WRITE),
 ) -> responses.JSON:
-    result = await services(request).recycle.restore(
-        caller, recycleBinId, recycleItemId, _strategy(body.option)
-    )
-    return responses.ok(views.restored(result))
+    async def run() -> responses.JSON:
+        result = await services(request).recycle.restore(
+            caller, recycleBinId, recycleItemId, _strategy(body.option)
+        )
+        return responses.ok(views.restored(result))
+
+    return await idempotent.idempotent(request, caller, "RestoreRecycleItem", body, run)
 
 
 @router.post(
-    f"{ITEMS}/batchRestore", response_model=wire.BatchRestoreResponse, name="RestoreRecycleItems"
+    f"{ITEMS}/batchRestore",
+    response_model=wire.BatchRestoreResponse,
+    name="RestoreRecycleItems",
+    openapi_extra=idempotent.DOCUMENTED,
 )
 async def restore_recycle_items(
     recycleBinId: str,
@@ -80,40 +91,67 @@ async def restore_recycle_items(
     body: Annotated[wire.BatchRestoreRequest, Body()],
     caller: Caller = operation("RestoreRecycleItems", WRITE),
 ) -> responses.JSON:
-    items = await services(request).recycle.restore_many(
-        caller, recycleBinId, body.recycle_item_ids, _strategy(body.option)
-    )
-    results = [views.restore_result(recycleBinId, item) for item in items]
-    return responses.ok(wire.BatchRestoreResponse(result_items=results))
+    async def run() -> responses.JSON:
+        items = await services(request).recycle.restore_many(
+            caller, recycleBinId, body.recycle_item_ids, _strategy(body.option)
+        )
+        results = [views.restore_result(recycleBinId, item) for item in items]
+        return responses.ok(wire.BatchRestoreResponse(result_items=results))
+
+    return await idempotent.idempotent(request, caller, "RestoreRecycleItems", body, run)
 
 
-@router.delete(ITEM, response_model=common.Success, name="DeleteRecycleItem")
+@router.delete(
+    ITEM,
+    response_model=common.Success,
+    name="DeleteRecycleItem",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def delete_recycle_item(
     recycleBinId: str,
     recycleItemId: str,
     request: Request,
     caller: Caller = operation("DeleteRecycleItem", WRITE),
 ) -> responses.JSON:
-    await services(request).recycle.delete(caller, recycleBinId, recycleItemId)
-    return responses.ok(common.Success())
+    async def run() -> responses.JSON:
+        await services(request).recycle.delete(caller, recycleBinId, recycleItemId)
+        return responses.ok(common.Success())
+
+    return await idempotent.idempotent(request, caller, "DeleteRecycleItem", None, run)
 
 
-@router.post(f"{ITEMS}/batchRemove", response_model=common.Success, name="DeleteRecycleItems")
+@router.post(
+    f"{ITEMS}/batchRemove",
+    response_model=common.Success,
+    name="DeleteRecycleItems",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def delete_recycle_items(
     recycleBinId: str,
     request: Request,
     body: Annotated[wire.RecycleItemIdsRequest, Body()],
     caller: Caller = operation("DeleteRecycleItems", WRITE),
 ) -> responses.JSON:
-    await services(request).recycle.delete_many(caller, recycleBinId, body.recycle_item_ids)
-    return responses.ok(common.Success())
+    async def run() -> responses.JSON:
+        await services(request).recycle.delete_many(caller, recycleBinId, body.recycle_item_ids)
+        return responses.ok(common.Success())
+
+    return await idempotent.idempotent(request, caller, "DeleteRecycleItems", body, run)
 
 
-@router.post("/{recycleBinId}/clear", response_model=common.Success, name="ClearRecycleBin")
+@router.post(
+    "/{recycleBinId}/clear",
+    response_model=common.Success,
+    name="ClearRecycleBin",
+    openapi_extra=idempotent.DOCUMENTED,
+)
 async def clear_recycle_bin(
     recycleBinId: str,
     request: Request,
     caller: Caller = operation("ClearRecycleBin", WRITE),
 ) -> responses.JSON:
-    await services(request).recycle.clear(caller, recycleBinId)
-    return responses.ok(common.Success())
+    async def run() -> responses.JSON:
+        await services(request).recycle.clear(caller, recycleBinId)
+        return responses.ok(common.Success())
+
+    return await idempotent.idempotent(request, caller, "ClearRecycleBin", None, run)

@@ -3,9 +3,12 @@ and the bodies more than one operation takes or answers."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from dingstore.api.schemas import Name, Wire
+from dingstore.api.schemas import Name, Wire, one_of
+from dingstore.service import tree
 
 
 class Quota(Wire):
@@ -114,12 +117,15 @@ class DentriesPage(Wire):
     next_token: str | None = None
 
 
+Strategy = Annotated[str, one_of(tree.STRATEGIES)]
+
+
 class ConflictOption(Wire):
-    conflict_strategy: str | None = None
+    conflict_strategy: Strategy | None = None
 
 
 class MoveOption(Wire):
-    conflict_strategy: str | None = None
+    conflict_strategy: Strategy | None = None
     preserve_permissions: bool | None = None
     preseve_permissions: bool | None = Field(None, alias="presevePermissions")
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from dingstore.api.schemas import Int64, Name, Wire
+from dingstore.api.schemas import Int64, Name, Wire, one_of
 from dingstore.api.wire import common
+from dingstore.service import dentries as dentry_service
+
+Order = Annotated[str, one_of(dentry_service.ORDERS)]
 
 
 class AddFolderOption(Wire):
-    conflict_strategy: str | None = None
+    conflict_strategy: common.Strategy | None = None
     app_properties: list[common.AppProperty] | None = None
 
 
@@ -48,15 +53,15 @@ class ListDentriesQuery(Wire):
     parent_id: str
     next_token: str | None = None
     max_results: Int64 | None = None
-    order_by: str | None = None
-    order: str | None = None
+    order_by: Annotated[str, one_of(dentry_service.ORDERS_BY)] | None = None
+    order: Order | None = None
     with_thumbnail: bool | None = None
 
 
 class ListAllOption(Wire):
     next_token: str | None = None
     max_results: Int64 | None = None
-    order: str | None = None
+    order: Order | None = None
     with_thumbnail: bool | None = None
 
 

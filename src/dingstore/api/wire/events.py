@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dingstore.api.schemas import Int64, Wire
+from typing import Annotated
+
+from dingstore.api.schemas import Int64, Wire, one_of
+from dingstore.service.events import subscriptions
 
 
 class EventScopeRequest(Wire):
     """The body of SubscribeEvent and UnsubscribeEvent."""
 
-    scope: str
+    scope: Annotated[str, one_of(subscriptions.SCOPES)]
     scope_id: str
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from dingstore.api.schemas import NAME_RULE, Int64, Name, Wire
+from dingstore.api.schemas import NAME_RULE, Int64, Name, Wire, one_of
 from dingstore.api.wire import common
+from dingstore.service import files as file_service
 
 
 class PreCheckParam(Wire):
@@ -23,7 +24,7 @@ class UploadOption(Wire):
 
 
 class GetFileUploadInfoRequest(Wire):
-    protocol: str
+    protocol: Annotated[str, one_of(file_service.PROTOCOLS)]
     multipart: bool
     option: UploadOption | None = None
 
@@ -37,7 +38,7 @@ class GetFileUploadInfoResponse(Wire):
 
 class CommitOption(Wire):
     size: Int64 | None = None
-    conflict_strategy: str | None = None
+    conflict_strategy: common.Strategy | None = None
     app_properties: list[common.AppProperty] | None = None
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dingstore.api.schemas import Int64, Wire
+from typing import Annotated
+
+from dingstore.api.schemas import Int64, Wire, one_of
+from dingstore.service import previews
+
+OpenType = Annotated[str, one_of(previews.OPEN_TYPES)]
 
 
 class OpenInfoOption(Wire):
     version: Int64 | None = None
-    type: str | None = None
+    type: OpenType | None = None
     water_mark: bool | None = None
     check_login: bool | None = None
 
@@ -22,7 +27,7 @@ class GetDentryOpenInfoResponse(Wire):
 
 
 class OpenInfo(Wire):
-    open_type: str
+    open_type: OpenType
     url: str
 
 

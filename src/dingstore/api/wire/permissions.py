@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dingstore.api.schemas import Int64, Wire
+from typing import Annotated
+
+from dingstore.api.schemas import Int64, Wire, one_of
+from dingstore.service import access
 
 
 class PermissionMember(Wire):
-    type: str | None = None
+    type: Annotated[str, one_of(access.MEMBER_TYPES)] | None = None
     id: str | None = None
     corp_id: str | None = None
 
@@ -18,7 +21,7 @@ class PermissionOption(Wire):
 class PermissionRequest(Wire):
     """AddPermission, UpdatePermission and DeletePermission (which sends no ``option``)."""
 
-    role_id: str
+    role_id: Annotated[str, one_of(access.ROLE_IDS)]
     members: list[PermissionMember]
     option: PermissionOption | None = None
 

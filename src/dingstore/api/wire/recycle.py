@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from dingstore.api.schemas import Int64, Wire
+from dingstore.api.schemas import Int64, Wire, one_of
 from dingstore.api.wire import common
+from dingstore.service import recycle as recycle_service
 
 
 class GetRecycleBinQuery(Wire):
-    recycle_bin_scope: str
+    recycle_bin_scope: Annotated[str, one_of([recycle_service.SCOPE])]
     scope_id: str
 
 

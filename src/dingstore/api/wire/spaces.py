@@ -23,3 +23,16 @@ class AddSpaceRequest(Wire):
 
 class SpaceResponse(Wire):
     space: common.Space
+
+
+# --- dingstore's space list (/dingstore/v1/spaces, docs/files.md#the-space-list) --------------
+
+
+class ListSpacesQuery(Wire):
+    next_token: str | None = None
+    max_results: Int64 | None = None
+
+
+class ListSpacesResponse(Wire):
+    spaces: list[common.Space]
+    next_token: str | None = None

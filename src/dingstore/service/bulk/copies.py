@@ -45,6 +45,8 @@ class CopyPayload(steps.Payload):
     target_space: int
     copy_root: int
     merge: bool = False
+    # A retry (POST /dingstore/v1/tasks/{id}/retry): copy only what that task failed.
+    retry_of: int | None = None
 
 
 # --- the request --------------------------------------------------------------------------------
@@ -171,12 +173,28 @@ class CopyHandler:
     clock: Clock
 
     async def start(self, conn: Connection, task: Claimed) -> tuple[int, Step]:
-        root = CopyPayload.from_json(task.payload).root
-        return await dentries.descendants(conn, root) + 1, Step(steps.fresh(), succeeded=1)
+        p = CopyPayload.from_json(task.payload)
+        if p.retry_of is not None:  # the folder copied into, there already, and what failed
+            return await subtree.failed_count(conn, p.retry_of) + 1, Step(
+                steps.fresh(), succeeded=1
+            )
+        return await dentries.descendants(conn, p.root) + 1, Step(steps.fresh(), succeeded=1)
+
+    async def cancel(self, conn: Connection, task: Claimed) -> Step | None:
+        """Stop: what was copied stays; the snapshot of what was not is kept for a retry. Not
+        before the snapshot is taken (the step after ``start``)."""
+        if task.status == "INIT" or not steps.walked(task):
+            return None
+        await steps.forget(conn, task, steps.done(task), keep=True)
+        return Step(cursor={"done": steps.done(task)}, done=True)
 
     async def _walk(self, conn: Connection, task: Claimed, p: CopyPayload) -> Step:
         """The snapshot, each node with its copy's new id."""
         expected = steps.snapshotted(task)  # the kept size: new ids for that many, in advance
+        if p.retry_of is not None:
+            start = await ids.reserve_in(conn, max(expected, 1))
+            n = await subtree.snapshot_failed(conn, task.id, p.retry_of, p.space, first_id=start)
+            return steps.began(n)
         first = await ids.reserve_in(conn, expected) if expected else None
         n = await subtree.snapshot(conn, task.id, p.root, p.space, first_id=first)
         if n != expected:  # the kept size was off (it never should be): number them afresh
@@ -197,14 +215,14 @@ class CopyHandler:
             return await self._walk(conn, task, p)
         span = steps.next_span(task, limit)
         if span is None:
-            await subtree.forget(conn, task.id)
+            await steps.forget(conn, task, steps.done(task), keep=True)
             return Step(cursor=task.cursor or {}, done=True)
         actor = await steps.creator(conn, task, self.clock)
         source, target = await steps.roles(
             conn, actor, [(p.space, p.root), (p.target_space, p.copy_root)]
         )
         if not (access.allows(source, access.READ) and access.allows(target, access.WRITE)):
-            return await steps.stop(conn, task)
+            return await steps.stop(conn, task, keep=True)
         denied: list[int] = []
         if not access.allows(source, access.DOWNLOAD):
             denied = await steps.undownloadable(conn, actor, span, p.space)
@@ -223,7 +241,7 @@ class CopyHandler:
             now=now,
         )
         await _emit_copied(conn, task, p, span, now)
-        done = await steps.last(conn, task, span)
+        done = await steps.last(conn, task, span, keep=True)
         return Step(
             cursor={"done": span.last},
             succeeded=span.size - len(denied),
@@ -282,7 +300,7 @@ class CopyHandler:
             if charged:
                 await spaces.charge(conn, p.target_space, charged)
             await _emit_copied(conn, task, p, span, now)
-        done = await steps.last(conn, task, span)
+        done = await steps.last(conn, task, span, keep=True)
         # Later steps go node by node only when a folder failed (its descendants fail with it).
         folder_lost = bool(set(lost) - set(denied))
         cursor = {

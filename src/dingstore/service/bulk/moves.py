@@ -225,6 +225,20 @@ class MoveHandler:
         done = await steps.last(conn, task, span)
         return Step(cursor={"done": span.last}, succeeded=span.size, done=done)
 
+    async def cancel(self, conn: Connection, task: Claimed) -> Step | None:
+        """Stop at this boundary (not before the snapshot, the step after ``start``): a merge
+        leaves what moved where it went and removes the source folders it emptied; a move
+        across spaces leaves what it did not carry in the source space, as when its creator's
+        rights are lost midway (``_split``)."""
+        if task.status == "INIT" or not steps.walked(task):
+            return None
+        p = MovePayload.from_json(task.payload)
+        if p.merge:
+            await self._sweep(conn, task, p)
+            await subtree.forget(conn, task.id)
+            return Step(cursor={"done": steps.done(task)}, done=True)
+        return await self._split(conn, task, p)
+
     async def _may_go_on(self, conn: Connection, task: Claimed, p: MovePayload) -> bool:
         """Whether the creator still holds EDITOR on the source folder and the target. Across
         spaces (no merge) the folder already is in the target: the source is the folder it

@@ -84,18 +84,28 @@ def next_span(task: Claimed, limit: int, *, deepest_first: bool = False) -> subt
     )
 
 
-async def last(conn: Connection, task: Claimed, span: subtree.Span) -> bool:
-    """Whether ``span`` (walked in order) ends the snapshot; if so the snapshot is dropped."""
+async def last(conn: Connection, task: Claimed, span: subtree.Span, *, keep: bool = False) -> bool:
+    """Whether ``span`` (walked in order) ends the snapshot; if so the snapshot is dropped
+    (``keep``: but what a retry needs, ``subtree.forget_settled``)."""
     if span.last < snapshotted(task):
         return False
-    await subtree.forget(conn, task.id)
+    await forget(conn, task, span.last, keep=keep)
     return True
 
 
-async def stop(conn: Connection, task: Claimed, *, succeeded: int = 0) -> Step:
+async def forget(conn: Connection, task: Claimed, done: int, *, keep: bool = False) -> None:
+    """Drop the task's snapshot, ``done`` nodes of it settled (``keep``: but what a retry of the
+    others needs)."""
+    if keep:
+        await subtree.forget_settled(conn, task.id, done)
+    else:
+        await subtree.forget(conn, task.id)
+
+
+async def stop(conn: Connection, task: Claimed, *, succeeded: int = 0, keep: bool = False) -> Step:
     """The creator may not go on: the task ends, every node not settled yet (but
     ``succeeded`` of them) failed."""
-    await subtree.forget(conn, task.id)
+    await forget(conn, task, done(task), keep=keep)
     left = snapshotted(task) - done(task) - succeeded
     return Step(
         cursor={"done": snapshotted(task)},

@@ -27,10 +27,16 @@ MAX_WAIT_S = 30
 DEADLINE_MARGIN_S = 1.0
 # While it waits, a long-poll also looks again this often: on SQLite another process's commits
 # are not announced at all. And on PostgreSQL an event can become readable without a new
-# announcement, when an older transaction that held it back ends (store/xact.py): a waiter
-# whose events are held back looks again sooner, after HELD_BACK_S, doubling up to RECHECK_S.
+# announcement, when an older transaction of the database that held it back ends
+# (store/xact.py): a read whose events are held back looks again sooner, after HELD_BACK_S,
+# doubling up to HELD_BACK_MAX_S.
 RECHECK_S = 1.0
 HELD_BACK_S = 0.02
+HELD_BACK_MAX_S = 1.0
+# A read, waiting or not, answers once the events committed before it are readable, so that a
+# change made and then looked for in the feed is there; it waits at most this long for an older
+# transaction to end, then answers what is readable.
+SETTLE_S = 2.0
 
 _CURSOR = re.compile(r"-?[0-9]{1,19}\.[0-9]{1,19}")
 _INT64_MAX = 2**63 - 1
@@ -89,33 +95,55 @@ class FeedService:
         """The calling app's events after ``cursor`` (None: from the oldest kept; ``"latest"``:
         after the newest, i.e. only what comes next), at most ``max_results`` (1 to 1000,
         default 100). When there are none yet and ``wait_seconds`` (0 to 30) is given, wait up
-        to that long, less when the request's deadline is nearer, for the first to commit. An
-        empty page gives back the cursor it was asked with (``"latest"`` resolved), so reading
-        on from a page's cursor never skips an event nor repeats one."""
+        to that long, less when the request's deadline is nearer, for the first to commit.
+        Either way the page waits, up to ``SETTLE_S``, for events already committed that an
+        older transaction holds back (store/xact.py), so that it shows every event committed
+        before the read. An empty page gives back the cursor it was asked with (``"latest"``
+        resolved), so reading on from a page's cursor never skips an event nor repeats one."""
         limit = _bounded("maxResults", max_results, 1, MAX_RESULTS, DEFAULT_RESULTS)
         wait = min(float(_bounded("waitSeconds", wait_seconds, 0, MAX_WAIT_S, 0)), self._max_wait)
         after = None if cursor == LATEST else parse_cursor(cursor) if cursor else events.Cursor()
         corp_id, app_id = principal.corp_id, principal.app_id
         loop = asyncio.get_running_loop()  # a wait measures elapsed time, as asyncio's timers do
-        until = loop.time() + wait
+        began = loop.time()
+        until, settle_until = began + wait, began + min(SETTLE_S, self._max_wait)
         pause = HELD_BACK_S
+        first: str | None = None  # the read's first snapshot
         while True:
             armed = self._bell.armed() if wait else None
-            held = False
+            # waiting, any event held back is worth a sooner look; past the wait, only those
+            # committed before the read began are waited for
+            settling = loop.time() >= until
             async with self._db.read() as conn:
+                # one line for this look's statements; "before the read" is its first snapshot
+                at = await events.horizon(conn, first)
+                first = at.began
                 if after is None:
-                    after = await events.latest(conn, corp_id, app_id)
-                rows = await events.feed(conn, corp_id, app_id, after, limit + 1)
-                if not rows and armed is not None:
-                    held = await events.held_back(conn, corp_id, app_id, after)
-            left = until - loop.time()
-            if rows or armed is None or left <= 0 or self._draining:
+                    after = await events.latest(conn, corp_id, app_id, at)
+                rows = await events.feed(conn, corp_id, app_id, after, limit + 1, at)
+                last = _cursor_of(rows[-1]) if rows else after
+                held = len(rows) <= limit and await events.held_back(
+                    conn, corp_id, app_id, last, at, before_read=settling
+                )
+            now = loop.time()
+            if self._draining:
                 break
-            await self._bell.wait(armed, min(left, pause if held else RECHECK_S))
-            pause = min(pause * 2, RECHECK_S) if held else HELD_BACK_S
+            if held and now < max(until, settle_until):
+                # committed events wait for an older transaction: no commit announces its end
+                nap = min(pause, max(until, settle_until) - now)
+                if armed is None:
+                    await asyncio.sleep(nap)
+                else:
+                    await self._bell.wait(armed, nap)
+                pause = min(pause * 2, HELD_BACK_MAX_S)
+                continue
+            if rows or armed is None or now >= until:
+                break
+            await self._bell.wait(armed, min(until - now, RECHECK_S))
+            pause = HELD_BACK_S
         page = rows[:limit]
         if page:
-            after = events.Cursor(int(page[-1]["tx"]), int(page[-1]["id"]))
+            after = _cursor_of(page[-1])
         return FeedPage([render(row) for row in page], str(after), len(rows) > limit)
 
     def drain(self) -> None:
@@ -128,6 +156,10 @@ class FeedService:
     async def close(self) -> None:
         """Stop the process's listener: waiting long-polls end at their timeout."""
         await self._bell.close()
+
+
+def _cursor_of(row: Any) -> events.Cursor:
+    return events.Cursor(int(row["tx"]), int(row["id"]))
 
 
 def _bounded(field: str, value: int | None, low: int, high: int, default: int) -> int:

@@ -9,7 +9,7 @@ tells no other process). Each app in push mode is then drained by a task of its 
 slow receiver holds up no other app: it takes the app's due events with a ``claim`` (a lease
 longer than a push's timeout: no two processes push one event at once, and a dentry's events go
 out in commit order), POSTs them concurrently (at most ``concurrency`` in flight per app) and
-settles them in one transaction: ``acknowledge`` the successes, ``retry_later`` the rest with
+settles them in one transaction: ``acknowledge`` the successes, ``retry_many`` the rest with
 the reason. A receiver succeeds with a 2xx answer within ``TIMEOUT_S`` whose body is an
 encrypted ``success`` (``crypto.CallbackCrypto.check_reply``).
 
@@ -31,17 +31,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyreqwest import exceptions as http_errors
-from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.response import Response
 from sqlalchemy.engine import RowMapping
 
 from dingstore import clock as clocks
 from dingstore.service.events import crypto, messages, retries
 from dingstore.store import base, identity
 from dingstore.store import events as event_rows
+
+if TYPE_CHECKING:  # pyreqwest itself is imported by the first push: most servers never push
+    from pyreqwest import exceptions as http_errors
+    from pyreqwest.client import Client
+    from pyreqwest.response import Response
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ class Pusher:
         """Make the connection pool (again: nothing changes)."""
         if self._client is not None:
             return
+        from pyreqwest.client import ClientBuilder
+
         # No limit on connections: the dispatcher bounds the pushes in flight of each app.
         self._client = (
             ClientBuilder()
@@ -116,6 +120,8 @@ class Pusher:
         """POST ``text`` encrypted to the callback; None when the receiver answered
         ``success`` correctly in time, else why not, in a few words."""
         assert self._client is not None, "open the Pusher first"
+        from pyreqwest import exceptions as http_errors
+
         cipher = self._ciphers.get(callback)
         if cipher is None:
             if len(self._ciphers) > 1000:  # callbacks that changed: forget them all
@@ -376,21 +382,22 @@ class PushDispatcher:
         delivered = [int(row["id"]) for row, error in zip(rows, outcomes, strict=True) if not error]
         async with self.db.write() as conn:
             await event_rows.acknowledge(conn, [app.corp_id], [app.app_id], delivered, now)
+            again = []
             for row, error in zip(rows, outcomes, strict=True):
                 if error is None:
                     continue
                 attempt = int(row["attempts"])
                 delay = retries.next_delay(attempt, self.rng)
-                await event_rows.retry_later(
-                    conn,
-                    app.corp_id,
-                    app.app_id,
-                    int(row["id"]),
-                    attempt,
-                    due_at=now + round((delay or 0) * 1000),
-                    error=error,
-                    failed=delay is None,
+                again.append(
+                    event_rows.Retry(
+                        int(row["id"]),
+                        attempt,
+                        due_at=now + round((delay or 0) * 1000),
+                        error=error,
+                        failed=delay is None,
+                    )
                 )
+            await event_rows.retry_many(conn, app.corp_id, app.app_id, again)
         for row, error in zip(rows, outcomes, strict=True):
             if error is not None:
                 log.info(

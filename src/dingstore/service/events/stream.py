@@ -14,7 +14,7 @@ processes nothing).
 Acks are matched per app by ``messageId`` (``"{row}.{attempt}"``, ``frames.py``), not per
 connection: one can arrive on the app's next connection, or in another process, and still
 settles its row. They are gathered for a few ms and written together (one ``acknowledge``
-UPDATE per client, ``retry_later`` for each refusal, ``release`` for each connection that
+UPDATE per client, one ``retry_many`` per app for the refusals, ``release`` for each connection that
 closed), in one transaction: a connection at full speed costs a few writes per window, not one
 per event. An event that is refused (not code 200, or ``LATER``) is due again after the
 schedule's delay (``retries.next_delay``, HTTP push's); one that is never acked is claimable
@@ -440,33 +440,37 @@ class StreamHub:
                     await event_rows.acknowledge(
                         tx, client.corp_ids, client.app_ids, ordered[i : i + _ID_CHUNK], now
                     )
+            retries: dict[tuple[str, str], list[event_rows.Retry]] = {}
             for answer in refused:
-                await self._refused(tx, answer, now)
+                if (found := self._retry(answer, now)) is not None:
+                    retries.setdefault(found[0], []).append(found[1])
+            for (corp_id, app_id), batch in retries.items():
+                await event_rows.retry_many(tx, corp_id, app_id, batch)
             for conn in releases:
                 await event_rows.release(tx, conn.client.corp_ids, conn.owner, now)
 
-    async def _refused(self, tx: base.Writer, answer: _Answer, now: int) -> None:
-        """An event the client refused: due again after the schedule's delay, or FAILED."""
+    def _retry(self, answer: _Answer, now: int) -> tuple[tuple[str, str], event_rows.Retry] | None:
+        """An event the client refused, by (corpId, app): due again after the schedule's delay,
+        or FAILED. None when its consumer is not known here (a suite's event not sent from
+        here): its lease runs out instead."""
         ack = answer.ack
         if answer.flight is not None:
             consumer = answer.flight.consumer
         elif len(answer.client.consumers) == 1:
             consumer = answer.client.consumers[0]
-        else:  # not sent from here and a suite's: its lease runs out instead
-            return
+        else:
+            return None
         delay = self._next_delay(ack.attempt, self._rng)
         code = "LATER" if ack.code == frames.OK else f"code {ack.code}"
         note = f"stream ack {code}: {ack.message}" if ack.message else f"stream ack {code}"
-        await event_rows.retry_later(
-            tx,
-            consumer.corp_id,
-            consumer.app_id,
+        retry = event_rows.Retry(
             ack.row_id,
             ack.attempt,
             due_at=now + round((delay or 0) * 1000),
             error=note,
             failed=delay is None,
         )
+        return (consumer.corp_id, consumer.app_id), retry
 
 
 async def _finish(tasks: list[asyncio.Task[None]]) -> None:

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from dingstore.blobs import base as blob_base
+from dingstore.blobs.keys import blob_key, thumbnail_key
 from dingstore.clock import Clock
 from dingstore.engine.queue import Claimed
 from dingstore.engine.worker import Step
@@ -32,16 +33,6 @@ from dingstore.store.base import Connection, Writer
 log = logging.getLogger(__name__)
 
 TOO_LARGE = "tooLarge"  # more bytes than the sandbox takes (Limits.max_bytes)
-
-
-def blob_key(blob_id: int) -> str:
-    """Where a file content's bytes are (service/files.py)."""
-    return f"blobs/{blob_id}"
-
-
-def thumbnail_key(blob_id: int) -> str:
-    """Where the thumbnail of a file content is: one per content, whatever its versions."""
-    return f"thumbnails/{blob_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +87,18 @@ class ThumbnailHandler:
         store: blob_base.BaseBlobStore,
         box: sandbox.Sandbox,
         *,
+        prestart: bool = True,
         clock: Clock,
     ) -> None:
+        self._prestart = prestart
         self._db = db
         self._store = store
         self._sandbox = box
         self._clock = clock
 
     async def open(self) -> None:
-        await self._sandbox.start()
+        if self._prestart:
+            await self._sandbox.start()
 
     async def close(self) -> None:
         await self._sandbox.close()

@@ -9,6 +9,7 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.blobs import base as blob_base
+from dingstore.blobs.keys import thumbnail_key
 from dingstore.clock import Clock
 from dingstore.service import access, models, tree
 from dingstore.service.thumbnails import making, rendering, sandbox
@@ -110,7 +111,7 @@ class ThumbnailService:
                 int(r.width),
                 int(r.height),
                 self._store.link(
-                    making.thumbnail_key(int(r.source_blob_id)),
+                    thumbnail_key(int(r.source_blob_id)),
                     expires_in=self._expiry,
                     media_type=r.media_type,
                 ),
@@ -123,7 +124,7 @@ class ThumbnailService:
             return ThumbnailItem(text, error_code=errors.DENTRY_FORMAT_NOT_SUPPORT.code)
         if row is None or row.status != rows.READY:
             return ThumbnailItem(text, error_code=errors.THUMBNAIL_NOT_EXIST.code)
-        key = making.thumbnail_key(blob_id)
+        key = thumbnail_key(blob_id)
         url = self._store.link(key, expires_in=self._expiry, media_type=row.media_type)
         return ThumbnailItem(text, Thumbnail(int(row.width), int(row.height), url))
 
@@ -142,8 +143,11 @@ def handlers(
     limits: sandbox.Limits,
     *,
     concurrency: int,
+    prestart: bool = True,
     clock: Clock,
 ) -> dict[str, making.ThumbnailHandler]:
-    """The THUMBNAIL task's handler, for the task engine."""
+    """The THUMBNAIL task's handler, for the task engine. ``prestart``: a helper process is
+    started with the workers, not when the first file comes."""
     box = sandbox.Sandbox(limits, concurrency=concurrency)
-    return {making.ThumbnailPayload.kind: making.ThumbnailHandler(db, store, box, clock=clock)}
+    handler = making.ThumbnailHandler(db, store, box, prestart=prestart, clock=clock)
+    return {making.ThumbnailPayload.kind: handler}

@@ -28,10 +28,10 @@ from sqlalchemy.engine import RowMapping
 
 from dingstore import errors
 from dingstore.blobs import base as blob_base
+from dingstore.blobs.keys import blob_key
 from dingstore.clock import Clock
 from dingstore.service import access, models, tasks, tree, versions
 from dingstore.service.events import changes
-from dingstore.service.files import blob_key
 from dingstore.service.identity import IdentityService
 from dingstore.service.thumbnails import making as thumbnails
 from dingstore.service.weboffice import proof, tokens

@@ -1,0 +1,1 @@
+"""dingstore as a test double: the controls ``serve --test-mode`` opens (docs/testing.md)."""
