@@ -525,3 +525,33 @@ async def test_a_batch_sqlite_ended_fails_every_writer_in_it(
     assert [type(o).__name__ for o in outcomes] == ["Unavailable", "Unavailable"]
     await _insert(embedded, "ding3")
     assert await _stored(embedded) == ["ding3"]
+
+
+_SLOW = sa.text(  # ~0.1-0.5 s on either backend
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+async def test_a_write_cancelled_in_a_statement_is_cancelled(db: base.BaseDatabase) -> None:
+    """asyncpg closes a connection whose statement a cancel interrupts, and leaving the
+    transaction then raised "the underlying connection is closed": the seam made it a "retry"
+    error, the cancel was lost, and housekeeping's loop, told to stop, went on (CI: a server
+    that never ended on SIGTERM). Cancelled anywhere in the write, the task is cancelled, and
+    the store serves on. (A cancel that lands in the commit may find it done: either outcome.)"""
+    for n, delay in enumerate((0.0, 0.005, 0.02, 0.05, 0.1)):
+
+        async def write(corp_id: str = f"ding{n}") -> None:
+            async with db.write() as conn:
+                await conn.execute(_SLOW)
+                await conn.execute(sa.insert(_t).values(corp_id=corp_id, name="x", created_at=1))
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(delay)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    async with db.write() as conn:
+        await conn.execute(sa.insert(_t).values(corp_id="after", name="x", created_at=1))
+    async with db.read() as conn:
+        assert (await conn.execute(_PLAIN, {"c": "after"})).all() == [("after", "x")]

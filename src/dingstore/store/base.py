@@ -199,10 +199,27 @@ class BaseDatabase:
 
 
 @contextlib.asynccontextmanager
-async def translate_driver_errors() -> AsyncIterator[None]:
-    """Turn driver exceptions into dingstore errors at the seam."""
+async def _cancel_wins() -> AsyncIterator[None]:
+    """A cancel that lands in a statement of a transaction breaks the connection (asyncpg closes
+    it), and leaving the transaction then raises "the underlying connection is closed" in the
+    cancel's place. Raised on, that error would read as "retry" to a loop that is being stopped
+    (housekeeping's went on forever and held a server's shutdown): it is the cancel."""
     try:
         yield
+    except Exception as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from exc
+        raise
+
+
+@contextlib.asynccontextmanager
+async def translate_driver_errors() -> AsyncIterator[None]:
+    """Turn driver exceptions into dingstore errors at the seam. A task cancelled inside the
+    driver is cancelled, whatever the driver raised instead."""
+    try:
+        async with _cancel_wins():
+            yield
     except sa.exc.IntegrityError as exc:
         raise errors.OPERATION_CONCURRENT_CONTROL.error(
             "a concurrent change conflicted; retry"
