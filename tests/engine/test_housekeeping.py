@@ -65,3 +65,56 @@ async def test_housekeeping_logs_each_failure_and_goes_on(
     least = (0.02, 0.04, 0.08, 0.2)
     assert all(round(g, 2) >= want for g, want in zip(gaps, least, strict=False)), gaps
     assert gaps[2] < 0.2 <= gaps[3] and gaps[4] < 0.2, gaps
+
+
+class SlowPass(Sweeps):
+    """A pass whose first call takes ``seconds``, and says whether it got to its end."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__([])
+        self.seconds = seconds
+        self.ended = 0
+
+    async def purge_expired(self) -> int:
+        await super().purge_expired()
+        await asyncio.sleep(self.seconds)
+        self.ended += 1
+        return 0
+
+
+def keeper_of(first: Sweeps, interval: float) -> housekeeping.Housekeeper:
+    rest: Any = Sweeps([])
+    return housekeeping.Housekeeper(first, rest, rest, rest, rest, rest, interval=interval)  # type: ignore[arg-type]
+
+
+async def test_stop_lets_a_pass_under_way_finish_and_ends_a_pause_at_once() -> None:
+    """A server's shutdown stops housekeeping without cancelling a statement in flight (that
+    costs the connection, and asyncpg logs an error for it): the pass ends, then the loop."""
+    slow = SlowPass(0.3)
+    keeper = keeper_of(slow, interval=60)
+    running = asyncio.create_task(keeper.run_forever())
+    await polling.until_async(lambda: asyncio.sleep(0, bool(slow.passes)), timeout=5, what="a pass")
+    began = time.monotonic()
+    await keeper.stop(running)
+    assert running.done() and not running.cancelled()
+    assert slow.ended == 1 and len(slow.passes) == 1
+    assert 0.2 < time.monotonic() - began < 5
+
+    # pausing (60 s to the next pass): it ends at once
+    running = asyncio.create_task(keeper.run_forever())
+    await polling.until_async(lambda: asyncio.sleep(0, slow.ended == 2), timeout=5, what="a pass")
+    began = time.monotonic()
+    await keeper.stop(running)
+    assert running.done() and not running.cancelled() and time.monotonic() - began < 0.2
+
+
+async def test_stop_cancels_a_pass_that_takes_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(housekeeping, "STOP_GRACE_S", 0.2)
+    slow = SlowPass(30)
+    keeper = keeper_of(slow, interval=60)
+    running = asyncio.create_task(keeper.run_forever())
+    await polling.until_async(lambda: asyncio.sleep(0, bool(slow.passes)), timeout=5, what="a pass")
+    began = time.monotonic()
+    await keeper.stop(running)
+    assert running.cancelled() and slow.ended == 0
+    assert time.monotonic() - began < 2

@@ -186,9 +186,7 @@ def create_app(
             if engine.concurrency:
                 await svc.push.stop()  # pushes in flight go again later; leases given back
             await engine.stop()  # each worker finishes its step and gives its lease back
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            await svc.housekeeper.stop(housekeeping)
             if owned:
                 await svc.close()
 

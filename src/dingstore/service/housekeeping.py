@@ -5,13 +5,15 @@ references any more.
 
 Every API process runs it; the deletes are idempotent, so several processes may overlap. A pass
 that fails, for whatever reason, is logged and tried again after a pause that doubles from
-``RETRY_S`` up to the interval: nothing ends housekeeping but the process's end."""
+``RETRY_S`` up to the interval: nothing ends housekeeping but ``stop`` (a pass under way
+finishes first: a cancel in the middle of a statement would cost its connection) or a cancel."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dingstore import errors
 from dingstore.service.console import ConsoleService
@@ -28,6 +30,7 @@ from dingstore.service.weboffice.sessions import SessionService
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0  # the first pause after a failed pass
+STOP_GRACE_S = 10.0  # how long ``stop`` lets a pass under way finish before cancelling it
 
 
 @dataclass
@@ -43,6 +46,8 @@ class Housekeeper:
     weboffice: SessionService | None = None
     console: ConsoleService | None = None
     idempotency: IdempotencyService | None = None
+    # (made by each run_forever, in the loop it runs in)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     async def sweep(self) -> dict[str, int]:
         """One pass; returns how many rows of each kind went."""
@@ -63,10 +68,12 @@ class Housekeeper:
         }
 
     async def run_forever(self) -> None:
-        """Sweep every ``interval`` seconds until cancelled. A failed pass is logged and tried
-        again after ``RETRY_S``, then after twice as long each time, up to ``interval``."""
+        """Sweep every ``interval`` seconds until stopped or cancelled. A failed pass is logged
+        and tried again after ``RETRY_S``, then after twice as long each time, up to
+        ``interval``."""
         retry = min(RETRY_S, self.interval)
-        while True:
+        self._stopping = asyncio.Event()
+        while not self._stopping.is_set():
             try:
                 removed = await self.sweep()
             except errors.DingstoreError as exc:  # the database busy or down: expected, brief
@@ -77,7 +84,18 @@ class Housekeeper:
                 if any(removed.values()):
                     log.info("housekeeping removed %s", removed)
                 retry = min(RETRY_S, self.interval)
-                await asyncio.sleep(self.interval)
+                await self._pause(self.interval)
                 continue
-            await asyncio.sleep(retry)
+            await self._pause(retry)
             retry = min(retry * 2, self.interval)
+
+    async def stop(self, running: asyncio.Task[None]) -> None:
+        """End ``running`` (this keeper's ``run_forever``): at once if it is pausing, once the
+        pass under way is done if not, and cancelled if that takes over ``STOP_GRACE_S``."""
+        self._stopping.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(running, STOP_GRACE_S)  # (which cancels it, when time is up)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
