@@ -9,9 +9,11 @@ blob references and task counts must come out exact.
 * RestoreRecycleItems (30 folders, 20k nodes): each restore is one O(1) transaction and a
   counting task that ends in its first step, so these kills land inside the request: in the
   same rounds, the batch is asked for (after recycling again what the last round restored) and
-  the server killed 30-400 ms later; a kill counts when it cut the batch short (some items
-  restored, some not). Whatever a kill left half done would show at the end in the trees, kept
-  sizes and quotas; each counting task must have counted exactly.
+  the server killed once a random number of its items are restored (or, sooner, once the purges
+  settled ``PURGE_STRIDE`` nodes in the round, so that each purge takes its kills before it
+  ends); a kill counts when it cut the batch short (some items restored, some not). Whatever a
+  kill left half done would show at the end in the trees, kept sizes and quotas; each counting
+  task must have counted exactly.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from dingstore.settings import Settings
-from dingstore.store.schema import recycle_items
+from dingstore.store.schema import recycle_items, tasks
 from tests.engine import trees
 from tests.engine.crashes import LEASE, RUNNABLE, Server, assert_purged, owned_by
 from tests.engine.trees import Store, d
@@ -37,6 +39,9 @@ RESTORED = 30  # folders restored in one batch (the most RestoreRecycleItems tak
 RESTORED_SIZE = 667  # nodes each: 20k in all
 PURGED_SIZE = 20_000  # nodes of each of the two folders ClearRecycleBin purges
 KILLS = 5
+# Nodes the two purges may settle in a round before its kill: however slowly the batch restore
+# goes (it waits for the purges' write lock on SQLite), each purge is killed often enough.
+PURGE_STRIDE = PURGED_SIZE // (2 * KILLS)
 
 
 @pytest.mark.heavy(60)
@@ -130,11 +135,12 @@ def run(store: Store, server: Server) -> None:
             rows = store.run(trees.task_rows(db))
         items = [i.id for i in rs.recycle_items(restore_bin)]
         assert len(items) == RESTORED
+        settled = store.run(_settled(db, running)) + PURGE_STRIDE
         caller = threading.Thread(target=_restore, args=(rs, restore_bin, items))
         caller.start()
         # Kill once the batch is part way, at a random item: a fixed delay missed it on a loaded
         # machine, where the first item can wait seconds for the purges' write lock.
-        _await_restored(store, waiting, rng.randrange(1, RESTORED), caller)
+        _await_kill(store, waiting, rng.randrange(1, RESTORED), caller, running, settled)
         pid = server.pid
         server.kill()
         caller.join()
@@ -204,14 +210,29 @@ def _restore(st: Storage, bin_id: str, items: list[str]) -> None:
         return
 
 
-def _await_restored(store: Store, waiting: Any, count: int, caller: threading.Thread) -> None:
-    """Until ``count`` of the batch's items left the bin, the call ended, or 20 s went by."""
+def _await_kill(
+    store: Store,
+    waiting: Any,
+    count: int,
+    caller: threading.Thread,
+    purges: list[int],
+    settled: int,
+) -> None:
+    """Until ``count`` of the batch's items left the bin, the call ended, the purges settled
+    ``settled`` nodes in all, or 20 s went by."""
     until = time.monotonic() + 20
     while caller.is_alive() and time.monotonic() < until:
         left = store.run(trees.count_where(store.db, recycle_items, waiting))
-        if left <= RESTORED - count:
+        if left <= RESTORED - count or store.run(_settled(store.db, purges)) >= settled:
             return
         time.sleep(0.002)
+
+
+async def _settled(db: Any, ids: list[int]) -> int:
+    """The nodes the tasks ``ids`` have settled, in all."""
+    async with db.read() as conn:
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(tasks.c.success_count), 0))
+        return int((await conn.execute(stmt.where(tasks.c.id.in_(ids)))).scalar_one())
 
 
 def _children(store: Store, folder_id: int) -> tuple[list[int], list[int]]:
