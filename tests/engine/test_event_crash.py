@@ -169,9 +169,10 @@ class Heard:
     def __init__(self) -> None:
         self.ids: list[str] = []
         self.times: list[float] = []
+        self._distinct: set[str] = set()  # of ``ids``, kept as they come: a wait counts per line
 
     def count(self) -> int:
-        return len(set(self.ids))
+        return len(self._distinct)
 
     def take(self, client: streams.StreamClient, timeout: float) -> bool:
         try:
@@ -180,6 +181,7 @@ class Heard:
             return False
         if line["kind"] == "event":
             self.ids.append(line["headers"]["eventId"])
+            self._distinct.add(self.ids[-1])
             self.times.append(time.monotonic())
         return True
 
