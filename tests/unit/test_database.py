@@ -198,6 +198,29 @@ async def _listening_connections(db: base.BaseDatabase) -> list[int]:
         return list(found.scalars())
 
 
+@pytest.mark.shapes(backends.SCALE_OUT)  # libpq's URL parameters
+async def test_the_urls_libpq_parameters_hold_for_every_connection(database_url: str) -> None:
+    # sslmode is what managed PostgreSQL services ask for; SQLAlchemy's own reading of the URL
+    # handed it to asyncpg.connect as a keyword, and opening the store failed with a TypeError
+    name = "dingstore-dsn-test"
+    db = await database.open_database(f"{database_url}?sslmode=disable&application_name={name}")
+    stat = sa.table("pg_stat_ssl", sa.column("pid"), sa.column("ssl"))
+    app = sa.literal_column("current_setting('application_name')").label("app")
+    now = sa.select(app, stat.c.ssl).where(stat.c.pid == sa.func.pg_backend_pid())
+    try:
+        async with db.write() as conn:  # the SQLAlchemy engine's connections
+            await conn.execute(sa.insert(_t).values(corp_id="ding1", name="one", created_at=1))
+            written = (await conn.execute(now)).mappings().first()
+        async with db.read() as conn:  # the read pool's (prepared statements), and the engine's
+            pooled = (await conn.execute(base.prepared(now), {})).mappings().first()
+            row = (await conn.execute(_PLAIN, {"c": "ding1"})).first()
+    finally:
+        await db.close()
+    assert row is not None and tuple(row) == ("ding1", "one")
+    assert written is not None and pooled is not None
+    assert dict(written) == dict(pooled) == {"app": name, "ssl": False}
+
+
 @pytest.mark.shapes(backends.SCALE_OUT)  # PostgreSQL's listener connection
 async def test_every_listener_of_a_process_shares_one_connection(database_url: str) -> None:
     db = await database.open_database(database_url)

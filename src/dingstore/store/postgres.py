@@ -6,6 +6,10 @@ the latest commit, READ COMMITTED's view) and hot prepared statements (``base.pr
 a small asyncpg pool of their own, one round trip each, without SQLAlchemy's execution layer.
 ``listen`` holds one more connection, outside both pools, for ``LISTEN``: one per process, for
 every channel (``postgres_listen.py``).
+
+All three connect with asyncpg from the URL as the user gave it, so its libpq parameters
+(``sslmode``, ``sslrootcert``, ``application_name``, ...) mean the same everywhere: SQLAlchemy's
+own translation of the URL would hand them to ``asyncpg.connect`` as keywords it does not take.
 """
 
 from __future__ import annotations
@@ -173,12 +177,16 @@ class PostgresDatabase(base.BaseDatabase):
             # Transactions are the driver's (``begin``), and a connection taken from the pool
             # is not checked with a query (``_driver_of``): each would cost a round trip more.
             isolation_level="AUTOCOMMIT",
+            async_creator=self._connect,
         )
         self._pool = postgres_pool.ReadPool(self._dsn, read_pool_size(self._pool_size))
         try:
             await self._pool.open()
         except _DRIVER_DOWN as exc:
             raise errors.OPERATION_TIMEOUT.error("the database is unavailable") from exc
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn)
 
     async def close(self) -> None:
         await self._listener.close()
